@@ -1,0 +1,1 @@
+"""SimPy plant models with injectable faults and declared ground truth."""

@@ -1,0 +1,1 @@
+"""Supplier -> transport -> incoming inspection -> assembly -> field flows (see issue 9)."""

@@ -1,0 +1,83 @@
+"""Tag map: files, allocation and errors that name what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from support import every_kind_tagmap
+from virtual_plc.configfile import ConfigError
+from virtual_plc.tagmap import Tag, TagMap, load_tagmap
+
+
+def test_csv_and_yaml_round_trip_every_field(tmp_path: Path) -> None:
+    tagmap = every_kind_tagmap()
+    tagmap.to_csv(tmp_path / "tags.csv")
+    tagmap.to_yaml(tmp_path / "tags.yaml")
+    assert load_tagmap(tmp_path / "tags.csv") == tagmap
+    assert load_tagmap(tmp_path / "tags.yaml") == tagmap
+
+
+def test_allocation_is_deterministic_groups_by_period_and_never_overlaps() -> None:
+    tags = [Tag(name="a.plc.clock", dtype="uint64", low=0, high=1e12, period_ms=10)]
+    tags += [Tag(name=f"a.s{i}.v", low=0, high=1, period_ms=1000 if i % 2 else 10) for i in range(10)]
+    raw = TagMap(plant="a", opcua_namespace="urn:a", clock_tag="a.plc.clock", tags=tags)
+    first, second = raw.allocated(), raw.allocated()
+    assert first == second
+    fast = sorted(t.address for t in first.tags if t.period_ms == 10)
+    slow = sorted(t.address for t in first.tags if t.period_ms == 1000)
+    assert max(fast) < min(slow)  # tags due together are contiguous
+    used = [r for t in first.tags for r in range(t.address, t.address + t.n_registers)]
+    assert len(used) == len(set(used))
+
+
+def test_yaml_error_names_field_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "plant: a\nopcua_namespace: urn:a\nclock_tag: a.plc.clock\ntags:\n"
+        "  - name: a.plc.clock\n    dtype: uint64\n    low: 0\n    high: 1.0e12\n    period_ms: 10\n"
+        "  - name: a.blade.pressure\n    low: 0\n    high: 20\n    period_ms: -5\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_tagmap(path)
+    assert "tags[1].period_ms (line 13)" in str(err.value)
+
+
+def test_csv_error_names_line(tmp_path: Path) -> None:
+    tagmap = every_kind_tagmap()
+    tagmap.to_csv(tmp_path / "tags.csv")
+    lines = (tmp_path / "tags.csv").read_text().splitlines()
+    header_lines = sum(1 for line in lines if line.startswith("#")) + 1
+    broken_row = header_lines + 3  # fourth tag
+    cells = lines[broken_row].split(",")
+    cells[4] = "oops"  # the 'low' column
+    lines[broken_row] = ",".join(cells)
+    (tmp_path / "tags.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_tagmap(tmp_path / "tags.csv")
+    assert f"line {broken_row + 1}" in str(err.value) and "tags[3].low" in str(err.value)
+
+
+def test_overlapping_registers_name_both_tags() -> None:
+    with pytest.raises(ValueError, match="a.s1.v and a.s2.v overlap"):
+        TagMap(plant="a", opcua_namespace="urn:a", clock_tag="a.plc.clock", tags=[
+            Tag(name="a.plc.clock", dtype="uint64", low=0, high=1, period_ms=10, address=100, opcua_node="ns=2;s=c"),
+            Tag(name="a.s1.v", low=0, high=1, period_ms=10, address=0, opcua_node="ns=2;s=1"),
+            Tag(name="a.s2.v", low=0, high=1, period_ms=10, address=1, opcua_node="ns=2;s=2"),
+        ])
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"low": 5, "high": 1}, r"low \(5.0\) must be below high"),
+        ({"access": "rw", "table": "input"}, "read-write tag must live in the holding table"),
+        ({"name": "nodots"}, "must be dotted words"),
+        ({"access": "rw", "length": 4}, "array tags are read-only"),
+    ],
+)
+def test_invalid_tags_are_refused_with_a_reason(fields: dict, message: str) -> None:
+    base = {"name": "a.b.c", "low": 0, "high": 1, "period_ms": 10}
+    with pytest.raises(ValueError, match=message):
+        Tag(**{**base, **fields})

@@ -1,0 +1,236 @@
+"""The historian: one DuckDB file per run, in long format, with a small query API.
+
+Table ``samples(ts_ms BIGINT, tag VARCHAR, value DOUBLE, quality ENUM)`` holds, for every
+frame, the elements sampled at that frame (each tag at its own rate, on the common
+plant-time timeline); ``ts_ms`` is plant time, so runs compare. Array tags are stored
+per element (``coater.xray.thickness_profile[7]``). Table ``elements`` describes each
+element (tag, unit, period), so the file explains itself.
+
+Frames are buffered and written in Arrow batches (a long-format batch costs well under
+a millisecond; a wide row per frame would cost tens). :meth:`Historian.close` flushes
+everything, so nothing collected is lost when a run stops, however it stops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from .frames import QUALITY_NAMES, ElementIndex, Frame, Quality, classify
+
+_QUALITY_ENUM = "ENUM(" + ", ".join(f"'{q}'" for q in QUALITY_NAMES) + ")"
+
+
+class Historian:
+    """Append frames to a DuckDB file and query them back."""
+
+    def __init__(self, path: str | Path, index: ElementIndex, *, units: dict[str, str] | None = None,
+                 flush_rows: int = 250_000) -> None:
+        self.path = Path(path)
+        self.index = index
+        self.flush_rows = flush_rows
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            self.path.unlink()
+        self.con = duckdb.connect(str(self.path))
+        self.con.execute(f"CREATE TYPE quality_t AS {_QUALITY_ENUM}")
+        self.con.execute(
+            "CREATE TABLE samples (ts_ms BIGINT NOT NULL, tag VARCHAR NOT NULL, "
+            "value DOUBLE, quality quality_t NOT NULL)"
+        )
+        self.con.execute(
+            "CREATE TABLE elements (name VARCHAR PRIMARY KEY, tag VARCHAR, unit VARCHAR, period_ms BIGINT)"
+        )
+        units = units or {}
+        rows = [
+            (name, tag.name, units.get(tag.name, ""), tag.period_ms)
+            for tag in index.tags for name in tag.element_names()
+        ]
+        if rows:
+            self.con.executemany("INSERT INTO elements VALUES (?, ?, ?, ?)", rows)
+        self._names = pa.array(index.names, type=pa.string())
+        self._qualities = pa.array(QUALITY_NAMES, type=pa.string())
+        self._buffer: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._buffered = 0
+        self.frames = 0
+        self.closed = False
+
+    # ------------------------------------------------------------------ writing
+    def append(self, frame: Frame) -> None:
+        """Buffer the fresh elements of ``frame``; flushes when the buffer is full."""
+        positions = np.flatnonzero(frame.fresh)
+        self._buffer.append((frame.ts_ms, positions, frame.values[positions], frame.quality[positions]))
+        self._buffered += len(positions)
+        self.frames += 1
+        if self._buffered >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write buffered rows to the database."""
+        if not self._buffer:
+            return
+        ts = np.concatenate([np.full(len(p), t, dtype=np.int64) for t, p, _, _ in self._buffer])
+        positions = np.concatenate([p for _, p, _, _ in self._buffer])
+        values = np.concatenate([v for _, _, v, _ in self._buffer])
+        quality = np.concatenate([q for _, _, _, q in self._buffer]).astype(np.int32)
+        batch = pa.table({
+            "ts_ms": ts,
+            "tag": pa.DictionaryArray.from_arrays(pa.array(positions.astype(np.int32)), self._names),
+            "value": pa.array(values, from_pandas=True),
+            "quality": pa.DictionaryArray.from_arrays(pa.array(quality), self._qualities),
+        })
+        self.con.register("_batch", batch)
+        self.con.execute("INSERT INTO samples SELECT ts_ms, tag::VARCHAR, value, quality::VARCHAR FROM _batch")
+        self.con.unregister("_batch")
+        self._buffer, self._buffered = [], 0
+
+    def close(self) -> None:
+        """Flush and close the file (safe to call twice)."""
+        if self.closed:
+            return
+        self.flush()
+        self.con.execute("CHECKPOINT")
+        self.con.close()
+        self.closed = True
+
+    def __enter__(self) -> Historian:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _asof(grid: np.ndarray, ts: np.ndarray, values: np.ndarray, quality: np.ndarray,
+          bound_ms: int) -> tuple[np.ndarray, np.ndarray]:
+    """As-of values and qualities of one element's stored rows on ``grid``.
+
+    Only ``good`` rows count as samples (a stored ``stale`` row repeats an older value);
+    a grid point whose latest row is ``bad`` or ``missing`` is bad.
+    """
+    good = quality == Quality.GOOD
+    good_ts, good_values = ts[good], values[good]
+    i_good = np.searchsorted(good_ts, grid, side="right") - 1
+    i_any = np.searchsorted(ts, grid, side="right") - 1
+    has_good, has_any = i_good >= 0, i_any >= 0
+    last_good_ms = np.full(len(grid), -1, dtype=np.int64)
+    last_good_ms[has_good] = good_ts[i_good[has_good]]
+    failed = np.zeros(len(grid), dtype=bool)
+    failed[has_any] = quality[i_any[has_any]] >= Quality.BAD
+    flags = classify(grid, last_good_ms, failed, np.full(len(grid), bound_ms))
+    out = np.full(len(grid), np.nan)
+    usable = (flags <= Quality.STALE) & has_good
+    out[usable] = good_values[i_good[usable]]
+    return out, flags
+
+
+class HistorianReader:
+    """Read-only queries over a historian file (or an open :class:`Historian`'s connection)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no historian at {self.path}")
+        self.con = duckdb.connect(str(self.path), read_only=True)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.con.close()
+
+    def __enter__(self) -> HistorianReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def tags(self) -> list[str]:
+        """Element names stored in the file."""
+        return [r[0] for r in self.con.execute("SELECT name FROM elements ORDER BY rowid").fetchall()]
+
+    def window(self, start_ms: int | None = None, end_ms: int | None = None,
+               tags: Sequence[str] | None = None) -> pa.Table:
+        """Rows with ``start_ms <= ts_ms < end_ms`` for ``tags`` (elements or whole array tags)."""
+        where, params = self._where(start_ms, end_ms, tags)
+        sql = f"SELECT ts_ms, tag, value, quality::VARCHAR AS quality FROM samples {where} ORDER BY ts_ms, tag"
+        return self.con.execute(sql, params).fetch_arrow_table()
+
+    def resample(self, period_ms: int, start_ms: int, end_ms: int, tags: Sequence[str],
+                 *, staleness_periods: float = 2.0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """As-of values of each element on a regular grid ``start_ms, start_ms+period_ms, ... < end_ms``.
+
+        Returns ``element -> (values, quality codes)``; quality follows the same rule as live
+        frames (:func:`twin.edge.frames.classify`), with the element's own sample period.
+        """
+        if period_ms <= 0:
+            raise ValueError(f"period_ms must be positive, got {period_ms}")
+        grid = np.arange(start_ms, end_ms, period_ms, dtype=np.int64)
+        names = self._expand(tags)
+        periods = dict(self.con.execute("SELECT name, period_ms FROM elements").fetchall())
+        table = self.window(None, end_ms, names)
+        ts_all = table.column("ts_ms").to_numpy()
+        tag_all = table.column("tag").to_numpy(zero_copy_only=False)
+        val_all = table.column("value").to_numpy(zero_copy_only=False)
+        q_all = np.array([QUALITY_NAMES.index(q) for q in table.column("quality").to_pylist()], dtype=np.uint8)
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name in names:
+            mask = tag_all == name
+            out[name] = _asof(grid, ts_all[mask], val_all[mask], q_all[mask],
+                              int(periods[name] * staleness_periods))
+        return out
+
+    def counts_by_quality(self) -> dict[str, int]:
+        """Number of stored rows per quality flag (every flag present, zero if unused)."""
+        rows = dict(self.con.execute("SELECT quality::VARCHAR, count(*) FROM samples GROUP BY 1").fetchall())
+        return {q: int(rows.get(q, 0)) for q in QUALITY_NAMES}
+
+    def content_hash(self) -> str:
+        """SHA-256 of every row in a canonical order: equal for equal contents."""
+        digest = hashlib.sha256()
+        cursor = self.con.execute(
+            "SELECT ts_ms, tag, value, quality::VARCHAR FROM samples ORDER BY ts_ms, tag"
+        )
+        while batch := cursor.fetchmany(100_000):
+            digest.update(repr(batch).encode())
+        return digest.hexdigest()
+
+    def export_parquet(self, path: str | Path) -> Path:
+        """Write every row, ordered by time and tag, to a Parquet file."""
+        path = Path(path)
+        self.con.execute(
+            f"COPY (SELECT ts_ms, tag, value, quality::VARCHAR AS quality FROM samples ORDER BY ts_ms, tag) "
+            f"TO '{path.as_posix()}' (FORMAT parquet)"
+        )
+        return path
+
+    # ---------------------------------------------------------------- internals
+    def _expand(self, tags: Sequence[str] | None) -> list[str]:
+        """Element names for ``tags``; an array tag name expands to all its elements."""
+        if tags is None:
+            return self.tags()
+        known = self.con.execute("SELECT name, tag FROM elements ORDER BY rowid").fetchall()
+        names: list[str] = []
+        for wanted in tags:
+            matched = [n for n, t in known if n == wanted or t == wanted]
+            if not matched:
+                raise KeyError(f"the historian has no tag {wanted!r}")
+            names.extend(matched)
+        return names
+
+    def _where(self, start_ms: int | None, end_ms: int | None, tags: Sequence[str] | None) -> tuple[str, list[object]]:
+        clauses, params = [], []
+        if start_ms is not None:
+            clauses.append("ts_ms >= ?")
+            params.append(start_ms)
+        if end_ms is not None:
+            clauses.append("ts_ms < ?")
+            params.append(end_ms)
+        if tags is not None:
+            names = self._expand(tags)
+            clauses.append("tag IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(names)
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", params

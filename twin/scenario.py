@@ -1,0 +1,144 @@
+"""Scenario files: what to simulate, which faults to inject, and how to run the edge.
+
+A scenario is YAML validated by :class:`Scenario`; :func:`load_scenario` also checks the
+faults against the plant (kind, target) and reports any problem as a
+:class:`~virtual_plc.configfile.ConfigError` naming the field and its line, e.g.::
+
+    scenarios/broken.yaml: field faults[0].target (line 14): 'coater.blade9' is not a
+    target of blade_pressure_drift; valid: coater.blade1, coater.blade2, ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from plant_models.base import FaultKind, FaultSpec
+from plant_models.registry import build_plant, known_plants
+from virtual_plc.configfile import ConfigError, line_of, read_yaml, validate_document
+
+Policy = Literal["off", "recommend", "auto"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FaultEntry(_Strict):
+    """One injected fault (see :class:`plant_models.base.FaultSpec` for the meaning)."""
+
+    kind: FaultKind
+    target: str
+    start_s: float = Field(ge=0)
+    magnitude: float = 0.0
+    rate: float | None = Field(default=None, gt=0)
+    duration_s: float | None = Field(default=None, gt=0)
+    params: dict[str, float] = Field(default_factory=dict)
+
+    def spec(self) -> FaultSpec:
+        """The plant-level fault specification."""
+        return FaultSpec(
+            kind=self.kind, target=self.target, start_s=self.start_s, magnitude=self.magnitude,
+            rate=self.rate, duration_s=self.duration_s, params=dict(self.params),
+        )
+
+
+class ControlSettings(_Strict):
+    """Closed-loop control: ``off`` logs only, ``recommend`` waits for an operator, ``auto`` acts."""
+
+    policy: Policy = "off"
+
+
+class AlignmentSettings(_Strict):
+    """Edge alignment: a value is stale after this many of its sample periods without a good read."""
+
+    staleness_periods: float = Field(default=2.0, ge=1.0)
+
+
+class Outputs(_Strict):
+    """Where a run writes its files (relative paths are relative to the working directory)."""
+
+    dir: str | None = Field(default=None, description="default: runs/<scenario name>")
+
+
+class Scenario(_Strict):
+    """A whole scenario file."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    plant: str
+    plant_options: dict[str, Any] = Field(default_factory=dict)
+    seed: int = Field(ge=0)
+    duration_s: float = Field(gt=0)
+    scan_ms: int = Field(default=10, ge=1, le=60_000)
+    faults: list[FaultEntry] = Field(default_factory=list)
+    detection: dict[str, Any] = Field(
+        default_factory=dict, description="detector settings, read by twin.detection; kept in the report"
+    )
+    control: ControlSettings = Field(default_factory=ControlSettings)
+    alignment: AlignmentSettings = Field(default_factory=AlignmentSettings)
+    endpoints: str = Field(default="virtual", description="'virtual', or an endpoint file fixing ports")
+    tag_map: str | None = Field(default=None, description="a tag map file; default: generated from the plant")
+    outputs: Outputs = Field(default_factory=Outputs)
+
+    # set by load_scenario: where the file lives, to resolve relative paths
+    source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _check(self) -> Scenario:
+        if self.plant not in known_plants():
+            raise ValueError(f"unknown plant {self.plant!r}; known plants: {', '.join(known_plants())}")
+        for i, fault in enumerate(self.faults):
+            if fault.start_s >= self.duration_s:
+                raise ValueError(f"faults[{i}] starts at {fault.start_s} s, after the run ends ({self.duration_s} s)")
+        return self
+
+    @property
+    def n_scans(self) -> int:
+        """Number of PLC scans in the run."""
+        return int(round(self.duration_s * 1000 / self.scan_ms))
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the file, relative to the scenario file's folder."""
+        path = Path(relative)
+        if path.is_absolute() or self.source is None:
+            return path
+        return (self.source.parent / path).resolve()
+
+    def output_dir(self) -> Path:
+        """The run directory."""
+        return Path(self.outputs.dir) if self.outputs.dir else Path("runs") / self.name
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and validate a scenario file, including its faults against the plant."""
+    path = Path(path)
+    document = read_yaml(path)
+    scenario = validate_document(Scenario, document, path)
+    scenario.source = path.resolve()
+    check_faults(scenario, document, path)
+    return scenario
+
+
+def check_faults(scenario: Scenario, document: Any = None, path: str | Path = "<scenario>") -> None:
+    """Check every fault's kind and target against the plant; errors name field and line."""
+    try:
+        plant = build_plant(scenario.plant, scenario.seed, scenario.plant_options)
+    except ValueError as err:
+        line = line_of(document, ("plant_options",)) if document is not None else None
+        raise ConfigError(path, [f"field plant_options{f' (line {line})' if line else ''}: {err}"]) from None
+    targets = plant.fault_targets()
+    problems = []
+    for i, fault in enumerate(scenario.faults):
+        valid = targets.get(fault.kind, [])
+        if fault.target not in valid:
+            line = line_of(document, ("faults", i, "target")) if document is not None else None
+            shown = ", ".join(valid[:12]) + (" ..." if len(valid) > 12 else "")
+            problems.append(
+                f"field faults[{i}].target{f' (line {line})' if line else ''}: {fault.target!r} is not a "
+                f"target of {fault.kind} on plant {scenario.plant}; valid: {shown}"
+            )
+    if problems:
+        raise ConfigError(path, problems)

@@ -1,0 +1,1 @@
+"""Virtual PLCs: tag maps, register encoding, Modbus TCP and OPC UA servers, client drivers."""

@@ -1,0 +1,104 @@
+"""Load YAML configuration files into pydantic models, with errors that name field and line.
+
+Every file a person writes by hand (scenario, tag map, endpoint file) goes through
+:func:`load_yaml_model`, so a broken file always fails the same way: a
+:class:`ConfigError` whose message names the file, the dotted field path, the line
+in the file and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class ConfigError(ValueError):
+    """A configuration file is invalid; ``str(err)`` names file, field and line."""
+
+    def __init__(self, path: str | Path, problems: list[str]) -> None:
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"{path}: " + ("\n  " if len(problems) > 1 else "") + "\n  ".join(problems))
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML file keeping line information; syntax errors become :class:`ConfigError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(path, ["file not found"])
+    try:
+        return YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+    except MarkedYAMLError as err:
+        mark = err.problem_mark
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ConfigError(path, [f"{line}YAML syntax error: {err.problem}"]) from None
+
+
+def line_of(document: Any, loc: tuple[int | str, ...]) -> int | None:
+    """1-based line of the deepest node of ``loc`` found in a round-trip YAML document."""
+    node, line = document, None
+    for key in loc:
+        if isinstance(node, CommentedMap) and key in node:
+            line = node.lc.key(key)[0] + 1
+            node = node[key]
+        elif isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node):
+            line = node.lc.item(key)[0] + 1
+            node = node[key]
+        else:
+            break
+    return line
+
+
+def describe_validation_error(err: ValidationError, document: Any) -> list[str]:
+    """One message per pydantic error: ``field a.b[2].c (line N): what is wrong``."""
+    problems = []
+    for item in err.errors():
+        loc = tuple(part for part in item["loc"] if not _is_union_tag(part))
+        field = _dotted(loc) or "(top level)"
+        line = line_of(document, loc)
+        where = f"field {field}" + (f" (line {line})" if line else "")
+        problems.append(f"{where}: {item['msg']}")
+    return problems
+
+
+def validate_document(model: type[ModelT], document: Any, path: str | Path) -> ModelT:
+    """Validate an already-parsed YAML document into ``model``."""
+    if not isinstance(document, dict):
+        raise ConfigError(path, ["expected a mapping at the top level"])
+    try:
+        return model.model_validate(_plain(document))
+    except ValidationError as err:
+        raise ConfigError(path, describe_validation_error(err, document)) from None
+
+
+def load_yaml_model(model: type[ModelT], path: str | Path) -> ModelT:
+    """Read ``path`` and validate it into ``model``; any problem is a :class:`ConfigError`."""
+    return validate_document(model, read_yaml(path), path)
+
+
+def _plain(node: Any) -> Any:
+    """Round-trip YAML containers to plain dicts and lists (pydantic validates those)."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _is_union_tag(part: int | str) -> bool:
+    """pydantic adds the tag of a discriminated union member to ``loc``; hide it."""
+    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

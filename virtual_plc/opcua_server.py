@@ -1,0 +1,169 @@
+"""OPC UA adapter over a :class:`~virtual_plc.image.ProcessImage` (asyncua server).
+
+Every tag is a ``Double`` variable (an array of ``Double`` for array tags) with node id
+``ns=2;s=<tag name>``, under an object per asset (``Objects/coater/blade3/pressure``),
+holding the engineering value exactly as a Modbus reader decodes it. A tag that reads
+NaN (sensor dropout) is published with status ``BadSensorFailure``.
+
+Client writes are checked by the image before they touch the address space:
+``BadOutOfRange`` for a value outside the engineering range, ``BadNotWritable`` for a
+read-only tag, ``BadTypeMismatch`` for a value that is not a finite number.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+from asyncua import Server, ua
+from asyncua.server.address_space import AddressSpace, AttributeService
+from asyncua.server.user_managers import User, UserRole
+
+from .codec import ElementLayout
+from .image import ProcessImage, Refusal, WriteRefused
+from .tagmap import Tag
+
+log = logging.getLogger(__name__)
+
+_REFUSAL_STATUS = {
+    Refusal.OUT_OF_RANGE: ua.StatusCodes.BadOutOfRange,
+    Refusal.READ_ONLY: ua.StatusCodes.BadNotWritable,
+    Refusal.NOT_A_NUMBER: ua.StatusCodes.BadTypeMismatch,
+    Refusal.UNKNOWN: ua.StatusCodes.BadNodeIdUnknown,
+    Refusal.PARTIAL: ua.StatusCodes.BadIndexRangeInvalid,
+}
+
+# A guard returns a StatusCode to refuse a write, or None to let asyncua carry it out.
+WriteGuard = Callable[[ua.NodeId, ua.DataValue], "ua.StatusCode | None"]
+
+
+class _GuardedAttributeService(AttributeService):
+    """asyncua's attribute service with a guard that may refuse a client's value write."""
+
+    def __init__(self, aspace: AddressSpace, guard: WriteGuard) -> None:
+        super().__init__(aspace)
+        self._guard = guard
+
+    async def write(self, params: ua.WriteParameters, user: User = User(role=UserRole.Admin)) -> list[ua.StatusCode]:
+        """Refuse guarded writes, pass the others to asyncua one by one."""
+        results: list[ua.StatusCode] = []
+        for item in params.NodesToWrite:
+            refusal = self._guard(item.NodeId, item.Value) if item.AttributeId == ua.AttributeIds.Value else None
+            if refusal is not None:
+                results.append(refusal)
+                continue
+            single = ua.WriteParameters(NodesToWrite=[item])
+            results.extend(await super().write(single, user=user))
+        return results
+
+
+class OpcUaPlcServer:
+    """Serve a process image over OPC UA at ``opc.tcp://host:port``."""
+
+    def __init__(self, image: ProcessImage, *, host: str = "127.0.0.1", port: int = 4840) -> None:
+        self.image = image
+        self.host = host
+        self.port = port
+        self.server = Server()
+        self._nodes: dict[str, ua.NodeId] = {}
+        self._by_node: dict[ua.NodeId, Tag] = {}
+
+    @property
+    def url(self) -> str:
+        """The endpoint URL clients connect to."""
+        return f"opc.tcp://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        """Build the address space and start listening."""
+        tagmap = self.image.tagmap
+        await self.server.init()
+        self.server.set_endpoint(self.url)
+        self.server.set_server_name(f"Quality Twin virtual PLC ({tagmap.plant})")
+        self.server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        ns = await self.server.register_namespace(tagmap.opcua_namespace)
+        if ns != 2:
+            raise RuntimeError(f"namespace {tagmap.opcua_namespace} got index {ns}, the tag map assumes 2")
+        iserver = self.server.iserver
+        iserver.attribute_service = _GuardedAttributeService(iserver.aspace, self._guard)
+        await self._build_address_space()
+        await self.server.start()
+
+    async def stop(self) -> None:
+        """Stop listening and close every session."""
+        await self.server.stop()
+
+    async def publish(self, layout: ElementLayout, values: np.ndarray) -> None:
+        """Write element ``values`` of the tags in ``layout`` into their nodes."""
+        for tag in layout.tags:
+            element_values = values[layout.slices[tag.name]]
+            await self.server.write_attribute_value(self._nodes[tag.name], _data_value(tag, element_values))
+
+    # ---------------------------------------------------------------- internals
+    async def _build_address_space(self) -> None:
+        folders: dict[str, object] = {"": self.server.nodes.objects}
+        all_values = self.image.load(self.image.layout)
+        for tag in self.image.tagmap.tags:
+            parent = await self._folder(folders, tag.asset)
+            nodeid = ua.NodeId.from_string(tag.opcua_node or f"ns=2;s={tag.name}")
+            initial = all_values[self.image.layout.slices[tag.name]]
+            value = [float(v) for v in initial] if tag.length is not None else float(initial[0])
+            var = await parent.add_variable(  # type: ignore[attr-defined]
+                nodeid, ua.QualifiedName(tag.name.rsplit(".", 1)[1], 2), value, varianttype=ua.VariantType.Double
+            )
+            if tag.length is not None:
+                await var.write_value_rank(1)
+                await var.write_array_dimensions([tag.length])
+            if tag.access == "rw":
+                await var.set_writable()
+                self._read_through(nodeid, tag)
+            self._nodes[tag.name] = nodeid
+            self._by_node[nodeid] = tag
+
+    def _read_through(self, nodeid: ua.NodeId, tag: Tag) -> None:
+        """A setpoint node reads the image, so a write over Modbus shows here at once.
+
+        The no-op setter keeps asyncua from replacing the read callback with the written
+        value; the guard has already put the value into the image.
+        """
+        def read(_nodeid: ua.NodeId, _attr: ua.AttributeIds) -> ua.DataValue:
+            return ua.DataValue(ua.Variant(float(self.image.value(tag.name)), ua.VariantType.Double))
+
+        self.server.set_attribute_value_callback(nodeid, read)
+        self.server.set_attribute_value_setter(nodeid, lambda _node, _attr, _value: None)
+
+    async def _folder(self, folders: dict[str, object], path: str) -> object:
+        if path in folders:
+            return folders[path]
+        parent_path, _, leaf = path.rpartition(".")
+        parent = await self._folder(folders, parent_path)
+        node = await parent.add_object(ua.NodeId(f"{path}", 2), ua.QualifiedName(leaf, 2))  # type: ignore[attr-defined]
+        folders[path] = node
+        return node
+
+    def _guard(self, nodeid: ua.NodeId, datavalue: ua.DataValue) -> ua.StatusCode | None:
+        tag = self._by_node.get(nodeid)
+        if tag is None:
+            return None  # not one of ours (server diagnostics etc.): asyncua decides
+        variant = datavalue.Value
+        value = variant.Value if variant is not None else None
+        try:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise WriteRefused(Refusal.NOT_A_NUMBER, f"tag {tag.name}: {value!r} is not a number")
+            self.image.write_setpoint(tag.name, float(value))
+        except WriteRefused as err:
+            log.info("OPC UA write refused: %s", err)
+            if err.reason == Refusal.NOT_A_NUMBER and tag.access != "rw":
+                return ua.StatusCode(ua.StatusCodes.BadNotWritable)
+            return ua.StatusCode(_REFUSAL_STATUS[err.reason])
+        return None  # applied to the image, which the node reads through
+
+
+def _data_value(tag: Tag, values: np.ndarray) -> ua.DataValue:
+    """A DataValue for one tag; NaN anywhere marks the value BadSensorFailure."""
+    if np.isnan(values).any():
+        return ua.DataValue(StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure))
+    if tag.length is None:
+        return ua.DataValue(ua.Variant(float(values[0]), ua.VariantType.Double))
+    return ua.DataValue(ua.Variant([float(v) for v in values], ua.VariantType.Double))
+

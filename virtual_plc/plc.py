@@ -1,0 +1,86 @@
+"""A virtual PLC: a process image, its scan cycle, and the Modbus TCP / OPC UA servers.
+
+The PLC knows nothing of the plant behind it. Each scan, whoever drives it (the episode
+runner, or ``twin plc serve``) hands it the plant time and the current measurements;
+the PLC refreshes the tags whose sample period is due, stamps its clock tag, and
+publishes to OPC UA. Setpoints written by clients wait in
+:meth:`VirtualPlc.take_setpoint_changes` for the driver to apply to the plant.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+
+import numpy as np
+
+from .image import PollSchedule, ProcessImage
+from .modbus_server import ModbusPlcServer
+from .opcua_server import OpcUaPlcServer
+from .tagmap import TagMap
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port the OS reports free on ``host`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class VirtualPlc:
+    """Process image + scan cycle + optional protocol servers for one tag map."""
+
+    def __init__(self, tagmap: TagMap) -> None:
+        self.tagmap = tagmap
+        self.image = ProcessImage(tagmap)
+        clock = tagmap.clock
+        measured = [t for t in tagmap.tags if t.access == "ro" and t.name != clock.name]
+        self.schedule = PollSchedule(measured, always=[clock])
+        self.modbus: ModbusPlcServer | None = None
+        self.opcua: OpcUaPlcServer | None = None
+        self.scans = 0
+
+    def initialise_setpoints(self, setpoints: Mapping[str, float]) -> None:
+        """Load the plant's starting setpoints into the image (before any client connects)."""
+        for name, value in setpoints.items():
+            self.image.write_setpoint(name, value)
+        self.image.take_setpoint_changes()
+
+    async def start(
+        self, *, host: str = LOOPBACK, modbus_port: int | None = None, opcua_port: int | None = None
+    ) -> None:
+        """Start both servers; a port of ``None`` picks a free one (read it from ``.modbus.port``)."""
+        self.modbus = ModbusPlcServer(self.image, host=host, port=modbus_port or free_port(host))
+        self.opcua = OpcUaPlcServer(self.image, host=host, port=opcua_port or free_port(host))
+        await self.modbus.start()
+        await self.opcua.start()
+
+    async def stop(self) -> None:
+        """Stop both servers (safe to call twice)."""
+        if self.modbus is not None:
+            await self.modbus.stop()
+            self.modbus = None
+        if self.opcua is not None:
+            await self.opcua.stop()
+            self.opcua = None
+
+    async def scan(self, t_ms: int, measurements: Mapping[str, float | np.ndarray]) -> None:
+        """One PLC scan at plant time ``t_ms``: refresh due tags, stamp the clock, publish."""
+        due = self.schedule.due(t_ms)
+        values = np.empty(due.layout.size, dtype=np.float64)
+        values[0] = t_ms  # the clock tag comes first in every due set
+        for tag in due.tags[1:]:
+            try:
+                values[due.layout.slices[tag.name]] = measurements[tag.name]
+            except KeyError:
+                raise KeyError(f"the plant gave no value for tag {tag.name}") from None
+        self.image.store(due.layout, values)
+        if self.opcua is not None:
+            await self.opcua.publish(due.layout, self.image.load(due.layout))
+        self.scans += 1
+
+    def take_setpoint_changes(self) -> dict[str, float]:
+        """Setpoints clients wrote since the last call."""
+        return self.image.take_setpoint_changes()

@@ -1,0 +1,299 @@
+"""The tag map: every signal and setpoint a PLC exposes, and where to find it on the wire.
+
+A tag map is the contract between a PLC and the edge (ARCHITECTURE.md). Each :class:`Tag`
+has a name (``coater.blade3.pressure``), unit, register data type, access (``ro``/``rw``),
+engineering range, Modbus table + address + word order + scale, OPC UA node, sample period
+and source credibility. Array tags (``length``) occupy ``length`` consecutive elements.
+
+Files: YAML (hand-written; Modbus addresses and OPC UA nodes may be omitted and are then
+allocated deterministically) and CSV (the form PLC tag exports take; everything explicit).
+
+Register conventions
+--------------------
+* ``address`` is the 0-based Modbus PDU address (``mbpoll -0 -r ADDRESS``).
+* 32/64-bit types span 2/4 registers; ``word_order`` ``big`` puts the most significant
+  word first (ABCD), ``little`` the least significant first (CDAB). Bytes inside a
+  register are always big-endian, as Modbus defines.
+* Integer types hold ``round(value * scale)``; float types hold ``value * scale``.
+* Integer types reserve one raw value as "no value" (NaN): the minimum of a signed type
+  and the maximum of an unsigned one, as analog cards do for a broken wire.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .configfile import ConfigError, describe_validation_error, read_yaml, validate_document
+
+DType = Literal["int16", "uint16", "int32", "uint32", "float32", "float64", "uint64"]
+Table = Literal["holding", "input"]
+Access = Literal["ro", "rw"]
+WordOrder = Literal["big", "little"]
+
+REGISTER_WIDTH: dict[str, int] = {
+    "int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2, "float64": 4, "uint64": 4,
+}
+MAX_ADDRESS = 65535
+TAG_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+CSV_COLUMNS = [
+    "name", "unit", "dtype", "access", "low", "high", "period_ms", "length", "table",
+    "address", "word_order", "scale", "opcua_node", "credibility", "description",
+]
+
+
+class Tag(BaseModel):
+    """One PLC tag; see the module docstring for register conventions."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    unit: str = ""
+    dtype: DType = "float32"
+    access: Access = "ro"
+    low: float
+    high: float
+    period_ms: int = Field(gt=0)
+    length: int | None = Field(default=None, ge=1, description="array length; None for a scalar")
+    table: Table = "holding"
+    address: int | None = Field(default=None, ge=0, le=MAX_ADDRESS)
+    word_order: WordOrder = "big"
+    scale: float = Field(default=1.0, gt=0)
+    opcua_node: str | None = None
+    credibility: float = Field(default=1.0, ge=0.0, le=1.0)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> Tag:
+        if not TAG_NAME.match(self.name):
+            raise ValueError(
+                f"tag name {self.name!r} must be dotted words like 'line.asset.signal'"
+            )
+        if not self.low < self.high:
+            raise ValueError(f"tag {self.name}: low ({self.low}) must be below high ({self.high})")
+        if self.access == "rw" and self.table != "holding":
+            raise ValueError(f"tag {self.name}: a read-write tag must live in the holding table")
+        if self.access == "rw" and self.length is not None:
+            raise ValueError(f"tag {self.name}: array tags are read-only")
+        if self.address is not None and self.address + self.n_registers - 1 > MAX_ADDRESS:
+            raise ValueError(f"tag {self.name}: registers run past address {MAX_ADDRESS}")
+        return self
+
+    @property
+    def asset(self) -> str:
+        """Asset path: the name without its last dotted segment."""
+        return self.name.rsplit(".", 1)[0]
+
+    @property
+    def elements(self) -> int:
+        """Number of values: 1 for a scalar, ``length`` for an array."""
+        return self.length or 1
+
+    @property
+    def width(self) -> int:
+        """Registers per element."""
+        return REGISTER_WIDTH[self.dtype]
+
+    @property
+    def n_registers(self) -> int:
+        """Registers the whole tag occupies."""
+        return self.width * self.elements
+
+    def element_names(self) -> list[str]:
+        """Historian names of the elements: the tag name, or ``name[i]`` for arrays."""
+        if self.length is None:
+            return [self.name]
+        return [f"{self.name}[{i}]" for i in range(self.length)]
+
+    def in_range(self, value: float) -> bool:
+        """True when ``value`` lies inside the engineering range (inclusive)."""
+        return self.low <= value <= self.high
+
+
+class TagMap(BaseModel):
+    """All tags of one PLC (or one plant), with where the OPC UA nodes live."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plant: str
+    opcua_namespace: str = Field(description="namespace URI; its index on the server is 2")
+    unit_id: int = Field(default=1, ge=0, le=247)
+    clock_tag: str = Field(description="uint64 tag holding the PLC clock in ms of plant time")
+    tags: list[Tag]
+
+    @model_validator(mode="after")
+    def _check(self) -> TagMap:
+        names = [t.name for t in self.tags]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate tag names: {', '.join(dupes)}")
+        if self.clock_tag not in names:
+            raise ValueError(f"clock_tag {self.clock_tag!r} is not one of the tags")
+        unallocated = [t.name for t in self.tags if t.address is None or t.opcua_node is None]
+        if not unallocated:
+            _check_no_overlap(self.tags)
+            nodes = [t.opcua_node for t in self.tags]
+            dupe_nodes = sorted({n for n in nodes if nodes.count(n) > 1 and n is not None})
+            if dupe_nodes:
+                raise ValueError(f"OPC UA node used by several tags: {', '.join(dupe_nodes)}")
+        return self
+
+    # ----------------------------------------------------------------- lookups
+    def __iter__(self) -> Iterator[Tag]:  # type: ignore[override]
+        return iter(self.tags)
+
+    def __len__(self) -> int:
+        return len(self.tags)
+
+    def __getitem__(self, name: str) -> Tag:
+        for tag in self.tags:
+            if tag.name == name:
+                return tag
+        raise KeyError(f"no tag named {name!r} in the {self.plant} tag map")
+
+    def __contains__(self, name: object) -> bool:
+        return any(t.name == name for t in self.tags)
+
+    def names(self) -> list[str]:
+        """Tag names in map order."""
+        return [t.name for t in self.tags]
+
+    def select(self, patterns: Iterable[str]) -> list[Tag]:
+        """Tags whose name matches any of the shell-style ``patterns``, in map order."""
+        return select_tags(self.tags, patterns)
+
+    def assets(self) -> list[str]:
+        """Distinct asset paths, in order of first appearance."""
+        return list(dict.fromkeys(t.asset for t in self.tags))
+
+    @property
+    def clock(self) -> Tag:
+        """The PLC clock tag."""
+        return self[self.clock_tag]
+
+    # -------------------------------------------------------------- allocation
+    def allocated(self) -> TagMap:
+        """A copy in which every tag has a Modbus address and an OPC UA node.
+
+        Tags without an address are placed after the highest explicit address of their
+        table, grouped by sample period (so one read covers the tags due together) and
+        otherwise in map order; the result is the same for the same input.
+        """
+        next_free = {"holding": 0, "input": 0}
+        for tag in self.tags:
+            if tag.address is not None:
+                end = tag.address + tag.n_registers
+                next_free[tag.table] = max(next_free[tag.table], end)
+        order = sorted(range(len(self.tags)), key=lambda i: (self.tags[i].period_ms, i))
+        placed: dict[int, Tag] = {}
+        for i in order:
+            tag = self.tags[i]
+            update: dict[str, Any] = {}
+            if tag.address is None:
+                update["address"] = next_free[tag.table]
+                next_free[tag.table] += tag.n_registers
+            if tag.opcua_node is None:
+                update["opcua_node"] = f"ns=2;s={tag.name}"
+            placed[i] = tag.model_copy(update=update) if update else tag
+        tags = [placed[i] for i in range(len(self.tags))]
+        for table, end in next_free.items():
+            if end - 1 > MAX_ADDRESS:
+                raise ValueError(f"the {table} table needs {end} registers, more than Modbus has")
+        return TagMap(
+            plant=self.plant, opcua_namespace=self.opcua_namespace, unit_id=self.unit_id,
+            clock_tag=self.clock_tag, tags=tags,
+        )
+
+    # ------------------------------------------------------------------- files
+    def to_yaml(self, path: str | Path) -> None:
+        """Write the map as YAML (every field explicit)."""
+        from ruamel.yaml import YAML
+
+        doc = self.model_dump(mode="json", exclude_defaults=False)
+        with Path(path).open("w", encoding="utf-8") as fh:
+            YAML(typ="safe", pure=True).dump(doc, fh)
+
+    def to_csv(self, path: str | Path) -> None:
+        """Write the map as a PLC-style tag export; header fields go in ``#`` comment lines."""
+        with Path(path).open("w", encoding="utf-8", newline="") as fh:
+            fh.write(f"# plant: {self.plant}\n# opcua_namespace: {self.opcua_namespace}\n")
+            fh.write(f"# unit_id: {self.unit_id}\n# clock_tag: {self.clock_tag}\n")
+            writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            for tag in self.tags:
+                row = tag.model_dump(mode="json")
+                row["length"] = "" if tag.length is None else tag.length
+                row["address"] = "" if tag.address is None else tag.address
+                row["opcua_node"] = tag.opcua_node or ""
+                writer.writerow({k: row[k] for k in CSV_COLUMNS})
+
+
+def select_tags(tags: Iterable[Tag], patterns: Iterable[str]) -> list[Tag]:
+    """The ``tags`` whose name matches any of the shell-style ``patterns``, in order."""
+    pats = list(patterns)
+    return [t for t in tags if any(fnmatch.fnmatchcase(t.name, p) for p in pats)]
+
+
+def load_tagmap(path: str | Path) -> TagMap:
+    """Load a tag map from ``.yaml``/``.yml`` or ``.csv`` and allocate what is left open."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        tagmap = _load_csv(path)
+    elif path.suffix.lower() in {".yaml", ".yml"}:
+        tagmap = validate_document(TagMap, read_yaml(path), path)
+    else:
+        raise ConfigError(path, [f"unknown tag map format {path.suffix!r}; use .yaml or .csv"])
+    try:
+        return tagmap.allocated()
+    except (ValidationError, ValueError) as err:
+        raise ConfigError(path, [str(err)]) from None
+
+
+def _load_csv(path: Path) -> TagMap:
+    header: dict[str, str] = {}
+    rows: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            key, _, value = line[1:].partition(":")
+            header[key.strip()] = value.strip()
+        elif line.strip():
+            rows.append(line)
+    reader = csv.DictReader(rows)
+    missing = [c for c in ("name", "low", "high", "period_ms") if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ConfigError(path, [f"CSV header lacks column(s): {', '.join(missing)}"])
+    tags: list[dict[str, Any]] = []
+    for row in reader:
+        tags.append({k: v for k, v in row.items() if k is not None and v not in ("", None)})
+    document = {**header, "tags": tags}
+    try:
+        return TagMap.model_validate(document)
+    except ValidationError as err:
+        # CSV: line = header comments + column header + row index
+        offset = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#")) + 2
+        problems = []
+        for problem, item in zip(describe_validation_error(err, {}), err.errors()):
+            loc = item["loc"]
+            if len(loc) >= 2 and loc[0] == "tags" and isinstance(loc[1], int):
+                problem = f"line {offset + loc[1]}: {problem}"
+            problems.append(problem)
+        raise ConfigError(path, problems) from None
+
+
+def _check_no_overlap(tags: list[Tag]) -> None:
+    """Raise naming both tags when two tags share a register."""
+    for table in ("holding", "input"):
+        in_table = sorted((t for t in tags if t.table == table), key=lambda t: t.address or 0)
+        for before, after in zip(in_table, in_table[1:]):
+            end = (before.address or 0) + before.n_registers
+            if (after.address or 0) < end:
+                raise ValueError(
+                    f"tags {before.name} and {after.name} overlap in the {table} table "
+                    f"(register {after.address})"
+                )
