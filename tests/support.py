@@ -48,17 +48,40 @@ def every_kind_tagmap() -> TagMap:
     """A tag map with every data type, both word orders, scales, both tables and an array."""
     tags = [Tag(name="t.plc.clock_ms", dtype="uint64", low=0, high=2**53, period_ms=10, table="input")]
     kinds = [
-        ("int16", 10.0, -3000, 3000), ("uint16", 100.0, 0, 600), ("int32", 1000.0, -2e6, 2e6),
-        ("uint32", 1.0, 0, 4e9), ("float32", 1.0, -1e6, 1e6), ("float64", 1.0, -1e9, 1e9),
+        ("int16", 10.0, -3000, 3000),
+        ("uint16", 100.0, 0, 600),
+        ("int32", 1000.0, -2e6, 2e6),
+        ("uint32", 1.0, 0, 4e9),
+        ("float32", 1.0, -1e6, 1e6),
+        ("float64", 1.0, -1e9, 1e9),
         ("uint64", 1.0, 0, 2**52),
     ]
     for dtype, scale, low, high in kinds:
         for order in ("big", "little"):
-            tags.append(Tag(name=f"t.{dtype}.{order}", dtype=dtype, scale=scale, low=low, high=high,
-                            word_order=order, period_ms=10, table="input"))
-            tags.append(Tag(name=f"t.{dtype}.{order}_sp", dtype=dtype, scale=scale, low=low, high=high,
-                            word_order=order, period_ms=10, access="rw"))
+            tags.append(
+                Tag(
+                    name=f"t.{dtype}.{order}",
+                    dtype=dtype,
+                    scale=scale,
+                    low=low,
+                    high=high,
+                    word_order=order,
+                    period_ms=10,
+                    table="input",
+                )
+            )
+            tags.append(
+                Tag(
+                    name=f"t.{dtype}.{order}_sp",
+                    dtype=dtype,
+                    scale=scale,
+                    low=low,
+                    high=high,
+                    word_order=order,
+                    period_ms=10,
+                    access="rw",
+                )
+            )
     tags.append(Tag(name="t.xray.profile", length=8, low=0, high=500, period_ms=20, table="input"))
     tags.append(Tag(name="t.xray.counts", dtype="int16", length=4, low=0, high=1000, period_ms=20))
-    return TagMap(plant="t", opcua_namespace="urn:quality-twin:test", clock_tag="t.plc.clock_ms",
-                  tags=tags).allocated()
+    return TagMap(plant="t", opcua_namespace="urn:quality-twin:test", clock_tag="t.plc.clock_ms", tags=tags).allocated()

@@ -24,21 +24,37 @@ def plant_tagmap(plant: PlantModel, scan_ms: int) -> TagMap:
     """
     tags = [
         Tag(
-            name=f"{plant.name}.{CLOCK_SUFFIX}", unit="ms", dtype="uint64", low=0, high=2**53,
-            period_ms=scan_ms, table="input", description="PLC clock: plant time of the last scan",
+            name=f"{plant.name}.{CLOCK_SUFFIX}",
+            unit="ms",
+            dtype="uint64",
+            low=0,
+            high=2**53,
+            period_ms=scan_ms,
+            table="input",
+            description="PLC clock: plant time of the last scan",
         )
     ]
     for sig in plant.signals():
         setpoint = sig.kind == "setpoint"
-        tags.append(Tag(
-            name=sig.name, unit=sig.unit, dtype="float32", access="rw" if setpoint else "ro",
-            low=sig.low, high=sig.high, period_ms=scan_ms * max(1, math.ceil(sig.period_ms / scan_ms)),
-            length=sig.shape[0] if sig.shape else None, table="holding" if setpoint else "input",
-            description=sig.description,
-        ))
+        tags.append(
+            Tag(
+                name=sig.name,
+                unit=sig.unit,
+                dtype="float32",
+                access="rw" if setpoint else "ro",
+                low=sig.low,
+                high=sig.high,
+                period_ms=scan_ms * max(1, math.ceil(sig.period_ms / scan_ms)),
+                length=sig.shape[0] if sig.shape else None,
+                table="holding" if setpoint else "input",
+                description=sig.description,
+            )
+        )
     return TagMap(
-        plant=plant.name, opcua_namespace=f"urn:quality-twin:{plant.name}",
-        clock_tag=tags[0].name, tags=tags,
+        plant=plant.name,
+        opcua_namespace=f"urn:quality-twin:{plant.name}",
+        clock_tag=tags[0].name,
+        tags=tags,
     ).allocated()
 
 
@@ -61,13 +77,15 @@ def check_binding(plant: PlantModel, tagmap: TagMap, origin: str = "tag map") ->
         raise ConfigError(origin, problems)
 
 
-def virtual_endpoints(tagmap: TagMap, tag_map_file: str, *, modbus_port: int, opcua_port: int,
-                      scan_ms: int) -> EndpointFile:
+def virtual_endpoints(
+    tagmap: TagMap, tag_map_file: str, *, modbus_port: int, opcua_port: int, scan_ms: int
+) -> EndpointFile:
     """Endpoints of a virtual line: fast tags (refreshed every scan) and setpoints over Modbus
     TCP, the slower and array-valued ones over OPC UA, as a coating head PLC and a line PLC
     would split them."""
     fast = [
-        t.name for t in tagmap.tags
+        t.name
+        for t in tagmap.tags
         if t.name != tagmap.clock_tag and (t.access == "rw" or (t.period_ms == scan_ms and t.length is None))
     ]
     plcs = []

@@ -11,8 +11,14 @@ from .episode import HISTORIAN_FILE, EpisodeConfig, Mode, run_episode
 from .scenario import Scenario
 
 
-def historian_hash(scenario: Scenario, *, seed: int | None = None, duration_s: float | None = None,
-                   mode: Mode = "offline", out_dir: Path | None = None) -> str:
+def historian_hash(
+    scenario: Scenario,
+    *,
+    seed: int | None = None,
+    duration_s: float | None = None,
+    mode: Mode = "offline",
+    out_dir: Path | None = None,
+) -> str:
     """Run ``scenario`` once and return the content hash of its historian."""
     with tempfile.TemporaryDirectory(prefix="qt-check-") as tmp:
         run_dir = out_dir or Path(tmp)
@@ -22,8 +28,9 @@ def historian_hash(scenario: Scenario, *, seed: int | None = None, duration_s: f
             return reader.content_hash()
 
 
-def check_determinism(scenario: Scenario, *, duration_s: float | None = None,
-                      mode: Mode = "offline") -> tuple[bool, str]:
+def check_determinism(
+    scenario: Scenario, *, duration_s: float | None = None, mode: Mode = "offline"
+) -> tuple[bool, str]:
     """Run ``scenario`` twice with its seed; True and the hash when both historians are identical."""
     first = historian_hash(scenario, duration_s=duration_s, mode=mode)
     second = historian_hash(scenario, duration_s=duration_s, mode=mode)

@@ -45,12 +45,17 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    """Print an error as plain text (no wrapping, no markup: it may quote a user's file)."""
+    console.print(message, style="red", markup=False, soft_wrap=True, highlight=False)
+    return typer.Exit(code)
+
+
 def _load(path: Path) -> Scenario:
     try:
         return load_scenario(path)
     except ConfigError as err:
-        console.print(f"[red]invalid scenario[/red] {err}")
-        raise typer.Exit(2) from None
+        raise _fail(f"invalid scenario: {err}") from None
 
 
 @app.command()
@@ -66,13 +71,16 @@ def run(
     _quiet_libraries()
     spec = _load(scenario)
     if policy is not None and policy not in ("off", "recommend", "auto"):
-        console.print(f"[red]--policy must be off, recommend or auto, not {policy!r}[/red]")
-        raise typer.Exit(2)
+        raise _fail(f"--policy must be off, recommend or auto, not {policy!r}")
     mode: Mode = "offline" if offline else "lockstep"
     with _progress() as bar:
         task = bar.add_task(f"{spec.name} ({mode})", total=spec.n_scans)
         config = EpisodeConfig(
-            seed=seed, out_dir=out, mode=mode, policy=cast(Optional[Policy], policy), duration_s=duration,
+            seed=seed,
+            out_dir=out,
+            mode=mode,
+            policy=cast(Optional[Policy], policy),
+            duration_s=duration,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
         report = asyncio.run(run_episode(spec, config))
@@ -102,13 +110,22 @@ def plc_serve(
         )
 
     try:
-        asyncio.run(serve_plc(spec, out_dir=out, modbus_port=modbus_port, opcua_port=opcua_port, seed=seed,
-                              speed=speed, duration_s=duration, ready=ready))
+        asyncio.run(
+            serve_plc(
+                spec,
+                out_dir=out,
+                modbus_port=modbus_port,
+                opcua_port=opcua_port,
+                seed=seed,
+                speed=speed,
+                duration_s=duration,
+                ready=ready,
+            )
+        )
     except KeyboardInterrupt:
         console.print("stopped")
     except OSError as err:
-        console.print(f"[red]cannot serve:[/red] {err}")
-        raise typer.Exit(1) from None
+        raise _fail(f"cannot serve: {err}", 1) from None
 
 
 @tags_app.command("export")
@@ -124,8 +141,7 @@ def tags_export(
     elif out.suffix.lower() == ".csv":
         tagmap.to_csv(out)
     else:
-        console.print(f"[red]--out must end in .csv or .yaml, not {out.suffix!r}[/red]")
-        raise typer.Exit(2)
+        raise _fail(f"--out must end in .csv or .yaml, not {out.suffix!r}")
     console.print(f"wrote {len(tagmap)} tags to {out}")
 
 
@@ -152,14 +168,20 @@ def scenario_check(
             console.print(f"[green]ok[/green]   {path}: {note}")
         except ConfigError as err:
             failed += 1
-            console.print(f"[red]fail[/red] {err}")
+            console.print(f"fail {err}", style="red", markup=False, soft_wrap=True, highlight=False)
     raise typer.Exit(1 if failed else 0)
 
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("scans"),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("scans"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
     )
 
 
@@ -175,7 +197,9 @@ def _print_summary(report: RunReport, out_dir: Path) -> None:
     table.add_row("plant time", f"{d.plant_s:,.1f} s")
     table.add_row("wall time", f"{d.wall_s:,.1f} s ({d.realtime_factor:g}x real time)")
     table.add_row("faults injected", ", ".join(f"{f['kind']}@{f['target']}" for f in report.faults) or "none")
-    table.add_row("alarms / diagnoses / commands", f"{len(report.alarms)} / {len(report.diagnoses)} / {len(report.commands)}")
+    table.add_row(
+        "alarms / diagnoses / commands", f"{len(report.alarms)} / {len(report.diagnoses)} / {len(report.commands)}"
+    )
     Console().print(table)
     Console().print(f"run directory: {out_dir}")
 

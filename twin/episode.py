@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -111,9 +111,9 @@ async def wire(scenario: Scenario, seed: int, out_dir: Path, mode: Mode) -> Wiri
     plc.initialise_setpoints(plant.setpoints())
     endpoints_path = out_dir / ENDPOINTS_FILE
     modbus_port, opcua_port = _ports(scenario)
-    virtual_endpoints(
-        tagmap, TAGS_FILE, modbus_port=modbus_port, opcua_port=opcua_port, scan_ms=scenario.scan_ms
-    ).save(endpoints_path)
+    virtual_endpoints(tagmap, TAGS_FILE, modbus_port=modbus_port, opcua_port=opcua_port, scan_ms=scenario.scan_ms).save(
+        endpoints_path
+    )
     if scenario.endpoints != "virtual":
         endpoints_path = scenario.resolve(scenario.endpoints)
     # the edge from here on knows only the endpoint file and the tag map it names
@@ -123,8 +123,10 @@ async def wire(scenario: Scenario, seed: int, out_dir: Path, mode: Mode) -> Wiri
         await plc.start(host=LOOPBACK, modbus_port=modbus_port, opcua_port=opcua_port)
         make = make_driver
     else:
+
         def make(endpoint: Endpoint, tm: TagMap) -> PlcDriver:
             return ImageDriver(endpoint, tm, plc.image)
+
     index = element_index(endpoints)
     aligner = Aligner(index, staleness_periods=scenario.alignment.staleness_periods)
     units = {t.name: t.unit for t in endpoints.tagmap.tags}
@@ -161,7 +163,7 @@ async def run_episode(scenario: Scenario, config: EpisodeConfig | None = None) -
     scans_done = 0
     try:
         for k in range(n_scans):
-            await _scan(wiring, k * scenario.scan_ms, config.hooks)
+            await run_scan(wiring, k * scenario.scan_ms, config.hooks)
             scans_done = k + 1
             if config.progress is not None:
                 config.progress(scans_done, n_scans)
@@ -175,8 +177,9 @@ async def run_episode(scenario: Scenario, config: EpisodeConfig | None = None) -
     return report
 
 
-async def _scan(w: Wiring, t_ms: int, hooks: list[FrameHook]) -> None:
-    """One lockstep scan at plant time ``t_ms``."""
+async def run_scan(w: Wiring, t_ms: int, hooks: Sequence[FrameHook] = ()) -> Frame:
+    """One scan at plant time ``t_ms``: apply written setpoints, advance the plant, PLC scan,
+    poll every collector, align, store, run the hooks. Returns the frame."""
     for name, value in w.plc.take_setpoint_changes().items():
         w.plant.apply_setpoint(name, value)
     if t_ms > w.plant.env.now:
@@ -189,10 +192,19 @@ async def _scan(w: Wiring, t_ms: int, hooks: list[FrameHook]) -> None:
         result = hook(frame)
         if inspect.isawaitable(result):
             await result
+    return frame
 
 
-def _finish(scenario: Scenario, config: EpisodeConfig, seed: int, out_dir: Path, w: Wiring,
-            scans_done: int, wall_s: float, stopped_early: str | None) -> RunReport:
+def _finish(
+    scenario: Scenario,
+    config: EpisodeConfig,
+    seed: int,
+    out_dir: Path,
+    w: Wiring,
+    scans_done: int,
+    wall_s: float,
+    stopped_early: str | None,
+) -> RunReport:
     """Export Parquet and write the report (runs even when the episode was interrupted)."""
     with HistorianReader(out_dir / HISTORIAN_FILE) as reader:
         by_quality = reader.counts_by_quality()
@@ -218,11 +230,15 @@ def _finish(scenario: Scenario, config: EpisodeConfig, seed: int, out_dir: Path,
             reconnects=sum(c.stats.reconnects for c in w.collectors),
         ),
         durations=Durations(
-            plant_s=plant_s, wall_s=round(wall_s, 3),
+            plant_s=plant_s,
+            wall_s=round(wall_s, 3),
             realtime_factor=round(plant_s / wall_s, 2) if wall_s > 0 else 0.0,
         ),
         outputs={
-            "historian": HISTORIAN_FILE, "frames": FRAMES_FILE, "endpoints": ENDPOINTS_FILE, "tag_map": TAGS_FILE,
+            "historian": HISTORIAN_FILE,
+            "frames": FRAMES_FILE,
+            "endpoints": ENDPOINTS_FILE,
+            "tag_map": TAGS_FILE,
         },
         stopped_early=stopped_early,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from plant_models.base import FaultKind, FaultSpec
 from plant_models.registry import build_plant, known_plants
@@ -40,8 +40,13 @@ class FaultEntry(_Strict):
     def spec(self) -> FaultSpec:
         """The plant-level fault specification."""
         return FaultSpec(
-            kind=self.kind, target=self.target, start_s=self.start_s, magnitude=self.magnitude,
-            rate=self.rate, duration_s=self.duration_s, params=dict(self.params),
+            kind=self.kind,
+            target=self.target,
+            start_s=self.start_s,
+            magnitude=self.magnitude,
+            rate=self.rate,
+            duration_s=self.duration_s,
+            params=dict(self.params),
         )
 
 
@@ -86,14 +91,12 @@ class Scenario(_Strict):
     # set by load_scenario: where the file lives, to resolve relative paths
     source: Path | None = Field(default=None, exclude=True)
 
-    @model_validator(mode="after")
-    def _check(self) -> Scenario:
-        if self.plant not in known_plants():
-            raise ValueError(f"unknown plant {self.plant!r}; known plants: {', '.join(known_plants())}")
-        for i, fault in enumerate(self.faults):
-            if fault.start_s >= self.duration_s:
-                raise ValueError(f"faults[{i}] starts at {fault.start_s} s, after the run ends ({self.duration_s} s)")
-        return self
+    @field_validator("plant")
+    @classmethod
+    def _known_plant(cls, plant: str) -> str:
+        if plant not in known_plants():
+            raise ValueError(f"unknown plant {plant!r}; known plants: {', '.join(known_plants())}")
+        return plant
 
     @property
     def n_scans(self) -> int:
@@ -131,14 +134,24 @@ def check_faults(scenario: Scenario, document: Any = None, path: str | Path = "<
         raise ConfigError(path, [f"field plant_options{f' (line {line})' if line else ''}: {err}"]) from None
     targets = plant.fault_targets()
     problems = []
+
+    def where(*loc: int | str) -> str:
+        line = line_of(document, loc) if document is not None else None
+        dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        return f"field {dotted}" + (f" (line {line})" if line else "")
+
     for i, fault in enumerate(scenario.faults):
         valid = targets.get(fault.kind, [])
         if fault.target not in valid:
-            line = line_of(document, ("faults", i, "target")) if document is not None else None
             shown = ", ".join(valid[:12]) + (" ..." if len(valid) > 12 else "")
             problems.append(
-                f"field faults[{i}].target{f' (line {line})' if line else ''}: {fault.target!r} is not a "
-                f"target of {fault.kind} on plant {scenario.plant}; valid: {shown}"
+                f"{where('faults', i, 'target')}: {fault.target!r} is not a target of {fault.kind} "
+                f"on plant {scenario.plant}; valid: {shown}"
+            )
+        if fault.start_s >= scenario.duration_s:
+            problems.append(
+                f"{where('faults', i, 'start_s')}: the fault starts at {fault.start_s:g} s, "
+                f"at or after the end of the run ({scenario.duration_s:g} s)"
             )
     if problems:
         raise ConfigError(path, problems)

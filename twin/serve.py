@@ -53,9 +53,9 @@ async def serve_plc(
     opcua_port = opcua_port or free_port()
     out_dir.mkdir(parents=True, exist_ok=True)
     tagmap.to_csv(out_dir / TAGS_FILE)
-    virtual_endpoints(
-        tagmap, TAGS_FILE, modbus_port=modbus_port, opcua_port=opcua_port, scan_ms=scenario.scan_ms
-    ).save(out_dir / ENDPOINTS_FILE)
+    virtual_endpoints(tagmap, TAGS_FILE, modbus_port=modbus_port, opcua_port=opcua_port, scan_ms=scenario.scan_ms).save(
+        out_dir / ENDPOINTS_FILE
+    )
     await plc.scan(0, plant.measurements())
     await plc.start(host=LOOPBACK, modbus_port=modbus_port, opcua_port=opcua_port)
     if ready is not None:

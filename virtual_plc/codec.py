@@ -17,8 +17,13 @@ import numpy as np
 from .tagmap import REGISTER_WIDTH, Tag
 
 _BIG_ENDIAN = {
-    "int16": ">i2", "uint16": ">u2", "int32": ">i4", "uint32": ">u4",
-    "float32": ">f4", "float64": ">f8", "uint64": ">u8",
+    "int16": ">i2",
+    "uint16": ">u2",
+    "int32": ">i4",
+    "uint32": ">u4",
+    "float32": ">f4",
+    "float64": ">f8",
+    "uint64": ">u8",
 }
 _FLOAT_TYPES = {"float32", "float64"}
 TABLES = ("holding", "input")

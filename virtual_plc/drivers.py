@@ -13,7 +13,6 @@ same register decoding as Modbus, so an offline run stores the same values.
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
@@ -114,8 +113,11 @@ class ModbusDriver(PlcDriver):
         """Connect (no automatic reconnect: the collector decides when to retry)."""
         await self.close()
         self._client = AsyncModbusTcpClient(
-            self.endpoint.host, port=self.endpoint.port, timeout=self.endpoint.timeout_s,
-            retries=0, reconnect_delay=0,
+            self.endpoint.host,
+            port=self.endpoint.port,
+            timeout=self.endpoint.timeout_s,
+            retries=0,
+            reconnect_delay=0,
         )
         if not await self._client.connect():
             raise self._unavailable(ConnectionRefusedError("connection refused"))
@@ -152,10 +154,12 @@ class ModbusDriver(PlcDriver):
             reader = self._client.read_holding_registers if table == "holding" else self._client.read_input_registers
             try:
                 response = await reader(address, count=count, device_id=self.unit)
-            except (ModbusException, OSError, asyncio.TimeoutError) as err:
+            except (TimeoutError, ModbusException, OSError) as err:
                 raise self._unavailable(err) from err
             if response.isError():
-                raise self._unavailable(RuntimeError(f"exception response {response} reading {table} {address}+{count}"))
+                raise self._unavailable(
+                    RuntimeError(f"exception response {response} reading {table} {address}+{count}")
+                )
             self._scratch[table][address : address + count] = response.registers
         return decode(due.layout, self._scratch)
 
@@ -163,12 +167,18 @@ class ModbusDriver(PlcDriver):
         assert self._client is not None
         words = to_words(tag.dtype, np.array([value * tag.scale]), little=tag.word_order == "little")[0]
         try:
-            response = await self._client.write_registers(tag.address or 0, [int(w) for w in words], device_id=self.unit)
-        except (ModbusException, OSError, asyncio.TimeoutError) as err:
+            response = await self._client.write_registers(
+                tag.address or 0, [int(w) for w in words], device_id=self.unit
+            )
+        except (TimeoutError, ModbusException, OSError) as err:
             raise self._unavailable(err) from err
         if response.isError():
             code = getattr(response, "exception_code", 0)
-            raise PlcWriteRefused(tag.name, f"modbus_exception_{code:02d}", f"PLC refused write of {value} to {tag.name}: Modbus exception {code:02d}")
+            raise PlcWriteRefused(
+                tag.name,
+                f"modbus_exception_{code:02d}",
+                f"PLC refused write of {value} to {tag.name}: Modbus exception {code:02d}",
+            )
 
 
 class OpcUaDriver(PlcDriver):
@@ -192,7 +202,7 @@ class OpcUaDriver(PlcDriver):
         try:
             await client.connect()
             ns = await client.get_namespace_index(self.tagmap.opcua_namespace)
-        except (OSError, asyncio.TimeoutError, ua.UaError, ValueError) as err:
+        except (TimeoutError, OSError, ua.UaError, ValueError) as err:
             await _quiet_disconnect(client)
             raise self._unavailable(err) from err
         self._client = client
@@ -215,7 +225,7 @@ class OpcUaDriver(PlcDriver):
         assert self._client is not None
         try:
             datavalues = await self._client.uaclient.read_attributes(nodeids, ua.AttributeIds.Value)
-        except (OSError, asyncio.TimeoutError, ua.UaError, ConnectionError) as err:
+        except (TimeoutError, OSError, ua.UaError, ConnectionError) as err:
             raise self._unavailable(err) from err
         out = np.full(due.layout.size, np.nan)
         for tag, dv in zip(due.tags, datavalues):
@@ -231,7 +241,7 @@ class OpcUaDriver(PlcDriver):
         dv = ua.DataValue(ua.Variant(float(value), ua.VariantType.Double))
         try:
             (status,) = await self._client.uaclient.write_attributes([self._nodeids[tag.name]], [dv])
-        except (OSError, asyncio.TimeoutError, ConnectionError) as err:
+        except (TimeoutError, OSError, ConnectionError) as err:
             raise self._unavailable(err) from err
         if not status.is_good():
             raise PlcWriteRefused(tag.name, status.name, f"PLC refused write of {value} to {tag.name}: {status.name}")
@@ -280,5 +290,11 @@ async def _quiet_disconnect(client: Client) -> None:
 
 
 __all__: Sequence[str] = [
-    "ImageDriver", "ModbusDriver", "OpcUaDriver", "PlcDriver", "PlcUnavailable", "PlcWriteRefused", "make_driver",
+    "ImageDriver",
+    "ModbusDriver",
+    "OpcUaDriver",
+    "PlcDriver",
+    "PlcUnavailable",
+    "PlcWriteRefused",
+    "make_driver",
 ]

@@ -43,9 +43,7 @@ class Endpoint(BaseModel):
     port: int = Field(ge=1, le=65535)
     unit_id: int | None = Field(default=None, ge=0, le=247, description="Modbus unit; default from the tag map")
     timeout_s: float = Field(default=1.0, gt=0)
-    security: Literal["none"] = Field(
-        default="none", description="only unsecured sessions are implemented so far"
-    )
+    security: Literal["none"] = Field(default="none", description="only unsecured sessions are implemented so far")
     tags: list[str] = Field(default_factory=lambda: ["*"])
 
     @property

@@ -10,9 +10,9 @@ its protocol's answer (a Modbus exception code, an OPC UA status code).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from .codec import ElementLayout, decode, encode, from_words
 from .tagmap import Tag, TagMap
 
 
-class Refusal(str, Enum):
+class Refusal(StrEnum):
     """Why a write was refused."""
 
     OUT_OF_RANGE = "out_of_range"

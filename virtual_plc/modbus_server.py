@@ -48,7 +48,8 @@ class _StrictRequestHandler(ServerRequestHandler):
             if protocol_id != 0 or not 2 <= length <= MBAP_MAX_LENGTH:
                 log.warning(
                     "malformed Modbus frame (protocol id %d, length %d): closing this connection",
-                    protocol_id, length,
+                    protocol_id,
+                    length,
                 )
                 self.server.malformed_frames += 1
                 self.close()
@@ -132,9 +133,7 @@ class ModbusPlcServer:
             return ExcCodes.ILLEGAL_ADDRESS if set_values else None
         offset = address - start_address
         if set_values is None:
-            current_registers[offset : offset + count] = self.image.registers[table][
-                address : address + count
-            ].tolist()
+            current_registers[offset : offset + count] = self.image.registers[table][address : address + count].tolist()
             return None
         try:
             self.image.write_registers(table, address, [int(v) for v in set_values])

@@ -126,6 +126,7 @@ class OpcUaPlcServer:
         The no-op setter keeps asyncua from replacing the read callback with the written
         value; the guard has already put the value into the image.
         """
+
         def read(_nodeid: ua.NodeId, _attr: ua.AttributeIds) -> ua.DataValue:
             return ua.DataValue(ua.Variant(float(self.image.value(tag.name)), ua.VariantType.Double))
 
@@ -166,4 +167,3 @@ def _data_value(tag: Tag, values: np.ndarray) -> ua.DataValue:
     if tag.length is None:
         return ua.DataValue(ua.Variant(float(values[0]), ua.VariantType.Double))
     return ua.DataValue(ua.Variant([float(v) for v in values], ua.VariantType.Double))
-

@@ -38,13 +38,32 @@ Access = Literal["ro", "rw"]
 WordOrder = Literal["big", "little"]
 
 REGISTER_WIDTH: dict[str, int] = {
-    "int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2, "float64": 4, "uint64": 4,
+    "int16": 1,
+    "uint16": 1,
+    "int32": 2,
+    "uint32": 2,
+    "float32": 2,
+    "float64": 4,
+    "uint64": 4,
 }
 MAX_ADDRESS = 65535
 TAG_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 CSV_COLUMNS = [
-    "name", "unit", "dtype", "access", "low", "high", "period_ms", "length", "table",
-    "address", "word_order", "scale", "opcua_node", "credibility", "description",
+    "name",
+    "unit",
+    "dtype",
+    "access",
+    "low",
+    "high",
+    "period_ms",
+    "length",
+    "table",
+    "address",
+    "word_order",
+    "scale",
+    "opcua_node",
+    "credibility",
+    "description",
 ]
 
 
@@ -72,9 +91,7 @@ class Tag(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> Tag:
         if not TAG_NAME.match(self.name):
-            raise ValueError(
-                f"tag name {self.name!r} must be dotted words like 'line.asset.signal'"
-            )
+            raise ValueError(f"tag name {self.name!r} must be dotted words like 'line.asset.signal'")
         if not self.low < self.high:
             raise ValueError(f"tag {self.name}: low ({self.low}) must be below high ({self.high})")
         if self.access == "rw" and self.table != "holding":
@@ -206,8 +223,11 @@ class TagMap(BaseModel):
             if end - 1 > MAX_ADDRESS:
                 raise ValueError(f"the {table} table needs {end} registers, more than Modbus has")
         return TagMap(
-            plant=self.plant, opcua_namespace=self.opcua_namespace, unit_id=self.unit_id,
-            clock_tag=self.clock_tag, tags=tags,
+            plant=self.plant,
+            opcua_namespace=self.opcua_namespace,
+            unit_id=self.unit_id,
+            clock_tag=self.clock_tag,
+            tags=tags,
         )
 
     # ------------------------------------------------------------------- files
@@ -294,6 +314,5 @@ def _check_no_overlap(tags: list[Tag]) -> None:
             end = (before.address or 0) + before.n_registers
             if (after.address or 0) < end:
                 raise ValueError(
-                    f"tags {before.name} and {after.name} overlap in the {table} table "
-                    f"(register {after.address})"
+                    f"tags {before.name} and {after.name} overlap in the {table} table (register {after.address})"
                 )

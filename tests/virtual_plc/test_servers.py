@@ -18,8 +18,8 @@ from asyncua.sync import Client as SyncUaClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymodbus.client import ModbusTcpClient
-
 from support import ServedPlc
+
 from virtual_plc.codec import quantise
 from virtual_plc.tagmap import Tag, TagMap
 
@@ -152,7 +152,9 @@ class TestWrites:
             assert client.write_registers(half.address, [0x4120], device_id=tagmap.unit_id).exception_code == 2
             assert client.write_registers(60000, [1], device_id=tagmap.unit_id).isError()
         with pytest.raises(ua.UaStatusCodeError) as err:
-            ua_node(ua_client, tagmap["t.float32.big"]).write_value(ua.DataValue(ua.Variant(1.0, ua.VariantType.Double)))
+            ua_node(ua_client, tagmap["t.float32.big"]).write_value(
+                ua.DataValue(ua.Variant(1.0, ua.VariantType.Double))
+            )
         assert err.value.code == ua.StatusCodes.BadNotWritable
         assert np.array_equal(np.atleast_1d(served_plc.plc.image.value(ro.name)), np.atleast_1d(before), equal_nan=True)
 
@@ -191,13 +193,34 @@ class TestStockClients:
         assert mbpoll, "mbpoll is installed by .ci/run (Debian package mbpoll)"
         tagmap = served_plc.plc.tagmap
         tagmap.to_csv(tmp_path / "tags.csv")
-        row = next(line for line in (tmp_path / "tags.csv").read_text().splitlines() if line.startswith("t.float32.big,"))
+        row = next(
+            line for line in (tmp_path / "tags.csv").read_text().splitlines() if line.startswith("t.float32.big,")
+        )
         address = int(row.split(",")[9])
         served_plc.call(served_plc.plc.scan(60_000, {n: _mid(t) for n, t in _measured(tagmap)}))
         out = subprocess.run(
-            [mbpoll, "-m", "tcp", "-p", str(served_plc.modbus_port), "-a", str(tagmap.unit_id), "-0",
-             "-r", str(address), "-t", "3:float", "-B", "-1", "-c", "1", "127.0.0.1"],
-            capture_output=True, text=True, timeout=30,
+            [
+                mbpoll,
+                "-m",
+                "tcp",
+                "-p",
+                str(served_plc.modbus_port),
+                "-a",
+                str(tagmap.unit_id),
+                "-0",
+                "-r",
+                str(address),
+                "-t",
+                "3:float",
+                "-B",
+                "-1",
+                "-c",
+                "1",
+                "127.0.0.1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert out.returncode == 0, out.stderr
         reference, reported = re.search(r"^\[(\d+)\]:\s+(\S+)", out.stdout, re.M).groups()
@@ -210,7 +233,9 @@ class TestStockClients:
         served_plc.call(served_plc.plc.scan(120_000, {n: _mid(t) for n, t in _measured(served_plc.plc.tagmap)}))
         out = subprocess.run(
             [str(uaread), "-u", f"opc.tcp://127.0.0.1:{served_plc.opcua_port}", "-n", tag.opcua_node],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert out.returncode == 0, out.stderr
         assert float(out.stdout.strip().splitlines()[-1]) == served_plc.plc.image.value(tag.name)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from support import every_kind_tagmap
+
 from virtual_plc.configfile import ConfigError
 from virtual_plc.tagmap import Tag, TagMap, load_tagmap
 
@@ -61,11 +61,18 @@ def test_csv_error_names_line(tmp_path: Path) -> None:
 
 def test_overlapping_registers_name_both_tags() -> None:
     with pytest.raises(ValueError, match="a.s1.v and a.s2.v overlap"):
-        TagMap(plant="a", opcua_namespace="urn:a", clock_tag="a.plc.clock", tags=[
-            Tag(name="a.plc.clock", dtype="uint64", low=0, high=1, period_ms=10, address=100, opcua_node="ns=2;s=c"),
-            Tag(name="a.s1.v", low=0, high=1, period_ms=10, address=0, opcua_node="ns=2;s=1"),
-            Tag(name="a.s2.v", low=0, high=1, period_ms=10, address=1, opcua_node="ns=2;s=2"),
-        ])
+        TagMap(
+            plant="a",
+            opcua_namespace="urn:a",
+            clock_tag="a.plc.clock",
+            tags=[
+                Tag(
+                    name="a.plc.clock", dtype="uint64", low=0, high=1, period_ms=10, address=100, opcua_node="ns=2;s=c"
+                ),
+                Tag(name="a.s1.v", low=0, high=1, period_ms=10, address=0, opcua_node="ns=2;s=1"),
+                Tag(name="a.s2.v", low=0, high=1, period_ms=10, address=1, opcua_node="ns=2;s=2"),
+            ],
+        )
 
 
 @pytest.mark.parametrize(

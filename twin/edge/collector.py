@@ -10,18 +10,15 @@ silent gap. :func:`build_collectors` builds one collector per PLC of an endpoint
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from collections.abc import Callable
-
 from virtual_plc.drivers import PlcDriver, PlcUnavailable
-from virtual_plc.endpoints import Endpoint
-from virtual_plc.tagmap import TagMap
-from virtual_plc.endpoints import ResolvedEndpoints
+from virtual_plc.endpoints import Endpoint, ResolvedEndpoints
 from virtual_plc.image import DueSet, PollSchedule
-from virtual_plc.tagmap import Tag
+from virtual_plc.tagmap import Tag, TagMap
 
 from .frames import Aligner, ElementIndex
 

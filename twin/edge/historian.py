@@ -30,8 +30,9 @@ _QUALITY_ENUM = "ENUM(" + ", ".join(f"'{q}'" for q in QUALITY_NAMES) + ")"
 class Historian:
     """Append frames to a DuckDB file and query them back."""
 
-    def __init__(self, path: str | Path, index: ElementIndex, *, units: dict[str, str] | None = None,
-                 flush_rows: int = 250_000) -> None:
+    def __init__(
+        self, path: str | Path, index: ElementIndex, *, units: dict[str, str] | None = None, flush_rows: int = 250_000
+    ) -> None:
         self.path = Path(path)
         self.index = index
         self.flush_rows = flush_rows
@@ -50,7 +51,8 @@ class Historian:
         units = units or {}
         rows = [
             (name, tag.name, units.get(tag.name, ""), tag.period_ms)
-            for tag in index.tags for name in tag.element_names()
+            for tag in index.tags
+            for name in tag.element_names()
         ]
         if rows:
             self.con.executemany("INSERT INTO elements VALUES (?, ?, ?, ?)", rows)
@@ -79,12 +81,14 @@ class Historian:
         positions = np.concatenate([p for _, p, _, _ in self._buffer])
         values = np.concatenate([v for _, _, v, _ in self._buffer])
         quality = np.concatenate([q for _, _, _, q in self._buffer]).astype(np.int32)
-        batch = pa.table({
-            "ts_ms": ts,
-            "tag": pa.DictionaryArray.from_arrays(pa.array(positions.astype(np.int32)), self._names),
-            "value": pa.array(values, from_pandas=True),
-            "quality": pa.DictionaryArray.from_arrays(pa.array(quality), self._qualities),
-        })
+        batch = pa.table(
+            {
+                "ts_ms": ts,
+                "tag": pa.DictionaryArray.from_arrays(pa.array(positions.astype(np.int32)), self._names),
+                "value": pa.array(values, from_pandas=True),
+                "quality": pa.DictionaryArray.from_arrays(pa.array(quality), self._qualities),
+            }
+        )
         self.con.register("_batch", batch)
         self.con.execute("INSERT INTO samples SELECT ts_ms, tag::VARCHAR, value, quality::VARCHAR FROM _batch")
         self.con.unregister("_batch")
@@ -102,12 +106,15 @@ class Historian:
     def __enter__(self) -> Historian:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 
-def _asof(grid: np.ndarray, ts: np.ndarray, values: np.ndarray, quality: np.ndarray,
-          bound_ms: int) -> tuple[np.ndarray, np.ndarray]:
+def _asof(
+    grid: np.ndarray, ts: np.ndarray, values: np.ndarray, quality: np.ndarray, bound_ms: int
+) -> tuple[np.ndarray, np.ndarray]:
     """As-of values and qualities of one element's stored rows on ``grid``.
 
     Only ``good`` rows count as samples (a stored ``stale`` row repeats an older value);
@@ -152,15 +159,17 @@ class HistorianReader:
         """Element names stored in the file."""
         return [r[0] for r in self.con.execute("SELECT name FROM elements ORDER BY rowid").fetchall()]
 
-    def window(self, start_ms: int | None = None, end_ms: int | None = None,
-               tags: Sequence[str] | None = None) -> pa.Table:
+    def window(
+        self, start_ms: int | None = None, end_ms: int | None = None, tags: Sequence[str] | None = None
+    ) -> pa.Table:
         """Rows with ``start_ms <= ts_ms < end_ms`` for ``tags`` (elements or whole array tags)."""
         where, params = self._where(start_ms, end_ms, tags)
         sql = f"SELECT ts_ms, tag, value, quality::VARCHAR AS quality FROM samples {where} ORDER BY ts_ms, tag"
-        return self.con.execute(sql, params).fetch_arrow_table()
+        return self.con.sql(sql, params=params).to_arrow_table()
 
-    def resample(self, period_ms: int, start_ms: int, end_ms: int, tags: Sequence[str],
-                 *, staleness_periods: float = 2.0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def resample(
+        self, period_ms: int, start_ms: int, end_ms: int, tags: Sequence[str], *, staleness_periods: float = 2.0
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """As-of values of each element on a regular grid ``start_ms, start_ms+period_ms, ... < end_ms``.
 
         Returns ``element -> (values, quality codes)``; quality follows the same rule as live
@@ -179,8 +188,7 @@ class HistorianReader:
         out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name in names:
             mask = tag_all == name
-            out[name] = _asof(grid, ts_all[mask], val_all[mask], q_all[mask],
-                              int(periods[name] * staleness_periods))
+            out[name] = _asof(grid, ts_all[mask], val_all[mask], q_all[mask], int(periods[name] * staleness_periods))
         return out
 
     def counts_by_quality(self) -> dict[str, int]:
@@ -191,9 +199,7 @@ class HistorianReader:
     def content_hash(self) -> str:
         """SHA-256 of every row in a canonical order: equal for equal contents."""
         digest = hashlib.sha256()
-        cursor = self.con.execute(
-            "SELECT ts_ms, tag, value, quality::VARCHAR FROM samples ORDER BY ts_ms, tag"
-        )
+        cursor = self.con.execute("SELECT ts_ms, tag, value, quality::VARCHAR FROM samples ORDER BY ts_ms, tag")
         while batch := cursor.fetchmany(100_000):
             digest.update(repr(batch).encode())
         return digest.hexdigest()

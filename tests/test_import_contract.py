@@ -1,0 +1,46 @@
+"""The import contract: what runs at the edge never imports a plant model.
+
+Checked with import-linter (contracts in pyproject.toml), on the real tree and on a copy
+with a deliberate leak, to show the contract bites.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+PACKAGES = ["twin", "plant_models", "supply_chain_sim", "rootcause", "virtual_plc"]
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("lint-imports")
+    return subprocess.run(
+        [str(exe), "--no-cache"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_the_edge_never_imports_a_plant_model() -> None:
+    result = lint_imports(REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "BROKEN" not in result.stdout and "2 kept, 0 broken" in result.stdout
+
+
+def test_an_indirect_leak_into_the_edge_is_caught(tmp_path: Path) -> None:
+    for package in PACKAGES:
+        shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    # an edge module reaching the plant through a twin helper, two hops away
+    (tmp_path / "twin" / "edge" / "leak.py").write_text("from twin import episode  # noqa\n")
+    result = lint_imports(tmp_path)
+    assert result.returncode != 0
+    assert "The edge never imports a plant model" in result.stdout and "BROKEN" in result.stdout
+    assert "twin.edge.leak -> twin.episode" in result.stdout

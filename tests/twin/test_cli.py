@@ -1,0 +1,162 @@
+"""The ``twin`` command line, including a standalone PLC read by stock clients."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from typer.testing import CliRunner
+
+from twin.cli import app
+from virtual_plc.plc import free_port
+from virtual_plc.tagmap import load_tagmap
+
+runner = CliRunner()
+FLAGSHIP = REPO / "scenarios" / "coater_coil_ageing.yaml"
+TWIN = Path(sys.executable).with_name("twin")
+
+
+def test_run_writes_the_three_outputs_and_a_summary(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", str(FLAGSHIP), "--duration", "2", "--seed", "3", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert {"historian.duckdb", "frames.parquet", "report.json"} <= {p.name for p in tmp_path.iterdir()}
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["seed"] == 3 and report["counts"]["frames"] == 200 and report["mode"] == "lockstep"
+    assert "frames" in result.output and "200" in result.output
+
+
+def test_run_policy_and_offline_flags(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["run", str(FLAGSHIP), "--duration", "1", "--offline", "--policy", "auto", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["mode"] == "offline" and report["scenario"]["control"]["policy"] == "auto"
+    bad = runner.invoke(app, ["run", str(FLAGSHIP), "--policy", "sometimes", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "--policy must be off, recommend or auto" in bad.output
+
+
+def test_a_broken_scenario_fails_with_field_and_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(FLAGSHIP.read_text().replace("magnitude: 6.0", "magnitude: lots"))
+    result = runner.invoke(app, ["run", str(broken)])
+    assert result.exit_code == 2
+    assert "field faults[0].magnitude (line" in result.output
+
+
+def test_tags_export_csv_and_yaml_load_back_equal(tmp_path: Path) -> None:
+    for name in ("tags.csv", "tags.yaml"):
+        result = runner.invoke(app, ["tags", "export", str(FLAGSHIP), "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    assert load_tagmap(tmp_path / "tags.csv") == load_tagmap(tmp_path / "tags.yaml")
+    names = load_tagmap(tmp_path / "tags.csv").names()
+    assert "coater.coolant.valve.coil_current" in names and "coater.xray.thickness_profile" in names
+
+
+def test_scenario_check_validates_and_checks_determinism(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["scenario", "check", str(FLAGSHIP), "--determinism", "--duration", "1"])
+    assert result.exit_code == 0, result.output
+    assert "deterministic" in result.output
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\n")
+    assert runner.invoke(app, ["scenario", "check", str(broken)]).exit_code == 1
+
+
+@pytest.fixture()
+def served(tmp_path: Path):  # noqa: ANN201
+    """``twin plc serve`` in its own process, in real time; yields (ports, tag rows)."""
+    modbus_port, opcua_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [
+            str(TWIN),
+            "plc",
+            "serve",
+            str(FLAGSHIP),
+            "--modbus-port",
+            str(modbus_port),
+            "--opcua-port",
+            str(opcua_port),
+            "--duration",
+            "120",
+            "--out",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    lines = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if "serving" in line or proc.poll() is not None:
+            break
+    assert any("serving" in line for line in lines), "".join(lines)
+    exported = [line for line in (tmp_path / "tags.csv").open() if not line.startswith("#")]
+    rows = {r["name"]: r for r in csv.DictReader(exported)}
+    yield modbus_port, opcua_port, rows
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_plc_serve_answers_mbpoll_and_uaread_at_the_exported_addresses(served) -> None:  # noqa: ANN001
+    modbus_port, opcua_port, rows = served
+    mbpoll = shutil.which("mbpoll")
+    assert mbpoll, "mbpoll is installed by .ci/run (Debian package mbpoll)"
+    flow = rows["coater.coolant.flow"]
+    table = "3" if flow["table"] == "input" else "4"
+    out = subprocess.run(
+        [
+            mbpoll,
+            "-m",
+            "tcp",
+            "-p",
+            str(modbus_port),
+            "-a",
+            "1",
+            "-0",
+            "-r",
+            flow["address"],
+            "-t",
+            f"{table}:float",
+            "-B",
+            "-1",
+            "127.0.0.1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    flow_value = float(re.search(r"^\[\d+\]:\s+(\S+)", out.stdout, re.M).group(1))
+    assert float(flow["low"]) <= flow_value <= float(flow["high"]) and flow_value > 5  # coolant is flowing
+
+    uaread = Path(sys.executable).with_name("uaread")
+    clock_node = rows["coater.plc.clock_ms"]["opcua_node"]
+    url = f"opc.tcp://127.0.0.1:{opcua_port}"
+    first = subprocess.run([str(uaread), "-u", url, "-n", clock_node], capture_output=True, text=True, timeout=60)
+    time.sleep(0.5)
+    second = subprocess.run([str(uaread), "-u", url, "-n", clock_node], capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    t1, t2 = float(first.stdout.split()[-1]), float(second.stdout.split()[-1])
+    assert t2 > t1  # the plant runs in real time behind the PLC
+    temp = subprocess.run(
+        [str(uaread), "-u", url, "-n", rows["coater.blade3.temperature"]["opcua_node"]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert 10 < float(temp.stdout.split()[-1]) < 60

@@ -1,0 +1,142 @@
+"""The episode runner end to end: real sockets, determinism, dropped connections, reports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from twin.edge.frames import Quality
+from twin.edge.historian import HistorianReader
+from twin.episode import EpisodeConfig, run_episode, run_scan, wire
+from twin.report import read_report
+from twin.scenario import Scenario
+
+SHORT = dict(
+    name="short",
+    plant="coater",
+    seed=5,
+    duration_s=4.0,
+    scan_ms=10,
+    faults=[{"kind": "blade_pressure_drift", "target": "coater.blade3", "start_s": 1.0, "magnitude": 0.3}],
+)
+
+
+def scenario(**changes: object) -> Scenario:
+    return Scenario.model_validate({**SHORT, **changes})
+
+
+def run(spec: Scenario, out: Path, **config: object) -> dict:
+    asyncio.run(run_episode(spec, EpisodeConfig(out_dir=out, **config)))
+    return json.loads((out / "report.json").read_text())
+
+
+def historian_hash(run_dir: Path) -> str:
+    with HistorianReader(run_dir / "historian.duckdb") as reader:
+        return reader.content_hash()
+
+
+def test_same_seed_gives_an_identical_historian_over_real_sockets(tmp_path: Path) -> None:
+    run(scenario(), tmp_path / "a")
+    run(scenario(), tmp_path / "b")
+    run(scenario(), tmp_path / "c", seed=6)
+    assert historian_hash(tmp_path / "a") == historian_hash(tmp_path / "b")
+    assert historian_hash(tmp_path / "a") != historian_hash(tmp_path / "c")
+
+
+def test_offline_mode_stores_exactly_what_lockstep_stores(tmp_path: Path) -> None:
+    run(scenario(), tmp_path / "sockets", mode="lockstep")
+    run(scenario(), tmp_path / "offline", mode="offline")
+    assert historian_hash(tmp_path / "sockets") == historian_hash(tmp_path / "offline")
+
+
+def test_report_holds_truth_counts_and_durations(tmp_path: Path) -> None:
+    report = run(scenario(), tmp_path / "r")
+    assert report["seed"] == 5 and report["scenario"]["name"] == "short"
+    (fault,) = report["faults"]
+    assert fault["kind"] == "blade_pressure_drift" and fault["target"] == "coater.blade3"
+    assert fault["onset_s"] == 1.0 and fault["magnitude"] == 0.3
+    counts = report["counts"]
+    assert counts["frames"] == 400
+    assert counts["samples"] == sum(counts["samples_by_quality"].values())
+    with HistorianReader(tmp_path / "r" / "historian.duckdb") as reader:
+        assert counts["samples_by_quality"] == reader.counts_by_quality()
+        assert counts["samples"] == reader.window().num_rows
+    assert counts["samples_by_quality"]["good"] == counts["samples"]  # nothing went wrong
+    assert report["alarms"] == [] and report["diagnoses"] == [] and report["commands"] == []
+    assert report["durations"]["plant_s"] == 4.0 and report["durations"]["wall_s"] > 0
+    for name in ("historian.duckdb", "frames.parquet", "endpoints.yaml", "tags.csv"):
+        assert (tmp_path / "r" / name).is_file()
+    assert read_report(tmp_path / "r").seed == 5
+
+
+def test_a_plc_that_drops_off_the_network_gives_bad_samples_then_recovers(tmp_path: Path) -> None:
+    async def episode() -> list[tuple[int, Quality, Quality]]:
+        wiring = await wire(scenario(), 5, tmp_path, "lockstep")
+        seen = []
+        try:
+            modbus_port, opcua_port = wiring.plc.modbus.port, wiring.plc.opcua.port
+            for k in range(300):
+                if k == 100:
+                    await wiring.plc.stop()  # every client connection dies with it
+                if k == 150:
+                    await wiring.plc.start(modbus_port=modbus_port, opcua_port=opcua_port)
+                frame = await run_scan(wiring, k * 10)
+                seen.append(
+                    (k, frame.quality_of("coater.blade3.pressure"), frame.quality_of("coater.xray.thickness_mean"))
+                )
+        finally:
+            await wiring.close()
+        stats = {c.name: c.stats for c in wiring.collectors}
+        assert all(s.failed_polls > 0 and s.reconnects >= 1 for s in stats.values()), stats
+        return seen
+
+    seen = asyncio.run(episode())
+    assert all(q == Quality.GOOD for k, q, _ in seen if k < 100)
+    assert all(q == Quality.BAD for k, q, _ in seen if 100 <= k < 150)
+    assert all(q == Quality.GOOD for k, q, _ in seen if k >= 151)
+    # the 1 Hz tag read at t=1000 ms fails; at t=2000 ms it is back
+    assert {q for k, _, q in seen if 100 <= k < 150} == {Quality.BAD}
+    assert seen[200][2] == Quality.GOOD
+    with HistorianReader(tmp_path / "historian.duckdb") as reader:
+        rows = reader.window(tags=["coater.blade3.pressure"]).to_pylist()
+    assert len(rows) == 300, "a dropped connection leaves no gap in the timeline"
+    assert [r["ts_ms"] for r in rows if r["quality"] == "bad"] == [k * 10 for k in range(100, 150)]
+
+
+def test_an_interrupted_run_keeps_what_it_collected(tmp_path: Path) -> None:
+    def stop_at_300ms(frame) -> None:  # noqa: ANN001
+        if frame.ts_ms == 300:
+            raise RuntimeError("operator pressed stop")
+
+    with pytest.raises(RuntimeError, match="operator pressed stop"):
+        run(scenario(), tmp_path, hooks=[stop_at_300ms])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["counts"]["frames"] == 31
+    assert report["stopped_early"] == "RuntimeError: operator pressed stop"
+    with HistorianReader(tmp_path / "historian.duckdb") as reader:
+        assert max(reader.window().column("ts_ms").to_pylist()) == 300
+
+
+def test_setpoints_written_by_a_client_reach_the_plant(tmp_path: Path) -> None:
+    """A write through the edge's own Modbus driver changes the process."""
+
+    async def episode() -> tuple[float, float]:
+        wiring = await wire(scenario(faults=[]), 5, tmp_path, "lockstep")
+        try:
+            fast = next(c for c in wiring.collectors if c.driver.endpoint.protocol == "modbus")
+            for k in range(100):
+                await run_scan(wiring, k * 10)
+            before = wiring.aligner.frame(990).value("coater.blade2.pressure")
+            sp = wiring.tagmap["coater.blade2.pressure_sp"]
+            assert await fast.driver.write(sp, 10.0) == 10.0
+            for k in range(100, 250):
+                frame = await run_scan(wiring, k * 10)
+            return before, frame.value("coater.blade2.pressure")
+        finally:
+            await wiring.close()
+
+    before, after = asyncio.run(episode())
+    assert abs(before - 8.0) < 0.3 and abs(after - 10.0) < 0.3
