@@ -5,6 +5,7 @@ Commands
 * ``twin run SCENARIO`` — run one episode (lockstep over real sockets, or ``--offline``).
 * ``twin plc serve SCENARIO`` — serve the scenario's virtual PLC in real time.
 * ``twin tags export SCENARIO`` — write the scenario's tag map as CSV (or YAML).
+* ``twin plot RUN_DIR`` — a PNG of chosen tags over plant time, quality and fault onsets marked.
 * ``twin scenario check [FILES]`` — validate scenario files; ``--determinism`` runs each twice.
 """
 
@@ -143,6 +144,23 @@ def tags_export(
     else:
         raise _fail(f"--out must end in .csv or .yaml, not {out.suffix!r}")
     console.print(f"wrote {len(tagmap)} tags to {out}")
+
+
+@app.command()
+def plot(
+    run_dir: Path = typer.Argument(..., help="a run directory (with historian.duckdb and report.json)"),
+    tags: list[str] = typer.Option(["*"], "--tag", "-t", help="tag name or shell pattern; repeat for more"),
+    out: Optional[Path] = typer.Option(None, help="PNG file (default: RUN_DIR/trends.png)"),
+    resolution_ms: int = typer.Option(1000, help="grid step of the plot in ms"),
+) -> None:
+    """Plot trends of chosen tags with quality flags and fault onsets, as a PNG."""
+    from .plots import plot_run
+
+    try:
+        written = plot_run(run_dir, tags, out or run_dir / "trends.png", resolution_ms=resolution_ms)
+    except (ValueError, FileNotFoundError) as err:
+        raise _fail(f"cannot plot: {err}") from None
+    console.print(f"wrote {written}")
 
 
 @scenario_app.command("check")
