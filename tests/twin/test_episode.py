@@ -140,3 +140,34 @@ def test_setpoints_written_by_a_client_reach_the_plant(tmp_path: Path) -> None:
 
     before, after = asyncio.run(episode())
     assert abs(before - 8.0) < 0.3 and abs(after - 10.0) < 0.3
+
+
+def test_refused_writes_leave_the_plant_on_its_last_good_setpoint(tmp_path: Path) -> None:
+    """Out-of-range and read-only writes over both protocols never reach the model."""
+    from virtual_plc.drivers import PlcWriteRefused
+
+    async def episode() -> list[str]:
+        wiring = await wire(scenario(faults=[]), 5, tmp_path, "lockstep")
+        codes = []
+        try:
+            for k in range(20):
+                await run_scan(wiring, k * 10)
+            before = wiring.plant.setpoints()
+            valve = wiring.tagmap["coater.coolant.valve.command"]
+            flow = wiring.tagmap["coater.coolant.flow"]
+            for collector in wiring.collectors:
+                for tag, value in ((valve, 150.0), (valve, -1.0), (flow, 10.0)):
+                    try:
+                        await collector.driver.write(tag, value)
+                    except PlcWriteRefused as err:
+                        codes.append(err.code)
+            for k in range(20, 40):
+                await run_scan(wiring, k * 10)
+            assert wiring.plant.setpoints() == before
+        finally:
+            await wiring.close()
+        return codes
+
+    codes = asyncio.run(episode())
+    assert codes == ["modbus_exception_03", "modbus_exception_03", "modbus_exception_02",
+                     "BadOutOfRange", "BadOutOfRange", "BadNotWritable"]
