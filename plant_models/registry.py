@@ -1,0 +1,54 @@
+"""Build plant models by name, as scenario files refer to them.
+
+Examples
+--------
+>>> known_plants()
+['coater']
+>>> build_plant("coater", seed=3, options={"blades": 6}).blades
+6
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .base import PlantModel
+from .coater import CoaterLine
+
+
+def _build_coater(seed: int, options: dict[str, Any]) -> PlantModel:
+    return CoaterLine(seed, blades=options.get("blades", 4), options=options)
+
+
+_BUILDERS: dict[str, Callable[[int, dict[str, Any]], PlantModel]] = {
+    "coater": _build_coater,
+}
+
+
+def known_plants() -> list[str]:
+    """Names :func:`build_plant` accepts, sorted."""
+    return sorted(_BUILDERS)
+
+
+def build_plant(name: str, seed: int, options: dict[str, Any] | None = None) -> PlantModel:
+    """A fresh plant model ``name`` for the run ``seed``.
+
+    Parameters
+    ----------
+    name:
+        One of :func:`known_plants`.
+    seed:
+        The run's seed; the same seed gives the same measurements.
+    options:
+        Plant-specific options (for the coater: ``blades``, ``humidity_period_s``, ...);
+        unknown keys raise ``ValueError`` naming the key.
+
+    Raises
+    ------
+    ValueError
+        For an unknown plant name (listing the known plants) or a bad option.
+    """
+    if name not in _BUILDERS:
+        raise ValueError(f"unknown plant {name!r}; known plants: {known_plants()}")
+    return _BUILDERS[name](seed, dict(options or {}))
