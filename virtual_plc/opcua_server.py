@@ -3,7 +3,13 @@
 Every tag is a ``Double`` variable (an array of ``Double`` for array tags) with node id
 ``ns=2;s=<tag name>``, under an object per asset (``Objects/coater/blade3/pressure``),
 holding the engineering value exactly as a Modbus reader decodes it. A tag that reads
-NaN (sensor dropout) is published with status ``BadSensorFailure``.
+NaN (sensor dropout) reads with status ``BadSensorFailure``.
+
+Nodes are served on read: a scan only copies the due values into one vector
+(:meth:`OpcUaPlcServer.publish`), and a node builds its DataValue when a client reads it.
+Pushing thousands of values into asyncua's address space every scan cost more than the
+edge's whole poll; most of them (the fast tags) are read over Modbus anyway. Clients that
+subscribe still get a data-change notification for every refresh of a node they monitor.
 
 Client writes are checked by the image before they touch the address space:
 ``BadOutOfRange`` for a value outside the engineering range, ``BadNotWritable`` for a
@@ -68,6 +74,8 @@ class OpcUaPlcServer:
         self.server = Server()
         self._nodes: dict[str, ua.NodeId] = {}
         self._by_node: dict[ua.NodeId, Tag] = {}
+        self._current = image.load(image.layout)  # element values served on read
+        self._positions: dict[int, np.ndarray] = {}
 
     @property
     def url(self) -> str:
@@ -94,10 +102,31 @@ class OpcUaPlcServer:
         await self.server.stop()
 
     async def publish(self, layout: ElementLayout, values: np.ndarray) -> None:
-        """Write element ``values`` of the tags in ``layout`` into their nodes."""
+        """Refresh the element ``values`` of the tags in ``layout``; notify subscribers, if any."""
+        positions = self._positions.get(id(layout))
+        if positions is None:
+            full = self.image.layout.slices
+            positions = np.concatenate([np.arange(full[t.name].start, full[t.name].stop) for t in layout.tags])
+            self._positions[id(layout)] = positions
+        self._current[positions] = values
+        if self.server.iserver.subscription_service.subscriptions:
+            await self._notify(layout)
+
+    async def _notify(self, layout: ElementLayout) -> None:
+        """Data-change notifications for the refreshed nodes that clients monitor."""
+        aspace = self.server.iserver.aspace
         for tag in layout.tags:
-            element_values = values[layout.slices[tag.name]]
-            await self.server.write_attribute_value(self._nodes[tag.name], _data_value(tag, element_values))
+            if tag.access == "rw":
+                continue
+            attval = aspace[self._nodes[tag.name]].attributes[ua.AttributeIds.Value]
+            if attval.datachange_callbacks:
+                datavalue = self._read(tag)
+                for handle, callback in list(attval.datachange_callbacks.items()):
+                    await callback(handle, datavalue)
+
+    def _read(self, tag: Tag) -> ua.DataValue:
+        """The current DataValue of a read-only tag."""
+        return _data_value(tag, self._current[self.image.layout.slices[tag.name]])
 
     # ---------------------------------------------------------------- internals
     async def _build_address_space(self) -> None:
@@ -117,6 +146,8 @@ class OpcUaPlcServer:
             if tag.access == "rw":
                 await var.set_writable()
                 self._read_through(nodeid, tag)
+            else:
+                self.server.set_attribute_value_callback(nodeid, lambda _n, _a, tag=tag: self._read(tag))
             self._nodes[tag.name] = nodeid
             self._by_node[nodeid] = tag
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping
+from operator import itemgetter
 
 import numpy as np
 
-from .image import PollSchedule, ProcessImage
+from .image import DueSet, PollSchedule, ProcessImage
 from .modbus_server import ModbusPlcServer
 from .opcua_server import OpcUaPlcServer
 from .tagmap import TagMap
@@ -41,6 +42,7 @@ class VirtualPlc:
         self.modbus: ModbusPlcServer | None = None
         self.opcua: OpcUaPlcServer | None = None
         self.scans = 0
+        self._gatherers: dict[int, _Gatherer] = {}
 
     def initialise_setpoints(self, setpoints: Mapping[str, float]) -> None:
         """Load the plant's starting setpoints into the image (before any client connects)."""
@@ -69,13 +71,12 @@ class VirtualPlc:
     async def scan(self, t_ms: int, measurements: Mapping[str, float | np.ndarray]) -> None:
         """One PLC scan at plant time ``t_ms``: refresh due tags, stamp the clock, publish."""
         due = self.schedule.due(t_ms)
+        gather = self._gatherers.get(id(due.layout))
+        if gather is None:
+            gather = self._gatherers[id(due.layout)] = _Gatherer(due)
         values = np.empty(due.layout.size, dtype=np.float64)
         values[0] = t_ms  # the clock tag comes first in every due set
-        for tag in due.tags[1:]:
-            try:
-                values[due.layout.slices[tag.name]] = measurements[tag.name]
-            except KeyError:
-                raise KeyError(f"the plant gave no value for tag {tag.name}") from None
+        gather.fill(values, measurements)
         self.image.store(due.layout, values)
         if self.opcua is not None:
             await self.opcua.publish(due.layout, self.image.load(due.layout))
@@ -84,3 +85,25 @@ class VirtualPlc:
     def take_setpoint_changes(self) -> dict[str, float]:
         """Setpoints clients wrote since the last call."""
         return self.image.take_setpoint_changes()
+
+
+class _Gatherer:
+    """Copies a due set's values out of a measurements mapping: scalars in one C-level call."""
+
+    def __init__(self, due: DueSet) -> None:
+        scalars = [t for t in due.tags[1:] if t.length is None]
+        self.scalar_names = [t.name for t in scalars]
+        self.scalar_positions = np.array([due.layout.slices[t.name].start for t in scalars], dtype=np.int64)
+        self.get_scalars = itemgetter(*self.scalar_names) if scalars else None
+        self.arrays = [(t.name, due.layout.slices[t.name]) for t in due.tags[1:] if t.length is not None]
+
+    def fill(self, values: np.ndarray, measurements: Mapping[str, float | np.ndarray]) -> None:
+        """Write the due values into ``values`` (after the clock); a missing tag is named."""
+        try:
+            if self.get_scalars is not None:
+                values[self.scalar_positions] = self.get_scalars(measurements)
+            for name, where in self.arrays:
+                values[where] = measurements[name]
+        except KeyError:
+            missing = [n for n in self.scalar_names + [n for n, _ in self.arrays] if n not in measurements]
+            raise KeyError(f"the plant gave no value for tag(s) {', '.join(missing)}") from None

@@ -9,6 +9,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -248,3 +249,34 @@ def _measured(tagmap: TagMap) -> list[tuple[str, Tag]]:
 def _mid(tag: Tag) -> float | np.ndarray:
     mid = tag.low + 0.4321 * (min(tag.high, 1e6) - tag.low)
     return mid if tag.length is None else np.full(tag.length, mid)
+
+
+class TestSubscriptions:
+    def test_a_subscribed_client_is_notified_of_each_refresh(self, served_plc: ServedPlc) -> None:
+        """Nodes are served on read, but a monitored node still notifies on every scan that refreshes it."""
+        import threading
+
+        tag = served_plc.plc.tagmap["t.float32.little"]
+        seen: list[float] = []
+        arrived = threading.Event()
+
+        class Handler:
+            def datachange_notification(self, node, value, data) -> None:  # noqa: ANN001
+                seen.append(value)
+                if 7.5 in seen:
+                    arrived.set()
+
+        client = SyncUaClient(f"opc.tcp://127.0.0.1:{served_plc.opcua_port}", timeout=10)
+        client.connect()
+        try:
+            subscription = client.create_subscription(20, Handler())
+            subscription.subscribe_data_change(client.get_node(tag.opcua_node))
+            values = {n: _mid(t) for n, t in _measured(served_plc.plc.tagmap)}
+            for k, value in enumerate((2.5, 5.0, 7.5)):
+                served_plc.call(served_plc.plc.scan(180_000 + 60_000 * k, {**values, tag.name: value}))
+                time.sleep(0.2)
+            assert arrived.wait(5), seen
+            subscription.delete()
+        finally:
+            client.disconnect()
+        assert [v for v in seen if v in (2.5, 5.0, 7.5)] == [2.5, 5.0, 7.5]
