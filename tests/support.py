@@ -58,30 +58,9 @@ def every_kind_tagmap() -> TagMap:
     ]
     for dtype, scale, low, high in kinds:
         for order in ("big", "little"):
-            tags.append(
-                Tag(
-                    name=f"t.{dtype}.{order}",
-                    dtype=dtype,
-                    scale=scale,
-                    low=low,
-                    high=high,
-                    word_order=order,
-                    period_ms=10,
-                    table="input",
-                )
-            )
-            tags.append(
-                Tag(
-                    name=f"t.{dtype}.{order}_sp",
-                    dtype=dtype,
-                    scale=scale,
-                    low=low,
-                    high=high,
-                    word_order=order,
-                    period_ms=10,
-                    access="rw",
-                )
-            )
+            common = dict(dtype=dtype, scale=scale, low=low, high=high, word_order=order, period_ms=10)
+            tags.append(Tag(name=f"t.{dtype}.{order}", table="input", **common))
+            tags.append(Tag(name=f"t.{dtype}.{order}_sp", access="rw", **common))
     tags.append(Tag(name="t.xray.profile", length=8, low=0, high=500, period_ms=20, table="input"))
     tags.append(Tag(name="t.xray.counts", dtype="int16", length=4, low=0, high=1000, period_ms=20))
     return TagMap(plant="t", opcua_namespace="urn:quality-twin:test", clock_tag="t.plc.clock_ms", tags=tags).allocated()
