@@ -73,6 +73,8 @@ def run(
     spec = _load(scenario)
     if policy is not None and policy not in ("off", "recommend", "auto"):
         raise _fail(f"--policy must be off, recommend or auto, not {policy!r}")
+    if duration is not None and duration <= 0:
+        raise _fail(f"--duration must be positive, not {duration:g}")
     mode: Mode = "offline" if offline else "lockstep"
     with _progress() as bar:
         task = bar.add_task(f"{spec.name} ({mode})", total=spec.n_scans)
@@ -84,7 +86,10 @@ def run(
             duration_s=duration,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-        report = asyncio.run(run_episode(spec, config))
+        try:
+            report = asyncio.run(run_episode(spec, config))
+        except ConfigError as err:
+            raise _fail(f"invalid configuration: {err}") from None
     _print_summary(report, out or spec.output_dir())
 
 

@@ -27,6 +27,7 @@ from typing import Literal
 
 from plant_models.base import PlantModel
 from plant_models.registry import build_plant
+from virtual_plc.configfile import ConfigError
 from virtual_plc.drivers import ImageDriver, PlcDriver, make_driver
 from virtual_plc.endpoints import Endpoint, load_endpoints, read_endpoint_file
 from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port
@@ -73,6 +74,7 @@ class Wiring:
     collectors: list[Collector]
     aligner: Aligner
     historian: Historian
+    endpoints_file: Path
 
     async def close(self) -> None:
         """Close collectors, stop the servers and flush the historian, whatever happened."""
@@ -109,12 +111,13 @@ async def wire(scenario: Scenario, seed: int, out_dir: Path, mode: Mode) -> Wiri
     tagmap.to_csv(out_dir / TAGS_FILE)
     plc = VirtualPlc(tagmap)
     plc.initialise_setpoints(plant.setpoints())
-    endpoints_path = out_dir / ENDPOINTS_FILE
     modbus_port, opcua_port = _ports(scenario)
-    virtual_endpoints(tagmap, TAGS_FILE, modbus_port=modbus_port, opcua_port=opcua_port, scan_ms=scenario.scan_ms).save(
-        endpoints_path
-    )
-    if scenario.endpoints != "virtual":
+    if scenario.endpoints == "virtual":
+        endpoints_path = out_dir / ENDPOINTS_FILE
+        virtual_endpoints(
+            tagmap, TAGS_FILE, modbus_port=modbus_port, opcua_port=opcua_port, scan_ms=scenario.scan_ms
+        ).save(endpoints_path)
+    else:
         endpoints_path = scenario.resolve(scenario.endpoints)
     # the edge from here on knows only the endpoint file and the tag map it names
     endpoints = load_endpoints(endpoints_path)
@@ -132,18 +135,21 @@ async def wire(scenario: Scenario, seed: int, out_dir: Path, mode: Mode) -> Wiri
     units = {t.name: t.unit for t in endpoints.tagmap.tags}
     historian = Historian(out_dir / HISTORIAN_FILE, index, units=units)
     collectors = build_collectors(endpoints, aligner, make)
-    return Wiring(plant, tagmap, plc, collectors, aligner, historian)
+    return Wiring(plant, tagmap, plc, collectors, aligner, historian, endpoints_path)
 
 
 def _ports(scenario: Scenario) -> tuple[int, int]:
     """Ports for the virtual PLC: the scenario's endpoint file fixes them, else free ones."""
     if scenario.endpoints == "virtual":
         return free_port(), free_port()
-    spec = read_endpoint_file(scenario.resolve(scenario.endpoints))
+    path = scenario.resolve(scenario.endpoints)
+    spec = read_endpoint_file(path)
     by_protocol = {p.protocol: p for p in spec.plcs}
     for plc in spec.plcs:
         if plc.host not in (LOOPBACK, "localhost"):
-            raise ValueError(f"endpoint {plc.name}: a virtual PLC binds only to {LOOPBACK}, not {plc.host}")
+            raise ConfigError(path, [f"PLC {plc.name}: a virtual PLC binds only to {LOOPBACK}, not {plc.host}"])
+        if plc.port != by_protocol[plc.protocol].port:
+            raise ConfigError(path, [f"PLC {plc.name}: a virtual line serves each protocol on one port"])
     return (
         by_protocol["modbus"].port if "modbus" in by_protocol else free_port(),
         by_protocol["opcua"].port if "opcua" in by_protocol else free_port(),
@@ -154,6 +160,8 @@ async def run_episode(scenario: Scenario, config: EpisodeConfig | None = None) -
     """Run one episode and write historian, Parquet frames and ``report.json`` to the run dir."""
     config = config or EpisodeConfig()
     seed = scenario.seed if config.seed is None else config.seed
+    if config.duration_s is not None and config.duration_s <= 0:
+        raise ValueError(f"duration must be positive, got {config.duration_s} s")
     duration_s = config.duration_s or scenario.duration_s
     n_scans = int(round(duration_s * 1000 / scenario.scan_ms))
     out_dir = Path(config.out_dir) if config.out_dir else scenario.output_dir()
@@ -237,7 +245,7 @@ def _finish(
         outputs={
             "historian": HISTORIAN_FILE,
             "frames": FRAMES_FILE,
-            "endpoints": ENDPOINTS_FILE,
+            "endpoints": ENDPOINTS_FILE if w.endpoints_file == out_dir / ENDPOINTS_FILE else str(w.endpoints_file),
             "tag_map": TAGS_FILE,
         },
         stopped_early=stopped_early,

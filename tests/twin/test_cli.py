@@ -160,3 +160,13 @@ def test_plc_serve_answers_mbpoll_and_uaread_at_the_exported_addresses(served) -
         timeout=60,
     )
     assert 10 < float(temp.stdout.split()[-1]) < 60
+
+
+def test_run_names_a_broken_endpoint_file_and_a_bad_duration(tmp_path: Path) -> None:
+    (tmp_path / "endpoints.yaml").write_text("tag_map: tags.csv\nplcs: []\n")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(FLAGSHIP.read_text().replace("endpoints: virtual", "endpoints: endpoints.yaml"))
+    result = runner.invoke(app, ["run", str(scenario), "--duration", "1", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "field plcs" in result.output and "endpoints.yaml" in result.output
+    bad = runner.invoke(app, ["run", str(FLAGSHIP), "--duration", "0"])
+    assert bad.exit_code == 2 and "--duration must be positive" in bad.output

@@ -171,3 +171,40 @@ def test_refused_writes_leave_the_plant_on_its_last_good_setpoint(tmp_path: Path
     codes = asyncio.run(episode())
     assert codes == ["modbus_exception_03", "modbus_exception_03", "modbus_exception_02",
                      "BadOutOfRange", "BadOutOfRange", "BadNotWritable"]
+
+
+def test_a_scenario_endpoint_file_fixes_the_ports_the_edge_uses(tmp_path: Path) -> None:
+    """`endpoints: FILE` serves the virtual PLC where the file says, and the edge reads it there."""
+    from twin.binding import plant_tagmap
+    from twin.episode import build_episode_plant
+    from virtual_plc.endpoints import Endpoint, EndpointFile
+    from virtual_plc.plc import free_port
+
+    spec = scenario()
+    plant_tagmap(build_episode_plant(spec, 5), 10).to_csv(tmp_path / "line.csv")
+    modbus_port, opcua_port = free_port(), free_port()
+    EndpointFile(tag_map="line.csv", plcs=[
+        Endpoint(name="head", protocol="modbus", port=modbus_port, tags=["coater.blade*", "coater.coolant.*"]),
+        Endpoint(name="line", protocol="opcua", port=opcua_port, tags=["*"]),
+    ]).save(tmp_path / "endpoints.yaml")
+    fixed = scenario(endpoints=str(tmp_path / "endpoints.yaml"))
+    report = run(fixed, tmp_path / "run", duration_s=1.0)
+    assert report["outputs"]["endpoints"] == str(tmp_path / "endpoints.yaml")
+    assert report["counts"]["samples_by_quality"]["good"] == report["counts"]["samples"] > 0
+    assert report["counts"]["failed_polls"] == 0
+    assert not (tmp_path / "run" / "endpoints.yaml").exists()
+
+
+def test_a_virtual_plc_refuses_an_endpoint_file_off_loopback(tmp_path: Path) -> None:
+    from virtual_plc.configfile import ConfigError
+
+    (tmp_path / "endpoints.yaml").write_text(
+        "tag_map: line.csv\nplcs:\n  - {name: head, protocol: modbus, host: 10.0.0.5, port: 5020}\n"
+    )
+    with pytest.raises(ConfigError, match="binds only to 127.0.0.1, not 10.0.0.5"):
+        run(scenario(endpoints=str(tmp_path / "endpoints.yaml")), tmp_path / "run")
+
+
+def test_a_non_positive_duration_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="duration must be positive"):
+        run(scenario(), tmp_path, duration_s=-3.0)
