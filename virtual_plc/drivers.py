@@ -49,7 +49,7 @@ class PlcDriver(ABC):
     def __init__(self, endpoint: Endpoint, tagmap: TagMap) -> None:
         self.endpoint = endpoint
         self.tagmap = tagmap
-        self.reconnects = 0
+        self._single: dict[str, DueSet] = {}
 
     @property
     @abstractmethod
@@ -74,7 +74,6 @@ class PlcDriver(ABC):
         """Element values of ``due``; reconnects first if the connection was lost."""
         if not self.connected:
             await self.connect()
-            self.reconnects += 1
         try:
             return await self._read(due)
         except PlcUnavailable:
@@ -86,8 +85,10 @@ class PlcDriver(ABC):
         if not self.connected:
             await self.connect()
         await self._write(tag, value)
-        layout = ElementLayout([tag])
-        return float((await self._read(DueSet([tag], layout)))[0])
+        due = self._single.get(tag.name)
+        if due is None:  # kept for the driver's life: read plans are cached per layout
+            due = self._single[tag.name] = DueSet([tag], ElementLayout([tag]))
+        return float((await self._read(due))[0])
 
     def _unavailable(self, err: BaseException) -> PlcUnavailable:
         return PlcUnavailable(f"PLC {self.endpoint.name} at {self.endpoint.url}: {err or type(err).__name__}")
@@ -100,7 +101,7 @@ class ModbusDriver(PlcDriver):
         super().__init__(endpoint, tagmap)
         self.unit = endpoint.unit_id if endpoint.unit_id is not None else tagmap.unit_id
         self._client: AsyncModbusTcpClient | None = None
-        self._plans: dict[int, list[tuple[str, int, int]]] = {}
+        self._plans: dict[ElementLayout, list[tuple[str, int, int]]] = {}
         extent = ElementLayout(tagmap.tags).register_extent()
         self._scratch = {table: np.zeros(max(n, 1), dtype=np.uint16) for table, n in extent.items()}
 
@@ -146,9 +147,9 @@ class ModbusDriver(PlcDriver):
         return plan
 
     async def _read(self, due: DueSet) -> np.ndarray:
-        plan = self._plans.get(id(due.layout))
+        plan = self._plans.get(due.layout)
         if plan is None:
-            plan = self._plans[id(due.layout)] = self.read_plan(due.layout)
+            plan = self._plans[due.layout] = self.read_plan(due.layout)
         assert self._client is not None
         for table, address, count in plan:
             reader = self._client.read_holding_registers if table == "holding" else self._client.read_input_registers
@@ -188,7 +189,7 @@ class OpcUaDriver(PlcDriver):
         super().__init__(endpoint, tagmap)
         self._client: Client | None = None
         self._nodeids: dict[str, ua.NodeId] = {}
-        self._plans: dict[int, list[ua.NodeId]] = {}
+        self._plans: dict[ElementLayout, list[ua.NodeId]] = {}
 
     @property
     def connected(self) -> bool:
@@ -219,9 +220,9 @@ class OpcUaDriver(PlcDriver):
             await _quiet_disconnect(client)
 
     async def _read(self, due: DueSet) -> np.ndarray:
-        nodeids = self._plans.get(id(due.layout))
+        nodeids = self._plans.get(due.layout)
         if nodeids is None:
-            nodeids = self._plans[id(due.layout)] = [self._nodeids[t.name] for t in due.tags]
+            nodeids = self._plans[due.layout] = [self._nodeids[t.name] for t in due.tags]
         assert self._client is not None
         try:
             datavalues = await self._client.uaclient.read_attributes(nodeids, ua.AttributeIds.Value)

@@ -75,7 +75,7 @@ class OpcUaPlcServer:
         self._nodes: dict[str, ua.NodeId] = {}
         self._by_node: dict[ua.NodeId, Tag] = {}
         self._current = image.load(image.layout)  # element values served on read
-        self._positions: dict[int, np.ndarray] = {}
+        self._positions: dict[ElementLayout, np.ndarray] = {}
 
     @property
     def url(self) -> str:
@@ -103,11 +103,11 @@ class OpcUaPlcServer:
 
     async def publish(self, layout: ElementLayout, values: np.ndarray) -> None:
         """Refresh the element ``values`` of the tags in ``layout``; notify subscribers, if any."""
-        positions = self._positions.get(id(layout))
+        positions = self._positions.get(layout)
         if positions is None:
             full = self.image.layout.slices
             positions = np.concatenate([np.arange(full[t.name].start, full[t.name].stop) for t in layout.tags])
-            self._positions[id(layout)] = positions
+            self._positions[layout] = positions
         self._current[positions] = values
         if self.server.iserver.subscription_service.subscriptions:
             await self._notify(layout)

@@ -15,6 +15,7 @@ from operator import itemgetter
 
 import numpy as np
 
+from .codec import ElementLayout
 from .image import DueSet, PollSchedule, ProcessImage
 from .modbus_server import ModbusPlcServer
 from .opcua_server import OpcUaPlcServer
@@ -42,7 +43,7 @@ class VirtualPlc:
         self.modbus: ModbusPlcServer | None = None
         self.opcua: OpcUaPlcServer | None = None
         self.scans = 0
-        self._gatherers: dict[int, _Gatherer] = {}
+        self._gatherers: dict[ElementLayout, _Gatherer] = {}
 
     def initialise_setpoints(self, setpoints: Mapping[str, float]) -> None:
         """Load the plant's starting setpoints into the image (before any client connects)."""
@@ -71,9 +72,9 @@ class VirtualPlc:
     async def scan(self, t_ms: int, measurements: Mapping[str, float | np.ndarray]) -> None:
         """One PLC scan at plant time ``t_ms``: refresh due tags, stamp the clock, publish."""
         due = self.schedule.due(t_ms)
-        gather = self._gatherers.get(id(due.layout))
+        gather = self._gatherers.get(due.layout)
         if gather is None:
-            gather = self._gatherers[id(due.layout)] = _Gatherer(due)
+            gather = self._gatherers[due.layout] = _Gatherer(due)
         values = np.empty(due.layout.size, dtype=np.float64)
         values[0] = t_ms  # the clock tag comes first in every due set
         gather.fill(values, measurements)

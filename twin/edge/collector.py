@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from virtual_plc.codec import ElementLayout
 from virtual_plc.drivers import PlcDriver, PlcUnavailable
 from virtual_plc.endpoints import Endpoint, ResolvedEndpoints
 from virtual_plc.image import DueSet, PollSchedule
@@ -44,14 +45,14 @@ class Collector:
         self.schedule = PollSchedule(tags, always=[clock])
         self.aligner = aligner
         self.stats = CollectorStats()
-        self._positions: dict[int, np.ndarray] = {}
+        self._positions: dict[ElementLayout, np.ndarray] = {}
         self._was_down = False
 
     def _positions_of(self, due: DueSet) -> np.ndarray:
         """Aligner positions of the due set's elements, clock excluded (cached)."""
-        found = self._positions.get(id(due.layout))
+        found = self._positions.get(due.layout)
         if found is None:
-            found = self._positions[id(due.layout)] = self.aligner.index.positions(due.layout.names[1:])
+            found = self._positions[due.layout] = self.aligner.index.positions(due.layout.names[1:])
         return found
 
     async def poll(self, t_ms: int) -> int | None:
