@@ -163,7 +163,7 @@ async def build_rig(n: int, out_dir: Path) -> Rig:
     endpoints = resolve(spec, tagmap)
     index = element_index(endpoints)
     aligner = Aligner(index)
-    historian = Historian(out_dir / f"bench_{n}.duckdb", index, units={t.name: t.unit for t in tagmap.tags})
+    historian = Historian(out_dir / f"bench_{n}.duckdb", index)
     collectors = build_collectors(endpoints, aligner, make_driver)
     measured = [t for t in tagmap.tags if t.access == "ro" and t.name != CLOCK_TAG]
     rng = np.random.default_rng(n)

@@ -132,8 +132,7 @@ async def wire(scenario: Scenario, seed: int, out_dir: Path, mode: Mode) -> Wiri
 
     index = element_index(endpoints)
     aligner = Aligner(index, staleness_periods=scenario.alignment.staleness_periods)
-    units = {t.name: t.unit for t in endpoints.tagmap.tags}
-    historian = Historian(out_dir / HISTORIAN_FILE, index, units=units)
+    historian = Historian(out_dir / HISTORIAN_FILE, index)
     collectors = build_collectors(endpoints, aligner, make)
     return Wiring(plant, tagmap, plc, collectors, aligner, historian, endpoints_path)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .tagmap import REGISTER_WIDTH, Tag
+from .tagmap import REGISTER_WIDTH, Tag, element_slices
 
 _BIG_ENDIAN = {
     "int16": ">i2",
@@ -58,15 +58,11 @@ class ElementLayout:
 
     def __init__(self, tags: Sequence[Tag]) -> None:
         self.tags = list(tags)
-        self.names: list[str] = []
-        self.slices: dict[str, slice] = {}
+        self.names, self.slices = element_slices(self.tags)
         dtypes, little, tables, scales, starts = [], [], [], [], []
         for tag in self.tags:
             if tag.address is None:
                 raise ValueError(f"tag {tag.name} has no Modbus address; allocate the tag map first")
-            first = len(self.names)
-            self.names.extend(tag.element_names())
-            self.slices[tag.name] = slice(first, len(self.names))
             for k in range(tag.elements):
                 dtypes.append(tag.dtype)
                 little.append(tag.word_order == "little")

@@ -254,6 +254,17 @@ class TagMap(BaseModel):
                 writer.writerow({k: row[k] for k in CSV_COLUMNS})
 
 
+def element_slices(tags: Iterable[Tag]) -> tuple[list[str], dict[str, slice]]:
+    """Element names of ``tags`` in order (``tag`` or ``tag[i]``), and each tag's slice of them."""
+    names: list[str] = []
+    slices: dict[str, slice] = {}
+    for tag in tags:
+        first = len(names)
+        names.extend(tag.element_names())
+        slices[tag.name] = slice(first, len(names))
+    return names, slices
+
+
 def select_tags(tags: Iterable[Tag], patterns: Iterable[str]) -> list[Tag]:
     """The ``tags`` whose name matches any of the shell-style ``patterns``, in order."""
     pats = list(patterns)

@@ -12,14 +12,14 @@ from twin.edge.frames import Aligner, ElementIndex, Quality
 from twin.edge.historian import Historian, HistorianReader
 from virtual_plc.tagmap import Tag
 
-FAST = Tag(name="l.a.fast", low=0, high=10, period_ms=10)
+FAST = Tag(name="l.a.fast", unit="N", low=0, high=10, period_ms=10)
 SLOW = Tag(name="l.b.profile", low=0, high=10, period_ms=100, length=2)
 
 
 def fill(path: Path, n_frames: int, *, flush_rows: int = 1_000_000, fail_at: set[int] = frozenset()) -> Historian:
     index = ElementIndex([FAST, SLOW])
     aligner = Aligner(index)
-    historian = Historian(path, index, units={"l.a.fast": "N"}, flush_rows=flush_rows)
+    historian = Historian(path, index, flush_rows=flush_rows)
     for k in range(n_frames):
         t = k * 10
         value = np.nan if k in fail_at else float(k)
@@ -88,3 +88,11 @@ def test_hash_tracks_contents_and_parquet_export_matches(tmp_path: Path) -> None
         assert a.content_hash() == b.content_hash() != c.content_hash()
         a.export_parquet(tmp_path / "a.parquet")
         assert pq.read_table(tmp_path / "a.parquet").to_pylist() == a.window().to_pylist()
+
+
+def test_the_file_describes_its_elements(tmp_path: Path) -> None:
+    fill(tmp_path / "h.duckdb", 3).close()
+    con = duckdb.connect(str(tmp_path / "h.duckdb"), read_only=True)
+    rows = con.execute("SELECT name, tag, unit, period_ms FROM elements ORDER BY name").fetchall()
+    assert rows[0] == ("l.a.fast", "l.a.fast", "N", 10)
+    assert rows[2] == ("l.b.profile[1]", "l.b.profile", "", 100)

@@ -21,7 +21,7 @@ from enum import IntEnum
 
 import numpy as np
 
-from virtual_plc.tagmap import Tag
+from virtual_plc.tagmap import Tag, element_slices
 
 
 class Quality(IntEnum):
@@ -41,17 +41,10 @@ class ElementIndex:
 
     def __init__(self, tags: Sequence[Tag]) -> None:
         self.tags = list(tags)
-        self.names: list[str] = []
-        self.slices: dict[str, slice] = {}
-        self.period_ms = []
-        for tag in self.tags:
-            first = len(self.names)
-            self.names.extend(tag.element_names())
-            self.slices[tag.name] = slice(first, len(self.names))
-            self.period_ms.extend([tag.period_ms] * tag.elements)
+        self.names, self.slices = element_slices(self.tags)
         self.position = {name: i for i, name in enumerate(self.names)}
         self.arrays = {t.name for t in self.tags if t.length is not None}
-        self.period = np.array(self.period_ms, dtype=np.int64)
+        self.period = np.repeat([t.period_ms for t in self.tags], [t.elements for t in self.tags]).astype(np.int64)
 
     def __len__(self) -> int:
         return len(self.names)

@@ -31,7 +31,7 @@ class Historian:
     """Append frames to a DuckDB file and query them back."""
 
     def __init__(
-        self, path: str | Path, index: ElementIndex, *, units: dict[str, str] | None = None, flush_rows: int = 250_000
+        self, path: str | Path, index: ElementIndex, *, flush_rows: int = 250_000
     ) -> None:
         self.path = Path(path)
         self.index = index
@@ -48,9 +48,8 @@ class Historian:
         self.con.execute(
             "CREATE TABLE elements (name VARCHAR PRIMARY KEY, tag VARCHAR, unit VARCHAR, period_ms BIGINT)"
         )
-        units = units or {}
         rows = [
-            (name, tag.name, units.get(tag.name, ""), tag.period_ms)
+            (name, tag.name, tag.unit, tag.period_ms)
             for tag in index.tags
             for name in tag.element_names()
         ]
