@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from support import ServedPlc, every_kind_tagmap  # noqa: E402
+from tests.support import ServedPlc, every_kind_tagmap
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import typer.main
-from conftest import REPO
 
+from tests.conftest import REPO
 from twin.cli import app
 
 README = (REPO / "README.md").read_text()

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
+from tests.conftest import REPO
 
 PACKAGES = ["twin", "plant_models", "supply_chain_sim", "rootcause", "virtual_plc"]
 
@@ -44,3 +44,27 @@ def test_an_indirect_leak_into_the_edge_is_caught(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "The edge never imports a plant model" in result.stdout and "BROKEN" in result.stdout
     assert "twin.edge.leak -> twin.episode" in result.stdout
+
+
+# twin modules that may see the plant: they wire runs, hold the truth or present it
+NOT_EDGE = {"twin", "twin.binding", "twin.checks", "twin.cli", "twin.episode", "twin.plots", "twin.report",
+            "twin.scenario", "twin.serve"}
+
+
+def test_every_twin_module_is_either_edge_or_declared_not_edge() -> None:
+    """A new module (twin.detection, twin.control, ...) cannot slip past the contract unnoticed."""
+    import pkgutil
+    import tomllib
+
+    import twin
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    (edge_contract,) = [c for c in config["tool"]["importlinter"]["contracts"] if c["name"].startswith("The edge")]
+    guarded = edge_contract["source_modules"]
+    modules = ["twin"] + [m.name for m in pkgutil.walk_packages(twin.__path__, "twin.")]
+    for module in modules:
+        covered = any(module == g or module.startswith(g + ".") for g in guarded)
+        assert covered or module in NOT_EDGE, (
+            f"{module} is neither under the edge import contract ({guarded}) nor declared not-edge; "
+            "add it to the contract in pyproject.toml if it runs at the edge"
+        )

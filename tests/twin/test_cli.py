@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 from typer.testing import CliRunner
 
+from tests.conftest import REPO
 from twin.cli import app
 from virtual_plc.plc import free_port
 from virtual_plc.tagmap import load_tagmap

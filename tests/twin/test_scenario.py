@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
+from tests.conftest import REPO
 from twin.scenario import load_scenario
 from virtual_plc.configfile import ConfigError
 

@@ -8,8 +8,8 @@ import struct
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import every_kind_tagmap
 
+from tests.support import every_kind_tagmap
 from virtual_plc.codec import ElementLayout, decode, encode, nan_sentinel, quantise
 from virtual_plc.tagmap import Tag
 

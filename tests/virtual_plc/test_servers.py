@@ -19,8 +19,8 @@ from asyncua.sync import Client as SyncUaClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymodbus.client import ModbusTcpClient
-from support import ServedPlc
 
+from tests.support import ServedPlc
 from virtual_plc.codec import quantise
 from virtual_plc.tagmap import Tag, TagMap
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import every_kind_tagmap
 
+from tests.support import every_kind_tagmap
 from virtual_plc.configfile import ConfigError
 from virtual_plc.tagmap import Tag, TagMap, load_tagmap
 
