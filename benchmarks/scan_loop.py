@@ -70,9 +70,10 @@ from asyncua import Client, ua  # noqa: E402
 from pymodbus.client import AsyncModbusTcpClient  # noqa: E402
 
 from twin.binding import virtual_endpoints  # noqa: E402
-from twin.edge.collector import Collector, build_collectors, element_index  # noqa: E402
+from twin.edge.collector import Collector, build_collectors, element_index, poll_all  # noqa: E402
 from twin.edge.frames import Aligner  # noqa: E402
 from twin.edge.historian import Historian  # noqa: E402
+from virtual_plc.codec import ElementLayout  # noqa: E402
 from virtual_plc.drivers import ModbusDriver, make_driver  # noqa: E402
 from virtual_plc.endpoints import ResolvedEndpoints, resolve  # noqa: E402
 from virtual_plc.image import DueSet  # noqa: E402
@@ -215,8 +216,7 @@ async def timed_scans(step: Callable[[int], Awaitable[object]], *, first_scan: i
 async def loop_scan(rig: Rig, t_ms: int) -> None:
     """One lockstep scan without the plant model: PLC scan, poll all, align, store."""
     await rig.plc.scan(t_ms, rig.value_sets[(t_ms // SCAN_MS) % VALUE_SETS])
-    await asyncio.gather(*(c.poll(t_ms) for c in rig.collectors))
-    rig.historian.append(rig.aligner.frame(t_ms))
+    rig.historian.append(await poll_all(rig.collectors, rig.aligner, t_ms))
 
 
 class BareReader:
@@ -229,8 +229,8 @@ class BareReader:
         self.modbus = AsyncModbusTcpClient(endpoint.host, port=endpoint.port, timeout=5.0, retries=0,
                                            reconnect_delay=0)
         self.opcua = Client(rig.opcua.driver.endpoint.url, timeout=30.0)
-        self._plans: dict[int, list[tuple[str, int, int]]] = {}
-        self._nodes: dict[int, list[ua.NodeId]] = {}
+        self._plans: dict[ElementLayout, list[tuple[str, int, int]]] = {}
+        self._nodes: dict[ElementLayout, list[ua.NodeId]] = {}
         self.ns = 2
 
     async def connect(self) -> None:
@@ -250,11 +250,11 @@ class BareReader:
 
     def modbus_plan(self, due: DueSet) -> list[tuple[str, int, int]]:
         """The (table, address, count) requests ``ModbusDriver`` makes for ``due`` (cached)."""
-        plan = self._plans.get(id(due.layout))
+        plan = self._plans.get(due.layout)
         if plan is None:
             driver = self.rig.modbus.driver
             assert isinstance(driver, ModbusDriver)
-            plan = self._plans[id(due.layout)] = driver.read_plan(due.layout)
+            plan = self._plans[due.layout] = driver.read_plan(due.layout)
         return plan
 
     def node_ids(self, tags: Sequence[Tag]) -> list[ua.NodeId]:
@@ -279,9 +279,9 @@ class BareReader:
     async def read_opcua(self, t_ms: int) -> int:
         """The OPC UA Read due at ``t_ms`` (clock plus due slow tags); returns values read."""
         due = self.rig.opcua.schedule.due(t_ms)
-        nodes = self._nodes.get(id(due.layout))
+        nodes = self._nodes.get(due.layout)
         if nodes is None:
-            nodes = self._nodes[id(due.layout)] = self.node_ids(due.tags)
+            nodes = self._nodes[due.layout] = self.node_ids(due.tags)
         values = await self.opcua.uaclient.read_attributes(nodes, ua.AttributeIds.Value)
         return len(values)
 

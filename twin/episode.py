@@ -17,7 +17,6 @@ nothing else about them.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -34,7 +33,7 @@ from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port
 from virtual_plc.tagmap import TagMap, load_tagmap
 
 from .binding import check_binding, plant_tagmap, virtual_endpoints
-from .edge.collector import Collector, build_collectors, element_index
+from .edge.collector import Collector, build_collectors, element_index, poll_all
 from .edge.frames import Aligner, Frame
 from .edge.historian import Historian, HistorianReader
 from .report import Counts, Durations, RunReport
@@ -192,8 +191,7 @@ async def run_scan(w: Wiring, t_ms: int, hooks: Sequence[FrameHook] = ()) -> Fra
     if t_ms > w.plant.env.now:
         w.plant.env.run(until=t_ms)
     await w.plc.scan(t_ms, w.plant.measurements())
-    await asyncio.gather(*(c.poll(t_ms) for c in w.collectors))
-    frame = w.aligner.frame(t_ms)
+    frame = await poll_all(w.collectors, w.aligner, t_ms)
     w.historian.append(frame)
     for hook in hooks:
         result = hook(frame)
