@@ -3,7 +3,7 @@
 Examples
 --------
 >>> known_plants()
-['coater']
+['coater', 'tennessee_eastman']
 >>> build_plant("coater", seed=3, options={"blades": 6}).blades
 6
 """
@@ -21,8 +21,15 @@ def _build_coater(seed: int, options: dict[str, Any]) -> PlantModel:
     return CoaterLine(seed, blades=options.get("blades", 4), options=options)
 
 
+def _build_tennessee_eastman(seed: int, options: dict[str, Any]) -> PlantModel:
+    from .tennessee_eastman import TennesseeEastmanPlant  # tep-studio loads scipy and pandas: ~0.6 s
+
+    return TennesseeEastmanPlant(seed, options=options)
+
+
 _BUILDERS: dict[str, Callable[[int, dict[str, Any]], PlantModel]] = {
     "coater": _build_coater,
+    "tennessee_eastman": _build_tennessee_eastman,
 }
 
 
@@ -41,7 +48,8 @@ def build_plant(name: str, seed: int, options: dict[str, Any] | None = None) -> 
     seed:
         The run's seed; the same seed gives the same measurements.
     options:
-        Plant-specific options (for the coater: ``blades``, ``humidity_period_s``, ...);
+        Plant-specific options (for the coater: ``blades``, ``humidity_period_s``, ...;
+        for the Tennessee Eastman plant: ``sample_period_s``);
         unknown keys raise ``ValueError`` naming the key.
 
     Raises
