@@ -7,6 +7,7 @@ Commands
 * ``twin tags export SCENARIO`` — write the scenario's tag map as CSV (or YAML).
 * ``twin plot RUN_DIR`` — a PNG of chosen tags over plant time, quality and fault onsets marked.
 * ``twin scenario check [FILES]`` — validate scenario files; ``--determinism`` runs each twice.
+* ``twin detect arl DETECTOR`` — Monte Carlo run lengths of a detector at chosen shifts.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ app = typer.Typer(help="Quality Twin: fault-injection testbed for manufacturing 
 plc_app = typer.Typer(help="Virtual PLCs.", no_args_is_help=True)
 tags_app = typer.Typer(help="Tag maps.", no_args_is_help=True)
 scenario_app = typer.Typer(help="Scenario files.", no_args_is_help=True)
+detect_app = typer.Typer(help="Detectors: run-length properties.", no_args_is_help=True)
 app.add_typer(plc_app, name="plc")
 app.add_typer(tags_app, name="tags")
 app.add_typer(scenario_app, name="scenario")
+app.add_typer(detect_app, name="detect")
 
 console = Console(stderr=True)
 
@@ -166,6 +169,16 @@ def plot(
     except (ValueError, FileNotFoundError) as err:
         raise _fail(f"cannot plot: {err}") from None
     console.print(f"wrote {written}")
+
+
+@detect_app.command(
+    "arl", add_help_option=False, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def detect_arl(ctx: typer.Context) -> None:
+    """Monte Carlo ARL, SDRL and standard error of a detector (``twin detect arl --help``)."""
+    from .detection.arl import main as arl_main
+
+    raise typer.Exit(arl_main(ctx.args))
 
 
 @scenario_app.command("check")

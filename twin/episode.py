@@ -33,6 +33,8 @@ from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port
 from virtual_plc.tagmap import TagMap, load_tagmap
 
 from .binding import check_binding, plant_tagmap, virtual_endpoints
+from .detection.alarms import AlarmManager
+from .detection.monitor import Detector, SubgroupMonitor
 from .edge.collector import Collector, build_collectors, element_index, poll_all
 from .edge.frames import Aligner, Frame
 from .edge.historian import Historian, HistorianReader
@@ -74,6 +76,8 @@ class Wiring:
     aligner: Aligner
     historian: Historian
     endpoints_file: Path
+    alarms: AlarmManager
+    detector: Detector | None = None
 
     async def close(self) -> None:
         """Close collectors, stop the servers and flush the historian, whatever happened."""
@@ -133,7 +137,10 @@ async def wire(scenario: Scenario, seed: int, out_dir: Path, mode: Mode) -> Wiri
     aligner = Aligner(index, staleness_periods=scenario.alignment.staleness_periods)
     historian = Historian(out_dir / HISTORIAN_FILE, index)
     collectors = build_collectors(endpoints, aligner, make)
-    return Wiring(plant, tagmap, plc, collectors, aligner, historian, endpoints_path)
+    settings = scenario.detection
+    detector = SubgroupMonitor(settings, index) if settings.enabled else None
+    return Wiring(plant, tagmap, plc, collectors, aligner, historian, endpoints_path,
+                  AlarmManager(settings.alarms), detector)
 
 
 def _ports(scenario: Scenario) -> tuple[int, int]:
@@ -193,6 +200,8 @@ async def run_scan(w: Wiring, t_ms: int, hooks: Sequence[FrameHook] = ()) -> Fra
     await w.plc.scan(t_ms, w.plant.measurements())
     frame = await poll_all(w.collectors, w.aligner, t_ms)
     w.historian.append(frame)
+    if w.detector is not None:
+        w.alarms.process(t_ms, w.detector.observe(frame))
     for hook in hooks:
         result = hook(frame)
         if inspect.isawaitable(result):
@@ -226,6 +235,12 @@ def _finish(
         seed=seed,
         mode=config.mode,
         faults=w.plant.truth(),
+        alarms=[a.to_dict() for a in w.alarms.alarms],
+        detection={
+            "enabled": w.detector is not None,
+            **(w.detector.summary() if isinstance(w.detector, SubgroupMonitor) else {}),
+            "alarm_rates": w.alarms.rates(int(plant_s * 1000)),
+        },
         counts=Counts(
             frames=w.historian.frames,
             samples=sum(by_quality.values()),

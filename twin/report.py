@@ -3,6 +3,7 @@
 Keys (ARCHITECTURE.md "Run report"): ``scenario``, ``seed``, ``mode``, ``faults`` (the
 injected truth), ``counts`` (frames, samples by quality, collector health), ``alarms``,
 ``diagnoses``, ``commands`` (filled by the detection, root-cause and control layers),
+``detection`` (what was monitored and the alarm-rate figures),
 ``durations`` (plant and wall-clock seconds), ``outputs`` (files of the run).
 """
 
@@ -48,6 +49,9 @@ class RunReport(BaseModel):
     faults: list[dict[str, Any]]
     counts: Counts
     alarms: list[dict[str, Any]] = Field(default_factory=list)
+    detection: dict[str, Any] = Field(
+        default_factory=dict, description="what was monitored, what was not and why, alarm-rate figures"
+    )
     diagnoses: list[dict[str, Any]] = Field(default_factory=list)
     commands: list[dict[str, Any]] = Field(default_factory=list)
     durations: Durations

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from plant_models.base import FaultKind, FaultSpec
 from plant_models.registry import build_plant, known_plants
+from twin.detection.settings import DetectionSettings
 from virtual_plc.configfile import ConfigError, line_of, read_yaml, validate_document
 
 Policy = Literal["off", "recommend", "auto"]
@@ -79,9 +80,7 @@ class Scenario(_Strict):
     duration_s: float = Field(gt=0)
     scan_ms: int = Field(default=10, ge=1, le=60_000)
     faults: list[FaultEntry] = Field(default_factory=list)
-    detection: dict[str, Any] = Field(
-        default_factory=dict, description="detector settings, read by twin.detection; kept in the report"
-    )
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
     control: ControlSettings = Field(default_factory=ControlSettings)
     alignment: AlignmentSettings = Field(default_factory=AlignmentSettings)
     endpoints: str = Field(default="virtual", description="'virtual', or an endpoint file fixing ports")

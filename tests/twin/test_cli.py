@@ -170,3 +170,11 @@ def test_run_names_a_broken_endpoint_file_and_a_bad_duration(tmp_path: Path) -> 
     assert result.exit_code == 2 and "field plcs" in result.output and "endpoints.yaml" in result.output
     bad = runner.invoke(app, ["run", str(FLAGSHIP), "--duration", "0"])
     assert bad.exit_code == 2 and "--duration must be positive" in bad.output
+
+
+def test_detect_arl_prints_run_lengths() -> None:
+    result = runner.invoke(app, ["detect", "arl", "shewhart", "--rules", "1", "--shift", "3", "--runs", "2000"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if line.strip().startswith("3.00"))
+    arl = float(row.split()[1])
+    assert 1.8 < arl < 2.6  # P(beyond 3 sigma | shift 3) = 0.5: ARL 2
