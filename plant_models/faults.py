@@ -126,6 +126,15 @@ class ResolvedFault:
         }
 
 
+def onset_ms_of(spec: FaultSpec, now_ms: int, what: str) -> int:
+    """Onset of ``spec`` in plant ms; refuses a non-finite start or one the plant has already passed."""
+    start_s = _finite(spec.start_s, f"start_s of {what}")
+    onset_ms = int(round(start_s * 1000))
+    if onset_ms < now_ms:
+        raise ValueError(f"start_s={spec.start_s} of {what} is before the plant's current time {now_ms / 1000:g} s")
+    return onset_ms
+
+
 def _finite(value: Any, what: str) -> float:
     try:
         number = float(value)
@@ -152,13 +161,7 @@ def resolve_fault(spec: FaultSpec, targets: dict[str, list[str]], now_ms: int) -
             f"fault {spec.kind!r} cannot target {spec.target!r}; "
             f"valid targets: {targets[spec.kind]}"
         )
-    start_s = _finite(spec.start_s, f"start_s of {spec.kind} on {spec.target}")
-    onset_ms = int(round(start_s * 1000))
-    if onset_ms < now_ms:
-        raise ValueError(
-            f"start_s={spec.start_s} of {spec.kind} on {spec.target} is before the "
-            f"plant's current time {now_ms / 1000:g} s"
-        )
+    onset_ms = onset_ms_of(spec, now_ms, f"{spec.kind} on {spec.target}")
     magnitude = _finite(spec.magnitude, f"magnitude of {spec.kind}")
     low, high = MAGNITUDE_LIMITS[(spec.kind, target_family(spec.kind, spec.target))]
     if not low <= magnitude <= high or (spec.kind == "valve_coil_ageing" and magnitude == 0):

@@ -27,7 +27,7 @@ import numpy as np
 import simpy
 
 from .base import FaultSpec
-from .faults import ResolvedFault, _finite, _wait_until
+from .faults import ResolvedFault, _finite, _wait_until, onset_ms_of
 from .tep_signals import DISTURBANCE_BY_NAME, Disturbance
 
 KIND = "step"
@@ -90,12 +90,7 @@ def resolve_tep_fault(spec: FaultSpec, now_ms: int) -> ResolvedFault:
         raise ValueError(
             f"fault {spec.kind!r} cannot target {spec.target!r}; valid targets: {list(DISTURBANCE_BY_NAME)}"
         )
-    start_s = _finite(spec.start_s, f"start_s of {spec.target}")
-    onset_ms = int(round(start_s * 1000))
-    if onset_ms < now_ms:
-        raise ValueError(
-            f"start_s={spec.start_s} of {spec.target} is before the plant's current time {now_ms / 1000:g} s"
-        )
+    onset_ms = onset_ms_of(spec, now_ms, spec.target)
     magnitude = _finite(spec.magnitude, f"magnitude of {spec.target}")
     if not 0.0 < magnitude <= MAX_MAGNITUDE:
         raise ValueError(
