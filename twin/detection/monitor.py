@@ -87,8 +87,6 @@ class SubgroupMonitor:
         self._warmup: list[np.ndarray] = []
         self._next_close: int | None = None
         self.not_monitored: dict[str, str] = {}
-        self.center = np.full(n, np.nan)
-        self.sigma = np.full(n, np.nan)
 
     @property
     def ready(self) -> bool:
@@ -157,8 +155,6 @@ class SubgroupMonitor:
                 sigma_g = group.whitener.fit(series)
                 center_g = np.zeros(len(keep))
             sigma_g = np.where(np.isfinite(sigma_g) & (sigma_g > 0), sigma_g, sigma[group.positions])
-            self.center[group.positions] = center_g
-            self.sigma[group.positions] = sigma_g
             group.bank = _make_bank(group.rule, center_g, sigma_g)
         self._warmup = []
 
@@ -172,7 +168,7 @@ class SubgroupMonitor:
             series = raw - group.model.predict(means[group.context])
         if group.whitener is not None:
             series = group.whitener(series)
-        center = self.center[group.positions]
+        center = group.bank.center  # each rule's own centre: several rules may watch one tag
         flags = group.bank.update(center + (series - center) / factor)
         if group.model is not None and group.context is not None:
             group.model.update(raw, means[group.context], np.isfinite(series) & ~flags)
