@@ -108,3 +108,14 @@ def test_flood_periods_are_exactly_the_windows_over_threshold(starts: list[int],
     assert bool(rates["flood_periods"]) == (busiest >= threshold)
     for period in rates["flood_periods"]:
         assert period["alarms"] >= threshold and period["start_ms"] <= period["end_ms"]
+
+
+def test_an_alarm_whose_condition_cleared_while_shelved_returns_to_normal() -> None:
+    m = manager()
+    (alarm,) = m.process(0, [S])
+    m.shelve(alarm.id, 1_000, duration_s=30)
+    for t in range(2_000, 40_000, 1_000):
+        m.process(t, [])
+    assert alarm.state == "normal" and alarm.history[-1]["reason"] == "shelving expired; the condition had cleared"
+    (again,) = m.process(41_000, [S])
+    assert again.id != alarm.id

@@ -155,14 +155,17 @@ class AlarmManager:
             elif alarm.state == "ack_active":
                 alarm._move("normal", t_ms, "returned to normal")
                 del self._open[key]
-            elif alarm.state == "shelved":
-                alarm.last_signal_ms = t_ms  # stays shelved; judged again when unshelved
 
     def _unshelve(self, t_ms: int) -> None:
-        for alarm in self._open.values():
+        """Shelving over: back to unacknowledged if the condition is still there, else to normal."""
+        for key, alarm in list(self._open.items()):
             if alarm.state == "shelved" and alarm.shelved_until_ms is not None and t_ms >= alarm.shelved_until_ms:
                 alarm.shelved_until_ms = None
-                alarm._move("unack_active", t_ms, "shelving expired")
+                if t_ms - alarm.last_signal_ms < self.settings.off_delay_s * 1000:
+                    alarm._move("unack_active", t_ms, "shelving expired")
+                else:
+                    alarm._move("normal", t_ms, "shelving expired; the condition had cleared")
+                    del self._open[key]
 
     # ---------------------------------------------------------------- operator
     def acknowledge(self, alarm_id: str, t_ms: int, by: str = "operator") -> Alarm:
