@@ -236,6 +236,12 @@ def _print_summary(report: RunReport, out_dir: Path) -> None:
     table.add_row(
         "alarms / diagnoses / commands", f"{len(report.alarms)} / {len(report.diagnoses)} / {len(report.commands)}"
     )
+    if report.alarms:
+        first, rates = report.alarms[0], report.detection.get("alarm_rates", {})
+        when = f"{first['t_ms'] / 1000:g} s"
+        table.add_row("first alarm", f"{when}: {first['tag']} ({first['detector']} {first['rule']})")
+        floods = len(rates.get("flood_periods", []))
+        table.add_row("alarm floods", f"{floods} (max {rates.get('per_10_min_max', 0)} new alarms in 10 min)")
     Console().print(table)
     Console().print(f"run directory: {out_dir}")
 
