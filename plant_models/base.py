@@ -87,6 +87,10 @@ class FaultSpec:
     params: dict[str, float] = field(default_factory=dict)
 
 
+class PlantShutdown(RuntimeError):
+    """The plant tripped (a safety limit of the model); the message names when and why."""
+
+
 @runtime_checkable
 class PlantModel(Protocol):
     """The surface the twin uses; see module docstring for the time convention."""

@@ -66,7 +66,7 @@ import simpy
 from tep_studio import TennesseeEastmanProcess
 from tep_studio.control import RickerMultiLoopController
 
-from .base import FaultSpec, Signal
+from .base import FaultSpec, PlantShutdown, Signal
 from .faults import ResolvedFault
 from .rng import rng_for
 from .tep_faults import (
@@ -98,10 +98,6 @@ MS_FLAG = 0x0F | 0x20 | 0x80
 TIME_LEAD_H = 1e-5
 OPTION_DEFAULTS: dict[str, float] = {"sample_period_s": DEFAULT_SAMPLE_PERIOD_S}
 OPTION_BOUNDS: dict[str, tuple[float, float]] = {"sample_period_s": (STEP_MS / 1000, 3600.0)}
-
-
-class PlantShutdown(RuntimeError):
-    """The plant tripped on one of the benchmark's shutdown limits."""
 
 
 def validate_options(options: dict[str, Any] | None) -> dict[str, float]:

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from plant_models.base import PlantShutdown
 from virtual_plc.configfile import ConfigError
 
 from .episode import EpisodeConfig, Mode, build_episode_plant, run_episode, scenario_tagmap
@@ -93,6 +94,10 @@ def run(
             report = asyncio.run(run_episode(spec, config))
         except ConfigError as err:
             raise _fail(f"invalid configuration: {err}") from None
+        except PlantShutdown as err:
+            where = out or spec.output_dir()
+            raise _fail(f"the plant shut down: {err}; what was collected is in {where} (report.json: stopped_early)",
+                        1) from None
     _print_summary(report, out or spec.output_dir())
 
 

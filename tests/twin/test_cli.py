@@ -178,3 +178,13 @@ def test_detect_arl_prints_run_lengths() -> None:
     row = next(line for line in result.output.splitlines() if line.strip().startswith("3.00"))
     arl = float(row.split()[1])
     assert 1.8 < arl < 2.6  # P(beyond 3 sigma | shift 3) = 0.5: ARL 2
+
+
+def test_a_plant_trip_ends_the_run_with_a_message_not_a_traceback(tmp_path: Path) -> None:
+    """IDV 6 (A feed loss) trips the Tennessee Eastman plant some hours after onset."""
+    scenario = REPO / "scenarios" / "tep_idv06.yaml"
+    result = runner.invoke(app, ["run", str(scenario), "--offline", "--duration", "86400", "--out", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert "the plant shut down:" in result.output and "Traceback" not in result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["stopped_early"].startswith("PlantShutdown")
