@@ -68,3 +68,21 @@ def test_detection_can_be_switched_off(tmp_path: Path) -> None:
     quiet = FLAGSHIP.model_copy(update={"detection": FLAGSHIP.detection.model_copy(update={"enabled": False})})
     report = run(quiet, tmp_path, duration_s=200)
     assert report.alarms == [] and report.detection["enabled"] is False
+
+
+STUCK = load_scenario(REPO / "scenarios" / "coater_sensor_stuck.yaml")
+FAST_SENSORS = ["coater.blade1.pressure", "coater.blade3.temperature", "coater.coolant.flow",
+                "coater.coolant.valve.coil_current", "coater.unwinder.tension", "coater.line.speed"]
+
+
+@SLOW
+@given(seed=st.integers(0, 2**31 - 1), tag=st.sampled_from(FAST_SENSORS), onset=st.integers(125, 170))
+def test_a_stuck_sensor_is_reported_stuck_and_only_that_sensor_alarms(tmp_path_factory, seed: int, tag: str,  # noqa: ANN001
+                                                                       onset: int) -> None:
+    """The frozen value is one raw sample, so a noisy sensor may also show a step: on that tag only."""
+    fault = STUCK.faults[0].model_copy(update={"target": tag, "start_s": float(onset)})
+    report = run(STUCK.model_copy(update={"faults": [fault]}), tmp_path_factory.mktemp("stuck"), seed=seed,
+                 duration_s=onset + 30)
+    assert {a["tag"] for a in report.alarms} == {tag}, [(a["tag"], a["detector"]) for a in report.alarms]
+    stuck = [a for a in report.alarms if (a["detector"], a["rule"]) == ("flatline", "stuck")]
+    assert len(stuck) == 1 and 0 < stuck[0]["t_ms"] - onset * 1000 <= 10_000

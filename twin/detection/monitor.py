@@ -17,7 +17,9 @@
    default), the threshold rules' band factor — into a vectorised detector bank (Shewhart
    with run rules, EWMA, or CUSUM from :mod:`twin.detection.spc`); centre and sigma of what
    the bank sees are learned from the warm-up, and every stream that signals becomes a
-   :class:`~twin.detection.alarms.Signal`.
+   :class:`~twin.detection.alarms.Signal`;
+4. independently, a monitored sensor whose readings stop moving altogether is reported
+   ``stuck`` by the flatline check (:mod:`twin.detection.flatline`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 from ..edge.frames import ElementIndex, Frame, Quality
 from . import spc
 from .alarms import Signal
+from .flatline import FlatlineCheck
 from .settings import DetectionSettings, MonitorRule
 from .thresholds import ContextModel, RuleEngine
 from .whitening import EwmaWhitener
@@ -87,6 +90,11 @@ class SubgroupMonitor:
         self._warmup: list[np.ndarray] = []
         self._next_close: int | None = None
         self.not_monitored: dict[str, str] = {}
+        watched = np.unique(np.concatenate([g.positions for g in self.groups])) if self.groups else np.zeros(0, int)
+        self._flatline_positions = watched
+        self.flatline = (
+            FlatlineCheck(len(watched), settings.flatline_subgroups) if settings.flatline_subgroups else None
+        )
 
     @property
     def ready(self) -> bool:
@@ -104,6 +112,9 @@ class SubgroupMonitor:
         usable = frame.fresh & (frame.quality == Quality.GOOD)
         self._sums[usable] += frame.values[usable]
         self._counts[usable] += 1
+        if self.flatline is not None:
+            where = self._flatline_positions
+            self.flatline.add(usable[where], frame.values[where])
         return signals
 
     def _close(self, t_ms: int) -> list[Signal]:
@@ -111,13 +122,20 @@ class SubgroupMonitor:
             means = np.where(self._counts > 0, self._sums / self._counts, np.nan)
         self._sums[:] = 0.0
         self._counts[:] = 0.0
-        if t_ms <= self.warmup_ms:
+        warmup = t_ms <= self.warmup_ms
+        stuck = self.flatline.close(warmup=warmup) if self.flatline is not None else None
+        if warmup:
             self._warmup.append(means)
             return []
         if not self.ready:
             self._build_banks()
         factor = self.rules.step(t_ms, means)
-        return [s for g in self.groups for s in self._judge(g, means, factor[g.positions])]
+        signals = [s for g in self.groups for s in self._judge(g, means, factor[g.positions])]
+        if stuck is not None:
+            for pos in self._flatline_positions[stuck]:
+                signals.append(Signal(tag=self.index.names[pos], detector="flatline", rule="stuck",
+                                      value=float(means[pos]), limit=0.0))
+        return signals
 
     def _build_banks(self) -> None:
         history = np.vstack(self._warmup) if self._warmup else np.full((0, len(self.index)), np.nan)

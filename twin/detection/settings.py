@@ -113,6 +113,9 @@ class DetectionSettings(BaseModel):
     prewhiten: bool = Field(
         default=True, description="judge one-step EWMA forecast errors, so a wandering signal is not a shift"
     )
+    flatline_subgroups: int = Field(
+        default=5, ge=0, description="flat subgroups in a row that make a monitored sensor 'stuck'; 0: off"
+    )
 
     def rules_for(self, tag: str) -> list[MonitorRule]:
         """Every rule that watches ``tag`` (none if the section excludes it)."""
