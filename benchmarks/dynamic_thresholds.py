@@ -29,7 +29,6 @@ import argparse
 import statistics
 import sys
 import time
-from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks._parallel import map_with_progress  # noqa: E402
 from plant_models.base import FaultSpec  # noqa: E402
 from plant_models.registry import build_plant  # noqa: E402
 from twin.detection.monitor import SubgroupMonitor  # noqa: E402
@@ -118,12 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("need 0 < --warmup < --onset < --duration")
     jobs = [(args.seed + i, args.duration, args.onset, args.shift, args.warmup) for i in range(args.episodes)]
     started = time.perf_counter()
-    results = []
-    with Pool(args.jobs) as pool:
-        for i, result in enumerate(pool.imap(episode, jobs), 1):
-            results.append(result)
-            if i % 20 == 0 or i == len(jobs):
-                print(f"  {i}/{len(jobs)} episodes, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    results = map_with_progress(episode, jobs, args.jobs)
     z_static = np.vstack([s for s, _, _ in results])
     z_dynamic = np.vstack([d for _, d, _ in results])
     static_sigma = statistics.median(sigma for _, _, sigma in results)

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks._parallel import map_with_progress  # noqa: E402
 from plant_models.base import FaultSpec  # noqa: E402
 from plant_models.registry import build_plant  # noqa: E402
 from plant_models.tep_signals import DISTURBANCES, XMEAS, XMV  # noqa: E402
@@ -125,12 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     jobs += [(0, args.seed + 1000 + i, args.duration, args.onset) for i in range(n_clean)]
     jobs += [(idv, args.seed + 10 * idv + s, args.duration, args.onset) for idv in idvs for s in range(seeds)]
     started = time.perf_counter()
-    results = []
-    with Pool(args.jobs) as pool:
-        for i, result in enumerate(pool.imap(episode, jobs), 1):
-            results.append(result)
-            if i % 10 == 0 or i == len(jobs):
-                print(f"  {i}/{len(jobs)} runs, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    results = map_with_progress(episode, jobs, args.jobs, noun="runs", every=10)
 
     X_train = results[0][0][int(3600 // SAMPLE_S):]
     keep = np.nanstd(X_train, axis=0) > 1e-9
