@@ -11,6 +11,7 @@ model for scoring code only; the edge never imports this package.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -46,6 +47,13 @@ class Signal:
     def asset(self) -> str:
         """The asset path: the name without its last dotted segment."""
         return self.name.rsplit(".", 1)[0]
+
+    def checked(self, value: float) -> float:
+        """``value`` as a float inside the engineering range; ``ValueError`` naming the signal otherwise."""
+        number = float(value)
+        if not (math.isfinite(number) and self.low <= number <= self.high):
+            raise ValueError(f"setpoint {self.name}={value!r} is outside {self.low:g}..{self.high:g}")
+        return number
 
 
 FaultKind = Literal[

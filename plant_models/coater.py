@@ -341,10 +341,7 @@ class CoaterLine:
         """Set setpoint ``name``; ``KeyError`` if unknown, ``ValueError`` if out of range."""
         if name not in self._setters:
             raise KeyError(f"unknown setpoint {name!r}; setpoints: {sorted(self._setters)}")
-        number = float(value)
-        signal = self._setpoint_signals[name]
-        if not (math.isfinite(number) and signal.low <= number <= signal.high):
-            raise ValueError(f"setpoint {name}={value!r} is outside {signal.low:g}..{signal.high:g}")
+        number = self._setpoint_signals[name].checked(value)
         self._setpoints[name] = number
         self._setters[name](number)
 

@@ -202,10 +202,7 @@ class TennesseeEastmanPlant:
         """Put XMV ``name`` in MANUAL at ``value``; ``KeyError`` if unknown, ``ValueError`` if out of range."""
         if name not in self._setpoint_index:
             raise KeyError(f"unknown setpoint {name!r}; setpoints: {sorted(self._setpoint_index)}")
-        number = float(value)
-        signal = self._setpoint_signals[name]
-        if not (math.isfinite(number) and signal.low <= number <= signal.high):
-            raise ValueError(f"setpoint {name}={value!r} is outside {signal.low:g}..{signal.high:g}")
+        number = self._setpoint_signals[name].checked(value)
         self._hand[name] = number
         self._manual[self._setpoint_index[name]] = number
 
