@@ -17,11 +17,10 @@ def historian_hash(
     seed: int | None = None,
     duration_s: float | None = None,
     mode: Mode = "offline",
-    out_dir: Path | None = None,
 ) -> str:
-    """Run ``scenario`` once and return the content hash of its historian."""
+    """Run ``scenario`` once in a temporary directory and return the content hash of its historian."""
     with tempfile.TemporaryDirectory(prefix="qt-check-") as tmp:
-        run_dir = out_dir or Path(tmp)
+        run_dir = Path(tmp)
         config = EpisodeConfig(seed=seed, out_dir=run_dir, mode=mode, duration_s=duration_s)
         asyncio.run(run_episode(scenario, config))
         with HistorianReader(run_dir / HISTORIAN_FILE) as reader:

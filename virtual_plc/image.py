@@ -133,10 +133,6 @@ class ProcessImage:
         pending, self._pending = self._pending, {}
         return pending
 
-    def setpoints(self) -> dict[str, float]:
-        """Current value of every read-write tag."""
-        return {t.name: float(self.value(t.name)) for t in self.tagmap.tags if t.access == "rw"}
-
     # ---------------------------------------------------------------- internals
     def _check_writable(self, tag: Tag, value: float) -> None:
         if tag.access != "rw":

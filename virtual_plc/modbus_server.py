@@ -51,7 +51,6 @@ class _StrictRequestHandler(ServerRequestHandler):
                     protocol_id,
                     length,
                 )
-                self.server.malformed_frames += 1
                 self.close()
                 return len(data)
         return super().callback_data(data, addr)
@@ -59,8 +58,6 @@ class _StrictRequestHandler(ServerRequestHandler):
 
 class _PlcModbusServer(ModbusTcpServer):
     """ModbusTcpServer whose connections use the strict handler."""
-
-    malformed_frames = 0
 
     def callback_new_connection(self) -> ServerRequestHandler:
         """Create the handler for one client connection."""
@@ -104,16 +101,6 @@ class ModbusPlcServer:
             await self._server.shutdown()
             self._server = None
             await asyncio.sleep(0)
-
-    @property
-    def malformed_frames(self) -> int:
-        """Connections closed because of a malformed frame."""
-        return self._server.malformed_frames if self._server else 0
-
-    @property
-    def connections(self) -> int:
-        """Number of open client connections."""
-        return len(self._server.active_connections) if self._server else 0
 
     async def _action(
         self,

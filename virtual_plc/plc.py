@@ -42,7 +42,6 @@ class VirtualPlc:
         self.schedule = PollSchedule(measured, always=[clock])
         self.modbus: ModbusPlcServer | None = None
         self.opcua: OpcUaPlcServer | None = None
-        self.scans = 0
         self._gatherers: dict[ElementLayout, _Gatherer] = {}
 
     def initialise_setpoints(self, setpoints: Mapping[str, float]) -> None:
@@ -81,7 +80,6 @@ class VirtualPlc:
         self.image.store(due.layout, values)
         if self.opcua is not None:
             await self.opcua.publish(due.layout, self.image.load(due.layout))
-        self.scans += 1
 
     def take_setpoint_changes(self) -> dict[str, float]:
         """Setpoints clients wrote since the last call."""

@@ -185,10 +185,6 @@ class TagMap(BaseModel):
         """Tags whose name matches any of the shell-style ``patterns``, in map order."""
         return select_tags(self.tags, patterns)
 
-    def assets(self) -> list[str]:
-        """Distinct asset paths, in order of first appearance."""
-        return list(dict.fromkeys(t.asset for t in self.tags))
-
     @property
     def clock(self) -> Tag:
         """The PLC clock tag."""

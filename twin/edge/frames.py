@@ -77,12 +77,6 @@ class Frame:
         """Worst quality among ``tag``'s elements."""
         return Quality(int(self.quality[self.index.slices[tag]].max()))
 
-    def as_dict(self) -> dict[str, tuple[float, str]]:
-        """``element name -> (value, quality name)``, for people and JSON."""
-        return {
-            name: (float(v), QUALITY_NAMES[int(q)]) for name, v, q in zip(self.index.names, self.values, self.quality)
-        }
-
 
 def classify(now_ms: int, last_good_ms: np.ndarray, last_failed: np.ndarray, bound_ms: np.ndarray) -> np.ndarray:
     """The quality rule, vectorised over elements (see module docstring).
