@@ -1,0 +1,64 @@
+"""The Diagnosis contract (ARCHITECTURE.md): what the root-cause layer tells the rest of the stack.
+
+A diagnosis answers one alarm (or a burst of them): ranked candidate assets, named by the tag
+map's asset paths (the same names scenario fault targets use, e.g. ``coater.coolant.valve``),
+and the evidence path through the graph from the alarmed signal back to the top candidate, with
+the signal behind each step. It is written to ``report.json`` ``diagnoses``, to the ledger,
+and read by the control playbook and the app.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CandidateKind = Literal["process", "sensor"]
+
+
+class Candidate(BaseModel):
+    """One candidate root cause: an asset and how strongly the model believes in it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    asset: str = Field(description="asset path from the tag map, e.g. 'coater.coolant.valve'")
+    score: float = Field(description="the model's score; higher is more likely; comparable within a diagnosis")
+    kind: CandidateKind = Field(
+        default="process",
+        description="'sensor' when the evidence says the measuring instrument, not the process, is at fault",
+    )
+    signal: str | None = Field(default=None, description="the tag that carries this candidate's strongest evidence")
+
+
+class EvidenceStep(BaseModel):
+    """One edge of the evidence path: cause → effect, and the signal that shows it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cause: str
+    effect: str
+    signal: str = Field(description="the tag whose data support this link")
+    score: float = Field(description="strength of the link's evidence in the alarm window (e.g. lagged correlation)")
+    lag_s: float | None = Field(default=None, description="delay of effect behind cause, seconds")
+
+
+class Diagnosis(BaseModel):
+    """A ranked answer to 'what caused this alarm?', with the evidence path behind the top candidate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    t_ms: int = Field(description="plant time the diagnosis was made")
+    alarm_ids: list[str]
+    candidates: list[Candidate] = Field(description="best first")
+    evidence_path: list[EvidenceStep] = Field(
+        default_factory=list, description="from the top candidate down to the alarmed signal"
+    )
+    method: str = Field(description="which diagnoser produced it, e.g. 'gnn' or 'earliest_onset'")
+    model_version: str
+    wall_ms: float = Field(default=0.0, description="wall-clock time spent diagnosing")
+
+    @property
+    def top(self) -> Candidate | None:
+        """The best candidate, or None when the diagnoser had none."""
+        return self.candidates[0] if self.candidates else None
