@@ -8,6 +8,9 @@ Commands
 * ``twin plot RUN_DIR`` — a PNG of chosen tags over plant time, quality and fault onsets marked.
 * ``twin scenario check [FILES]`` — validate scenario files; ``--determinism`` runs each twice.
 * ``twin detect arl DETECTOR`` — Monte Carlo run lengths of a detector at chosen shifts.
+* ``twin edge run --endpoints FILE`` — the edge as its own process, in real time, against PLCs of an endpoint file.
+* ``twin ledger verify RUN_DIR`` — check a run's hash-chained ledger (``twin/control/cli.py``).
+* ``twin rootcause dataset|train|evaluate`` — labelled fault episodes, the GNN, its scores (:mod:`twin.rca_cli`).
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ from rich.table import Table
 from plant_models.base import PlantShutdown
 from virtual_plc.configfile import ConfigError
 
+from .control.cli import ledger_app
 from .episode import EpisodeConfig, Mode, build_episode_plant, run_episode, scenario_tagmap
+from .rca_cli import rootcause_app
 from .report import RunReport
+from .runview.cli import report_app
 from .scenario import Policy, Scenario, load_scenario
 
 app = typer.Typer(help="Quality Twin: fault-injection testbed for manufacturing quality.", no_args_is_help=True)
@@ -35,10 +41,15 @@ plc_app = typer.Typer(help="Virtual PLCs.", no_args_is_help=True)
 tags_app = typer.Typer(help="Tag maps.", no_args_is_help=True)
 scenario_app = typer.Typer(help="Scenario files.", no_args_is_help=True)
 detect_app = typer.Typer(help="Detectors: run-length properties.", no_args_is_help=True)
+edge_app = typer.Typer(help="The edge on its own: collection, detection, root cause, control.", no_args_is_help=True)
 app.add_typer(plc_app, name="plc")
 app.add_typer(tags_app, name="tags")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(detect_app, name="detect")
+app.add_typer(edge_app, name="edge")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(rootcause_app, name="rootcause")
+app.add_typer(report_app, name="report")
 
 console = Console(stderr=True)
 
@@ -73,6 +84,16 @@ def run(
     duration: Optional[float] = typer.Option(None, help="override the duration (plant seconds)"),
 ) -> None:
     """Run one episode; writes historian.duckdb, frames.parquet and report.json."""
+    from .supply.scenario import is_supply_file
+
+    if is_supply_file(scenario):  # supply scenarios (kind: supply) have their own runner
+        from .supply.cli import run_supply_file
+
+        try:
+            run_supply_file(scenario, seed, out)
+        except ConfigError as err:
+            raise _fail(f"invalid scenario: {err}") from None
+        return
     _quiet_libraries()
     spec = _load(scenario)
     if policy is not None and policy not in ("off", "recommend", "auto"):
@@ -142,6 +163,49 @@ def plc_serve(
         raise _fail(f"cannot serve: {err}", 1) from None
 
 
+@edge_app.command("run")
+def edge_run(
+    endpoints: Path = typer.Option(..., help="endpoint file: where the PLCs are, and their tag map"),
+    settings: Optional[Path] = typer.Option(None, help="YAML with detection/rootcause/control/alignment blocks "
+                                                      "(a scenario file will do)"),
+    out: Path = typer.Option(Path("runs/edge"), help="where the historian, ledger and edge.json go"),
+    policy: Optional[str] = typer.Option(None, help="control policy: off | recommend | auto"),
+    broker: Optional[str] = typer.Option(None, help="MQTT broker HOST:PORT (default: an in-process amqtt)"),
+    bridge: bool = typer.Option(True, help="run the PLC bridge in this process (--no-bridge: another does)"),
+    scan_ms: int = typer.Option(10, help="edge scan period, ms of PLC time"),
+    speed: float = typer.Option(1.0, help="PLC seconds per wall second (match the PLC's)"),
+    duration: Optional[float] = typer.Option(None, help="stop after this many wall seconds (default: never)"),
+) -> None:
+    """Run collection, detection, root cause and control in real time against the PLCs of an endpoint file."""
+    from .bridge.mqtt import BrokerAddress
+    from .control.edge_run import load_edge_settings, run_edge
+
+    _quiet_libraries()
+    if policy is not None and policy not in ("off", "recommend", "auto"):
+        raise _fail(f"--policy must be off, recommend or auto, not {policy!r}")
+    address = None
+    if broker is not None:
+        host, _, port = broker.rpartition(":")
+        if not host or not port.isdigit():
+            raise _fail(f"--broker must be HOST:PORT, not {broker!r}")
+        address = BrokerAddress(host, int(port))
+    try:
+        edge_settings, base = load_edge_settings(settings)
+        console.print(f"[green]edge[/green] reading {endpoints}; writing {out}")
+        result = asyncio.run(run_edge(endpoints, out, settings=edge_settings, settings_base=base,
+                                      policy=cast(Optional[Policy], policy), broker=address, bridge=bridge,
+                                      scan_ms=scan_ms, speed=speed, duration_s=duration))
+    except ConfigError as err:
+        raise _fail(f"invalid configuration: {err}") from None
+    except KeyboardInterrupt:
+        console.print("stopped")
+        return
+    except (OSError, ConnectionError) as err:
+        raise _fail(f"edge stopped: {err}", 1) from None
+    console.print(f"{result.frames:,} frames ({result.late_ticks:,} late), {len(result.alarms)} alarms, "
+                  f"{len(result.diagnoses)} diagnoses, {len(result.commands)} commands; see {out / 'edge.json'}")
+
+
 @tags_app.command("export")
 def tags_export(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
@@ -198,8 +262,14 @@ def scenario_check(
     _quiet_libraries()
     paths = files or sorted(Path("scenarios").glob("*.yaml"))
     failed = 0
+    from .supply.scenario import is_supply_file, load_supply_scenario
+
     for path in paths:
         try:
+            if is_supply_file(path):  # supply scenarios have their own schema (and determinism tests)
+                load_supply_scenario(path)
+                console.print(f"[green]ok[/green]   {path}: valid (supply)")
+                continue
             spec = load_scenario(path)
             note = "valid"
             if determinism:
@@ -247,8 +317,42 @@ def _print_summary(report: RunReport, out_dir: Path) -> None:
         table.add_row("first alarm", f"{when}: {first['tag']} ({first['detector']} {first['rule']})")
         floods = len(rates.get("flood_periods", []))
         table.add_row("alarm floods", f"{floods} (max {rates.get('per_10_min_max', 0)} new alarms in 10 min)")
+    for diagnosis in report.diagnoses[:1] + report.diagnoses[-1:] if len(report.diagnoses) > 1 else report.diagnoses:
+        top = diagnosis["candidates"][0] if diagnosis["candidates"] else None
+        path = diagnosis["evidence_path"]
+        route = " <- ".join([path[-1]["effect"], *[step["cause"] for step in reversed(path)]]) if path else "-"
+        table.add_row(f"diagnosis at {diagnosis['t_ms'] / 1000:g} s ({diagnosis['method']})",
+                      f"{top['asset']} ({top['kind']}, {top['score']:.2f})" if top else "no candidate")
+        table.add_row("  evidence path", route)
+    _score_rows(table, report)
     Console().print(table)
     Console().print(f"run directory: {out_dir}")
+
+
+def _score_rows(table: Table, report: RunReport) -> None:
+    """The run scored against the truth: delays from onset, diagnosis hits, quality before and after."""
+    s = report.scores
+    if s is None:
+        return
+    applied = sum(1 for c in report.commands if c.get("status") == "applied")
+    table.add_row("commands applied", f"{applied} of {len(report.commands)} ({report.scenario['control']['policy']})")
+
+    def secs(value: float | None) -> str:
+        return "never" if value is None else f"{value:g} s"
+
+    table.add_row("onset -> alarm / diagnosis", f"{secs(s.detection_delay_s)} / {secs(s.diagnosis_delay_s)}")
+    table.add_row("onset -> applied / verified", f"{secs(s.command_delay_s)} / {secs(s.verified_delay_s)}")
+    hits = {True: "yes", False: "no", None: "-"}
+    table.add_row("diagnosis top-1 / top-3 right", f"{hits[s.top1_correct]} / {hits[s.top3_correct]}")
+    if s.analysis_wall_ms_per_alarm is not None:
+        table.add_row("analysis wall time per alarm", f"{s.analysis_wall_ms_per_alarm:g} ms")
+    q = s.quality
+    if q.metric is not None:
+        table.add_row(f"{q.metric} pre-fault -> final", f"{_num(q.pre_fault)} -> {_num(q.final)}")
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
 
 
 def main() -> None:  # pragma: no cover - entry point

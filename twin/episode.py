@@ -10,9 +10,14 @@ Modes (ARCHITECTURE.md "Time"):
   sockets): the same model code and the same decoding, for fast dataset generation.
   It stores the same historian contents as lockstep for the same seed.
 
-Later layers (detection, root cause, control) plug in as *frame hooks*: callables that
-receive every :class:`~twin.edge.frames.Frame` after it is stored. The runner knows
-nothing else about them.
+Per scan, after the frame is stored: detection turns it into alarms, root cause turns new
+alarms into diagnoses (:class:`~rootcause.diagnoser.DiagnosisLoop`), and the closed loop
+(:mod:`twin.control.wiring`) gets the frame, every new alarm and every diagnosis; its commands
+travel over MQTT to the PLC bridge, which writes them through the PLC drivers (real sockets
+in lockstep, the process image offline). Policy ``off`` starts no broker and no bridge: the
+loop only logs what it would do. Alarms, diagnoses, commands and acks go to the run's
+hash-chained ledger; the run is scored against the truth at the end (:mod:`twin.scores`).
+Other layers plug in as *frame hooks*: callables that receive every frame after it is stored.
 """
 
 from __future__ import annotations
@@ -32,14 +37,21 @@ from virtual_plc.endpoints import Endpoint, load_endpoints, read_endpoint_file
 from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port
 from virtual_plc.tagmap import TagMap, load_tagmap
 
+from rootcause.diagnoser import AlarmRef, DiagnosisLoop
+
 from .binding import check_binding, plant_tagmap, virtual_endpoints
+from .control.edge_run import KNOWLEDGE_DIR, MODEL_DIR, rootcause_loop  # noqa: F401 - the dirs: re-exported
+from .control.playbook import playbook_path
+from .control.wiring import BRIDGE_JOURNAL_FILE, LEDGER_FILE, ClosedLoop, open_closed_loop
 from .detection.alarms import AlarmManager
 from .detection.monitor import Detector, SubgroupMonitor
 from .edge.collector import Collector, build_collectors, element_index, poll_all
 from .edge.frames import Aligner, Frame
 from .edge.historian import Historian, HistorianReader
+from .ledger import HEAD_SUFFIX
 from .report import Counts, Durations, RunReport
 from .scenario import Policy, Scenario
+from .scores import score_run
 
 Mode = Literal["lockstep", "offline"]
 FrameHook = Callable[[Frame], "Awaitable[None] | None"]
@@ -78,10 +90,16 @@ class Wiring:
     endpoints_file: Path
     alarms: AlarmManager
     detector: Detector | None = None
+    diagnosis: DiagnosisLoop | None = None
+    rootcause_info: dict[str, object] = field(default_factory=dict)
+    control: ClosedLoop | None = None
+    analysis_wall_ms: float = 0.0  # detection + root cause on scans that raised alarms or diagnosed
 
     async def close(self) -> None:
-        """Close collectors, stop the servers and flush the historian, whatever happened."""
+        """Stop the closed loop, close collectors, stop the servers and flush the historian, whatever happened."""
         try:
+            if self.control is not None:
+                await self.control.close()
             for collector in self.collectors:
                 await collector.close()
             await self.plc.stop()
@@ -124,23 +142,53 @@ async def wire(scenario: Scenario, seed: int, out_dir: Path, mode: Mode) -> Wiri
         endpoints_path = scenario.resolve(scenario.endpoints)
     # the edge from here on knows only the endpoint file and the tag map it names
     endpoints = load_endpoints(endpoints_path)
-    make: Callable[[Endpoint, TagMap], PlcDriver]
     if mode == "lockstep":
         await plc.start(host=LOOPBACK, modbus_port=modbus_port, opcua_port=opcua_port)
-        make = make_driver
-    else:
-
-        def make(endpoint: Endpoint, tm: TagMap) -> PlcDriver:
-            return ImageDriver(endpoint, tm, plc.image)
-
+    make = driver_factory(mode, plc)
     index = element_index(endpoints)
     aligner = Aligner(index, staleness_periods=scenario.alignment.staleness_periods)
     historian = Historian(out_dir / HISTORIAN_FILE, index)
     collectors = build_collectors(endpoints, aligner, make)
     settings = scenario.detection
     detector = SubgroupMonitor(settings, index) if settings.enabled else None
+    diagnosis, rootcause_info = diagnosis_loop(scenario, tagmap)
     return Wiring(plant, tagmap, plc, collectors, aligner, historian, endpoints_path,
-                  AlarmManager(settings.alarms), detector)
+                  AlarmManager(settings.alarms), detector, diagnosis, rootcause_info)
+
+
+def diagnosis_loop(scenario: Scenario, tagmap: TagMap) -> tuple[DiagnosisLoop | None, dict[str, object]]:
+    """The scenario's root-cause diagnoser (knowledge file + method), and what the report says of it.
+
+    The same as the standalone edge builds (:func:`twin.control.edge_run.rootcause_loop`);
+    relative paths resolve from the scenario's folder."""
+    base = scenario.source.parent if scenario.source is not None else None
+    return rootcause_loop(scenario.rootcause, tagmap, base, scenario.source or "<scenario>")
+
+
+async def open_control(w: Wiring, policy: Policy, mode: Mode, out_dir: Path, run_id: str) -> ClosedLoop | None:
+    """The closed loop of a run (None when the plant has no playbook); starts fresh ledger files.
+
+    Lockstep: the bridge reaches the PLC over the same sockets as the collectors; offline it
+    writes the process image. Policy ``off`` starts no broker and no bridge.
+    """
+    if not playbook_path(w.tagmap.plant).is_file():
+        return None
+    for name in (LEDGER_FILE, BRIDGE_JOURNAL_FILE):  # a re-run into the same folder starts its own chain
+        for path in (out_dir / name, out_dir / (name + HEAD_SUFFIX)):
+            path.unlink(missing_ok=True)
+    return await open_closed_loop(load_endpoints(w.endpoints_file), out_dir, policy=policy, run_id=run_id,
+                                  driver_factory=driver_factory(mode, w.plc))
+
+
+def driver_factory(mode: Mode, plc: VirtualPlc) -> Callable[[Endpoint, TagMap], PlcDriver]:
+    """How the edge reaches the PLC: socket drivers in lockstep, the process image offline."""
+    if mode == "lockstep":
+        return make_driver
+
+    def make(endpoint: Endpoint, tm: TagMap) -> PlcDriver:
+        return ImageDriver(endpoint, tm, plc.image)
+
+    return make
 
 
 def _ports(scenario: Scenario) -> tuple[int, int]:
@@ -170,11 +218,13 @@ async def run_episode(scenario: Scenario, config: EpisodeConfig | None = None) -
     duration_s = config.duration_s or scenario.duration_s
     n_scans = int(round(duration_s * 1000 / scenario.scan_ms))
     out_dir = Path(config.out_dir) if config.out_dir else scenario.output_dir()
+    policy = config.policy or scenario.control.policy
     wiring = await wire(scenario, seed, out_dir, config.mode)
     started = time.perf_counter()
     stopped_early: str | None = None
     scans_done = 0
     try:
+        wiring.control = await open_control(wiring, policy, config.mode, out_dir, f"{scenario.name}-{seed}")
         for k in range(n_scans):
             await run_scan(wiring, k * scenario.scan_ms, config.hooks)
             scans_done = k + 1
@@ -192,7 +242,7 @@ async def run_episode(scenario: Scenario, config: EpisodeConfig | None = None) -
 
 async def run_scan(w: Wiring, t_ms: int, hooks: Sequence[FrameHook] = ()) -> Frame:
     """One scan at plant time ``t_ms``: apply written setpoints, advance the plant, PLC scan,
-    poll every collector, align, store, run the hooks. Returns the frame."""
+    poll every collector, align, store, detect, diagnose, control, run the hooks. Returns the frame."""
     for name, value in w.plc.take_setpoint_changes().items():
         w.plant.apply_setpoint(name, value)
     if t_ms > w.plant.env.now:
@@ -200,8 +250,21 @@ async def run_scan(w: Wiring, t_ms: int, hooks: Sequence[FrameHook] = ()) -> Fra
     await w.plc.scan(t_ms, w.plant.measurements())
     frame = await poll_all(w.collectors, w.aligner, t_ms)
     w.historian.append(frame)
+    new, diagnosis = [], None
     if w.detector is not None:
-        w.alarms.process(t_ms, w.detector.observe(frame))
+        started = time.perf_counter()
+        new = w.alarms.process(t_ms, w.detector.observe(frame))
+        if w.diagnosis is not None:
+            diagnosis = w.diagnosis.step(t_ms, [AlarmRef(a.id, a.tag, a.t_ms) for a in new], w.historian.reader)
+        if new or diagnosis is not None:
+            w.analysis_wall_ms += (time.perf_counter() - started) * 1000
+    if w.control is not None:
+        loop = w.control.loop
+        for alarm in new:
+            loop.on_alarm(alarm)
+        await loop.on_frame(frame)
+        if diagnosis is not None:
+            await loop.on_diagnosis(diagnosis, frame)
     for hook in hooks:
         result = hook(frame)
         if inspect.isawaitable(result):
@@ -225,17 +288,27 @@ def _finish(
         reader.export_parquet(out_dir / FRAMES_FILE)
     plant_s = scans_done * scenario.scan_ms / 1000
     policy = config.policy or scenario.control.policy
+    alarms = [a.to_dict() for a in w.alarms.alarms]
+    diagnoses = [d.model_dump(mode="json") for d in w.diagnosis.diagnoses] if w.diagnosis else []
+    commands = w.control.loop.records() if w.control is not None else []
+    faults = w.plant.truth()
     report = RunReport(
         scenario={
             **scenario.model_dump(mode="json"),
             "file": str(scenario.source) if scenario.source else None,
-            "control": {"policy": policy},
+            "control": {"policy": policy, "playbook": str(playbook_path(w.tagmap.plant))
+                        if w.control is not None else None},
             "duration_s": config.duration_s or scenario.duration_s,
         },
         seed=seed,
         mode=config.mode,
-        faults=w.plant.truth(),
-        alarms=[a.to_dict() for a in w.alarms.alarms],
+        faults=faults,
+        alarms=alarms,
+        diagnoses=diagnoses,
+        rootcause=w.rootcause_info,
+        commands=commands,
+        scores=score_run(w.tagmap.plant, faults, alarms, diagnoses, commands, historian=out_dir / HISTORIAN_FILE,
+                         end_ms=int(plant_s * 1000), analysis_wall_ms=w.analysis_wall_ms),
         detection={
             "enabled": w.detector is not None,
             **(w.detector.summary() if isinstance(w.detector, SubgroupMonitor) else {}),
@@ -259,6 +332,7 @@ def _finish(
             "frames": FRAMES_FILE,
             "endpoints": ENDPOINTS_FILE if w.endpoints_file == out_dir / ENDPOINTS_FILE else str(w.endpoints_file),
             "tag_map": TAGS_FILE,
+            **({"ledger": LEDGER_FILE} if w.control is not None else {}),
         },
         stopped_early=stopped_early,
     )

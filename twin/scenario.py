@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from plant_models.base import FaultKind, FaultSpec
 from plant_models.registry import build_plant, known_plants
+from rootcause.settings import RootCauseSettings
 from twin.detection.settings import DetectionSettings
 from virtual_plc.configfile import ConfigError, line_of, read_yaml, validate_document
 
@@ -81,6 +82,7 @@ class Scenario(_Strict):
     scan_ms: int = Field(default=10, ge=1, le=60_000)
     faults: list[FaultEntry] = Field(default_factory=list)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    rootcause: RootCauseSettings = Field(default_factory=RootCauseSettings)
     control: ControlSettings = Field(default_factory=ControlSettings)
     alignment: AlignmentSettings = Field(default_factory=AlignmentSettings)
     endpoints: str = Field(default="virtual", description="'virtual', or an endpoint file fixing ports")

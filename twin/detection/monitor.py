@@ -19,7 +19,8 @@
    the bank sees are learned from the warm-up, and every stream that signals becomes a
    :class:`~twin.detection.alarms.Signal`;
 4. independently, a monitored sensor whose readings stop moving altogether is reported
-   ``stuck`` by the flatline check (:mod:`twin.detection.flatline`).
+   ``stuck`` by the flatline check (:mod:`twin.detection.flatline`); one that delivers no good
+   sample at all is reported ``no_good_data`` by the data-loss check (:mod:`twin.detection.dataloss`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 from ..edge.frames import ElementIndex, Frame, Quality
 from . import spc
 from .alarms import Signal
+from .dataloss import DataLossCheck
 from .flatline import FlatlineCheck
 from .settings import DetectionSettings, MonitorRule
 from .thresholds import ContextModel, RuleEngine
@@ -95,6 +97,9 @@ class SubgroupMonitor:
         self.flatline = (
             FlatlineCheck(len(watched), settings.flatline_subgroups) if settings.flatline_subgroups else None
         )
+        self.dataloss = (
+            DataLossCheck(len(watched), settings.dataloss_subgroups) if settings.dataloss_subgroups else None
+        )
 
     @property
     def ready(self) -> bool:
@@ -115,6 +120,8 @@ class SubgroupMonitor:
         if self.flatline is not None:
             where = self._flatline_positions
             self.flatline.add(usable[where], frame.values[where])
+        if self.dataloss is not None:
+            self.dataloss.add(frame.quality[self._flatline_positions] >= Quality.BAD)
         return signals
 
     def _close(self, t_ms: int) -> list[Signal]:
@@ -124,6 +131,7 @@ class SubgroupMonitor:
         self._counts[:] = 0.0
         warmup = t_ms <= self.warmup_ms
         stuck = self.flatline.close(warmup=warmup) if self.flatline is not None else None
+        lost = self.dataloss.close() if self.dataloss is not None else None
         if warmup:
             self._warmup.append(means)
             return []
@@ -135,6 +143,10 @@ class SubgroupMonitor:
             for pos in self._flatline_positions[stuck]:
                 signals.append(Signal(tag=self.index.names[pos], detector="flatline", rule="stuck",
                                       value=float(means[pos]), limit=0.0))
+        if lost is not None:
+            for pos in self._flatline_positions[lost]:
+                signals.append(Signal(tag=self.index.names[pos], detector="data_loss", rule="no_good_data",
+                                      value=float("nan"), limit=0.0))
         return signals
 
     def _build_banks(self) -> None:

@@ -116,6 +116,9 @@ class DetectionSettings(BaseModel):
     flatline_subgroups: int = Field(
         default=5, ge=0, description="flat subgroups in a row that make a monitored sensor 'stuck'; 0: off"
     )
+    dataloss_subgroups: int = Field(
+        default=3, ge=0, description="subgroups in a row with no good sample that make a 'no_good_data' alarm; 0: off"
+    )
 
     def rules_for(self, tag: str) -> list[MonitorRule]:
         """Every rule that watches ``tag`` (none if the section excludes it)."""

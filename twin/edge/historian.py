@@ -21,6 +21,7 @@ from types import TracebackType
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .frames import QUALITY_NAMES, ElementIndex, Frame, Quality, classify
 
@@ -93,6 +94,11 @@ class Historian:
         self.con.unregister("_batch")
         self._buffer, self._buffered = [], 0
 
+    def reader(self) -> HistorianReader:
+        """Flush, and query what has been written so far (while the run goes on)."""
+        self.flush()
+        return HistorianReader(self.path, connection=self.con)
+
     def close(self) -> None:
         """Flush and close the file (safe to call twice)."""
         if self.closed:
@@ -138,15 +144,20 @@ def _asof(
 class HistorianReader:
     """Read-only queries over a historian file (or an open :class:`Historian`'s connection)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, connection: duckdb.DuckDBPyConnection | None = None) -> None:
         self.path = Path(path)
+        self._owns = connection is None
+        if connection is not None:
+            self.con = connection
+            return
         if not self.path.is_file():
             raise FileNotFoundError(f"no historian at {self.path}")
         self.con = duckdb.connect(str(self.path), read_only=True)
 
     def close(self) -> None:
-        """Close the connection."""
-        self.con.close()
+        """Close the connection (a reader over a live historian leaves it open)."""
+        if self._owns:
+            self.con.close()
 
     def __enter__(self) -> HistorianReader:
         return self
@@ -179,15 +190,25 @@ class HistorianReader:
         grid = np.arange(start_ms, end_ms, period_ms, dtype=np.int64)
         names = self._expand(tags)
         periods = dict(self.con.execute("SELECT name, period_ms FROM elements").fetchall())
-        table = self.window(None, end_ms, names)
+        lookback = int(max((periods[n] for n in names), default=0) * staleness_periods)
+        where, params = self._where(start_ms - lookback, end_ms, names)
+        table = self.con.sql(f"SELECT ts_ms, tag, value, quality::VARCHAR AS quality FROM samples {where}",
+                             params=params).to_arrow_table()
+        tags = pc.dictionary_encode(table.column("tag")).combine_chunks()
+        codes = tags.indices.to_numpy(zero_copy_only=False)
         ts_all = table.column("ts_ms").to_numpy()
-        tag_all = table.column("tag").to_numpy(zero_copy_only=False)
-        val_all = table.column("value").to_numpy(zero_copy_only=False)
-        q_all = np.array([QUALITY_NAMES.index(q) for q in table.column("quality").to_pylist()], dtype=np.uint8)
+        # group rows by element (integer sort), then by time within each element
+        order = np.lexsort((ts_all, codes))
+        codes, ts_all = codes[order], ts_all[order]
+        val_all = table.column("value").to_numpy(zero_copy_only=False)[order]
+        q_all = pc.index_in(table.column("quality"), value_set=pa.array(QUALITY_NAMES)).to_numpy()[order]
+        q_all = q_all.astype(np.uint8)
+        code_of = {name: i for i, name in enumerate(tags.dictionary.to_pylist())}
         out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name in names:
-            mask = tag_all == name
-            out[name] = _asof(grid, ts_all[mask], val_all[mask], q_all[mask], int(periods[name] * staleness_periods))
+            code = code_of.get(name, -1)
+            lo, hi = np.searchsorted(codes, code, side="left"), np.searchsorted(codes, code, side="right")
+            out[name] = _asof(grid, ts_all[lo:hi], val_all[lo:hi], q_all[lo:hi], int(periods[name] * staleness_periods))
         return out
 
     def counts_by_quality(self) -> dict[str, int]:
@@ -218,9 +239,13 @@ class HistorianReader:
         if tags is None:
             return self.tags()
         known = self.con.execute("SELECT name, tag FROM elements ORDER BY rowid").fetchall()
+        by_tag: dict[str, list[str]] = {}
+        for name, tag in known:
+            by_tag.setdefault(tag, []).append(name)
+        elements = {name for name, _ in known}
         names: list[str] = []
         for wanted in tags:
-            matched = [n for n, t in known if n == wanted or t == wanted]
+            matched = [wanted] if wanted in elements and wanted not in by_tag else by_tag.get(wanted, [])
             if not matched:
                 raise KeyError(f"the historian has no tag {wanted!r}")
             names.extend(matched)

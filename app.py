@@ -1,0 +1,40 @@
+"""Quality Twin, the app: run what-if scenarios, see a run, compare two runs.
+
+A thin face on ``twin``: pages build library objects (``twin.runview``, ``twin.scenario``) and
+show what they return; no analytics live here. Start it with::
+
+    .venv/bin/streamlit run app.py
+
+``QUALITY_TWIN_RUNS`` and ``QUALITY_TWIN_SCENARIOS`` set the default runs and scenarios folders.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent
+if str(ROOT) not in sys.path:  # the pages import app_pages.panels
+    sys.path.insert(0, str(ROOT))
+
+from twin.runview.roles import ROLES  # noqa: E402
+
+st.set_page_config(page_title="Quality Twin", layout="wide")
+st.session_state.setdefault("runs_root", os.environ.get("QUALITY_TWIN_RUNS", "runs"))
+st.session_state.setdefault("scenarios_dir", os.environ.get("QUALITY_TWIN_SCENARIOS", "scenarios"))
+st.session_state.setdefault("role", "test")
+with st.sidebar:
+    st.radio("Role", list(ROLES), format_func=lambda r: ROLES[r].label, key="role")
+    st.caption(f"sees {ROLES[st.session_state.role].purpose}")
+    st.text_input("Runs folder", key="runs_root")
+    st.text_input("Scenarios folder", key="scenarios_dir")
+
+page = st.navigation([
+    st.Page(ROOT / "app_pages" / "run.py", title="Run a scenario", default=True),
+    st.Page(ROOT / "app_pages" / "view.py", title="Open a run"),
+    st.Page(ROOT / "app_pages" / "compare.py", title="Compare runs"),
+])
+page.run()

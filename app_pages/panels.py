@@ -1,0 +1,192 @@
+"""The panels of a run, drawn with Streamlit. Each panel calls ``twin.runview`` and shows what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from twin.runview import RunData, load_run
+from twin.runview.charts import chart_series, control_chart_figure, figure_png, rootcause_figure, trends_png
+from twin.runview.html import render_html
+from twin.runview.metrics import METRIC_LABELS, run_metrics
+from twin.runview.roles import PANEL_TITLES, ROLES, panels_for
+from twin.runview.run import NO_ALARMS, NO_COMMANDS, NO_GUIDANCE, NO_LEDGER, NO_SCORES
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _chart_png(run_dir: str, element: str, mtime: float) -> bytes:
+    run = load_run(run_dir)
+    series = chart_series(run, element)
+    return figure_png(control_chart_figure(series, [float(f["onset_s"]) for f in run.faults]))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _trends_png(run_dir: str, tags: tuple[str, ...], mtime: float) -> bytes:
+    return trends_png(load_run(run_dir), tags)
+
+
+def _mtime(run: RunData) -> float:
+    """Cache key part: a rerun into the same directory must not show the old pictures."""
+    return run.report_file.stat().st_mtime
+
+
+def render_run(run: RunData, role: str) -> None:
+    """Every panel ``role`` sees, in order, each under its title."""
+    st.caption(f"{run.run_dir} — viewed as {ROLES[role].label.lower()}: {ROLES[role].purpose}")  # type: ignore[index]
+    for panel in panels_for(role):
+        with st.container(key=f"panel-{panel}"):
+            st.subheader(PANEL_TITLES[panel])
+            RENDERERS[panel](run)
+
+
+def summary(run: RunData) -> None:
+    """Scenario, seed, counts and the injected faults."""
+    counts = run.report["counts"]
+    st.markdown(f"**{run.name}** ({run.plant}), {run.report['mode']}, control policy {run.policy}")
+    cols = st.columns(4)
+    cols[0].metric("seed", run.seed)
+    cols[1].metric("plant time", f"{run.plant_s:g} s")
+    cols[2].metric("frames", f"{counts['frames']:,}")
+    cols[3].metric("alarms", len(run.alarms))
+    st.write("Injected faults (truth):")
+    st.dataframe([{k: f.get(k) for k in ("kind", "target", "onset_s", "magnitude", "rate")} for f in run.faults]
+                 or [{"fault": "none"}], hide_index=True)
+    if run.report.get("stopped_early"):
+        st.warning(f"stopped early: {run.report['stopped_early']}")
+
+
+def metrics(run: RunData) -> None:
+    """Defect rate, detection delay, time to correction (notes where a figure does not apply)."""
+    m = run_metrics(run)
+    cols = st.columns(3)
+    for col, key in zip(cols, ("defect_rate", "detection_delay_s", "time_to_correction_s")):
+        value = getattr(m, key)
+        col.metric(METRIC_LABELS[key], "—" if value is None else f"{value:.3g}")
+        if key in m.notes:
+            col.caption(m.notes[key])
+
+
+def trends(run: RunData) -> None:
+    """Raw signals with quality flags and fault onsets (``twin plot``'s picture)."""
+    default = list(dict.fromkeys(e.split("[", 1)[0] for e in run.chart_elements()))
+    chosen = st.multiselect("tags", run.tags, default=default, key=f"trend-tags-{run.run_dir}")
+    if chosen:
+        st.image(_trends_png(str(run.run_dir), tuple(chosen), _mtime(run)))
+
+
+def control_charts(run: RunData) -> None:
+    """An individuals chart of one element: limits from the warm-up, rule violations marked."""
+    choices = run.chart_elements() + [e for e in run.elements if e not in run.chart_elements()]
+    element = st.selectbox("element", choices, key=f"chart-element-{run.run_dir}")
+    with st.container(key="control-chart"):
+        try:
+            st.image(_chart_png(str(run.run_dir), element, _mtime(run)))
+        except ValueError as err:
+            st.info(str(err))
+
+
+def alarms(run: RunData) -> None:
+    """The alarm list with ISA-18.2 states and each alarm's history."""
+    if not run.alarms:
+        st.info(NO_ALARMS)
+        return
+    keys = ("id", "t_ms", "tag", "detector", "rule", "value", "limit", "state")
+    st.dataframe([{k: a.get(k) for k in keys} for a in run.alarms], hide_index=True)
+    with st.expander("state history"):
+        st.dataframe([{"id": a["id"], **h} for a in run.alarms for h in a.get("history", [])], hide_index=True)
+
+
+def detector(run: RunData) -> None:
+    """What was monitored and how: the detection summary of the report."""
+    st.json(run.detection, expanded=1)
+
+
+def rootcause(run: RunData) -> None:
+    """Each diagnosis: the graph with its evidence path, candidate scores and evidence scores."""
+    if run.rootcause_info:
+        with st.expander("how diagnoses are made"):
+            st.json(run.rootcause_info)
+    if not run.diagnoses:
+        st.info(run.no_diagnoses_note())
+        return
+    for d in run.diagnoses:
+        st.markdown(f"**{d.id}** at {d.t_ms / 1000:g} s for alarms {', '.join(d.alarm_ids)} "
+                    f"({d.method}, model {d.model_version})")
+        st.image(figure_png(rootcause_figure(d)))
+        st.dataframe([c.model_dump() for c in d.candidates], hide_index=True)
+        st.dataframe([s.model_dump() for s in d.evidence_path], hide_index=True)
+
+
+def commands(run: RunData) -> None:
+    """The command log: status, ack and verified effect of each command."""
+    if not run.commands:
+        st.info(NO_COMMANDS)
+        return
+    st.dataframe([{
+        "id": c.get("id"), "t_ms": c.get("t_ms"), "kind": c.get("kind"), "tag": c.get("tag"), "value": c.get("value"),
+        "status": c.get("status"), "ack": (c.get("ack") or {}).get("status"),
+        "effect": (c.get("verification") or {}).get("outcome"), "reason": c.get("reason"),
+    } for c in run.commands], hide_index=True)
+
+
+def ledger(run: RunData) -> None:
+    """Whether the hash-chained ledger verifies."""
+    if run.ledger is None:
+        st.info(NO_LEDGER)
+    elif run.ledger.ok:
+        st.success(run.ledger.summary())
+    else:
+        st.error(run.ledger.summary())
+
+
+def scores(run: RunData) -> None:
+    """Scores against the injected truth, as the run reported them."""
+    if run.scores is None:
+        st.info(NO_SCORES)
+    else:
+        st.json(run.scores)
+
+
+def diagnosis(run: RunData) -> None:
+    """For after-sales: the most likely cause and the chain of evidence, in words."""
+    if not run.diagnoses:
+        st.info(run.no_diagnoses_note())
+        return
+    d = run.diagnoses[-1]
+    if d.top is None:
+        st.info(f"Diagnosis {d.id} found no candidate cause.")
+        return
+    st.markdown(f"**Most likely cause:** {d.top.asset}"
+                + (" — the measuring instrument, not the process" if d.top.kind == "sensor" else ""))
+    if len(d.candidates) > 1:
+        st.markdown("**Also possible:** " + ", ".join(c.asset for c in d.candidates[1:4]))
+    st.markdown("**Evidence:**\n" + "\n".join(f"1. {s.cause} → {s.effect} (seen in {s.signal})"
+                                              for s in d.evidence_path))
+
+
+def guidance(run: RunData) -> None:
+    """Repair guidance: what the playbook did or asked for."""
+    lines = run.guidance()
+    if not lines:
+        st.info(NO_GUIDANCE)
+    for line in lines:
+        st.markdown(f"- {line}")
+
+
+def exports(run: RunData) -> None:
+    """Parquet frames, the report JSON and the one-page HTML report."""
+    cols = st.columns(3)
+    cols[0].download_button("frames.parquet", run.frames_file.read_bytes(), file_name=f"{run.name}-frames.parquet",
+                            mime="application/octet-stream", on_click="ignore")
+    cols[1].download_button("report.json", run.report_file.read_bytes(), file_name=f"{run.name}-report.json",
+                            mime="application/json", on_click="ignore")
+    cols[2].download_button("HTML report", lambda: render_html(run), file_name=f"{run.name}-report.html",
+                            mime="text/html", on_click="ignore")
+
+
+RENDERERS: dict[str, Callable[[RunData], None]] = {
+    "summary": summary, "metrics": metrics, "trends": trends, "control_charts": control_charts, "alarms": alarms,
+    "detector": detector, "rootcause": rootcause, "commands": commands, "ledger": ledger, "scores": scores,
+    "diagnosis": diagnosis, "guidance": guidance, "exports": exports,
+}

@@ -1,0 +1,219 @@
+"""Diagnose an alarm: evidence from the historian, the plant graph, a ranker, an evidence path.
+
+:class:`Diagnoser` is what runs at the edge. It knows the tag map, the knowledge file and a
+ranker (the trained GNN, or a baseline), reads the alarm window from the historian, ranks the
+candidates and explains the top one with a path through the graph, from the candidate down to
+the alarmed signal that matters most (a quality characteristic when one alarmed), choosing
+links whose two signals moved together and nodes that deviated.
+
+:class:`DiagnosisSchedule` decides when: ``evidence_s`` after the first alarm of a burst, and
+again when an alarm on a tag not yet covered arrives (say the wrinkle alarm, minutes after the
+coil current's), at most once per ``evidence_s``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+
+from twin.edge.historian import HistorianReader
+from virtual_plc.tagmap import TagMap
+
+from .baselines import BASELINES, Ranker
+from .diagnosis import Candidate, Diagnosis, EvidenceStep
+from .features import Evidence, EvidenceSettings, link_features
+from .graph import PlantGraph
+from .knowledge import Knowledge, load_knowledge, perturb_links
+from .window import read_evidence
+
+TOP_CANDIDATES = 10
+
+
+@dataclass(frozen=True)
+class AlarmRef:
+    """What the diagnoser needs of an alarm."""
+
+    id: str
+    tag: str
+    t_ms: int
+
+
+def plant_names(tagmap: TagMap) -> list[str]:
+    """Tag names and asset paths of a tag map: what knowledge links may name."""
+    return sorted({t.name for t in tagmap.tags} | {t.asset for t in tagmap.tags})
+
+
+def build_graph(tagmap: TagMap, knowledge_path: str | Path, *, drop: float = 0.0, add: float = 0.0,
+                seed: int = 0) -> PlantGraph:
+    """The plant graph from a tag map and a knowledge file, its links perturbed if asked."""
+    knowledge = load_knowledge(knowledge_path, plant_names(tagmap))
+    return graph_with_knowledge(tagmap, knowledge, drop=drop, add=add, seed=seed)
+
+
+def graph_with_knowledge(tagmap: TagMap, knowledge: Knowledge, *, drop: float = 0.0, add: float = 0.0,
+                         seed: int = 0) -> PlantGraph:
+    """The plant graph for already-loaded knowledge (perturbed if ``drop`` or ``add``)."""
+    links = knowledge.links
+    if drop or add:
+        nodes = PlantGraph(tagmap, knowledge).nodes
+        links = perturb_links(links, nodes, drop=drop, add=add, seed=seed)
+    return PlantGraph(tagmap, knowledge, links)
+
+
+def gnn_ranker(model_path: str | Path) -> tuple[Ranker, str]:
+    """A ranker scoring with the trained GNN at ``model_path``, and the model's version string."""
+    from .model import load_model, score_candidates
+
+    model, card = load_model(model_path)
+
+    def rank(graph: PlantGraph, evidence: Evidence) -> np.ndarray:
+        return score_candidates(model, [graph.arrays(evidence)])[0]
+
+    return rank, str(card.get("version", Path(model_path).name))
+
+
+class Diagnoser:
+    """Ranks candidate root causes of alarms and explains the best one."""
+
+    def __init__(self, graph: PlantGraph, ranker: Ranker, *, method: str, model_version: str,
+                 settings: EvidenceSettings | None = None) -> None:
+        self.graph = graph
+        self.ranker = ranker
+        self.method = method
+        self.model_version = model_version
+        self.settings = settings or EvidenceSettings()
+        self._count = 0
+
+    @classmethod
+    def with_method(cls, graph: PlantGraph, method: str, model_path: str | Path | None,
+                    settings: EvidenceSettings | None = None) -> Diagnoser:
+        """A diagnoser using ``method``: ``gnn`` (needs ``model_path``) or a baseline name."""
+        if method == "gnn":
+            if model_path is None:
+                raise ValueError("method 'gnn' needs a model file")
+            ranker, version = gnn_ranker(model_path)
+            return cls(graph, ranker, method="gnn", model_version=version, settings=settings)
+        if method not in BASELINES:
+            raise ValueError(f"unknown diagnosis method {method!r}; choose gnn or one of {sorted(BASELINES)}")
+        return cls(graph, BASELINES[method], method=method, model_version=f"baseline:{method}", settings=settings)
+
+    def diagnose(self, reader: HistorianReader, alarms: Sequence[AlarmRef], t_ms: int) -> Diagnosis:
+        """Read the window, rank, explain. ``alarms`` are those the diagnosis answers."""
+        started = time.perf_counter()
+        evidence = read_evidence(reader, self.graph.tags(), [(a.tag, a.t_ms) for a in alarms], t_ms, self.settings)
+        diagnosis = self.diagnose_evidence(evidence, [a.id for a in alarms], t_ms)
+        diagnosis.wall_ms = round((time.perf_counter() - started) * 1000, 3)
+        return diagnosis
+
+    def diagnose_evidence(self, evidence: Evidence, alarm_ids: Sequence[str], t_ms: int) -> Diagnosis:
+        """Rank and explain from already-read evidence."""
+        scores = np.asarray(self.ranker(self.graph, evidence), dtype=float)
+        order = np.argsort(-scores, kind="stable")[:TOP_CANDIDATES]
+        candidates = [
+            Candidate(asset=self.graph.candidates[i].node, score=round(float(scores[i]), 6),
+                      kind=self.graph.candidates[i].kind, signal=self._strongest_signal(self.graph.candidates[i].node,
+                                                                                        evidence))
+            for i in order
+        ]
+        self._count += 1
+        path = evidence_path(self.graph, evidence, candidates[0].asset) if candidates else []
+        return Diagnosis(id=f"D{self._count:04d}", t_ms=t_ms, alarm_ids=list(alarm_ids), candidates=candidates,
+                         evidence_path=path, method=self.method, model_version=self.model_version)
+
+    def _strongest_signal(self, node: str, evidence: Evidence) -> str | None:
+        if node in evidence.tags:
+            return node
+        tags = [t for t in self.graph.signals_of(node) if t in evidence.tags]
+        return max(tags, key=lambda t: evidence.feature(t, "z_max"), default=None)
+
+
+def evidence_path(graph: PlantGraph, evidence: Evidence, source: str) -> list[EvidenceStep]:
+    """The best-supported path from ``source`` to the most telling alarmed signal.
+
+    The destination is the alarmed quality characteristic if there is one, else the latest
+    alarmed signal reachable from ``source``. Each link costs ``1 - |correlation|`` plus one for
+    entering a signal that did not deviate, so the path follows the signals that moved together.
+    """
+    g = graph.graph
+    if source not in g:
+        return []
+    alarmed = [t for t in evidence.tags if evidence.feature(t, "alarmed")]
+    reachable = nx.descendants(g, source)
+    targets = [t for t in alarmed if t in reachable]
+    if not targets:
+        return []
+    quality = [t for t in targets if g.nodes[t]["kind"] == "quality"]
+    pool = quality or targets
+    target = max(pool, key=lambda t: (evidence.feature(t, "alarm_rel"), t))
+
+    def cost(a: str, b: str, _: dict) -> float:
+        corr = abs(float(link_features(evidence, a, b)[0]))
+        quiet = 0.0 if b not in evidence.tags or evidence.tags[b].onset_s is not None else 1.0
+        return 1.0 - 0.9 * corr + quiet
+
+    try:
+        nodes = nx.dijkstra_path(g, source, target, weight=cost)
+    except nx.NetworkXNoPath:
+        return []
+    steps = []
+    for a, b in zip(nodes, nodes[1:]):
+        feats = link_features(evidence, a, b)
+        signal = b if b in evidence.tags else a
+        lag = float(feats[1]) * 10 if feats[4] else None
+        steps.append(EvidenceStep(cause=a, effect=b, signal=signal, score=round(float(feats[0]), 4), lag_s=lag))
+    return steps
+
+
+@dataclass
+class DiagnosisSchedule:
+    """When to diagnose: after the first alarm of a burst, and when alarms on new tags arrive."""
+
+    evidence_ms: int
+    covered: set[str] = field(default_factory=set)
+    pending: list[AlarmRef] = field(default_factory=list)
+    due_ms: int | None = None
+
+    def add(self, alarm: AlarmRef) -> None:
+        """Note a newly raised alarm."""
+        if alarm.tag in self.covered or any(a.tag == alarm.tag for a in self.pending):
+            return
+        self.pending.append(alarm)
+        if self.due_ms is None:
+            self.due_ms = alarm.t_ms + self.evidence_ms
+
+    def take_due(self, t_ms: int) -> list[AlarmRef] | None:
+        """The alarms to diagnose now, or None if nothing is due."""
+        if self.due_ms is None or t_ms < self.due_ms:
+            return None
+        batch, self.pending, self.due_ms = self.pending, [], None
+        self.covered.update(a.tag for a in batch)
+        return batch
+
+
+class DiagnosisLoop:
+    """The runner's view of root cause: feed it new alarms each scan; it diagnoses when due."""
+
+    def __init__(self, diagnoser: Diagnoser) -> None:
+        self.diagnoser = diagnoser
+        self.schedule = DiagnosisSchedule(int(diagnoser.settings.evidence_s * 1000))
+        self.alarms: list[AlarmRef] = []
+        self.diagnoses: list[Diagnosis] = []
+
+    def step(self, t_ms: int, new_alarms: Sequence[AlarmRef], reader: Callable[[], HistorianReader]) -> Diagnosis | None:
+        """Note ``new_alarms``; if a diagnosis is due at ``t_ms``, make it (reading via ``reader()``)."""
+        for alarm in new_alarms:
+            self.alarms.append(alarm)
+            self.schedule.add(alarm)
+        batch = self.schedule.take_due(t_ms)
+        if batch is None:
+            return None
+        seen = [a for a in self.alarms if a.t_ms <= t_ms]
+        diagnosis = self.diagnoser.diagnose(reader(), seen, t_ms)
+        diagnosis.alarm_ids = [a.id for a in batch]
+        self.diagnoses.append(diagnosis)
+        return diagnosis

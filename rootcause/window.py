@@ -1,0 +1,66 @@
+"""Read the evidence of one alarm window from a historian."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from twin.edge.historian import HistorianReader
+
+from .features import GRID_MS, Evidence, EvidenceSettings, evidence_from_series
+
+
+def read_evidence(
+    reader: HistorianReader,
+    tags: Sequence[str],
+    alarms: Sequence[tuple[str, int]],
+    t_ms: int,
+    settings: EvidenceSettings,
+) -> Evidence:
+    """The :class:`Evidence` for a diagnosis at plant time ``t_ms`` of the alarms ``(tag, t_ms)``.
+
+    Tags the historian does not hold are skipped (a graph node without data keeps zero
+    features). An array tag is reduced to the mean of its elements, its quality to the worst.
+    """
+    first = min((t for _, t in alarms), default=t_ms)
+    window = settings.window_ms(first, t_ms)
+    stored = set(reader.tags())
+    elements: dict[str, list[str]] = {}
+    for tag in tags:
+        names = [n for n in stored if n == tag or n.startswith(tag + "[")]
+        if names:
+            elements[tag] = sorted(names, key=_element_order)
+    flat = [n for names in elements.values() for n in names]
+    grid = reader.resample(GRID_MS, window[0], window[2] + GRID_MS, flat) if flat else {}
+    series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for tag, names in elements.items():
+        if len(names) == 1:
+            series[tag] = grid[names[0]]
+            continue
+        values = np.stack([grid[n][0] for n in names])
+        with np.errstate(invalid="ignore"), _quiet_nanmean():
+            mean = np.nanmean(values, axis=0)
+        series[tag] = (mean, np.max(np.stack([grid[n][1] for n in names]), axis=0))
+    return evidence_from_series(series, alarms, t_ms, window)
+
+
+def _element_order(name: str) -> tuple[str, int]:
+    if "[" in name:
+        base, index = name[:-1].split("[")
+        return base, int(index)
+    return name, -1
+
+
+class _quiet_nanmean:
+    """Silence numpy's 'mean of empty slice' for all-missing grid points (they stay NaN)."""
+
+    def __enter__(self) -> None:
+        import warnings
+
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+
+    def __exit__(self, *exc: object) -> None:
+        self._ctx.__exit__(*exc)

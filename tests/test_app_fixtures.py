@@ -1,0 +1,123 @@
+"""Shared pieces of the app tests (no tests here): a short scenario, one CLI run of it, and a
+hand-made run whose report carries diagnoses, commands, scores and a ledger, shaped by the
+contracts of issues 5 and 6 (``rootcause.diagnosis.Diagnosis``, ``twin.control.records``)."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import shutil
+import tempfile
+from functools import cache
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from rootcause.diagnosis import Candidate, Diagnosis, EvidenceStep
+from twin.cli import app
+from twin.ledger import Ledger
+from twin.report import RunReport
+
+SEED = 3
+DURATION_S = 40.0
+ONSET_S = 20.0
+SCENARIO = f"""\
+name: short_blade_drift
+description: blade 3 pressure drifts +0.5 N from t = {ONSET_S:g} s; a {DURATION_S:g} s run for the app tests
+plant: coater
+seed: {SEED}
+duration_s: {DURATION_S:g}
+scan_ms: 10
+faults:
+  - kind: blade_pressure_drift
+    target: coater.blade3
+    start_s: {ONSET_S:g}
+    magnitude: 0.5
+    rate: 0.1
+detection:
+  warmup_s: 15
+control:
+  policy: "off"
+endpoints: virtual
+"""
+
+_ROOT = Path(tempfile.mkdtemp(prefix="qt-app-tests-"))
+atexit.register(shutil.rmtree, _ROOT, True)
+
+
+def scenarios_dir() -> Path:
+    """A scenarios folder holding only the short scenario."""
+    folder = _ROOT / "scenarios"
+    if not folder.exists():
+        folder.mkdir()
+        (folder / "short_blade_drift.yaml").write_text(SCENARIO)
+    return folder
+
+
+@cache
+def cli_run() -> Path:
+    """``twin run`` of the short scenario (lockstep, real sockets), once per test session."""
+    out = _ROOT / "runs" / "cli"
+    result = CliRunner().invoke(app, ["run", str(scenarios_dir() / "short_blade_drift.yaml"), "--seed", str(SEED),
+                                      "--duration", f"{DURATION_S:g}", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@cache
+def bare_run() -> Path:
+    """The CLI run as it is before issues 5 and 6: no diagnoses, commands, scores or ledger
+    (pinned, so these tests keep meaning the same once the runner fills those sections)."""
+    out = _ROOT / "runs" / "bare"
+    shutil.copytree(cli_run(), out, ignore=shutil.ignore_patterns("ledger.jsonl*"))
+    report = json.loads((out / "report.json").read_text())
+    report.update(diagnoses=[], commands=[])
+    for key in ("scores", "rootcause"):
+        report.pop(key, None)
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    return out
+
+
+def diagnosis() -> Diagnosis:
+    """A diagnosis as issue 5 will write one: blade 3 first, evidence from the blade to wrinkles."""
+    return Diagnosis(
+        id="D0001", t_ms=21_000, alarm_ids=["A00001"], method="gnn", model_version="test-0",
+        candidates=[Candidate(asset="coater.blade3", score=0.82, signal="coater.blade3.pressure"),
+                    Candidate(asset="coater.blade3.pressure", score=0.12, kind="sensor"),
+                    Candidate(asset="coater.coolant.valve", score=0.06)],
+        evidence_path=[
+            EvidenceStep(cause="coater.blade3", effect="coater.blade3.pressure", signal="coater.blade3.pressure",
+                         score=0.91, lag_s=0.0),
+            EvidenceStep(cause="coater.blade3.pressure", effect="coater.xray.wrinkles_per_m",
+                         signal="coater.xray.wrinkles_per_m", score=0.74, lag_s=3.0),
+        ],
+    )
+
+
+COMMAND = {  # a CommandRecord.to_dict() of issue 6, as the playbook trims blade 3
+    "id": "C0001", "kind": "correction", "t_ms": 22_000, "tag": "coater.blade3.pressure_sp", "value": 7.6,
+    "previous": 8.0, "reason": "blade pressure drift → trim that blade's setpoint", "diagnosis_id": "D0001",
+    "rule": "blade pressure drift", "policy": "auto", "status": "applied", "applied_t_ms": 23_500,
+    "ack": {"command_id": "C0001", "status": "applied", "read_back": 7.6},
+    "verification": {"signal": "coater.blade3.pressure", "outcome": "worked"},
+}
+SCORES = {"top1": True, "detection_delay_s": 0.0}
+
+
+@cache
+def full_run() -> Path:
+    """A copy of the CLI run whose report has a diagnosis, a command (and scores, once the report
+    model has them), with a ledger."""
+    out = _ROOT / "runs" / "full"
+    shutil.copytree(bare_run(), out)
+    report = json.loads((out / "report.json").read_text())
+    report["diagnoses"] = [diagnosis().model_dump(mode="json")]
+    report["commands"] = [COMMAND]
+    if "scores" in RunReport.model_fields:  # issue 6 adds the key to the report model
+        report["scores"] = SCORES
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    ledger = Ledger(out / "ledger.jsonl")
+    ledger.append("alarm", report["alarms"][0], t_ms=report["alarms"][0]["t_ms"])
+    ledger.append("diagnosis", report["diagnoses"][0], t_ms=21_000)
+    ledger.append("command", COMMAND, t_ms=22_000)
+    return out

@@ -1,0 +1,150 @@
+"""``twin.runview``: what the app and the HTML report show of a run, checked on a real short run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.test_app_fixtures import DURATION_S, ONSET_S, SCORES, bare_run, cli_run, full_run, scenarios_dir
+from twin.cli import app
+from twin.runview import RunData, list_runs, load_run
+from twin.runview.charts import chart_series, control_chart_figure, figure_png, rootcause_figure
+from twin.runview.html import render_html
+from twin.runview.metrics import QualitySpec, compare, run_metrics
+from twin.runview.roles import ROLES, panels_for
+from twin.runview.run import NO_COMMANDS, NO_DIAGNOSES, NO_LEDGER, NO_SCORES
+from twin.runview.whatif import FaultKnob, Knobs, apply_knobs, fault_targets, whatif_dir
+from twin.scenario import load_scenario
+
+
+def scenario():
+    return load_scenario(scenarios_dir() / "short_blade_drift.yaml")
+
+
+def test_control_chart_flags_the_drift_from_its_onset_and_not_before() -> None:
+    series = chart_series(load_run(cli_run()), "coater.blade3.pressure")
+    assert series.n_phase1 == 15  # the 15 s warm-up, in 1 s subgroups
+    assert series.lcl < series.center < series.ucl
+    first = series.first_violation_s()
+    assert first is not None and ONSET_S <= first <= ONSET_S + 3
+    assert not series.violations[1] or min(series.violations[1]) >= series.n_phase1
+    assert figure_png(control_chart_figure(series, [ONSET_S])).startswith(b"\x89PNG")
+
+
+def test_a_chart_needs_phase_one_data() -> None:
+    with pytest.raises(ValueError, match="at least 5 in Phase I"):
+        chart_series(load_run(cli_run()), "coater.blade3.pressure", phase1_s=3)
+
+
+def test_metrics_of_a_run_without_control_say_why_correction_is_missing() -> None:
+    run = load_run(bare_run())
+    m = run_metrics(run)
+    first_alarm_s = min(a["t_ms"] for a in run.alarms) / 1000
+    assert m.detection_delay_s == pytest.approx(first_alarm_s - ONSET_S)
+    assert m.false_alarms == 0 and m.alarms == len(run.alarms)
+    assert m.time_to_correction_s is None and m.notes["time_to_correction_s"] == NO_COMMANDS
+    assert 0 < m.defect_rate < 1  # wrinkles rise past 0.5 /m after the drift
+    assert run_metrics(run, (QualitySpec("coater.xray.wrinkles_per_m", high=100.0),)).defect_rate == 0.0
+
+
+def test_time_to_correction_and_comparison_read_the_command_records() -> None:
+    a, b = run_metrics(load_run(bare_run())), run_metrics(load_run(full_run()))
+    assert b.time_to_correction_s == pytest.approx(23.5 - ONSET_S)  # applied_t_ms of the record
+    rows = {r["metric"]: r for r in compare(a, b)}
+    assert rows["time to correction (s)"]["A"] == NO_COMMANDS
+    assert rows["commands"]["B − A"] == "1"
+
+
+def test_the_run_view_renders_the_contracts_of_issues_5_and_6() -> None:
+    plain, full = load_run(bare_run()), load_run(full_run())
+    assert plain.diagnoses == [] and plain.ledger is None and plain.scores is None
+    assert [d.top.asset for d in full.diagnoses] == ["coater.blade3"]
+    assert full.ledger.ok and full.ledger.kinds == {"alarm": 1, "diagnosis": 1, "command": 1}
+    assert full.guidance() == ["blade pressure drift → trim that blade's setpoint: set coater.blade3.pressure_sp "
+                               "to 7.6 (status applied)"]
+    assert figure_png(rootcause_figure(full.diagnoses[0])).startswith(b"\x89PNG")
+    assert RunData(full.run_dir, {**full.report, "scores": SCORES}).scores == SCORES
+
+
+def test_a_tampered_ledger_and_a_broken_diagnosis_are_reported(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(full_run(), run_dir)
+    lines = (run_dir / "ledger.jsonl").read_text().splitlines()
+    lines[1] = lines[1].replace("coater.blade3", "coater.blade1", 1)
+    (run_dir / "ledger.jsonl").write_text("\n".join(lines) + "\n")
+    assert load_run(run_dir).ledger.summary().startswith("ledger BROKEN at entry 1")
+    report = json.loads((run_dir / "report.json").read_text())
+    del report["diagnoses"][0]["candidates"]
+    (run_dir / "report.json").write_text(json.dumps(report))
+    with pytest.raises(ValueError, match=r"diagnoses\[0\] breaks the Diagnosis contract"):
+        _ = load_run(run_dir).diagnoses
+
+
+def test_load_run_names_what_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no report.json"):
+        load_run(tmp_path)
+    (tmp_path / "report.json").write_text('{"seed": 1}')
+    with pytest.raises(ValueError, match="lacks scenario, mode, faults"):
+        load_run(tmp_path)
+    assert cli_run() in list_runs(cli_run().parent)
+
+
+def test_html_report_embeds_charts_and_says_what_a_run_lacks() -> None:
+    plain = render_html(load_run(bare_run()))
+    assert plain.count("data:image/png;base64,") >= 2 and "<script" not in plain
+    for note in (NO_DIAGNOSES, NO_COMMANDS, NO_LEDGER, NO_SCORES):
+        assert note in plain.replace("&#x27;", "'")
+    full = render_html(load_run(full_run()))
+    assert NO_DIAGNOSES not in full and "coater.coolant.valve" in full and "ledger verified: 3 entries" in full
+
+
+def test_twin_report_html_writes_the_page(tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(app, ["report", "html", str(cli_run()), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text().startswith("<!DOCTYPE html>")
+    missing = CliRunner().invoke(app, ["report", "html", str(tmp_path)])
+    assert missing.exit_code == 2 and "no report.json" in missing.output
+
+
+def test_knobs_turn_the_scenario_and_refuse_what_cannot_run() -> None:
+    spec = scenario()
+    same = apply_knobs(spec, Knobs(seed=3, fault=FaultKnob("blade_pressure_drift", "coater.blade3", 0.5, ONSET_S)))
+    assert same.model_dump() == spec.model_dump()  # unchanged knobs leave the scenario as it is
+    turned = apply_knobs(spec, Knobs(fault=FaultKnob("sensor_stuck", "coater.blade2.pressure", 0.0, 10.0),
+                                     scan_ms=20, warmup_s=8))
+    assert [(f.kind, f.target, f.start_s, f.rate) for f in turned.faults] == [
+        ("sensor_stuck", "coater.blade2.pressure", 10.0, None)]
+    assert turned.scan_ms == 20 and turned.detection.warmup_s == 8
+    assert apply_knobs(spec, Knobs(clean=True)).faults == []
+    with pytest.raises(ValueError, match="not a target of blade_pressure_drift"):
+        apply_knobs(spec, Knobs(fault=FaultKnob("blade_pressure_drift", "coater.blade9", 0.3, 10.0)))
+    with pytest.raises(ValueError, match="at or after the end of the run"):
+        apply_knobs(spec, Knobs(duration_s=ONSET_S))
+    assert "coater.blade3" in fault_targets(spec)["blade_pressure_drift"]
+    here = whatif_dir("r", spec, Knobs(seed=4))
+    assert here == whatif_dir("r", spec, Knobs(seed=4)) != whatif_dir("r", spec, Knobs(seed=4, duration_s=DURATION_S))
+
+
+def test_roles_hide_what_they_must() -> None:
+    raw = {"trends", "control_charts", "alarms", "exports"}
+    internals = {"detector", "rootcause", "scores"}
+    assert not raw & set(panels_for("after_sales")) and not internals & set(panels_for("after_sales"))
+    assert not internals & set(panels_for("test")) and "trends" in panels_for("test")
+    assert internals <= set(panels_for("process"))
+    assert set(ROLES) == {"test", "process", "after_sales"}
+    with pytest.raises(ValueError, match="unknown role 'boss'"):
+        panels_for("boss")
+
+
+def test_the_no_diagnosis_note_says_why() -> None:
+    run = load_run(bare_run())
+    assert run.no_diagnoses_note() == NO_DIAGNOSES
+    off = RunData(run.run_dir, {**run.report, "rootcause": {"enabled": False, "reason": "no knowledge file"}})
+    assert off.no_diagnoses_note() == "Root cause was off for this run: no knowledge file"
+    quiet = RunData(run.run_dir, {**run.report, "rootcause": {"enabled": True, "method": "gnn"}})
+    assert quiet.no_diagnoses_note() == "Root cause ran (gnn) but made no diagnosis in this run."

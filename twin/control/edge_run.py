@@ -1,0 +1,221 @@
+"""``twin edge run``: the edge as its own process — collection, detection, root cause and control — in real time.
+
+It knows only an endpoint file (and the tag map it names), exactly what it would know about
+a real line: no scenario, no plant model (the import contract covers this module). Per tick
+of ``scan_ms / speed`` wall seconds it polls every PLC on the edge's own time grid (started
+at the PLC's clock), aligns a frame, stores it in the historian, runs detection, root cause
+and the control loop; commands go over MQTT to the PLC bridge (in this process unless
+``bridge=False``), which writes them through the same drivers, reads back and acks.
+When the edge falls behind the wall clock it catches up without sleeping and counts the late
+ticks. Everything goes to ``out_dir``: ``historian.duckdb``, ``ledger.jsonl``,
+``bridge_journal.jsonl`` and ``edge.json`` (alarms, diagnoses, commands, counts; no truth,
+so no scores).
+
+Settings come from a YAML file with any of the blocks ``detection``, ``rootcause``,
+``control`` and ``alignment`` (a scenario file will do: its other keys are ignored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rootcause.diagnoser import AlarmRef, DiagnosisLoop, Diagnoser, build_graph
+from rootcause.settings import RootCauseSettings
+from twin.bridge.mqtt import BrokerAddress
+from twin.detection.alarms import AlarmManager
+from twin.detection.monitor import SubgroupMonitor
+from twin.detection.settings import DetectionSettings
+from twin.edge.collector import Collector, build_collectors, element_index, poll_all
+from twin.edge.frames import Aligner
+from twin.edge.historian import Historian
+from virtual_plc.configfile import ConfigError, read_yaml, validate_document
+from virtual_plc.drivers import make_driver
+from virtual_plc.endpoints import load_endpoints
+from virtual_plc.tagmap import TagMap
+
+from .loop import ControlLoop, Policy
+from .wiring import open_closed_loop
+
+REPO_DIR = Path(__file__).resolve().parents[2]
+KNOWLEDGE_DIR = REPO_DIR / "scenarios" / "knowledge"
+MODEL_DIR = REPO_DIR / "models"
+EDGE_REPORT_FILE = "edge.json"
+HISTORIAN_FILE = "historian.duckdb"
+SUMMARY_EVERY = 50  # ticks between refreshes of the result (and checks of ``stop``)
+
+
+class _Policy(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    policy: Policy = "off"
+
+
+class _Alignment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    staleness_periods: float = Field(default=2.0, ge=1.0)
+
+
+class EdgeSettings(BaseModel):
+    """What the edge is told besides the endpoint file: detection, root cause, control, alignment."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    rootcause: RootCauseSettings = Field(default_factory=RootCauseSettings)
+    control: _Policy = Field(default_factory=_Policy)
+    alignment: _Alignment = Field(default_factory=_Alignment)
+
+
+def load_edge_settings(path: str | Path | None) -> tuple[EdgeSettings, Path | None]:
+    """Edge settings from a YAML file (errors name field and line), and the folder paths resolve from."""
+    if path is None:
+        return EdgeSettings(), None
+    path = Path(path)
+    return validate_document(EdgeSettings, read_yaml(path), path), path.resolve().parent
+
+
+def rootcause_loop(settings: RootCauseSettings, tagmap: TagMap, base: Path | None,
+                   origin: str | Path = "<settings>") -> tuple[DiagnosisLoop | None, dict[str, object]]:
+    """The root-cause diagnoser of a line (knowledge file + method), and what a report says of it.
+
+    Relative ``knowledge`` / ``model`` paths resolve from ``base``; defaults are the plant's
+    shipped knowledge file and model (``random_walk`` when there is no model).
+    """
+    def resolve(relative: str) -> Path:
+        p = Path(relative)
+        return p if p.is_absolute() or base is None else (base / p).resolve()
+
+    plant = tagmap.plant
+    if not settings.enabled:
+        return None, {"enabled": False}
+    knowledge = resolve(settings.knowledge) if settings.knowledge else KNOWLEDGE_DIR / f"{plant}.yaml"
+    if not knowledge.is_file():
+        if settings.knowledge:
+            raise ConfigError(origin, [f"field rootcause.knowledge: no file {knowledge}"])
+        return None, {"enabled": False, "note": f"no knowledge file for plant {plant} ({knowledge})"}
+    model = resolve(settings.model) if settings.model else MODEL_DIR / f"rootcause_{plant}.pt"
+    method = settings.method or ("gnn" if model.is_file() else "random_walk")
+    graph = build_graph(tagmap, knowledge, drop=settings.knowledge_drop, add=settings.knowledge_add,
+                        seed=settings.knowledge_seed)
+    diagnoser = Diagnoser.with_method(graph, method, model if method == "gnn" else None, settings.evidence)
+    info = {"enabled": True, "method": method, "model_version": diagnoser.model_version,
+            "knowledge": str(knowledge), "knowledge_links": graph.graph.number_of_edges(),
+            "candidates": len(graph.candidates)}
+    return DiagnosisLoop(diagnoser), info
+
+
+@dataclass
+class EdgeRunResult:
+    """What one edge run did (also written to ``edge.json``)."""
+
+    frames: int = 0
+    late_ticks: int = 0
+    start_t_ms: int = 0
+    end_t_ms: int = 0
+    alarms: list[dict[str, Any]] = field(default_factory=list)
+    diagnoses: list[dict[str, Any]] = field(default_factory=list)
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    rootcause: dict[str, object] = field(default_factory=dict)
+    policy: str = "off"
+
+
+async def run_edge(
+    endpoints_file: str | Path,
+    out_dir: str | Path,
+    *,
+    settings: EdgeSettings | None = None,
+    settings_base: Path | None = None,
+    policy: Policy | None = None,
+    broker: BrokerAddress | None = None,
+    bridge: bool = True,
+    scan_ms: int = 10,
+    speed: float = 1.0,
+    duration_s: float | None = None,
+    stop: Callable[[EdgeRunResult], bool] | None = None,
+) -> EdgeRunResult:
+    """Run the edge in real time until ``duration_s`` wall seconds pass or ``stop(result)`` says so.
+
+    ``broker`` None starts an in-process amqtt broker (only when the policy sends commands);
+    ``bridge`` False leaves the PLC bridge to another process.
+    """
+    if speed <= 0 or scan_ms <= 0:
+        raise ValueError(f"speed and scan_ms must be positive, got {speed} and {scan_ms}")
+    settings = settings or EdgeSettings()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    endpoints = load_endpoints(endpoints_file)
+    index = element_index(endpoints)
+    aligner = Aligner(index, staleness_periods=settings.alignment.staleness_periods)
+    collectors = build_collectors(endpoints, aligner, make_driver)
+    historian = Historian(out / HISTORIAN_FILE, index)
+    detector = SubgroupMonitor(settings.detection, index) if settings.detection.enabled else None
+    alarms = AlarmManager(settings.detection.alarms)
+    diagnosis, info = rootcause_loop(settings.rootcause, endpoints.tagmap, settings_base, endpoints_file)
+    result = EdgeRunResult(rootcause=info, policy=policy or settings.control.policy)
+    closed = None
+    try:
+        closed = await open_closed_loop(endpoints, out, policy=result.policy, run_id=f"edge-{out.name}",  # type: ignore[arg-type]
+                                        broker=broker, bridge_account=("bridge", "") if bridge else None)
+        t0 = await _plc_clock(collectors, aligner, scan_ms)
+        result.start_t_ms = t0
+        started = time.monotonic()
+        k = 0
+        while duration_s is None or time.monotonic() - started < duration_s:
+            t_ms = t0 + k * scan_ms
+            frame = await poll_all(collectors, aligner, t_ms)
+            historian.append(frame)
+            new = alarms.process(t_ms, detector.observe(frame)) if detector is not None else []
+            made = diagnosis.step(t_ms, [AlarmRef(a.id, a.tag, a.t_ms) for a in new],
+                                  historian.reader) if diagnosis is not None else None
+            for alarm in new:
+                closed.loop.on_alarm(alarm)
+            await closed.loop.on_frame(frame)
+            if made is not None:
+                await closed.loop.on_diagnosis(made, frame)
+            result.frames, result.end_t_ms = result.frames + 1, t_ms
+            if k % SUMMARY_EVERY == 0 or made is not None:
+                _summarise(result, alarms, diagnosis, closed.loop)
+                if stop is not None and stop(result):
+                    break
+            k += 1
+            wait = started + k * scan_ms / 1000 / speed - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            else:
+                result.late_ticks += 1
+                await asyncio.sleep(0)  # let the bridge and the MQTT links run
+    finally:
+        if closed is not None:
+            _summarise(result, alarms, diagnosis, closed.loop)
+            await closed.close()
+        for collector in collectors:
+            await collector.close()
+        historian.close()
+        (out / EDGE_REPORT_FILE).write_text(json.dumps(result.__dict__, indent=2, default=str) + "\n",
+                                            encoding="utf-8")
+    return result
+
+
+def _summarise(result: EdgeRunResult, alarms: AlarmManager, diagnosis: DiagnosisLoop | None,
+               loop: ControlLoop) -> None:
+    """Refresh the result's alarms, diagnoses and commands (JSON-ready)."""
+    result.alarms = [a.to_dict() for a in alarms.alarms]
+    result.diagnoses = [d.model_dump(mode="json") for d in diagnosis.diagnoses] if diagnosis else []
+    result.commands = loop.records()
+
+
+async def _plc_clock(collectors: list[Collector], aligner: Aligner, scan_ms: int) -> int:
+    """The PLCs' clock now, rounded down to the edge's scan grid (the edge's time starts there)."""
+    clocks = await asyncio.gather(*(c.poll(0) for c in collectors))
+    seen = [c for c in clocks if c is not None]
+    if not seen:
+        raise ConnectionError("no PLC of the endpoint file answered")
+    aligner.frame(0)  # discard the probe
+    return max(seen) // scan_ms * scan_ms
