@@ -171,6 +171,9 @@ def edge_run(
     out: Path = typer.Option(Path("runs/edge"), help="where the historian, ledger and edge.json go"),
     policy: Optional[str] = typer.Option(None, help="control policy: off | recommend | auto"),
     broker: Optional[str] = typer.Option(None, help="MQTT broker HOST:PORT (default: an in-process amqtt)"),
+    username: Optional[str] = typer.Option(None, help="the edge's MQTT account (default: $TWIN_MQTT_USERNAME, 'edge')"),
+    password_file: Optional[Path] = typer.Option(
+        None, help="file holding the edge's MQTT password (default: $TWIN_MQTT_PASSWORD)"),
     bridge: bool = typer.Option(True, help="run the PLC bridge in this process (--no-bridge: another does)"),
     scan_ms: int = typer.Option(10, help="edge scan period, ms of PLC time"),
     speed: float = typer.Option(1.0, help="PLC seconds per wall second (match the PLC's)"),
@@ -188,7 +191,16 @@ def edge_run(
         host, _, port = broker.rpartition(":")
         if not host or not port.isdigit():
             raise _fail(f"--broker must be HOST:PORT, not {broker!r}")
-        address = BrokerAddress(host, int(port))
+        password = None
+        if password_file is not None:
+            if not password_file.is_file():
+                raise _fail(f"--password-file: no file {password_file}")
+            password = password_file.read_text(encoding="utf-8").strip()
+        if password is not None and not username:
+            raise _fail("--password-file needs --username")
+        address = BrokerAddress(host, int(port), username, password)
+    elif username or password_file:
+        raise _fail("--username and --password-file need --broker (the in-process broker has no accounts)")
     try:
         edge_settings, base = load_edge_settings(settings)
         console.print(f"[green]edge[/green] reading {endpoints}; writing {out}")

@@ -188,3 +188,20 @@ def test_a_plant_trip_ends_the_run_with_a_message_not_a_traceback(tmp_path: Path
     assert "the plant shut down:" in result.output and "Traceback" not in result.output
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["stopped_early"].startswith("PlantShutdown")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--username", "edge"], "--username and --password-file need --broker"),
+        (["--broker", "127.0.0.1:1883", "--password-file", "{pw}"], "--password-file needs --username"),
+        (["--broker", "127.0.0.1:1883", "--username", "edge", "--password-file", "{missing}"], "no file"),
+        (["--broker", "localhost"], "--broker must be HOST:PORT"),
+    ],
+)
+def test_edge_run_refuses_broken_broker_accounts_by_name(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "pw").write_text("secret\n")
+    args = [a.format(pw=tmp_path / "pw", missing=tmp_path / "nope") for a in args]
+    result = runner.invoke(app, ["edge", "run", "--endpoints", str(tmp_path / "endpoints.yaml"), *args])
+    assert result.exit_code == 2
+    assert message in result.output

@@ -13,22 +13,31 @@ so no scores).
 
 Settings come from a YAML file with any of the blocks ``detection``, ``rootcause``,
 ``control`` and ``alignment`` (a scenario file will do: its other keys are ignored).
+
+MQTT accounts (:func:`broker_account`): a broker with passwords (Mosquitto as CI runs it) needs
+the edge's account and, when the bridge runs here, the bridge's. They come from the broker
+address's own username and password, else from the environment — ``TWIN_MQTT_USERNAME`` /
+``TWIN_MQTT_PASSWORD`` (edge), ``TWIN_MQTT_BRIDGE_USERNAME`` / ``TWIN_MQTT_BRIDGE_PASSWORD``
+(bridge), kept out of the command line and so out of ``ps`` — else ``edge`` and ``bridge``
+with no password (what the in-process amqtt broker takes).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rootcause.diagnoser import AlarmRef, DiagnosisLoop, Diagnoser, build_graph
+from rootcause.diagnoser import AlarmRef, Diagnoser, DiagnosisLoop, build_graph
 from rootcause.settings import RootCauseSettings
+from twin.bridge.brokers import BRIDGE_USER, EDGE_USER
 from twin.bridge.mqtt import BrokerAddress
 from twin.detection.alarms import AlarmManager
 from twin.detection.monitor import SubgroupMonitor
@@ -50,6 +59,10 @@ MODEL_DIR = REPO_DIR / "models"
 EDGE_REPORT_FILE = "edge.json"
 HISTORIAN_FILE = "historian.duckdb"
 SUMMARY_EVERY = 50  # ticks between refreshes of the result (and checks of ``stop``)
+ACCOUNT_ENV = {  # role → (username variable, password variable, default username)
+    "edge": ("TWIN_MQTT_USERNAME", "TWIN_MQTT_PASSWORD", EDGE_USER),
+    "bridge": ("TWIN_MQTT_BRIDGE_USERNAME", "TWIN_MQTT_BRIDGE_PASSWORD", BRIDGE_USER),
+}
 
 
 class _Policy(BaseModel):
@@ -111,6 +124,28 @@ def rootcause_loop(settings: RootCauseSettings, tagmap: TagMap, base: Path | Non
     return DiagnosisLoop(diagnoser), info
 
 
+def broker_account(role: Literal["edge", "bridge"], broker: BrokerAddress | None = None,
+                   environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The (username, password) the edge's MQTT link (``role`` edge) or its bridge's logs in with.
+
+    First found: ``broker``'s own username and password (the edge's account only: the bridge
+    has its own), then the role's environment variables (:data:`ACCOUNT_ENV`; ``environ``
+    defaults to ``os.environ``), then the role's default username and no password.
+
+    >>> broker_account("edge", environ={"TWIN_MQTT_USERNAME": "edge-7", "TWIN_MQTT_PASSWORD": "s3"})
+    ('edge-7', 's3')
+    >>> broker_account("edge", BrokerAddress("127.0.0.1", 1883, "plant-edge", "pw"), environ={})
+    ('plant-edge', 'pw')
+    >>> broker_account("bridge", BrokerAddress("127.0.0.1", 1883, "plant-edge", "pw"), environ={})
+    ('bridge', '')
+    """
+    user_var, password_var, default_user = ACCOUNT_ENV[role]
+    if role == "edge" and broker is not None and broker.username is not None:
+        return broker.username, broker.password or ""
+    env = os.environ if environ is None else environ
+    return env.get(user_var) or default_user, env.get(password_var, "")
+
+
 @dataclass
 class EdgeRunResult:
     """What one edge run did (also written to ``edge.json``)."""
@@ -135,6 +170,8 @@ async def run_edge(
     policy: Policy | None = None,
     broker: BrokerAddress | None = None,
     bridge: bool = True,
+    edge_account: tuple[str, str] | None = None,
+    bridge_account: tuple[str, str] | None = None,
     scan_ms: int = 10,
     speed: float = 1.0,
     duration_s: float | None = None,
@@ -143,7 +180,8 @@ async def run_edge(
     """Run the edge in real time until ``duration_s`` wall seconds pass or ``stop(result)`` says so.
 
     ``broker`` None starts an in-process amqtt broker (only when the policy sends commands);
-    ``bridge`` False leaves the PLC bridge to another process.
+    ``bridge`` False leaves the PLC bridge to another process. ``edge_account`` and
+    ``bridge_account`` (username, password) default to :func:`broker_account`'s.
     """
     if speed <= 0 or scan_ms <= 0:
         raise ValueError(f"speed and scan_ms must be positive, got {speed} and {scan_ms}")
@@ -161,8 +199,10 @@ async def run_edge(
     result = EdgeRunResult(rootcause=info, policy=policy or settings.control.policy)
     closed = None
     try:
-        closed = await open_closed_loop(endpoints, out, policy=result.policy, run_id=f"edge-{out.name}",  # type: ignore[arg-type]
-                                        broker=broker, bridge_account=("bridge", "") if bridge else None)
+        closed = await open_closed_loop(
+            endpoints, out, policy=result.policy, run_id=f"edge-{out.name}", broker=broker,  # type: ignore[arg-type]
+            edge_account=edge_account or broker_account("edge", broker),
+            bridge_account=(bridge_account or broker_account("bridge")) if bridge else None)
         t0 = await _plc_clock(collectors, aligner, scan_ms)
         result.start_t_ms = t0
         started = time.monotonic()
