@@ -11,7 +11,8 @@ from twin.runview.charts import chart_series, control_chart_figure, figure_png, 
 from twin.runview.html import render_html
 from twin.runview.metrics import METRIC_LABELS, run_metrics
 from twin.runview.roles import PANEL_TITLES, ROLES, panels_for
-from twin.runview.run import NO_ALARMS, NO_COMMANDS, NO_GUIDANCE, NO_LEDGER, NO_SCORES
+from twin.runview.run import NO_ALARMS, NO_GUIDANCE, NO_LEDGER, NO_SCORES
+from twin.runview.whatif import FINISHED_NOTE
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -95,6 +96,7 @@ def alarms(run: RunData) -> None:
     st.dataframe([{k: a.get(k) for k in keys} for a in run.alarms], hide_index=True)
     with st.expander("state history"):
         st.dataframe([{"id": a["id"], **h} for a in run.alarms for h in a.get("history", [])], hide_index=True)
+    st.caption(FINISHED_NOTE)
 
 
 def detector(run: RunData) -> None:
@@ -121,13 +123,16 @@ def rootcause(run: RunData) -> None:
 def commands(run: RunData) -> None:
     """The command log: status, ack and verified effect of each command."""
     if not run.commands:
-        st.info(NO_COMMANDS)
+        st.info(run.no_commands_note())
         return
     st.dataframe([{
         "id": c.get("id"), "t_ms": c.get("t_ms"), "kind": c.get("kind"), "tag": c.get("tag"), "value": c.get("value"),
         "status": c.get("status"), "ack": (c.get("ack") or {}).get("status"),
         "effect": (c.get("verification") or {}).get("outcome"), "reason": c.get("reason"),
+        "approved by": c.get("approved_by"),
     } for c in run.commands], hide_index=True)
+    if run.policy == "recommend":
+        st.caption(FINISHED_NOTE)
 
 
 def ledger(run: RunData) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
+from app_pages.console import console
 from app_pages.panels import render_run
 from twin.runview import load_run
-from twin.runview.whatif import FaultKnob, Knobs, fault_targets, run_whatif, whatif_dir
+from twin.runview.whatif import METHODS, FaultKnob, Knobs, LiveRun, fault_targets, run_whatif, whatif_dir
 from twin.scenario import Scenario, load_scenario
 from virtual_plc.configfile import ConfigError
 
@@ -16,6 +18,24 @@ from virtual_plc.configfile import ConfigError
 @st.cache_data(show_spinner=False)
 def _targets(path: str) -> dict[str, list[str]]:
     return fault_targets(load_scenario(path))
+
+
+def _rootcause_knobs(spec: Scenario) -> dict[str, Any]:
+    """The knowledge-file perturbation and diagnosis method knobs (the scenario's ``rootcause`` block)."""
+    rc = spec.rootcause
+    cols = st.columns(4)
+    drop = cols[0].number_input("knowledge links dropped (%)", min_value=0, max_value=100,
+                                value=round(100 * rc.knowledge_drop), step=10,
+                                help="share of the knowledge file's cause→effect links root cause does not get")
+    add = cols[1].number_input("spurious links added (%)", min_value=0, max_value=100,
+                               value=round(100 * rc.knowledge_add), step=10,
+                               help="wrong links added to the knowledge graph, as a share of its links")
+    kseed = cols[2].number_input("perturbation seed", min_value=0, value=rc.knowledge_seed, step=1)
+    methods = ["default", *METHODS]
+    method = cols[3].selectbox("diagnosis method", methods, index=methods.index(rc.method or "default"),
+                               help="default: gnn if the plant has a trained model, else random_walk")
+    return {"knowledge_drop": drop / 100, "knowledge_add": add / 100, "knowledge_seed": int(kseed),
+            "method": None if method == "default" else method}
 
 
 def _knobs(spec: Scenario) -> Knobs:
@@ -32,7 +52,7 @@ def _knobs(spec: Scenario) -> Knobs:
                          help="lockstep: real Modbus/OPC UA sockets on 127.0.0.1; offline: no sockets, same code")
     warmup = cols[1].number_input("detection warm-up (s)", min_value=1.0, value=float(spec.detection.warmup_s))
     clean = cols[2].checkbox("run clean (no fault)", value=not spec.faults)
-    st.caption("Knowledge-file perturbation waits for root cause (issue 5) to run inside the episode.")
+    rootcause = _rootcause_knobs(spec)
     fault = None
     if not clean:
         targets = _targets(str(spec.source))
@@ -46,7 +66,32 @@ def _knobs(spec: Scenario) -> Knobs:
         onset = cols[3].number_input("onset (s)", min_value=0.0, value=float(first.start_s) if first else 0.0)
         fault = FaultKnob(kind, target, magnitude, onset)
     return Knobs(seed=int(seed), duration_s=float(duration), policy=policy, mode=mode, scan_ms=int(scan_ms),
-                 fault=fault, clean=clean, warmup_s=float(warmup))
+                 fault=fault, clean=clean, warmup_s=float(warmup), **rootcause)
+
+
+def _live_options() -> tuple[bool, float | None, float]:
+    """Whether to run live (an operator's console), at what plant speed, and how long to hold for a decision."""
+    cols = st.columns(3)
+    live = cols[0].checkbox("live run (operator console)",
+                            help="run in the background and acknowledge or shelve alarms, approve or reject "
+                                 "pending commands (recommend policy) while it runs")
+    speed = cols[1].number_input("plant speed (× real time, 0: as fast as possible)", min_value=0.0, value=0.0,
+                                 step=1.0, disabled=not live)
+    hold = cols[2].number_input("hold the plant for a decision up to (s)", min_value=0.0, value=120.0, step=10.0,
+                                disabled=not live, help="while a command waits for approval the plant stands still")
+    return live, (float(speed) or None), float(hold)
+
+
+def _start_live(spec: Scenario, knobs: Knobs, speed: float | None, hold_s: float) -> None:
+    """Start a live run into its own directory; the console below follows it."""
+    finished = whatif_dir(st.session_state.runs_root, spec, knobs)
+    out = finished.with_name(finished.name + "-live")
+    try:
+        st.session_state.live = LiveRun(spec, knobs, out, speed=speed, hold_s=hold_s).start()
+    except (ValueError, ConfigError) as err:
+        st.error(str(err))
+        return
+    st.session_state.pop("run_dir", None)
 
 
 def _run(spec: Scenario, knobs: Knobs) -> None:
@@ -84,8 +129,18 @@ except ConfigError as err:
     st.stop()
 st.caption(spec.description)
 knobs = _knobs(spec)
-if st.button("Run", type="primary"):
-    _run(spec, knobs)
+live, speed, hold_s = _live_options()
+if st.button("Run", type="primary", disabled="live" in st.session_state):
+    st.session_state.pop("live_error", None)
+    if live:
+        _start_live(spec, knobs, speed, hold_s)
+    else:
+        _run(spec, knobs)
+if "live" in st.session_state:
+    console()
+    st.stop()
+if st.session_state.get("live_error"):
+    st.warning(f"the live run ended early: {st.session_state.live_error}")
 if st.session_state.get("run_dir"):
     st.divider()
     render_run(load_run(st.session_state.run_dir), st.session_state.role)

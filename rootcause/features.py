@@ -98,10 +98,13 @@ def evidence_from_series(
         onset_s = None if onset_idx is None else (base_end + (onset_idx + 1) * MEAN_S * 1000 - first_alarm_ms) / 1000
         raw[tag] = (z, partial, onset_s)
     onsets = sorted(o for _, _, o in raw.values() if o is not None)
+    first_index = {}
+    for i, o in enumerate(onsets):
+        first_index.setdefault(o, i)
     evidence = Evidence(t_ms, first_alarm_ms)
     for tag, (z, partial, onset_s) in raw.items():
         deviated = onset_s is not None
-        rank = onsets.index(onset_s) / max(1, len(onsets) - 1) if deviated else 1.0
+        rank = first_index[onset_s] / max(1, len(onsets) - 1) if deviated else 1.0
         alarm_rel = (alarmed[tag] - first_alarm_ms) / 60_000 if tag in alarmed else 2.0
         features = np.array([
             *partial[:2],

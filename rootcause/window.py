@@ -25,12 +25,10 @@ def read_evidence(
     """
     first = min((t for _, t in alarms), default=t_ms)
     window = settings.window_ms(first, t_ms)
-    stored = set(reader.tags())
-    elements: dict[str, list[str]] = {}
-    for tag in tags:
-        names = [n for n in stored if n == tag or n.startswith(tag + "[")]
-        if names:
-            elements[tag] = sorted(names, key=_element_order)
+    by_tag: dict[str, list[str]] = {}
+    for name in reader.tags():
+        by_tag.setdefault(name.split("[", 1)[0], []).append(name)
+    elements = {tag: sorted(by_tag[tag], key=_element_order) for tag in tags if tag in by_tag}
     flat = [n for names in elements.values() for n in names]
     grid = reader.resample(GRID_MS, window[0], window[2] + GRID_MS, flat) if flat else {}
     series: dict[str, tuple[np.ndarray, np.ndarray]] = {}

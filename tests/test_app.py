@@ -4,6 +4,8 @@ gives the CLI's report, and each role sees only its panels."""
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from tests.conftest import REPO
 from tests.test_app_fixtures import bare_run, cli_run, full_run, scenarios_dir
 from twin.runview.roles import PANEL_TITLES, panels_for
 from twin.runview.run import NO_COMMANDS, NO_DIAGNOSES, NO_LEDGER
+from twin.runview.whatif import FINISHED_NOTE
 
 PAGES = ("app_pages/run.py", "app_pages/view.py", "app_pages/compare.py")
 
@@ -91,3 +94,71 @@ def test_a_run_without_issue_5_and_6_says_so() -> None:
     at.session_state["role"] = "after_sales"
     at.run()
     assert NO_DIAGNOSES in [i.value for i in at.info]
+
+
+def test_knowledge_knobs_reach_root_cause(tmp_path: Path) -> None:
+    at = app(tmp_path)
+    by_label = {w.label: w for w in at.number_input}
+    by_label["duration (plant s)"].set_value(1.0)
+    by_label["knowledge links dropped (%)"].set_value(50)
+    [mode] = [r for r in at.radio if r.label == "mode"]
+    mode.set_value("offline")
+    [method] = [s for s in at.selectbox if s.label == "diagnosis method"]
+    method.set_value("random_walk")
+    [clean] = [c for c in at.checkbox if c.label == "run clean (no fault)"]
+    clean.check()  # a 1 s run ends before the fault's onset
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    ours = json.loads((Path(at.session_state["run_dir"]) / "report.json").read_text())
+    default = json.loads((cli_run() / "report.json").read_text())
+    assert ours["scenario"]["rootcause"]["knowledge_drop"] == 0.5
+    assert ours["rootcause"]["method"] == "random_walk"
+    assert 0 < ours["rootcause"]["knowledge_links"] < default["rootcause"]["knowledge_links"]
+
+
+def rerun_until(at: AppTest, found: Callable[[AppTest], bool], what: str, timeout_s: float = 60.0) -> AppTest:
+    """Rerun the app (as the console's one-second refresh does) until ``found`` holds."""
+    deadline = time.monotonic() + timeout_s
+    while not found(at.run()):
+        assert not at.exception, at.exception
+        assert time.monotonic() < deadline, f"no {what} within {timeout_s:g} s"
+        time.sleep(0.3)
+    return at
+
+
+def buttons(at: AppTest, label: str) -> list:
+    return [b for b in at.button if b.label == label]
+
+
+@pytest.mark.timeout(120)
+def test_a_live_recommend_run_waits_for_the_operator_who_acks_and_approves(tmp_path: Path) -> None:
+    at = app(tmp_path)
+    [scenario] = [s for s in at.selectbox if s.label == "scenario"]
+    scenario.select_index(1).run()  # short_coil_ageing: recommend policy
+    [mode] = [r for r in at.radio if r.label == "mode"]
+    mode.set_value("offline")
+    [live] = [c for c in at.checkbox if c.label == "live run (operator console)"]
+    live.check()
+    buttons(at.run(), "Run")[0].click().run()
+    assert not at.exception and not at.error
+    # the plant is held while the valve correction waits: the alarm list stands still too
+    rerun_until(at, lambda a: bool(buttons(a, "Approve")), "pending command")
+    ack = buttons(at, "Acknowledge")[0]
+    alarm_id = ack.key.removeprefix("ack-")
+    ack.click().run()
+    command_id = buttons(at, "Approve")[0].key.removeprefix("approve-")
+
+    def approve_all_until_the_end(a: AppTest) -> bool:
+        """Approve what waits (a verified correction may be followed by a repeat); done when the run ends."""
+        for button in buttons(a, "Approve"):
+            button.click()
+        return "live" not in a.session_state
+
+    rerun_until(at, approve_all_until_the_end, "end of the live run")
+    report = json.loads((Path(at.session_state["run_dir"]) / "report.json").read_text())
+    [command] = [c for c in report["commands"] if c["id"] == command_id]
+    assert command["approved_by"] == "app operator" and command["status"] == "applied"
+    [alarm] = [a for a in report["alarms"] if a["id"] == alarm_id]
+    assert "acknowledged by app operator" in [h["reason"] for h in alarm["history"]]
+    assert PANEL_TITLES["alarms"] in subheaders(at)  # the finished run is shown, and says it is finished
+    assert FINISHED_NOTE in [c.value for c in at.caption]

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from rootcause.diagnosis import Candidate, Diagnosis, EvidenceStep
 from twin.cli import app
 from twin.ledger import Ledger
-from twin.report import RunReport
+from twin.report import QualityOutcome, Scores
 
 SEED = 3
 DURATION_S = 40.0
@@ -41,16 +41,38 @@ control:
 endpoints: virtual
 """
 
+# valve coil ageing, fast: alarms from ~36 s, a valve correction proposed at ~90 s (recommend holds it)
+COIL_SCENARIO = """\
+name: short_coil_ageing
+description: valve coil ageing from t = 25 s; a 120 s recommend-policy run for the live console tests
+plant: coater
+seed: 7
+duration_s: 120
+scan_ms: 10
+faults:
+  - kind: valve_coil_ageing
+    target: coater.coolant.valve
+    start_s: 25
+    magnitude: 6.0
+    rate: 0.1
+detection:
+  warmup_s: 20
+control:
+  policy: recommend
+endpoints: virtual
+"""
+
 _ROOT = Path(tempfile.mkdtemp(prefix="qt-app-tests-"))
 atexit.register(shutil.rmtree, _ROOT, True)
 
 
 def scenarios_dir() -> Path:
-    """A scenarios folder holding only the short scenario."""
+    """A scenarios folder holding the short scenario (first) and the short coil-ageing one."""
     folder = _ROOT / "scenarios"
     if not folder.exists():
         folder.mkdir()
         (folder / "short_blade_drift.yaml").write_text(SCENARIO)
+        (folder / "short_coil_ageing.yaml").write_text(COIL_SCENARIO)
     return folder
 
 
@@ -101,20 +123,22 @@ COMMAND = {  # a CommandRecord.to_dict() of issue 6, as the playbook trims blade
     "ack": {"command_id": "C0001", "status": "applied", "read_back": 7.6},
     "verification": {"signal": "coater.blade3.pressure", "outcome": "worked"},
 }
-SCORES = {"top1": True, "detection_delay_s": 0.0}
+SCORES = Scores(  # as closed-loop control (issue 6) scores the run; built through the contract
+    detection_delay_s=0.0, diagnosis_delay_s=1.0, command_delay_s=2.0, verified_delay_s=3.5,
+    analysis_wall_ms_per_alarm=1.2, top1_correct=True, top3_correct=True,
+    quality=QualityOutcome(metric="coater.xray.wrinkles_per_m", pre_fault=0.2, final=0.21),
+).model_dump(mode="json")
 
 
 @cache
 def full_run() -> Path:
-    """A copy of the CLI run whose report has a diagnosis, a command (and scores, once the report
-    model has them), with a ledger."""
+    """A copy of the CLI run whose report has a diagnosis, a command and scores, with a ledger."""
     out = _ROOT / "runs" / "full"
     shutil.copytree(bare_run(), out)
     report = json.loads((out / "report.json").read_text())
     report["diagnoses"] = [diagnosis().model_dump(mode="json")]
     report["commands"] = [COMMAND]
-    if "scores" in RunReport.model_fields:  # issue 6 adds the key to the report model
-        report["scores"] = SCORES
+    report["scores"] = SCORES
     (out / "report.json").write_text(json.dumps(report, indent=2))
     ledger = Ledger(out / "ledger.jsonl")
     ledger.append("alarm", report["alarms"][0], t_ms=report["alarms"][0]["t_ms"])

@@ -17,7 +17,7 @@ from twin.runview.html import render_html
 from twin.runview.metrics import QualitySpec, compare, run_metrics
 from twin.runview.roles import ROLES, panels_for
 from twin.runview.run import NO_COMMANDS, NO_DIAGNOSES, NO_LEDGER, NO_SCORES
-from twin.runview.whatif import FaultKnob, Knobs, apply_knobs, fault_targets, whatif_dir
+from twin.runview.whatif import FINISHED_NOTE, FaultKnob, Knobs, LiveRun, apply_knobs, fault_targets, whatif_dir
 from twin.scenario import load_scenario
 
 
@@ -130,6 +130,31 @@ def test_knobs_turn_the_scenario_and_refuse_what_cannot_run() -> None:
     assert here == whatif_dir("r", spec, Knobs(seed=4)) != whatif_dir("r", spec, Knobs(seed=4, duration_s=DURATION_S))
 
 
+def test_knowledge_knobs_turn_the_rootcause_block() -> None:
+    spec = scenario()
+    turned = apply_knobs(spec, Knobs(knowledge_drop=0.5, knowledge_add=0.1, knowledge_seed=4, method="random_walk"))
+    rc = turned.rootcause
+    assert (rc.knowledge_drop, rc.knowledge_add, rc.knowledge_seed, rc.method) == (0.5, 0.1, 4, "random_walk")
+    assert apply_knobs(spec, Knobs()).rootcause == spec.rootcause
+    with pytest.raises(ValueError, match="knowledge_drop"):
+        apply_knobs(spec, Knobs(knowledge_drop=1.5))
+    with pytest.raises(ValueError, match="method"):
+        apply_knobs(spec, Knobs(method="tea_leaves"))
+
+
+def test_a_live_run_refuses_operator_actions_once_finished(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="speed must be positive"):
+        LiveRun(scenario(), Knobs(), tmp_path, speed=0)
+    live = LiveRun(scenario(), Knobs(duration_s=1.0, mode="offline", clean=True), tmp_path / "live").start()
+    assert live.join(60) and live.error is None and live.report is not None
+    assert live.pending() == []  # policy off: nothing waits
+    with pytest.raises(RuntimeError, match="finished"):
+        live.acknowledge("A00001")
+    with pytest.raises(RuntimeError, match="finished"):
+        live.approve("c0001")
+    assert "Tick “live run”" in FINISHED_NOTE
+
+
 def test_roles_hide_what_they_must() -> None:
     raw = {"trends", "control_charts", "alarms", "exports"}
     internals = {"detector", "rootcause", "scores"}
@@ -139,6 +164,13 @@ def test_roles_hide_what_they_must() -> None:
     assert set(ROLES) == {"test", "process", "after_sales"}
     with pytest.raises(ValueError, match="unknown role 'boss'"):
         panels_for("boss")
+
+
+def test_the_no_commands_note_tells_an_older_run_from_a_quiet_loop() -> None:
+    assert load_run(bare_run()).no_commands_note() == NO_COMMANDS  # no scores: from before issue 6
+    quiet = load_run(cli_run())  # the runner wired issue 6; the short drift is not answered by a command
+    assert not quiet.commands and quiet.scores is not None
+    assert quiet.no_commands_note() != NO_COMMANDS and "policy off" in quiet.no_commands_note()
 
 
 def test_the_no_diagnosis_note_says_why() -> None:

@@ -31,13 +31,12 @@ from typing import Literal
 
 from plant_models.base import PlantModel
 from plant_models.registry import build_plant
+from rootcause.diagnoser import AlarmRef, DiagnosisLoop
 from virtual_plc.configfile import ConfigError
 from virtual_plc.drivers import ImageDriver, PlcDriver, make_driver
 from virtual_plc.endpoints import Endpoint, load_endpoints, read_endpoint_file
 from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port
 from virtual_plc.tagmap import TagMap, load_tagmap
-
-from rootcause.diagnoser import AlarmRef, DiagnosisLoop
 
 from .binding import check_binding, plant_tagmap, virtual_endpoints
 from .control.edge_run import KNOWLEDGE_DIR, MODEL_DIR, rootcause_loop  # noqa: F401 - the dirs: re-exported
@@ -75,6 +74,9 @@ class EpisodeConfig:
     duration_s: float | None = None
     hooks: list[FrameHook] = field(default_factory=list)
     progress: Progress | None = None
+    #: called once the run is wired, before the first scan, with the live :class:`Wiring` (its
+    #: ``alarms`` and ``control.loop``): how an operator's console (the app's live run) gets a handle
+    on_wired: Callable[[Wiring], None] | None = None
 
 
 @dataclass
@@ -225,6 +227,8 @@ async def run_episode(scenario: Scenario, config: EpisodeConfig | None = None) -
     scans_done = 0
     try:
         wiring.control = await open_control(wiring, policy, config.mode, out_dir, f"{scenario.name}-{seed}")
+        if config.on_wired is not None:
+            config.on_wired(wiring)
         for k in range(n_scans):
             await run_scan(wiring, k * scenario.scan_ms, config.hooks)
             scans_done = k + 1

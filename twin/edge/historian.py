@@ -204,10 +204,11 @@ class HistorianReader:
         q_all = pc.index_in(table.column("quality"), value_set=pa.array(QUALITY_NAMES)).to_numpy()[order]
         q_all = q_all.astype(np.uint8)
         code_of = {name: i for i, name in enumerate(tags.dictionary.to_pylist())}
+        starts = np.searchsorted(codes, np.arange(len(code_of) + 1, dtype=codes.dtype))  # one pass for all
         out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name in names:
-            code = code_of.get(name, -1)
-            lo, hi = np.searchsorted(codes, code, side="left"), np.searchsorted(codes, code, side="right")
+            code = code_of.get(name)
+            lo, hi = (int(starts[code]), int(starts[code + 1])) if code is not None else (0, 0)
             out[name] = _asof(grid, ts_all[lo:hi], val_all[lo:hi], q_all[lo:hi], int(periods[name] * staleness_periods))
         return out
 

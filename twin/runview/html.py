@@ -12,7 +12,7 @@ from typing import Any
 
 from .charts import chart_series, control_chart_figure, figure_png, rootcause_figure, trends_png
 from .metrics import METRIC_LABELS, run_metrics
-from .run import NO_ALARMS, NO_COMMANDS, NO_LEDGER, NO_SCORES, RunData, load_run
+from .run import NO_ALARMS, NO_LEDGER, NO_SCORES, RunData, load_run
 
 HTML_FILE = "report.html"
 MAX_ALARM_ROWS = 50
@@ -37,7 +37,7 @@ def render_html(run: RunData) -> str:
              "<h2>Control charts</h2>", *_charts(run),
              "<h2>Alarms (ISA-18.2)</h2>", _alarms(run.alarms),
              "<h2>Diagnoses</h2>", *_diagnoses(run),
-             "<h2>Commands</h2>", _commands(run.commands),
+             "<h2>Commands</h2>", _commands(run),
              "<h2>Ledger</h2>", _p(run.ledger.summary()) if run.ledger else _note(NO_LEDGER),
              "<h2>Scores against the truth</h2>",
              f"<pre>{_e(json.dumps(run.scores, indent=2))}</pre>" if run.scores else _note(NO_SCORES)]
@@ -91,9 +91,10 @@ def _alarms(alarms: Sequence[dict[str, Any]]) -> str:
     return _table(["id", "t (s)", "tag", "detector", "rule", "state"], rows) + more
 
 
-def _commands(commands: Sequence[dict[str, Any]]) -> str:
+def _commands(run: RunData) -> str:
+    commands = run.commands
     if not commands:
-        return _note(NO_COMMANDS)
+        return _note(run.no_commands_note())
     return _table(["id", "t (s)", "kind", "tag", "value", "status", "reason"],
                   [[c.get("id"), c.get("t_ms", 0) / 1000, c.get("kind"), c.get("tag"), c.get("value"),
                     c.get("status"), c.get("reason")] for c in commands])

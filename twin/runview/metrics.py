@@ -20,7 +20,7 @@ import numpy as np
 from ..edge.frames import Quality
 from ..edge.historian import HistorianReader
 from ..episode import HISTORIAN_FILE
-from .run import NO_COMMANDS, RunData
+from .run import RunData
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def _defect_rate(run: RunData, specs: tuple[QualitySpec, ...], resolution_ms: in
 
 def _time_to_correction(run: RunData, onset_s: float | None, notes: dict[str, str]) -> float | None:
     if not run.commands:
-        notes["time_to_correction_s"] = NO_COMMANDS
+        notes["time_to_correction_s"] = run.no_commands_note()
         return None
     if onset_s is None:
         notes["time_to_correction_s"] = "no fault injected"

@@ -200,6 +200,13 @@ class RunData:
             return "Root cause was off for this run" + (f": {why}" if why else ".")
         return f"Root cause ran ({info.get('method', '?')}) but made no diagnosis in this run."
 
+    def no_commands_note(self) -> str:
+        """Why the run has no command: closed-loop control not wired (an older run), or nothing to answer."""
+        if "scores" not in self.report:  # reports from before issue 6 have neither scores nor commands
+            return NO_COMMANDS
+        return (f"Closed-loop control ran (policy {self.policy}) but made no command or work order in this run: "
+                "no diagnosis that a playbook rule answers.")
+
     def guidance(self) -> list[str]:
         """Repair guidance: what the control playbook did or asked for (commands and work orders)."""
         lines = []
