@@ -102,11 +102,13 @@ class Diagnoser:
             raise ValueError(f"unknown diagnosis method {method!r}; choose gnn or one of {sorted(BASELINES)}")
         return cls(graph, BASELINES[method], method=method, model_version=f"baseline:{method}", settings=settings)
 
-    def diagnose(self, reader: HistorianReader, alarms: Sequence[AlarmRef], t_ms: int) -> Diagnosis:
-        """Read the window, rank, explain. ``alarms`` are those the diagnosis answers."""
+    def diagnose(self, reader: HistorianReader, alarms: Sequence[AlarmRef], t_ms: int,
+                 answers: Sequence[str] | None = None) -> Diagnosis:
+        """Read the window of ``alarms``, rank, explain; ``answers``: the alarm ids it answers (default all)."""
         started = time.perf_counter()
         evidence = read_evidence(reader, self.graph.tags(), [(a.tag, a.t_ms) for a in alarms], t_ms, self.settings)
-        diagnosis = self.diagnose_evidence(evidence, [a.id for a in alarms], t_ms)
+        ids = [a.id for a in alarms] if answers is None else list(answers)
+        diagnosis = self.diagnose_evidence(evidence, ids, t_ms)
         diagnosis.wall_ms = round((time.perf_counter() - started) * 1000, 3)
         return diagnosis
 
@@ -204,7 +206,9 @@ class DiagnosisLoop:
         self.alarms: list[AlarmRef] = []
         self.diagnoses: list[Diagnosis] = []
 
-    def step(self, t_ms: int, new_alarms: Sequence[AlarmRef], reader: Callable[[], HistorianReader]) -> Diagnosis | None:
+    def step(
+        self, t_ms: int, new_alarms: Sequence[AlarmRef], reader: Callable[[], HistorianReader]
+    ) -> Diagnosis | None:
         """Note ``new_alarms``; if a diagnosis is due at ``t_ms``, make it (reading via ``reader()``)."""
         for alarm in new_alarms:
             self.alarms.append(alarm)
@@ -212,8 +216,6 @@ class DiagnosisLoop:
         batch = self.schedule.take_due(t_ms)
         if batch is None:
             return None
-        seen = [a for a in self.alarms if a.t_ms <= t_ms]
-        diagnosis = self.diagnoser.diagnose(reader(), seen, t_ms)
-        diagnosis.alarm_ids = [a.id for a in batch]
+        diagnosis = self.diagnoser.diagnose(reader(), self.alarms, t_ms, answers=[a.id for a in batch])
         self.diagnoses.append(diagnosis)
         return diagnosis

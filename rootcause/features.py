@@ -68,6 +68,8 @@ class Evidence:
     t_ms: int
     first_alarm_ms: int
     tags: dict[str, TagEvidence] = field(default_factory=dict)
+    #: link features already computed (the model, the baselines and the evidence path all ask)
+    links: dict[tuple[str, str], np.ndarray] = field(default_factory=dict, repr=False)
 
     def feature(self, tag: str, name: str) -> float:
         """One named feature of one tag."""
@@ -161,7 +163,14 @@ def _tag_statistics(
 
 
 def link_features(evidence: Evidence, cause: str, effect: str) -> np.ndarray:
-    """Edge features of a cause -> effect link (zeros and ``observed = 0`` unless both are tags)."""
+    """Edge features of a cause -> effect link (zeros and ``observed = 0`` unless both are tags); cached."""
+    cached = evidence.links.get((cause, effect))
+    if cached is None:
+        cached = evidence.links[(cause, effect)] = _link_features(evidence, cause, effect)
+    return cached
+
+
+def _link_features(evidence: Evidence, cause: str, effect: str) -> np.ndarray:
     a, b = evidence.tags.get(cause), evidence.tags.get(effect)
     if a is None or b is None:
         return np.zeros(len(EDGE_FEATURES), dtype=np.float32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -37,7 +38,8 @@ def read_evidence(
             series[tag] = grid[names[0]]
             continue
         values = np.stack([grid[n][0] for n in names])
-        with np.errstate(invalid="ignore"), _quiet_nanmean():
+        with warnings.catch_warnings():  # an all-missing grid point is 'mean of empty slice': it stays NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(values, axis=0)
         series[tag] = (mean, np.max(np.stack([grid[n][1] for n in names]), axis=0))
     return evidence_from_series(series, alarms, t_ms, window)
@@ -48,17 +50,3 @@ def _element_order(name: str) -> tuple[str, int]:
         base, index = name[:-1].split("[")
         return base, int(index)
     return name, -1
-
-
-class _quiet_nanmean:
-    """Silence numpy's 'mean of empty slice' for all-missing grid points (they stay NaN)."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)

@@ -43,7 +43,9 @@ def cases_from(samples: Sequence[Sample], tagmaps: dict[int, TagMap], *, drop: f
     return cases
 
 
-def train_on(dataset: Dataset, config: Any, progress: Callable[[int, int, float], None] | None = None) -> tuple[Any, list[float]]:
+def train_on(
+    dataset: Dataset, config: Any, progress: Callable[[int, int, float], None] | None = None
+) -> tuple[Any, list[float]]:
     """Train the GNN on the dataset's ``train`` split."""
     from rootcause.model import train_model
 

@@ -37,10 +37,10 @@ import numpy as np
 
 from rootcause.features import EvidenceSettings, TagEvidence
 from rootcause.window import read_evidence
-from virtual_plc.tagmap import TagMap
+from virtual_plc.tagmap import TagMap, load_tagmap
 
 from .edge.historian import HistorianReader
-from .episode import EpisodeConfig, build_episode_plant, run_episode, scenario_tagmap
+from .episode import TAGS_FILE, EpisodeConfig, build_episode_plant, run_episode, scenario_tagmap
 from .parallel import Backend, Progress, run_parallel
 from .scenario import FaultEntry, Scenario, load_scenario
 
@@ -220,7 +220,7 @@ def run_spec(spec: EpisodeSpec, base_path: str = str(BASE_SCENARIO),
         first = min(t for _, t in alarms)
         t_ms = min(first + int(settings.evidence_s * 1000), int(duration * 1000))
         seen = [a for a in alarms if a[1] <= t_ms]
-        tagmap_tags = [t.name for t in _variant_tagmap(base, spec.blades).tags]
+        tagmap_tags = load_tagmap(out / TAGS_FILE).names()  # the tag map the run itself wrote
         with HistorianReader(out / "historian.duckdb") as reader:
             evidence = read_evidence(reader, tagmap_tags, seen, t_ms, settings)
         return Sample(spec, True, first / 1000, t_ms, evidence.tags, seen)
