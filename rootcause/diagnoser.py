@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -200,9 +201,13 @@ class DiagnosisSchedule:
 class DiagnosisLoop:
     """The runner's view of root cause: feed it new alarms each scan; it diagnoses when due."""
 
-    def __init__(self, diagnoser: Diagnoser) -> None:
+    def __init__(self, diagnoser: Diagnoser | Any, evidence_ms: int | None = None) -> None:
+        """``diagnoser``: ours or anything with ours' ``diagnose``; it is called ``evidence_ms`` after a
+        new alarm (default: ``diagnoser.settings.evidence_s``)."""
         self.diagnoser = diagnoser
-        self.schedule = DiagnosisSchedule(int(diagnoser.settings.evidence_s * 1000))
+        if evidence_ms is None:
+            evidence_ms = int(diagnoser.settings.evidence_s * 1000)
+        self.schedule = DiagnosisSchedule(evidence_ms)
         self.alarms: list[AlarmRef] = []
         self.diagnoses: list[Diagnosis] = []
 

@@ -11,6 +11,8 @@ Commands
 * ``twin edge run --endpoints FILE`` — the edge as its own process, in real time, against PLCs of an endpoint file.
 * ``twin ledger verify RUN_DIR`` — check a run's hash-chained ledger (``twin/control/cli.py``).
 * ``twin rootcause dataset|train|evaluate`` — labelled fault episodes, the GNN, its scores (:mod:`twin.rca_cli`).
+* ``twin check SUITE`` — a scenario suite with score gates, JUnit XML, baseline comparison (:mod:`twin.suite.cli`).
+* ``twin plugins`` — the detectors, diagnosers and control policies a run can choose (:mod:`twin.plugins`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Optional, cast
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from plant_models.base import PlantShutdown
@@ -31,10 +33,14 @@ from virtual_plc.configfile import ConfigError
 
 from .control.cli import ledger_app
 from .episode import EpisodeConfig, Mode, build_episode_plant, run_episode, scenario_tagmap
+from .plugins.choice import PluginChoices
+from .plugins.guard import PluginError
+from .progress import progress_bar
 from .rca_cli import rootcause_app
 from .report import RunReport
 from .runview.cli import report_app
 from .scenario import Policy, Scenario, load_scenario
+from .suite.cli import check
 
 app = typer.Typer(help="Quality Twin: fault-injection testbed for manufacturing quality.", no_args_is_help=True)
 plc_app = typer.Typer(help="Virtual PLCs.", no_args_is_help=True)
@@ -50,6 +56,7 @@ app.add_typer(edge_app, name="edge")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(rootcause_app, name="rootcause")
 app.add_typer(report_app, name="report")
+app.command("check")(check)
 
 console = Console(stderr=True)
 
@@ -82,6 +89,9 @@ def run(
     policy: Optional[str] = typer.Option(None, help="control policy: off | recommend | auto"),
     offline: bool = typer.Option(False, "--offline", help="no sockets: read the PLC image in-process"),
     duration: Optional[float] = typer.Option(None, help="override the duration (plant seconds)"),
+    detector: Optional[str] = typer.Option(None, help="detector plug-in (registered name or module:attr)"),
+    diagnoser: Optional[str] = typer.Option(None, help="diagnoser plug-in (registered name or module:attr)"),
+    control_policy: Optional[str] = typer.Option(None, help="control-policy plug-in (name or module:attr)"),
 ) -> None:
     """Run one episode; writes historian.duckdb, frames.parquet and report.json."""
     from .supply.scenario import is_supply_file
@@ -110,11 +120,15 @@ def run(
             policy=cast(Optional[Policy], policy),
             duration_s=duration,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            plugins=spec.plugins.with_names(detector, diagnoser, control_policy),
         )
         try:
             report = asyncio.run(run_episode(spec, config))
         except ConfigError as err:
             raise _fail(f"invalid configuration: {err}") from None
+        except PluginError as err:
+            where = out or spec.output_dir()
+            raise _fail(f"{err}; what was collected is in {where} (report.json: stopped_early)", 1) from None
         except PlantShutdown as err:
             where = out or spec.output_dir()
             raise _fail(f"the plant shut down: {err}; what was collected is in {where} (report.json: stopped_early)",
@@ -296,16 +310,24 @@ def scenario_check(
 
 
 def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("scans"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
+    return progress_bar(console, "scans")
+
+
+@app.command("plugins")
+def plugins_list() -> None:
+    """The detectors, diagnosers and control policies a scenario or ``--detector`` can name."""
+    from .plugins.registry import GROUPS, available
+
+    table = Table(title="plug-ins (choose by name, or give package.module:attr)")
+    for column in ("kind", "name", "from", "entry-point group"):
+        table.add_column(column)
+    for kind, group in GROUPS.items():
+        for name, origin in sorted(available(kind).items()):
+            table.add_row(kind, name, origin, group)
+    Console().print(table)
+    defaults = PluginChoices()
+    Console().print(f"defaults: detector {defaults.detector.use}, diagnoser {defaults.diagnoser.use}, "
+                    f"control policy {defaults.control_policy.use}")
 
 
 def _print_summary(report: RunReport, out_dir: Path) -> None:

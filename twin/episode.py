@@ -39,15 +39,16 @@ from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port
 from virtual_plc.tagmap import TagMap, load_tagmap
 
 from .binding import check_binding, plant_tagmap, virtual_endpoints
-from .control.edge_run import KNOWLEDGE_DIR, MODEL_DIR, rootcause_loop  # noqa: F401 - the dirs: re-exported
 from .control.playbook import playbook_path
 from .control.wiring import BRIDGE_JOURNAL_FILE, LEDGER_FILE, ClosedLoop, open_closed_loop
 from .detection.alarms import AlarmManager
-from .detection.monitor import Detector, SubgroupMonitor
+from .detection.monitor import Detector
 from .edge.collector import Collector, build_collectors, element_index, poll_all
-from .edge.frames import Aligner, Frame
+from .edge.frames import Aligner, ElementIndex, Frame
 from .edge.historian import Historian, HistorianReader
 from .ledger import HEAD_SUFFIX
+from .plugins.choice import PluginChoices
+from .plugins.registry import KNOWLEDGE_DIR, MODEL_DIR, make_detector, rootcause_loop  # noqa: F401 - re-exported
 from .report import Counts, Durations, RunReport
 from .scenario import Policy, Scenario
 from .scores import score_run
@@ -77,6 +78,8 @@ class EpisodeConfig:
     #: called once the run is wired, before the first scan, with the live :class:`Wiring` (its
     #: ``alarms`` and ``control.loop``): how an operator's console (the app's live run) gets a handle
     on_wired: Callable[[Wiring], None] | None = None
+    #: the detector, diagnoser and control policy, replacing the scenario's ``plugins`` (``twin check --detector``)
+    plugins: PluginChoices | None = None
 
 
 @dataclass
@@ -152,22 +155,29 @@ async def wire(scenario: Scenario, seed: int, out_dir: Path, mode: Mode) -> Wiri
     historian = Historian(out_dir / HISTORIAN_FILE, index)
     collectors = build_collectors(endpoints, aligner, make)
     settings = scenario.detection
-    detector = SubgroupMonitor(settings, index) if settings.enabled else None
-    diagnosis, rootcause_info = diagnosis_loop(scenario, tagmap)
+    detector = make_detector(scenario.plugins.detector, settings, tagmap, index, _base(scenario))
+    diagnosis, rootcause_info = diagnosis_loop(scenario, tagmap, index)
     return Wiring(plant, tagmap, plc, collectors, aligner, historian, endpoints_path,
                   AlarmManager(settings.alarms), detector, diagnosis, rootcause_info)
 
 
-def diagnosis_loop(scenario: Scenario, tagmap: TagMap) -> tuple[DiagnosisLoop | None, dict[str, object]]:
-    """The scenario's root-cause diagnoser (knowledge file + method), and what the report says of it.
+def diagnosis_loop(scenario: Scenario, tagmap: TagMap, index: ElementIndex | None = None
+                   ) -> tuple[DiagnosisLoop | None, dict[str, object]]:
+    """The scenario's root-cause loop (knowledge file + its ``plugins.diagnoser``), and what the report says of it.
 
-    The same as the standalone edge builds (:func:`twin.control.edge_run.rootcause_loop`);
+    The same as the standalone edge builds (:func:`twin.plugins.registry.rootcause_loop`);
     relative paths resolve from the scenario's folder."""
-    base = scenario.source.parent if scenario.source is not None else None
-    return rootcause_loop(scenario.rootcause, tagmap, base, scenario.source or "<scenario>")
+    return rootcause_loop(scenario.rootcause, tagmap, _base(scenario), scenario.source or "<scenario>",
+                          choice=scenario.plugins.diagnoser, index=index)
 
 
-async def open_control(w: Wiring, policy: Policy, mode: Mode, out_dir: Path, run_id: str) -> ClosedLoop | None:
+def _base(scenario: Scenario) -> Path | None:
+    """The scenario's folder, where its relative paths resolve from."""
+    return scenario.source.parent if scenario.source is not None else None
+
+
+async def open_control(w: Wiring, policy: Policy, mode: Mode, out_dir: Path, run_id: str,
+                       plugins: PluginChoices | None = None, base: Path | None = None) -> ClosedLoop | None:
     """The closed loop of a run (None when the plant has no playbook); starts fresh ledger files.
 
     Lockstep: the bridge reaches the PLC over the same sockets as the collectors; offline it
@@ -175,11 +185,13 @@ async def open_control(w: Wiring, policy: Policy, mode: Mode, out_dir: Path, run
     """
     if not playbook_path(w.tagmap.plant).is_file():
         return None
+    plugins = plugins or PluginChoices()
     for name in (LEDGER_FILE, BRIDGE_JOURNAL_FILE):  # a re-run into the same folder starts its own chain
         for path in (out_dir / name, out_dir / (name + HEAD_SUFFIX)):
             path.unlink(missing_ok=True)
     return await open_closed_loop(load_endpoints(w.endpoints_file), out_dir, policy=policy, run_id=run_id,
-                                  driver_factory=driver_factory(mode, w.plc))
+                                  driver_factory=driver_factory(mode, w.plc), policy_plugin=plugins.control_policy,
+                                  base=base)
 
 
 def driver_factory(mode: Mode, plc: VirtualPlc) -> Callable[[Endpoint, TagMap], PlcDriver]:
@@ -214,6 +226,8 @@ def _ports(scenario: Scenario) -> tuple[int, int]:
 async def run_episode(scenario: Scenario, config: EpisodeConfig | None = None) -> RunReport:
     """Run one episode and write historian, Parquet frames and ``report.json`` to the run dir."""
     config = config or EpisodeConfig()
+    if config.plugins is not None:
+        scenario = scenario.model_copy(update={"plugins": config.plugins})
     seed = scenario.seed if config.seed is None else config.seed
     if config.duration_s is not None and config.duration_s <= 0:
         raise ValueError(f"duration must be positive, got {config.duration_s} s")
@@ -226,7 +240,8 @@ async def run_episode(scenario: Scenario, config: EpisodeConfig | None = None) -
     stopped_early: str | None = None
     scans_done = 0
     try:
-        wiring.control = await open_control(wiring, policy, config.mode, out_dir, f"{scenario.name}-{seed}")
+        wiring.control = await open_control(wiring, policy, config.mode, out_dir, f"{scenario.name}-{seed}",
+                                            scenario.plugins, _base(scenario))
         if config.on_wired is not None:
             config.on_wired(wiring)
         for k in range(n_scans):
@@ -315,7 +330,7 @@ def _finish(
                          end_ms=int(plant_s * 1000), analysis_wall_ms=w.analysis_wall_ms),
         detection={
             "enabled": w.detector is not None,
-            **(w.detector.summary() if isinstance(w.detector, SubgroupMonitor) else {}),
+            **(w.detector.summary() if callable(getattr(w.detector, "summary", None)) else {}),
             "alarm_rates": w.alarms.rates(int(plant_s * 1000)),
         },
         counts=Counts(

@@ -10,6 +10,7 @@ faults against the plant (kind, target) and reports any problem as a
 
 from __future__ import annotations
 
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from plant_models.base import FaultKind, FaultSpec
 from plant_models.registry import build_plant, known_plants
 from rootcause.settings import RootCauseSettings
 from twin.detection.settings import DetectionSettings
+from twin.plugins.choice import PluginChoices
 from virtual_plc.configfile import ConfigError, line_of, read_yaml, validate_document
 
 Policy = Literal["off", "recommend", "auto"]
@@ -85,6 +87,8 @@ class Scenario(_Strict):
     rootcause: RootCauseSettings = Field(default_factory=RootCauseSettings)
     control: ControlSettings = Field(default_factory=ControlSettings)
     alignment: AlignmentSettings = Field(default_factory=AlignmentSettings)
+    plugins: PluginChoices = Field(default_factory=PluginChoices,
+                                   description="detector, diagnoser and control policy (default: ours)")
     endpoints: str = Field(default="virtual", description="'virtual', or an endpoint file fixing ports")
     tag_map: str | None = Field(default=None, description="a tag map file; default: generated from the plant")
     outputs: Outputs = Field(default_factory=Outputs)
@@ -116,14 +120,35 @@ class Scenario(_Strict):
         return Path(self.outputs.dir) if self.outputs.dir else Path("runs") / self.name
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Load and validate a scenario file, including its faults against the plant."""
+def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Load and validate a scenario file, including its faults against the plant.
+
+    ``overrides`` (a suite's, ``{"control": {"policy": "auto"}}``) are merged in before validation."""
     path = Path(path)
     document = read_yaml(path)
+    if overrides:
+        document = merge_overrides(document, overrides)
     scenario = validate_document(Scenario, document, path)
     scenario.source = path.resolve()
     check_faults(scenario, document, path)
     return scenario
+
+
+def merge_overrides(document: Any, overrides: Mapping[str, Any]) -> Any:
+    """``document`` with ``overrides`` merged in, mapping into mapping; other values replace.
+
+    >>> merge_overrides({"a": {"b": 1, "c": 2}, "d": 3}, {"a": {"c": 5}})
+    {'a': {'b': 1, 'c': 5}, 'd': 3}
+    """
+    if not isinstance(document, MutableMapping):
+        raise ValueError(f"cannot apply overrides {dict(overrides)} to a {type(document).__name__}")
+    for key, value in overrides.items():
+        current = document.get(key)
+        if isinstance(value, Mapping) and isinstance(current, MutableMapping):
+            merge_overrides(current, value)
+        else:
+            document[key] = value
+    return document
 
 
 def check_faults(scenario: Scenario, document: Any = None, path: str | Path = "<scenario>") -> None:

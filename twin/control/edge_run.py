@@ -35,27 +35,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rootcause.diagnoser import AlarmRef, Diagnoser, DiagnosisLoop, build_graph
+from rootcause.diagnoser import AlarmRef, DiagnosisLoop
 from rootcause.settings import RootCauseSettings
 from twin.bridge.brokers import BRIDGE_USER, EDGE_USER
 from twin.bridge.mqtt import BrokerAddress
 from twin.detection.alarms import AlarmManager
-from twin.detection.monitor import SubgroupMonitor
 from twin.detection.settings import DetectionSettings
 from twin.edge.collector import Collector, build_collectors, element_index, poll_all
 from twin.edge.frames import Aligner
 from twin.edge.historian import Historian
-from virtual_plc.configfile import ConfigError, read_yaml, validate_document
+from twin.plugins.choice import PluginChoices
+from twin.plugins.registry import make_detector, rootcause_loop
+from virtual_plc.configfile import read_yaml, validate_document
 from virtual_plc.drivers import make_driver
 from virtual_plc.endpoints import load_endpoints
-from virtual_plc.tagmap import TagMap
 
 from .loop import ControlLoop, Policy
 from .wiring import open_closed_loop
 
-REPO_DIR = Path(__file__).resolve().parents[2]
-KNOWLEDGE_DIR = REPO_DIR / "scenarios" / "knowledge"
-MODEL_DIR = REPO_DIR / "models"
 EDGE_REPORT_FILE = "edge.json"
 HISTORIAN_FILE = "historian.duckdb"
 SUMMARY_EVERY = 50  # ticks between refreshes of the result (and checks of ``stop``)
@@ -84,6 +81,7 @@ class EdgeSettings(BaseModel):
     rootcause: RootCauseSettings = Field(default_factory=RootCauseSettings)
     control: _Policy = Field(default_factory=_Policy)
     alignment: _Alignment = Field(default_factory=_Alignment)
+    plugins: PluginChoices = Field(default_factory=PluginChoices)
 
 
 def load_edge_settings(path: str | Path | None) -> tuple[EdgeSettings, Path | None]:
@@ -92,36 +90,6 @@ def load_edge_settings(path: str | Path | None) -> tuple[EdgeSettings, Path | No
         return EdgeSettings(), None
     path = Path(path)
     return validate_document(EdgeSettings, read_yaml(path), path), path.resolve().parent
-
-
-def rootcause_loop(settings: RootCauseSettings, tagmap: TagMap, base: Path | None,
-                   origin: str | Path = "<settings>") -> tuple[DiagnosisLoop | None, dict[str, object]]:
-    """The root-cause diagnoser of a line (knowledge file + method), and what a report says of it.
-
-    Relative ``knowledge`` / ``model`` paths resolve from ``base``; defaults are the plant's
-    shipped knowledge file and model (``random_walk`` when there is no model).
-    """
-    def resolve(relative: str) -> Path:
-        p = Path(relative)
-        return p if p.is_absolute() or base is None else (base / p).resolve()
-
-    plant = tagmap.plant
-    if not settings.enabled:
-        return None, {"enabled": False}
-    knowledge = resolve(settings.knowledge) if settings.knowledge else KNOWLEDGE_DIR / f"{plant}.yaml"
-    if not knowledge.is_file():
-        if settings.knowledge:
-            raise ConfigError(origin, [f"field rootcause.knowledge: no file {knowledge}"])
-        return None, {"enabled": False, "note": f"no knowledge file for plant {plant} ({knowledge})"}
-    model = resolve(settings.model) if settings.model else MODEL_DIR / f"rootcause_{plant}.pt"
-    method = settings.method or ("gnn" if model.is_file() else "random_walk")
-    graph = build_graph(tagmap, knowledge, drop=settings.knowledge_drop, add=settings.knowledge_add,
-                        seed=settings.knowledge_seed)
-    diagnoser = Diagnoser.with_method(graph, method, model if method == "gnn" else None, settings.evidence)
-    info = {"enabled": True, "method": method, "model_version": diagnoser.model_version,
-            "knowledge": str(knowledge), "knowledge_links": graph.graph.number_of_edges(),
-            "candidates": len(graph.candidates)}
-    return DiagnosisLoop(diagnoser), info
 
 
 def broker_account(role: Literal["edge", "bridge"], broker: BrokerAddress | None = None,
@@ -193,16 +161,19 @@ async def run_edge(
     aligner = Aligner(index, staleness_periods=settings.alignment.staleness_periods)
     collectors = build_collectors(endpoints, aligner, make_driver)
     historian = Historian(out / HISTORIAN_FILE, index)
-    detector = SubgroupMonitor(settings.detection, index) if settings.detection.enabled else None
+    plugins = settings.plugins
+    detector = make_detector(plugins.detector, settings.detection, endpoints.tagmap, index, settings_base)
     alarms = AlarmManager(settings.detection.alarms)
-    diagnosis, info = rootcause_loop(settings.rootcause, endpoints.tagmap, settings_base, endpoints_file)
+    diagnosis, info = rootcause_loop(settings.rootcause, endpoints.tagmap, settings_base, endpoints_file,
+                                     choice=plugins.diagnoser, index=index)
     result = EdgeRunResult(rootcause=info, policy=policy or settings.control.policy)
     closed = None
     try:
         closed = await open_closed_loop(
             endpoints, out, policy=result.policy, run_id=f"edge-{out.name}", broker=broker,  # type: ignore[arg-type]
             edge_account=edge_account or broker_account("edge", broker),
-            bridge_account=(bridge_account or broker_account("bridge")) if bridge else None)
+            bridge_account=(bridge_account or broker_account("bridge")) if bridge else None,
+            policy_plugin=plugins.control_policy, base=settings_base)
         t0 = await _plc_clock(collectors, aligner, scan_ms)
         result.start_t_ms = t0
         started = time.monotonic()

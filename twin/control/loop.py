@@ -4,9 +4,11 @@ The runner drives it, in plant time taken from frames:
 
 * :meth:`ControlLoop.on_alarm` for every new alarm (ledger; the alarm time anchors
   ``pre_alarm`` references);
-* :meth:`ControlLoop.on_diagnosis` for every diagnosis: the first playbook rule that fits the
-  top candidate proposes commands (or a work order); each passes the interlocks, then the
-  policy decides — ``off`` logs it, ``recommend`` holds it for an operator
+* :meth:`ControlLoop.on_diagnosis` for every diagnosis: the control policy proposes commands
+  (or a work order) (by default :class:`~twin.control.policy.PlaybookPolicy`, the first
+  playbook rule that fits the top candidate; any :class:`~twin.control.policy.ControlPolicy`
+  plug-in goes the same way); each passes the interlocks, then the policy mode decides —
+  ``off`` logs it, ``recommend`` holds it for an operator
   (:meth:`approve` / :meth:`reject`, select-before-operate with ``select_timeout_s``),
   ``auto`` sends it;
 * :meth:`ControlLoop.on_frame` every scan: take acks, act on operator decisions, expire or
@@ -25,10 +27,9 @@ import math
 import queue
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
-from rootcause.diagnosis import Candidate, Diagnosis
+from rootcause.diagnosis import Diagnosis
 from twin.edge.frames import Frame, Quality
 from twin.ledger import Ledger
 from virtual_plc.tagmap import TagMap
@@ -37,23 +38,13 @@ from .channel import CommandChannel
 from .history import SignalHistory, effect_size
 from .interlocks import Interlocks, Refusal
 from .messages import Command, CommandKind, WorkOrder
-from .playbook import Action, Playbook, Reference, Rule, expand, watched_signals
+from .playbook import Action, Playbook, Reference, watched_signals
+from .policy import ControlPolicy, PlaybookPolicy, Proposal, watched_by
 from .records import CommandRecord, Verification
 
 Policy = Literal["off", "recommend", "auto"]
 RECENT_S = 5.0  # the "now" of a signal: mean over the last seconds
 ACTIVE = ("pending", "sent")
-
-
-@dataclass
-class _Origin:
-    """Why a correction was made, kept to repeat or roll it back."""
-
-    rule: Rule
-    action: Action
-    candidate: Candidate
-    diagnosis: Diagnosis
-    repeat: int = 0
 
 
 class ControlLoop:
@@ -71,6 +62,7 @@ class ControlLoop:
         wait_for_acks: bool = True,
         ack_timeout_s: float = 2.0,
         resend_after_s: float = 0.5,
+        proposer: ControlPolicy | None = None,
     ) -> None:
         if policy not in ("off", "recommend", "auto"):
             raise ValueError(f"policy must be off, recommend or auto, not {policy!r}")
@@ -88,15 +80,17 @@ class ControlLoop:
         self.ack_timeout_s = ack_timeout_s
         self.resend_after_s = resend_after_s
         self.interlocks = Interlocks(playbook.interlocks, tagmap)
+        self.proposer: ControlPolicy = proposer or PlaybookPolicy(playbook, watched_signals(playbook, tagmap))
         self._records: dict[str, CommandRecord] = {}
-        self._origins: dict[str, _Origin] = {}
+        self._proposals: dict[str, tuple[Proposal, Diagnosis]] = {}
         self._deadline: dict[str, int] = {}
         self._last_send_wall: dict[str, float] = {}
         self._waited: set[str] = set()
         self._alarm_t: dict[str, int] = {}
         self._decisions: queue.SimpleQueue[tuple[str, bool, str, str]] = queue.SimpleQueue()
         self._seq = 0
-        watched = watched_signals(playbook, tagmap)
+        self._frame: Frame | None = None  # the frame being handled: what the policy's view reads
+        watched = {**watched_signals(playbook, tagmap), **watched_by(self.proposer)}
         longest = max([r.seconds for r in _references(playbook)] + [a.verify.window_s for a in _actions(playbook)
                                                                       if a.verify is not None] + [60.0])
         self._history = {s: SignalHistory(start_s, 2 * longest + 600) for s, start_s in watched.items()}
@@ -109,19 +103,17 @@ class ControlLoop:
         self._log("alarm", payload, int(payload["t_ms"]))
 
     async def on_diagnosis(self, diagnosis: Diagnosis, frame: Frame) -> list[CommandRecord]:
-        """Answer a diagnosis with the playbook; returns the records it created (maybe none)."""
+        """Answer a diagnosis with the control policy's proposals; returns the records it created (maybe none)."""
         self._log("diagnosis", _json_safe(diagnosis.model_dump(mode="json")), frame.ts_ms)
-        candidate = diagnosis.top
-        rule = self.playbook.rule_for(candidate)
-        if rule is None or candidate is None:
-            self._log("note", {"diagnosis_id": diagnosis.id, "note": "no playbook rule fits the top candidate"},
-                      frame.ts_ms)
+        self._frame = frame
+        proposals = list(self.proposer.propose(diagnosis, self))
+        if not proposals:
+            self._log("note", {"diagnosis_id": diagnosis.id, "note": "the policy proposed nothing for the top "
+                               "candidate"}, frame.ts_ms)
             return []
         made = []
-        if rule.work_order is not None:
-            made.append(self._work_order(rule, candidate, diagnosis, frame))
-        for action in rule.actions:
-            record = self._propose(_Origin(rule, action, candidate, diagnosis), frame)
+        for proposal in proposals:
+            record = self._admit(proposal, diagnosis, frame)
             if record is not None:
                 made.append(record)
         await self._settle(frame)
@@ -129,6 +121,7 @@ class ControlLoop:
 
     async def on_frame(self, frame: Frame) -> None:
         """One scan: acks, operator decisions, expiry and re-sends, verification; waits for acks if lockstep."""
+        self._frame = frame
         self._observe(frame)
         self._take_acks(frame)
         self._take_decisions(frame)
@@ -172,15 +165,47 @@ class ControlLoop:
         self._log(kind, record.to_dict(), record.t_ms)
         return record
 
-    def _work_order(self, rule: Rule, candidate: Candidate, diagnosis: Diagnosis, frame: Frame) -> CommandRecord:
+    # ------------------------------------------------ the policy's view (ControlView)
+    @property
+    def frame(self) -> Frame:
+        """The frame being handled."""
+        if self._frame is None:
+            raise RuntimeError("the control loop has not seen a frame yet")
+        return self._frame
+
+    def value(self, tag: str) -> float:
+        """``tag``'s value in the current frame (NaN when the frame lacks it)."""
+        return _read(self.frame, tag)[0]
+
+    def recent_mean(self, signal: str, seconds: float = RECENT_S) -> float | None:
+        """Mean of ``signal``'s good samples over the last ``seconds`` (None when it is not watched)."""
+        history = self._history.get(signal)
+        t = self.frame.ts_ms
+        return None if history is None else history.mean_between(t - int(seconds * 1000), t + 1)
+
+    def start_mean(self, signal: str, seconds: float) -> float | None:
+        """Mean over the first ``seconds`` of the run (None when it is not watched)."""
+        history = self._history.get(signal)
+        return None if history is None else history.mean_start(seconds)
+
+    def pre_alarm_mean(self, signal: str, seconds: float, diagnosis: Diagnosis) -> float | None:
+        """Mean over the ``seconds`` before the diagnosis's first alarm (None when it is not watched)."""
+        history = self._history.get(signal)
+        if history is None:
+            return None
+        alarm_t = min((self._alarm_t[a] for a in diagnosis.alarm_ids if a in self._alarm_t), default=diagnosis.t_ms)
+        return history.mean_between(alarm_t - int(seconds * 1000), alarm_t)
+
+    # ------------------------------------------------------------- proposing
+    def _work_order(self, proposal: Proposal, diagnosis: Diagnosis, frame: Frame) -> CommandRecord:
         order = WorkOrder(id=self._next_id("w"), plant=self.playbook.plant, line=self.playbook.line,
-                          asset=candidate.asset, reason=expand(rule.work_order or "", candidate),
-                          diagnosis_id=diagnosis.id, t_ms=frame.ts_ms)
+                          asset=proposal.asset or (diagnosis.top.asset if diagnosis.top else ""),
+                          reason=proposal.reason, diagnosis_id=diagnosis.id, t_ms=frame.ts_ms)
         status = "logged" if self.policy == "off" else "raised"
         if status == "raised" and self.channel is not None:
             self.channel.send_work_order(order)
         record = CommandRecord(id=order.id, kind="work_order", t_ms=frame.ts_ms, tag=None, value=None, previous=None,
-                               reason=order.reason, diagnosis_id=diagnosis.id, rule=rule.name, policy=self.policy,
+                               reason=order.reason, diagnosis_id=diagnosis.id, rule=proposal.rule, policy=self.policy,
                                status=status)
         return self._record(record, "work_order")
 
@@ -189,34 +214,36 @@ class ControlLoop:
             r.status in ACTIVE or (r.verification is not None and r.verification.outcome == "watching"
                                    and r.status == "applied"))), None)
 
-    def _propose(self, origin: _Origin, frame: Frame, follow_up_of: str | None = None) -> CommandRecord | None:
-        action, candidate, t = origin.action, origin.candidate, frame.ts_ms
-        tag = expand(action.tag, candidate)
+    def _admit(self, proposal: Proposal, diagnosis: Diagnosis, frame: Frame,
+               follow_up_of: str | None = None) -> CommandRecord | None:
+        """One proposal through busy check, interlocks and the policy mode (off / recommend / auto)."""
+        if proposal.tag is None:
+            return self._work_order(proposal, diagnosis, frame)
+        tag, t = proposal.tag, frame.ts_ms
         busy = self._busy(tag)
         if busy is not None and busy.id != follow_up_of:
-            self._log("note", {"diagnosis_id": origin.diagnosis.id, "note": f"{tag} busy with {busy.id}"}, t)
+            self._log("note", {"diagnosis_id": diagnosis.id, "note": f"{tag} busy with {busy.id}"}, t)
             return None
         current, quality = _read(frame, tag)
-        value, reference, refusal = self._target(origin, tag, current, t)
-        if value is None and refusal is None:
-            return None  # within tolerance: nothing to do
         record = CommandRecord(
-            id=self._next_id("c"), kind="correction", t_ms=t, tag=tag, value=_finite(value), previous=_finite(current),
-            reason=f"{origin.rule.name} (diagnosis {origin.diagnosis.id}: {candidate.asset}, {candidate.kind})",
-            diagnosis_id=origin.diagnosis.id, rule=origin.rule.name, policy=self.policy, status="refused",
-            follow_up_of=follow_up_of)
-        if refusal is None and value is not None:
-            refusal = self.interlocks.check(tag, value, current=current, quality=quality, t_ms=t)
-        if refusal is not None:
+            id=self._next_id("c"), kind="correction", t_ms=t, tag=tag, value=_finite(proposal.value),
+            previous=_finite(current), reason=proposal.reason, diagnosis_id=diagnosis.id, rule=proposal.rule,
+            policy=self.policy, status="refused", follow_up_of=follow_up_of)
+        refusal = Refusal(*proposal.refusal) if proposal.refusal is not None else None
+        if refusal is None and proposal.value is not None:
+            refusal = self.interlocks.check(tag, proposal.value, current=current, quality=quality, t_ms=t)
+        if refusal is not None or proposal.value is None:
+            refusal = refusal or Refusal("no_value", "the policy proposed no value")
             record.refusal = {"code": refusal.code, "message": refusal.message}
             return self._record(record)
-        self._origins[record.id] = origin
-        if action.verify is not None:
-            signal = expand(action.verify.signal, candidate)
-            ref = reference if action.kind == "restore" else self._reference(
-                signal, action.verify.reference, origin.diagnosis)
-            record.verification = Verification(signal=signal, window_s=action.verify.window_s, reference=ref,
-                                               before=self._recent(signal, t))
+        self._proposals[record.id] = (proposal, diagnosis)
+        if proposal.verify is not None:
+            verify = proposal.verify
+            ref = verify.reference
+            if ref is None:
+                ref = self.pre_alarm_mean(verify.signal, 60.0, diagnosis)
+            record.verification = Verification(signal=verify.signal, window_s=verify.window_s, reference=ref,
+                                               before=self.recent_mean(verify.signal))
         if self.policy == "off":
             record.status = "logged"
             return self._record(record)
@@ -225,38 +252,6 @@ class ControlLoop:
             self._deadline[record.id] = t + int(self.playbook.select_timeout_s * 1000)
             return self._record(record)
         return self._send(record, frame)
-
-    def _target(self, origin: _Origin, tag: str, current: float, t: int
-                ) -> tuple[float | None, float | None, Refusal | None]:
-        """(value to write, the signal's reference, or a refusal) for one action."""
-        action = origin.action
-        if action.kind == "set":
-            return action.value, None, None
-        if action.kind == "step":
-            return current + (action.by or 0.0), None, None
-        assert action.signal is not None and action.gain is not None and action.max_move is not None
-        signal = expand(action.signal, origin.candidate)
-        reference = self._reference(signal, action.reference, origin.diagnosis)
-        now = self._recent(signal, t)
-        if reference is None or now is None:
-            return None, reference, Refusal("no_reference", f"no good history of {signal} to restore it from")
-        if abs(reference - now) <= action.tolerance:
-            return None, reference, None
-        move = max(-action.max_move, min(action.max_move, action.gain * (reference - now)))
-        return round(current + move, 6), reference, None
-
-    def _reference(self, signal: str, reference: Reference, diagnosis: Diagnosis) -> float | None:
-        history = self._history.get(signal)
-        if history is None:
-            return None
-        if reference.window == "start":
-            return history.mean_start(reference.seconds)
-        alarm_t = min((self._alarm_t[a] for a in diagnosis.alarm_ids if a in self._alarm_t), default=diagnosis.t_ms)
-        return history.mean_between(alarm_t - int(reference.seconds * 1000), alarm_t)
-
-    def _recent(self, signal: str, t: int) -> float | None:
-        history = self._history.get(signal)
-        return None if history is None else history.mean_between(t - int(RECENT_S * 1000), t + 1)
 
     # --------------------------------------------------------------- sending
     def _send(self, record: CommandRecord, frame: Frame, kind: CommandKind = "correction") -> CommandRecord:
@@ -378,9 +373,8 @@ class ControlLoop:
             self._judge(record, check, frame)
 
     def _judge(self, record: CommandRecord, check: Verification, frame: Frame) -> None:
-        origin = self._origins.get(record.id)
-        action = origin.action if origin is not None else None
-        verify = action.verify if action is not None else None
+        proposal, diagnosis = self._proposals.get(record.id, (None, None))
+        verify = proposal.verify if proposal is not None else None
         if check.reference is None or check.before is None or check.after is None:
             check.outcome = "no_data"
         else:
@@ -398,10 +392,12 @@ class ControlLoop:
         self._log("verification", {"command_id": record.id, **check.__dict__}, frame.ts_ms)
         if check.outcome == "worse":
             self._rollback(record, frame)
-        elif origin is not None and action is not None and action.kind == "restore" \
-                and check.outcome in ("worked", "partial") and origin.repeat < action.max_repeats:
-            follow = _Origin(origin.rule, action, origin.candidate, origin.diagnosis, origin.repeat + 1)
-            self._propose(follow, frame, follow_up_of=record.id)
+            return
+        follow_up = getattr(self.proposer, "follow_up", None)
+        if proposal is not None and diagnosis is not None and callable(follow_up):
+            follow = follow_up(proposal, check.outcome, self)
+            if follow is not None:
+                self._admit(follow, diagnosis, frame, follow_up_of=record.id)
 
     def _rollback(self, record: CommandRecord, frame: Frame) -> None:
         if record.previous is None or record.tag is None or self.channel is None:

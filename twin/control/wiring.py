@@ -14,6 +14,8 @@ from twin.bridge.bridge import DriverFactory, PlcBridge
 from twin.bridge.brokers import BRIDGE_USER, EDGE_USER, EmbeddedBroker
 from twin.bridge.mqtt import BrokerAddress, MqttLink
 from twin.ledger import Ledger
+from twin.plugins.choice import PluginChoice
+from twin.plugins.registry import make_policy
 from virtual_plc.drivers import make_driver
 from virtual_plc.endpoints import ResolvedEndpoints
 
@@ -61,12 +63,16 @@ async def open_closed_loop(
     bridge_account: tuple[str, str] | None = (BRIDGE_USER, ""),
     wait_for_acks: bool = True,
     driver_factory: DriverFactory = make_driver,
+    policy_plugin: PluginChoice | None = None,
+    base: Path | None = None,
 ) -> ClosedLoop:
     """Wire the loop for one run; ``ledger.jsonl`` (and the bridge's journal) go to ``run_dir``.
 
     ``broker`` None starts an in-process amqtt broker. ``bridge_account`` None runs no bridge
     here (another process serves the PLC). ``driver_factory`` is how the bridge reaches the PLC:
     the socket drivers by default, an ``ImageDriver`` on the PLC's process image offline.
+    ``policy_plugin`` chooses who proposes commands (default: the playbook, :mod:`twin.plugins`);
+    the playbook's interlocks hold whoever it is.
     Policy ``off`` starts no broker and no bridge:
     proposals are only logged.
     """
@@ -74,8 +80,10 @@ async def open_closed_loop(
     tagmap = endpoints.tagmap
     playbook = playbook or load_playbook(playbook_path(tagmap.plant), tagmap)
     ledger = Ledger(run_dir / LEDGER_FILE)
+    proposer = make_policy(policy_plugin or PluginChoice(use="playbook"), playbook, tagmap, base)
     if policy == "off":
-        return ClosedLoop(ControlLoop(playbook, tagmap, None, policy=policy, ledger=ledger, run_id=run_id), ledger)
+        return ClosedLoop(ControlLoop(playbook, tagmap, None, policy=policy, ledger=ledger, run_id=run_id,
+                                      proposer=proposer), ledger)
     parts = ClosedLoop(loop=ControlLoop(playbook, tagmap, None, policy="off"), ledger=ledger)  # filled below
     try:
         if broker is None:
@@ -99,5 +107,5 @@ async def open_closed_loop(
         await parts.close()
         raise
     parts.loop = ControlLoop(playbook, tagmap, channel, policy=policy, ledger=ledger, run_id=run_id,
-                             wait_for_acks=wait_for_acks)
+                             wait_for_acks=wait_for_acks, proposer=proposer)
     return parts

@@ -1,0 +1,15 @@
+"""Plug-in points for outside edge analytics: bring your own detector, diagnoser or control policy.
+
+:mod:`~twin.plugins.protocols` defines the protocols (with worked examples),
+:mod:`~twin.plugins.registry` finds implementations by entry point or ``module:attr``,
+:mod:`~twin.plugins.guard` keeps a failing plug-in from taking the runner down, and
+:mod:`~twin.plugins.choice` is the scenario's ``plugins`` section. Edge code: never imports a
+plant model or the truth.
+"""
+
+from .choice import PluginChoice, PluginChoices
+from .guard import PluginError
+from .protocols import ControlPolicy, ControlView, Detector, Diagnoser, PluginContext, Proposal, VerifyRequest
+
+__all__ = ["ControlPolicy", "ControlView", "Detector", "Diagnoser", "PluginChoice", "PluginChoices", "PluginContext",
+           "PluginError", "Proposal", "VerifyRequest"]
