@@ -51,14 +51,19 @@ NOT_EDGE = {"twin", "twin.binding", "twin.checks", "twin.cli", "twin.episode", "
             "twin.scenario", "twin.serve",
             # scoring a run against the injected truth (issue 6)
             "twin.scores",
+            # scenario suites with score gates, the pytest plug-in, the CLI's progress bar (issue 10)
+            "twin.suite", "twin.suite.cli", "twin.suite.gates", "twin.suite.junit", "twin.suite.metrics",
+            "twin.suite.runner", "twin.suite.spec", "twin.pytest_plugin", "twin.progress",
             # root-cause datasets, training and scoring (issue 5): they label episodes with the truth
-            "twin.rca_bench", "twin.rca_cli", "twin.rca_dataset",
+            "twin.rca_bench", "twin.rca_cli", "twin.rca_dataset", "twin.rca_tep",
             # the app's run views (issue 8): reporting on a finished run, truth included
             "twin.runview", "twin.runview.charts", "twin.runview.cli", "twin.runview.html", "twin.runview.metrics",
             "twin.runview.roles", "twin.runview.run", "twin.runview.whatif",
             # supply runs (issue 9): wiring, scenario, truth-side scoring; twin.supply.analytics is edge
             "twin.supply", "twin.supply.cli", "twin.supply.report", "twin.supply.runner", "twin.supply.scenario",
-            "twin.supply.scoring"}
+            "twin.supply.scoring",
+            # the suppliers' side of the portal (encodes what the chain publishes) and its transports
+            "twin.supply.portal"}
 
 
 def test_every_twin_module_is_either_edge_or_declared_not_edge() -> None:

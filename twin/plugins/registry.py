@@ -96,9 +96,9 @@ BUILTIN: dict[Kind, dict[str, Factory]] = {
 # ------------------------------------------------------------- resolving
 def available(kind: Kind) -> dict[str, str]:
     """Every name ``kind`` can be chosen by → where it comes from (``builtin`` or the entry point's value)."""
-    names = {name: "builtin" for name in BUILTIN[kind]}
-    for ep in entry_points(group=GROUPS[kind]):
-        names.setdefault(ep.name, ep.value)
+    names = {ep.name: ep.value for ep in entry_points(group=GROUPS[kind])}
+    for name in BUILTIN[kind]:
+        names.setdefault(name, "builtin")
     return names
 
 

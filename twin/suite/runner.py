@@ -137,6 +137,7 @@ def cases_of(suite: Suite, out_dir: Path, plugins: Mapping[str, str | None] | No
 def run_case(case: Case) -> CaseResult:
     """Run one episode (in a worker); never raises: an error becomes the result's message."""
     started = time.perf_counter()
+    _preload()
     try:
         with _time_limit(case.timeout_s):
             report = _run(case)
@@ -150,6 +151,13 @@ def run_case(case: Case) -> CaseResult:
             message += "\n" + "".join(traceback.format_exception(err)[-6:])
         return CaseResult(case.label, case.seed, "error", message=message, run_dir=case.out_dir,
                           wall_s=round(time.perf_counter() - started, 2))
+
+
+def _preload() -> None:
+    """Import the runner and torch before the time limit is armed: a limit that fires in the middle of
+    an import would leave a half-initialised module behind for the next episode in this worker."""
+    import rootcause.model  # noqa: F401
+    import twin.episode  # noqa: F401
 
 
 def _explained(err: BaseException) -> bool:
