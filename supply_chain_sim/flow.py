@@ -223,12 +223,16 @@ class SupplyChain:
         groups = lot.values[: s.subgroups_per_lot * s.subgroup_size].reshape(s.subgroups_per_lot, s.subgroup_size)
         canonical = {s.characteristic.name: (groups, s.characteristic.unit),
                      "site.temperature": (temperature, "degC"), "site.humidity": (humidity, "percent")}
-        fields = {}
+        fields, units = {}, {}
         for name, claim in s.publishes.items():
             if claim.canonical in canonical:
                 value, unit = canonical[claim.canonical]
-                fields[name] = _in_unit(value, unit, claim.unit)
-        self._publish(s, rng, {"kind": "lot_data", "lot": lot.id, "t_h": lot.produced_h, "fields": fields})
+                sent = claim.unit
+                if claim.sent_unit is not None and lot.produced_h >= claim.sent_from_day * 24.0:
+                    sent = claim.sent_unit
+                fields[name], units[name] = _in_unit(value, unit, sent), sent
+        self._publish(s, rng, {"kind": "lot_data", "lot": lot.id, "t_h": lot.produced_h, "fields": fields,
+                               "units": units})
 
     def _publish(self, s: Supplier, rng: np.random.Generator, message: dict[str, Any]) -> None:
         lost = rng.random() < s.data_loss

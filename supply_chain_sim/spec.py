@@ -55,6 +55,9 @@ class Published(_Strict):
     canonical: str = Field(description="the canonical parameter this field claims to be")
     unit: str
     definition: str = ""
+    sent_unit: str | None = Field(default=None, description="the unit the supplier's messages actually carry from "
+                                  "sent_from_day on (an undeclared gauge or software change); None: the declared unit")
+    sent_from_day: float = Field(default=0.0, ge=0)
 
 
 class Transport(_Strict):
@@ -162,6 +165,16 @@ class Supplier(_Strict):
         default_factory=dict, description="supplier field name -> what it claims to be (the semantic layer)"
     )
     data_loss: float = Field(default=0.0, ge=0, lt=1, description="share of published messages lost")
+    corrupt_messages: list[int] = Field(default_factory=list, description="sequence numbers (0, 1, ...) of this "
+                                        "supplier's portal messages that leave truncated (a firmware fault)")
+
+    @model_validator(mode="after")
+    def _topic_safe_fields(self) -> Supplier:
+        for name in self.publishes:
+            if not name or any(c in name for c in "/+#") or name != name.strip():
+                raise ValueError(f"published field name {name!r} of {self.name} cannot be an MQTT topic level "
+                                 "(no '/', '+', '#' or surrounding spaces)")
+        return self
 
 
 FaultKind = Literal["mean_shift", "variance_growth", "qualification_gap", "transport_excursion", "mixed_lot",

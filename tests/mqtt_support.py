@@ -108,15 +108,17 @@ def diagnosis(asset: str, t_ms: int, kind: str = "process", signal: str | None =
 class Brokers:
     """One started broker and its accounts: ``edge``, ``bridge``, ``observer`` (reads everything)."""
 
-    def __init__(self, kind: str, workdir: Path) -> None:
+    def __init__(self, kind: str, workdir: Path, extra_users: dict[str, str] | None = None,
+                 extra_acl: str = "") -> None:
         self.kind = kind
+        passwords = {**PASSWORDS, **(extra_users or {})}  # extra accounts (and their ACL lines) for other tests
         if kind == "amqtt":
             self.server: EmbeddedBroker | MosquittoBroker = EmbeddedBroker()
-            self.accounts = {user: self.server.address.as_user(user, "") for user in PASSWORDS}
+            self.accounts = {user: self.server.address.as_user(user, "") for user in passwords}
         else:
-            acl = closed_loop_acl("t") + "user observer\ntopic read qt/#\n"
-            self.server = MosquittoBroker(workdir, PASSWORDS, acl)
-            self.accounts = {user: self.server.account(user) for user in PASSWORDS}
+            acl = closed_loop_acl("t") + "user observer\ntopic read qt/#\n" + extra_acl
+            self.server = MosquittoBroker(workdir, passwords, acl)
+            self.accounts = {user: self.server.account(user) for user in passwords}
         self.server.start()
 
     def account(self, user: str) -> BrokerAddress:

@@ -7,16 +7,24 @@ fjgonzalezmgt/AQLSchemesCust, ``R/AAZ14Single.R``: sample size and Ac per code l
 arrows already followed). The tightened rows were cross-checked against the MIL-STD-105E Table
 II-B extract at http://www.nibs.org/FMOC/DPW_AC/AC-TABLE.ASC (rows F, G, J: ``0 1`` one AQL step
 right of normal, then two arrows down, then ``1 2``). Z1.4's reduced table keeps a gap between Ac
-and Re; ISO 2859-1:1999 sets Re = Ac + 1, which is what we implement, so for reduced plans only
-n and Ac are compared with Z1.4. The switching rules and score are those of ISO 2859-1:1999,
-clause 9.3.
+and Re; ISO 2859-1:1999 sets Re = Ac + 1, our default (``edition="iso2859-1:1999"``), so the
+master-table check compares n and Ac with Z1.4 and Re with Ac + 1; with ``edition="ansi-z1.4"``
+the reduced Re are compared with AQLSchemes' Z1.4 Table II-C rejection numbers. The switching
+rules and score are those of ISO 2859-1:1999, clause 9.3.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from twin.supply.analytics.sampling import AQLS, code_letter, code_plan, sample_size, single_plan, tighter_aql
+from twin.supply.analytics.sampling import (
+    AQLS,
+    code_letter,
+    code_plan,
+    sample_size,
+    single_plan,
+    tighter_aql,
+)
 from twin.supply.analytics.switching import SkipLot, SwitchingState
 
 
@@ -241,3 +249,90 @@ def test_skip_lot_qualifies_promotes_and_falls_back():
     assert skip.frequency == 1 and skip.due(True)
     skip.frequency = 3
     assert skip.due(False) and skip.frequency == 1  # not eligible: lot-by-lot
+
+
+# ANSI/ASQ Z1.4 Table II-C, reduced "Ac/Re" per code letter for TABLE_AQLS, arrows followed (AQLSchemes
+# R/AAZ14Single.R, matrices ANSIASQSingleReducedac and ANSIASQSingleReducedre). Rows A-C are left
+# out: from AQL 25 on AQLSchemes gives A and B rejection numbers (A 1/2, 2/3, 3/4; B 1/3, 2/4, 3/5)
+# that are neither C's plan, which their arrows lead to, nor consistent with each other.
+Z14_REDUCED = {
+    "D": "0/1 0/1 0/1 0/1 0/1 0/1 0/1 0/1 0/2 0/2 1/3 2/5 7/10 21/24 30/31",
+    "F": "0/1 0/1 0/1 0/1 0/1 0/1 0/2 0/2 1/3 1/4 2/5 5/8 10/13 21/24 30/31",
+    "G": "0/1 0/1 0/1 0/1 0/1 0/2 0/2 1/3 1/4 2/5 3/6 7/10 10/13 21/24 30/31",
+    "H": "0/1 0/1 0/1 0/1 0/2 0/2 1/3 1/4 2/5 3/6 5/8 10/13 10/13 21/24 30/31",
+    "J": "0/1 0/1 0/1 0/2 0/2 1/3 1/4 2/5 3/6 5/8 7/10 10/13 10/13 21/24 30/31",
+    "K": "0/1 0/1 0/2 0/2 1/3 1/4 2/5 3/6 5/8 7/10 10/13 10/13 10/13 21/24 30/31",
+    "L": "0/1 0/1 0/2 1/3 1/4 2/5 3/6 5/8 7/10 10/13 10/13 10/13 10/13 21/24 30/31",
+    "N": "0/1 0/2 1/4 2/5 3/6 5/8 7/10 10/13 10/13 10/13 10/13 10/13 10/13 21/24 30/31",
+    "Q": "0/1 1/3 3/6 5/8 7/10 10/13 10/13 10/13 10/13 10/13 10/13 10/13 10/13 21/24 30/31",
+    "R": "0/1 1/4 5/8 7/10 10/13 10/13 10/13 10/13 10/13 10/13 10/13 10/13 10/13 21/24 30/31",
+}
+
+
+def test_z14_reduced_rejection_numbers_match_the_published_table():
+    wrong = []
+    for code, row in Z14_REDUCED.items():
+        for aql, cell in zip(TABLE_AQLS, row.split(), strict=True):
+            ac, re = map(int, cell.split("/"))
+            z14, iso = code_plan(code, aql, "reduced", "ansi-z1.4"), code_plan(code, aql, "reduced")
+            if (z14.ac, z14.re) != (ac, re) or (z14.n, z14.ac) != (iso.n, iso.ac) or iso.re != iso.ac + 1:
+                wrong.append(f"{code} AQL {aql:g}: z1.4 {z14.ac}/{z14.re}, iso {iso.ac}/{iso.re}, published {cell}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_edition_changes_only_reduced_plans():
+    for severity in ("normal", "tightened"):
+        for aql in AQLS:
+            assert code_plan("J", aql, severity, "ansi-z1.4") == code_plan("J", aql, severity)
+    with pytest.raises(ValueError, match=r"edition must be one of .*'iso2859-1:1999'.*not 'z1.4-2008'"):
+        code_plan("J", 1.0, "reduced", "z1.4-2008")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("edition", "decisions"), [
+    ("iso2859-1:1999", ["accept", "accept", "reject", "reject", "reject"]),
+    ("ansi-z1.4", ["accept", "accept", "accept_reinstate_normal", "reject", "reject"]),
+])
+def test_a_reduced_lot_between_ac_and_re(edition, decisions):
+    """J, AQL 1.0, reduced: n 32, Ac 1; Re 2 (ISO 2859-1:1999) or 3 (Z1.4, accept and reinstate normal)."""
+    plan = single_plan(1000, 1.0, "reduced", edition=edition)
+    assert [plan.decide(d) for d in range(5)] == decisions
+    with pytest.raises(ValueError, match="defectives must be >= 0, got -1"):
+        plan.decide(-1)
+
+
+def test_an_accept_in_the_gap_reinstates_normal_inspection():
+    s = SwitchingState(severity="reduced")
+    s.record(True, 1, ac=1, ac_tighter=None)
+    assert s.severity == "reduced"
+    s.record(True, 2, ac=1, ac_tighter=None, reinstate_normal=True)
+    assert s.severity == "normal" and s.moves[-1][1:] == ("reduced", "normal")
+
+
+def test_the_oem_reads_the_edition_from_the_scenario(tmp_path):
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from tests.conftest import REPO
+    from twin.ledger import Ledger
+    from twin.supply.analytics.oem import InspectionSettings, Oem, OemSettings, Order, PartInfo
+    from twin.supply.scenario import load_supply_scenario
+    from virtual_plc.configfile import ConfigError
+
+    outcomes = {}
+    for edition in ("iso2859-1:1999", "ansi-z1.4"):
+        settings = OemSettings(inspection=InspectionSettings(edition=edition))
+        with tempfile.TemporaryDirectory() as tmp:
+            oem = Oem(settings, [PartInfo("s", "p", "x", 0.0, -1.0, 1.0, 1000, 0.0)], {"s": {}}, [], 730,
+                      Ledger(Path(tmp) / "l.jsonl"))
+            oem.switching["s"].severity = "reduced"
+            plan = single_plan(1000, 1.0, "reduced", edition=edition)
+            accepted, defective = oem.judge(Order("L1", "s", plan, -1.0, 1.0), np.array([2.0, 3.0] + [0.0] * 30))
+        outcomes[edition] = (accepted, defective, oem.switching["s"].severity)
+    assert outcomes == {"iso2859-1:1999": (False, 2, "normal"), "ansi-z1.4": (True, 2, "normal")}
+    text = (REPO / "scenarios" / "supply_clean.yaml").read_text().replace(
+        "oem:\n", "oem:\n  inspection: {edition: z1.4}\n", 1)
+    (tmp_path / "s.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=r"oem\.inspection\.edition"):
+        load_supply_scenario(tmp_path / "s.yaml")

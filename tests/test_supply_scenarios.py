@@ -99,9 +99,10 @@ def test_a_clean_supply_run_raises_no_warning(seed):
     logger limits 1e-5 (``InspectionSettings``), and a lot rejected by its ISO 2859-1 plan at the
     brake supplier's 80 ppm about 3e-4 (producer's risk of the reduced plan), so 20 seeds should
     all be quiet; ``derandomize`` keeps the seeds fixed from run to run. The benchmark's 50 clean
-    episodes (``benchmarks/supply_inspection.py``) count the rest.
+    episodes (``benchmarks/supply_inspection.py``) count the rest. In-process portal for speed
+    (``test_supply_portal`` shows MQTT gives the same report).
     """
-    report = run_supply(CLEAN, seed=seed, write=False)
+    report = run_supply(CLEAN, seed=seed, write=False, transport="inprocess")
     assert report.warnings == [], [(w["kind"], w["supplier"], w["t_h"]) for w in report.warnings]
     assert report.tasks == []
     assert report.scores["inspection_effort"]["adaptive_samples"] < report.scores["inspection_effort"]["fixed_samples"]

@@ -59,6 +59,8 @@ class SupplyReport(BaseModel):
     tasks: list[dict[str, Any]]
     switching: dict[str, Any]
     semantic_mismatches: list[dict[str, str]]
+    portal: dict[str, Any] = Field(default_factory=dict, description="supplier portal: transport, broker, messages "
+                                   "published and received per supplier, rejected messages named")
     ledger: dict[str, Any]
     durations: dict[str, float]
     outputs: dict[str, str] = Field(default_factory=dict)

@@ -1,5 +1,9 @@
 """Run a supply scenario: the chain (truth) against the OEM stack, adaptive and fixed baseline.
 
+Supplier data travel the supplier portal (``twin.supply.portal``): over MQTT on a broker started
+for the run (scenario ``portal.transport: mqtt``, the default) or in-process; the payloads, their
+order of processing and so the report are the same either way.
+
 Both runs use the same seed, so they see the same lots, climates and field; only the OEM's
 decisions (and what they change: samples drawn, lots screened, corrections) differ. The run
 directory gets ``report.json``, ``ledger.jsonl`` (the adaptive stack's warnings and task steps)
@@ -11,6 +15,8 @@ from __future__ import annotations
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +28,9 @@ import pyarrow.parquet as pq
 from supply_chain_sim.flow import SupplyChain
 from twin.ledger import Ledger
 from twin.supply.analytics.oem import Oem, PartInfo
+from twin.supply.analytics.portal import PortalReceiver
 from twin.supply.analytics.workflow import Task
+from twin.supply.portal import Accounts, InProcessPortal, MqttPortal, SupplierPublisher, Transport, run_broker
 from twin.supply.report import SupplyReport
 from twin.supply.scenario import SupplyScenario
 from twin.supply.scoring import score
@@ -36,10 +44,35 @@ class Episode:
     oem: Oem
     counts: Counter = field(default_factory=Counter)
     lots: list[dict[str, Any]] = field(default_factory=list)
+    portal: dict[str, Any] = field(default_factory=dict)
 
 
-def run_episode(spec: SupplyScenario, seed: int, adaptive: bool, ledger_path: Path) -> Episode:
-    """Simulate the chain with the OEM's stack (``adaptive``) or the fixed baseline."""
+@contextmanager
+def portal_broker(spec: SupplyScenario, broker: Accounts | None = None,
+                  transport: str | None = None) -> Iterator[tuple[Accounts | None, str | None]]:
+    """The broker a run's portal uses: ``broker`` if given, else one started for the run (None in-process)."""
+    if (transport or spec.portal.transport) != "mqtt":
+        yield None, None
+    elif broker is not None:
+        yield broker, getattr(getattr(broker, "server", broker), "kind", "external")
+    else:
+        with run_broker(spec.portal.broker, [s.name for s in spec.chain.suppliers]) as started:
+            yield started
+
+
+def run_episode(spec: SupplyScenario, seed: int, adaptive: bool, ledger_path: Path, *,
+                broker: Accounts | None = None, transport: str | None = None) -> Episode:
+    """Simulate the chain with the OEM's stack (``adaptive``) or the fixed baseline.
+
+    ``transport`` overrides the scenario's ``portal.transport``; over MQTT, ``broker`` is a
+    running broker's accounts (one is started for the episode when None)."""
+    with ExitStack() as stack:
+        accounts, kind = stack.enter_context(portal_broker(spec, broker, transport))
+        return _episode(spec, seed, adaptive, ledger_path, stack, accounts, kind)
+
+
+def _episode(spec: SupplyScenario, seed: int, adaptive: bool, ledger_path: Path, stack: ExitStack,
+             accounts: Accounts | None, broker_kind: str | None) -> Episode:
     chain = SupplyChain(spec.chain, seed)
     parts = [PartInfo(s.name, s.part, s.characteristic.name, s.characteristic.mean, s.characteristic.lsl,
                       s.characteristic.usl, s.lot_size, s.characteristic.gauge_sigma) for s in spec.chain.suppliers]
@@ -47,13 +80,22 @@ def run_episode(spec: SupplyScenario, seed: int, adaptive: bool, ledger_path: Pa
     fleet = [e.model_dump() for e in spec.chain.field.environments]
     oem = Oem(spec.oem, parts, claims, fleet, spec.chain.field.warranty_days, Ledger(ledger_path), adaptive)
     episode = Episode(chain, oem)
+    receiver = PortalReceiver(claims, oem.semantic)
+    publisher = SupplierPublisher(spec.chain)
+    portal: Transport = InProcessPortal(receiver)
+    if accounts is not None:
+        portal = stack.enter_context(MqttPortal(receiver, accounts, [s.name for s in spec.chain.suppliers],
+                                                f"{spec.name}-{seed}-{'adaptive' if adaptive else 'fixed'}",
+                                                spec.portal.timeout_s, broker_kind))
 
     def drain() -> None:
         while oem.new_tasks:
             chain.env.process(_perform(chain, oem, oem.new_tasks.pop(0)))
 
     def on_publish(message: dict[str, Any]) -> None:
-        oem.on_publish(message)
+        portal.deliver(publisher.encode(message))
+        for record in receiver.flush():
+            oem.on_publish(record)
         drain()
 
     def on_arrival(view: dict[str, Any]) -> None:
@@ -62,6 +104,8 @@ def run_episode(spec: SupplyScenario, seed: int, adaptive: bool, ledger_path: Pa
 
     chain.on_publish, chain.on_arrival, chain.on_return = on_publish, on_arrival, oem.on_return
     chain.run()
+    portal.check()
+    episode.portal = {**portal.summary(), **receiver.summary(), "corrupted_at_source": publisher.corrupted}
     return episode
 
 
@@ -124,8 +168,13 @@ def _screen(chain: SupplyChain, oem: Oem, lot_id: str, keep: np.ndarray, lsl: fl
 
 
 def run_supply(spec: SupplyScenario, seed: int | None = None, out_dir: Path | None = None,
-               write: bool = True) -> SupplyReport:
-    """Run the adaptive stack and the fixed baseline, score them, and write the run directory."""
+               write: bool = True, *, broker: Accounts | None = None, transport: str | None = None) -> SupplyReport:
+    """Run the adaptive stack and the fixed baseline, score them, and write the run directory.
+
+    ``transport`` overrides the scenario's ``portal.transport`` (``mqtt`` or ``inprocess``); over
+    MQTT both runs share ``broker``, or one broker started for the run."""
+    if transport not in (None, "mqtt", "inprocess"):
+        raise ValueError(f"transport must be 'mqtt' or 'inprocess', not {transport!r}")
     seed = spec.seed if seed is None else seed
     out = Path(out_dir) if out_dir is not None else spec.output_dir()
     started = time.perf_counter()
@@ -135,8 +184,10 @@ def run_supply(spec: SupplyScenario, seed: int | None = None, out_dir: Path | No
             out.mkdir(parents=True, exist_ok=True)
             for stale in (ledger_path, ledger_path.with_name("ledger.jsonl.head")):
                 stale.unlink(missing_ok=True)
-        adaptive = run_episode(spec, seed, True, ledger_path)
-        fixed = run_episode(spec, seed, False, Path(scratch) / "baseline-ledger.jsonl")
+        with portal_broker(spec, broker, transport) as (accounts, kind):
+            adaptive = run_episode(spec, seed, True, ledger_path, broker=accounts, transport=transport)
+            fixed = run_episode(spec, seed, False, Path(scratch) / "baseline-ledger.jsonl", broker=accounts,
+                                transport=transport)
         report = score(spec, seed, adaptive, fixed, ledger_path, wall_s=time.perf_counter() - started)
     if write:
         report.outputs = {"dir": str(out), "report": str(out / "report.json"), "ledger": str(ledger_path),

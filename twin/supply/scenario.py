@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from supply_chain_sim.spec import Chain
 from twin.supply.analytics.field import QualificationBand
 from twin.supply.analytics.oem import OemSettings
+from twin.supply.portal import PortalSettings
 from virtual_plc.configfile import load_yaml_model, read_yaml
 
 
@@ -58,6 +59,7 @@ class SupplyScenario(BaseModel):
     seed: int = Field(default=0, ge=0)
     chain: Chain
     oem: OemSettings = Field(default_factory=OemSettings)
+    portal: PortalSettings = Field(default_factory=PortalSettings, description="how supplier data reach the OEM")
     costs: Costs = Field(default_factory=Costs)
     scorecard: ScorecardWeights = Field(default_factory=ScorecardWeights)
     extended_qualification: dict[str, QualificationBand] = Field(

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 # which warnings count as finding which fault kind
 FINDS = {"mean_shift": {"spc"}, "variance_growth": {"spc", "lot_rejected"}, "qualification_gap": {"qualification_gap"},
          "humidity_excursion": {"threshold_rule"}, "transport_excursion": {"transport_excursion"},
-         "mixed_lot": {"lot_rejected", "lot_traced"}}
+         "mixed_lot": {"spc", "lot_rejected", "lot_traced"}}
 NOT_WARNINGS = {"spc_closed"}
 
 
@@ -65,7 +65,7 @@ def score(spec: SupplyScenario, seed: int, adaptive: Episode, fixed: Episode, le
         switching={s: {"severity": st.severity, "score": st.score, "discontinued": st.discontinued,
                        "moves": st.moves, "skip_frequency": oem.skip[s].frequency}
                    for s, st in oem.switching.items()},
-        semantic_mismatches=[m.to_dict() for m in oem.semantic.mismatches],
+        semantic_mismatches=[m.to_dict() for m in oem.semantic.mismatches], portal=adaptive.portal,
         ledger=verify_ledger(ledger_path).to_dict(), durations={"wall_s": round(wall_s, 3)})
 
 

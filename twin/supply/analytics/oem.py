@@ -18,7 +18,7 @@ from twin.detection.thresholds import RuleEngine, ThresholdRule
 from twin.ledger import Ledger
 from twin.supply.analytics.field import FieldAnalyst, FieldSettings, QualificationBand
 from twin.supply.analytics.monitor import MonitorSettings, SupplierMonitor
-from twin.supply.analytics.sampling import Plan, single_plan, tighter_aql
+from twin.supply.analytics.sampling import Edition, Plan, single_plan, tighter_aql
 from twin.supply.analytics.semantic import Definition, SemanticLayer
 from twin.supply.analytics.switching import SkipLot, SwitchingState
 from twin.supply.analytics.workflow import LEVEL_ROLE, MS_PER_H, Task, Workflow
@@ -42,6 +42,8 @@ class InspectionSettings(BaseModel):
     skip_lot: bool = True
     qualify_lots: int = Field(default=10, ge=1)
     reduced_allowed: bool = True
+    edition: Edition = Field(default="iso2859-1:1999", description="reading of the reduced table: ISO 2859-1:1999 "
+                             "(Re = Ac + 1) or ansi-z1.4 (a gap: accept but reinstate normal); see sampling")
     transport_peak_c: float = 45.0
     transport_shock_g: float = 15.0
     resume_after_lots: int = Field(default=5, ge=1, description="lots screened before a discontinued supplier resumes")
@@ -174,23 +176,29 @@ class Oem:
         if excursion:
             reasons.append(f"transport excursion: peak {arrival['peak_c']:.1f} degC, shock {arrival['shock_g']:.1f} g")
             self._warn("transport_excursion", supplier, arrival["arrived_h"], {"lot": arrival["lot"],
+                       "leg": {"from": supplier, "departed_h": arrival["departed_h"],
+                               "arrived_h": arrival["arrived_h"]},
                        "peak_c": arrival["peak_c"], "shock_g": arrival["shock_g"]})
         state, monitor = self.switching[supplier], self.monitors[supplier]
+        spread = monitor.warning is not None and monitor.warning.cause == "dispersion"
+        if spread:
+            reasons.append(f"open dispersion warning {monitor.warning.id}: tightened")
         if state.discontinued:
             return Order(arrival["lot"], supplier, None, lsl, usl, [*reasons, "discontinued: 100 % screening"])
         eligible = (cfg.skip_lot and monitor.capable() and not excursion and factor == 1.0
                     and state.severity != "tightened" and arrival["lot"] in self.data_lots[supplier])
         if not self.skip[supplier].due(eligible):
             return Order(arrival["lot"], supplier, None, lsl, usl, [*reasons, "skip-lot"])
-        severity = "tightened" if (excursion or factor != 1.0) else state.severity
-        return Order(arrival["lot"], supplier, single_plan(arrival["size"], cfg.aql, severity, cfg.level), lsl, usl,
-                     reasons)
+        severity = "tightened" if (excursion or factor != 1.0 or spread) else state.severity
+        plan = single_plan(arrival["size"], cfg.aql, severity, cfg.level, cfg.edition)
+        return Order(arrival["lot"], supplier, plan, lsl, usl, reasons)
 
     def judge(self, order: Order, measured: np.ndarray) -> tuple[bool, int]:
         """Accept or not on the sample; update switching and skip-lot. Returns (accepted, defectives)."""
         assert order.plan is not None
         defective = int(self.nonconforming(measured, order.lsl, order.usl).sum())
-        accepted = defective <= order.plan.ac
+        decision = order.plan.decide(defective)
+        accepted = decision != "reject"
         if self.adaptive:
             state = self.switching[order.supplier]
             tighter = tighter_aql(order.plan.aql)
@@ -199,7 +207,8 @@ class Oem:
                 ac_tighter = single_plan(self.parts[order.supplier].lot_size, tighter, "normal",
                                          self.settings.inspection.level).ac
             if order.plan.severity == state.severity:
-                state.record(accepted, defective, order.plan.ac, ac_tighter)
+                state.record(accepted, defective, order.plan.ac, ac_tighter,
+                             reinstate_normal=decision == "accept_reinstate_normal")
             self.skip[order.supplier].record(accepted)
             if not accepted:
                 self._warn("lot_rejected", order.supplier, self._now_h, {"lot": order.lot, "defective": defective,
@@ -251,7 +260,11 @@ class Oem:
             return
         self._warn("spc", supplier, event["t_h"], event)
         part, level = self.parts[supplier], event["level"]
-        if level == 1:
+        if level == 1 and event.get("cause") == "dispersion":
+            action = {"kind": "reduce_variation", "supplier": supplier, "sigma_ratio": event["sigma_ratio"],
+                      "text": f"find and remove the extra variation of {part.stream} (subgroup sigma "
+                              f"x{event['sigma_ratio']:.2f} of Phase I): tooling, fixtures, mixed material"}
+        elif level == 1:
             action = {"kind": "adjust_mean", "supplier": supplier, "delta": -event["shift"],
                       "text": f"move the process target of {part.stream} by {-event['shift']:+.4g}"}
         elif level == 2:

@@ -15,8 +15,17 @@ break the diagonal and are listed in ``EXCEPTIONS``: tightened code letter A at 
 (there is no 0/1 plan with 2 units there), and in the reduced table code letters A and B share C's
 sample size of 2, so from AQL 25 up they point down to C, whose plan at AQL 1000 is 30 31.
 
-Reduced plans follow ISO 2859-1:1999 (acceptance numbers of the earlier reduced table, with
-``Re = Ac + 1``: a lot is accepted or not, there is no "accept and switch" zone).
+**Reduced plans: which edition.** The acceptance numbers of the reduced table are the same in
+every edition; the rejection numbers are not. MIL-STD-105E (1989, Table II-C and clause
+4.10.1.4) and ANSI/ASQ Z1.4 (2003, 2008; Table II-C and clause 10.1.4, "special procedure for
+reduced inspection") keep a gap: with ``Ac < d < Re`` nonconforming units the lot is accepted
+but normal inspection is reinstated (Z1.4 8.3.4 b). Along a diagonal the Z1.4 reduced table
+reads ``0 1, up, down, 0 2, 1 3, 1 4, 2 5, 3 6, 5 8, 7 10, 10 13, 14 17, 21 24``. ISO 2859-1:1999
+(second edition, adopted unchanged e.g. as IS 2500 Part 1:2000) removed the gap together with the
+limit numbers, replacing both by the switching score: its reduced plans have ``Re = Ac + 1``, a
+lot is accepted or not. ``edition`` selects the reading (:data:`EDITIONS`); the default is ISO
+2859-1:1999, the edition whose switching score (``switching``) we implement; ``ansi-z1.4`` gives
+the gap and its "accept, reinstate normal" outcome (:meth:`Plan.decide`).
 
 The encoded tables were checked cell by cell (16 code letters x 26 AQLs x 3 severities: sample
 size and Ac after following the arrows) against MIL-STD-105E / ANSI/ASQ Z1.4 Tables II-A, II-B
@@ -29,6 +38,8 @@ and II-C as the R package AQLSchemes encodes them (see ``tests/test_supply_sampl
 (80, 1, 2)
 >>> p = single_plan(1000, 1.0, "reduced"); (p.n, p.ac, p.re)
 (32, 1, 2)
+>>> p = single_plan(1000, 1.0, "reduced", edition="ansi-z1.4"); (p.n, p.ac, p.re, p.decide(2))
+(32, 1, 3, 'accept_reinstate_normal')
 """
 
 from __future__ import annotations
@@ -38,6 +49,9 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 Severity = Literal["normal", "tightened", "reduced"]
+Edition = Literal["iso2859-1:1999", "ansi-z1.4"]
+EDITIONS: tuple[str, ...] = ("iso2859-1:1999", "ansi-z1.4")
+Decision = Literal["accept", "accept_reinstate_normal", "reject"]
 
 LEVELS = ("S-1", "S-2", "S-3", "S-4", "I", "II", "III")
 LOT_UPPER = (8, 15, 25, 50, 90, 150, 280, 500, 1200, 3200, 10000, 35000, 150000, 500000, 10**18)
@@ -63,6 +77,8 @@ DIAGONALS: dict[str, list[Cell]] = {
     "reduced": [(0, 1), UP, DOWN, (0, 1), (1, 2), (1, 2), (2, 3), (3, 4), (5, 6), (7, 8), (10, 11), (14, 15),
                 (21, 22)],
 }
+# ANSI/ASQ Z1.4 (MIL-STD-105E) Table II-C: the rejection number of each reduced diagonal (same Ac)
+Z14_REDUCED_RE: list[int | None] = [1, None, None, 2, 3, 4, 5, 6, 8, 10, 13, 17, 24]
 LARGE_DIAGONAL = 11  # diagonals from here on (Ac 30 and up on normal) hold plans for code letters A-E only
 EXCEPTIONS: dict[tuple[str, str, float], Cell] = {
     ("tightened", "A", 10): DOWN,
@@ -83,6 +99,15 @@ class Plan:
     re: int
     aql: float
     full_inspection: bool = False
+
+    def decide(self, defectives: int) -> Decision:
+        """Accept (``<= ac``), reject (``>= re``), or — only in a reduced plan with a gap between
+        Ac and Re (ANSI/ASQ Z1.4) — accept the lot but reinstate normal inspection."""
+        if defectives < 0:
+            raise ValueError(f"defectives must be >= 0, got {defectives}")
+        if defectives <= self.ac:
+            return "accept"
+        return "reject" if defectives >= self.re else "accept_reinstate_normal"
 
 
 def code_letter(lot_size: int, level: str = "II") -> str:
@@ -130,15 +155,16 @@ def sample_size(severity: Severity, code: str) -> int:
     return (REDUCED_N if severity == "reduced" else NORMAL_N)[CODES.index(code)]
 
 
-def single_plan(lot_size: int, aql: float, severity: Severity = "normal", level: str = "II") -> Plan:
+def single_plan(lot_size: int, aql: float, severity: Severity = "normal", level: str = "II",
+                edition: Edition = "iso2859-1:1999") -> Plan:
     """The single sampling plan for a lot, following the table's arrows (100 % if ``n`` reaches the lot)."""
-    plan = code_plan(code_letter(lot_size, level), aql, severity)
+    plan = code_plan(code_letter(lot_size, level), aql, severity, edition)
     return replace(plan, n=min(plan.n, lot_size), full_inspection=plan.n >= lot_size)
 
 
-def code_plan(code: str, aql: float, severity: Severity = "normal") -> Plan:
+def code_plan(code: str, aql: float, severity: Severity = "normal", edition: Edition = "iso2859-1:1999") -> Plan:
     """The plan the master table gives for a code letter and AQL, arrows followed; ``code`` is
-    the letter the arrows lead to.
+    the letter the arrows lead to. ``edition`` only changes Re of reduced plans (module notes).
 
     >>> p = code_plan("G", 1.0); (p.code, p.n, p.ac, p.re)
     ('H', 50, 1, 2)
@@ -159,7 +185,20 @@ def code_plan(code: str, aql: float, severity: Severity = "normal") -> Plan:
             value = cell(severity, CODES[i], aql)
             break
     ac, re = value  # type: ignore[misc]
+    if edition not in EDITIONS:
+        raise ValueError(f"edition must be one of {EDITIONS}, not {edition!r}")
+    if edition == "ansi-z1.4" and severity == "reduced":
+        re = _z14_reduced_re(CODES[i], aql, re)
     return Plan(severity, CODES[i], sample_size(severity, CODES[i]), ac, re, aql)
+
+
+def _z14_reduced_re(code: str, aql: float, iso_re: int) -> int:
+    """Re of the Z1.4 reduced cell a plan was read from (the ISO 2859-1:1999 Re where both agree)."""
+    if ("reduced", code, AQLS[aql_index(aql)]) in EXCEPTIONS:
+        return iso_re  # C at AQL 1000: 30 31 in both
+    re = Z14_REDUCED_RE[CODES.index(code) + aql_index(aql) - FIRST_DIAGONAL]
+    assert re is not None, f"reduced {code} AQL {aql:g} is an arrow, not a plan"
+    return re
 
 
 def tighter_aql(aql: float) -> float | None:

@@ -8,7 +8,9 @@ into the canonical stream:
 - ``unknown_parameter``: the canonical name is not in the catalogue;
 - ``unit``: the unit is unknown, or of another dimension (absolute humidity in g/m^3 is not %RH);
 - ``definition``: same parameter name, different definition (radial vs lateral runout);
-- ``undeclared_field``: a message carries a field the supplier never declared.
+- ``undeclared_field``: a message carries a field the supplier never declared;
+- ``message_unit`` / ``message_definition``: a portal message says another unit or definition than
+  the one declared for its field (reported by :mod:`twin.supply.analytics.portal`).
 
 >>> layer = SemanticLayer({"disc.runout": Definition(unit="mm", definition="lateral runout at 10 mm from rim")})
 >>> layer.declare("brakeco", {"RO_UM": {"canonical": "disc.runout", "unit": "micrometer", "definition": ""},
@@ -112,6 +114,11 @@ class SemanticLayer:
         if said and want.definition and said != " ".join(want.definition.lower().split()):
             return "definition", f"declared as {claim['definition']!r}, canonical is {want.definition!r}"
         return None
+
+    def report(self, supplier: str, name: str, canonical: str, kind: str, detail: str) -> None:
+        """Record a mismatch found elsewhere (e.g. a portal message deviating from its declaration);
+        each (supplier, field, kind) is listed once."""
+        self._report(supplier, name, canonical, kind, detail)
 
     def _report(self, supplier: str, name: str, canonical: str, kind: str, detail: str) -> None:
         key = (supplier, name, kind)

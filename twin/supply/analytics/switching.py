@@ -8,7 +8,8 @@ Switching, per part and supplier, starting on normal inspection:
   the score (ISO 2859-1:1999, 9.3.3.2) adds 3 for a lot that would also have been accepted at
   the next tighter AQL when Ac >= 2, adds 2 for an accepted lot when Ac is 0 or 1, and is reset
   to 0 otherwise (so at least 10 accepted lots are needed);
-- reduced -> normal: a lot not accepted, or production irregular;
+- reduced -> normal: a lot not accepted, or production irregular, or (ANSI/ASQ Z1.4 reduced
+  plans only, ``sampling.Plan.decide``) a lot accepted with more than Ac nonconforming units;
 - discontinue: 5 lots not accepted while on tightened inspection; acceptance inspection stops
   until the supplier has acted, then resumes on tightened.
 
@@ -50,8 +51,11 @@ class SwitchingState:
     _lots: int = 0
 
     def record(self, accepted: bool, n_defective: int, ac: int, ac_tighter: int | None,
-               steady: bool = True) -> None:
-        """Update the state after a lot's original inspection under the current severity."""
+               steady: bool = True, reinstate_normal: bool = False) -> None:
+        """Update the state after a lot's original inspection under the current severity.
+
+        ``reinstate_normal``: the lot was accepted between Ac and Re of a reduced plan with a gap
+        (ANSI/ASQ Z1.4 10.1.4); normal inspection resumes."""
         self._lots += 1
         self._recent.append(accepted)
         self._accepted_run = self._accepted_run + 1 if accepted else 0
@@ -68,7 +72,7 @@ class SwitchingState:
                 self.discontinued = True
             elif self._accepted_run >= 5:
                 self._move("normal")
-        elif not accepted or not steady:
+        elif not accepted or not steady or reinstate_normal:
             self._move("normal")
         if before != self.severity:
             self._recent.clear()
