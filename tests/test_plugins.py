@@ -99,3 +99,13 @@ def test_plugin_choices_accept_a_bare_name_and_a_cli_override() -> None:
     assert choices.detector.use == "byo:Z" and choices.control_policy.use == "playbook"
     assert choices.with_names(detector="spc").detector.use == "spc"
     assert choices.with_names(diagnoser=None).diagnoser.use == "random_walk"
+
+
+def test_ours_implement_the_protocols(tmp_path: Path) -> None:
+    from rootcause.diagnoser import Diagnoser as OurDiagnoser
+    from twin.control.policy import ControlPolicy, PlaybookPolicy
+    from twin.detection.monitor import SubgroupMonitor
+    from twin.plugins import Detector, Diagnoser
+
+    assert issubclass(SubgroupMonitor, Detector) and issubclass(OurDiagnoser, Diagnoser)
+    assert issubclass(PlaybookPolicy, ControlPolicy)

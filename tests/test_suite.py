@@ -172,3 +172,21 @@ def test_the_pytest_plugin_runs_the_example_package(byo_package: Path, tmp_path:
     else:
         assert done.returncode == 1 and "missed a 0.3 N drift within 60 s" in done.stdout
         assert "1 failed, 1 passed" in done.stdout
+
+
+def test_entry_gates_judge_only_their_own_episodes(tmp_path: Path) -> None:
+    from twin.suite.runner import CaseResult, judge
+
+    path = write_suite(tmp_path / "s.yaml", [
+        {"scenario": str(DRIFT), "seeds": [1, 2], "label": "loop", "gates": ["verified_delay_s.max <= 120"]},
+        {"scenario": str(DRIFT), "seeds": [3], "label": "plain"},
+    ], ["detection_delay_s.p90 <= 60"])
+    suite = load_suite(path)
+    cases = [CaseResult("loop", 1, "ok", metrics={"detection_delay_s": 5.0, "verified_delay_s": 70.0}),
+             CaseResult("loop", 2, "ok", metrics={"detection_delay_s": 7.0, "verified_delay_s": 130.0}),
+             CaseResult("plain", 3, "ok", metrics={"detection_delay_s": 9.0, "verified_delay_s": float("inf")})]
+    gates = {g.gate: g for g in judge(suite, cases)}
+    assert gates["detection_delay_s.p90 <= 60"].passed and gates["detection_delay_s.p90 <= 60"].episodes == 3
+    loop = gates["loop: verified_delay_s.max <= 120"]
+    assert (loop.value, loop.passed, loop.episodes) == (130.0, False, 2)  # the plain run's ∞ is not its business
+    assert [c.failed_gates for c in cases] == [[], [{"gate": "verified_delay_s.max <= 120", "value": 130.0}], []]

@@ -25,7 +25,7 @@ import numpy as np
 
 from twin.parallel import run_parallel
 
-from .gates import AGGREGATES, PER_EPISODE, format_value
+from .gates import AGGREGATES, PER_EPISODE, Gate, format_value
 from .metrics import episode_metrics
 from .spec import Suite
 
@@ -125,7 +125,7 @@ def cases_of(suite: Suite, out_dir: Path, plugins: Mapping[str, str | None] | No
     out: list[Case] = []
     for entry in suite.entries:
         path = suite.scenario_path(entry)
-        label = entry.label or path.stem
+        label = entry.name()
         for seed in entry.seeds:
             out.append(Case(label=label, scenario=str(path), seed=seed, mode=suite.mode,
                             out_dir=str(out_dir / "episodes" / f"{label}-s{seed}"), duration_s=entry.duration_s,
@@ -213,15 +213,20 @@ def _time_limit(seconds: float) -> Iterator[None]:
 
 
 def judge(suite: Suite, cases: list[CaseResult]) -> list[GateResult]:
-    """Every gate over the episodes that have its metric; per-episode gates are marked on the cases."""
+    """Every gate over the episodes that have its metric — suite gates over all, an entry's gates over its
+    own (named ``label: gate``); per-episode gates are also marked on the cases."""
     ok = [c for c in cases if c.status == "ok"]
+    scoped: list[tuple[str, Gate, list[CaseResult]]] = [("", g, ok) for g in suite.gates]
+    for entry in suite.entries:
+        mine = [c for c in ok if c.label == entry.name()]
+        scoped += [(f"{entry.name()}: ", g, mine) for g in entry.gates]
     results = []
-    for gate in suite.gates:
-        values = [c.metrics[gate.metric] for c in ok if gate.metric in c.metrics]
+    for prefix, gate, group in scoped:
+        values = [c.metrics[gate.metric] for c in group if gate.metric in c.metrics]
         value = gate.value(values)
-        results.append(GateResult(gate.text, value, gate.holds(value), len(values)))
+        results.append(GateResult(prefix + gate.text, value, gate.holds(value), len(values)))
         if gate.aggregate in PER_EPISODE:
-            for case in ok:
+            for case in group:
                 measured = case.metrics.get(gate.metric)
                 if measured is not None and not gate.holds(measured):
                     case.failed_gates.append({"gate": gate.text, "value": measured})
@@ -231,9 +236,11 @@ def judge(suite: Suite, cases: list[CaseResult]) -> list[GateResult]:
 def compare(suite: Suite, gates: list[GateResult], baseline: Mapping[str, Any]) -> list[Regression]:
     """Gated figures worse than in ``baseline`` (a stored ``summary.json``) beyond ``suite.regression``."""
     before = {g["gate"]: g.get("value") for g in baseline.get("gates", [])}
+    parsed = {prefix + g.text: g for prefix, g in _all_gates(suite)}
     out = []
-    for gate, result in zip(suite.gates, gates):
-        old = _number(before.get(gate.text))
+    for result in gates:
+        gate = parsed[result.gate]
+        old = _number(before.get(result.gate))
         new = result.value
         if old is None or new is None or math.isinf(old):
             continue
@@ -241,11 +248,16 @@ def compare(suite: Suite, gates: list[GateResult], baseline: Mapping[str, Any]) 
         allowed = suite.regression.allowed(old)
         if worse > allowed + 1e-12:
             verb = "rose" if gate.lower_is_better else "fell"
-            name = f"{gate.metric}.{gate.aggregate}" if gate.aggregate else gate.metric
-            out.append(Regression(gate.text, old, new, allowed,
+            name = result.gate.rsplit(" ", 2)[0]
+            out.append(Regression(result.gate, old, new, allowed,
                                   f"{name} {verb} from {format_value(old)} to {format_value(new)} "
                                   f"(tolerance {allowed:.3g})"))
     return out
+
+
+def _all_gates(suite: Suite) -> list[tuple[str, Gate]]:
+    """(prefix, gate) of every gate: the suite's, then each entry's (``label: ``)."""
+    return [("", g) for g in suite.gates] + [(f"{e.name()}: ", g) for e in suite.entries for g in e.gates]
 
 
 def run_suite(suite: Suite, out_dir: Path, *, plugins: Mapping[str, str | None] | None = None, jobs: int = 1,

@@ -10,6 +10,7 @@
         seeds: [1, 2]
         duration_s: 300                        # optional: shorter than the scenario's
         overrides: {control: {policy: auto}}   # merged into the scenario
+        gates: [verified_delay_s.max <= 120]   # held by this entry's episodes only
     gates:
       - detection_delay_s.p90 <= 120
       - false_alarms_per_hour.max <= 0.1
@@ -43,6 +44,16 @@ class Entry(_Strict):
     duration_s: float | None = Field(default=None, gt=0)
     overrides: dict[str, Any] = Field(default_factory=dict, description="merged into the scenario file")
     label: str | None = Field(default=None, description="name in the tables (default: the scenario's file stem)")
+    gates: list[Gate] = Field(default_factory=list, description="gates over this entry's episodes only")
+
+    @field_validator("gates", mode="before")
+    @classmethod
+    def _parse_gates(cls, gates: Any) -> Any:
+        return _gates(gates)
+
+    def name(self) -> str:
+        """The entry's label: ``label``, or the scenario's file stem."""
+        return self.label or Path(self.scenario).stem
 
     @field_validator("seeds")
     @classmethod
@@ -78,9 +89,7 @@ class Suite(_Strict):
     @field_validator("gates", mode="before")
     @classmethod
     def _parse_gates(cls, gates: Any) -> Any:
-        if not isinstance(gates, list):
-            return gates
-        return [parse_gate(g) if isinstance(g, str) else g for g in gates]
+        return _gates(gates)
 
     def scenario_path(self, entry: Entry) -> Path:
         """An entry's scenario file, resolved from the suite file's folder."""
@@ -88,6 +97,13 @@ class Suite(_Strict):
         if path.is_absolute() or self.source is None:
             return path
         return (self.source.parent / path).resolve()
+
+
+def _gates(gates: Any) -> Any:
+    """Gate texts parsed (other values left for pydantic to judge)."""
+    if not isinstance(gates, list):
+        return gates
+    return [parse_gate(g) if isinstance(g, str) else g for g in gates]
 
 
 def load_suite(path: str | Path) -> Suite:
