@@ -109,3 +109,20 @@ def test_ours_implement_the_protocols(tmp_path: Path) -> None:
 
     assert issubclass(SubgroupMonitor, Detector) and issubclass(OurDiagnoser, Diagnoser)
     assert issubclass(PlaybookPolicy, ControlPolicy)
+
+
+def test_the_standalone_edge_takes_its_plugins_from_its_settings_file(tmp_path: Path) -> None:
+    """``twin edge run --settings FILE`` (a real line's edge) reads the same ``plugins`` section."""
+    from twin.binding import plant_tagmap
+    from twin.control.edge_run import load_edge_settings
+    from twin.edge.frames import ElementIndex
+    from twin.episode import build_episode_plant
+    from twin.plugins.guard import GuardedDetector
+    from twin.plugins.registry import make_detector
+
+    (tmp_path / "edge.yaml").write_text("plugins:\n  detector: {use: 'tests.plugin_examples:Crashing'}\n")
+    settings, base = load_edge_settings(tmp_path / "edge.yaml")
+    tagmap = plant_tagmap(build_episode_plant(load_scenario(DRIFT), 1), 10)
+    detector = make_detector(settings.plugins.detector, settings.detection, tagmap, ElementIndex(tagmap.tags), base)
+    assert isinstance(detector, GuardedDetector) and type(detector.inner).__name__ == "Crashing"
+    assert settings.plugins.diagnoser.use == "graph"  # the rest stay ours
