@@ -94,3 +94,13 @@ class Misdirected(Blame):
     def diagnose(self, reader: Any, alarms: Any, t_ms: int, answers: Any = None) -> Diagnosis:
         diagnosis = super().diagnose(reader, alarms, t_ms, answers)
         return diagnosis.model_copy(update={"candidates": [Candidate(asset="coater.line", score=1.0)]})
+
+
+class Phantom:
+    """A detector that alarms on a tag the line does not have."""
+
+    def __init__(self, context: Any) -> None:
+        pass
+
+    def observe(self, frame: Any) -> list[Signal]:
+        return [Signal("coater.blade9.pressure", "phantom", "r", 1.0, 0.0)] if frame.ts_ms >= 2_000 else []

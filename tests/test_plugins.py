@@ -65,9 +65,13 @@ def test_a_slow_detector_fails_on_its_time_budget(tmp_path: Path) -> None:
         _run(tmp_path, 3.0, detector=slow)
 
 
-def test_malformed_output_is_named(tmp_path: Path) -> None:
-    with pytest.raises(PluginError, match="returned malformed output at plant time 2000 ms: expected a list"):
-        _run(tmp_path, 5.0, detector="tests.plugin_examples:Malformed")
+@pytest.mark.parametrize(("plugin", "problem"), [
+    ("Malformed", "expected a list of Signal, got str"),
+    ("Phantom", "Signal for unknown tag 'coater.blade9.pressure'"),
+])
+def test_malformed_output_is_named(tmp_path: Path, plugin: str, problem: str) -> None:
+    with pytest.raises(PluginError, match=f"returned malformed output at plant time 2000 ms: {problem}"):
+        _run(tmp_path, 5.0, detector=f"tests.plugin_examples:{plugin}")
 
 
 def test_an_outside_diagnoser_answers_the_alarms_of_our_detector(tmp_path: Path) -> None:

@@ -83,8 +83,9 @@ class GuardedDetector(_Guard):
         for item in out:
             if not isinstance(item, Signal):
                 raise self._malformed("observe()", frame.ts_ms, f"expected Signal items, got {type(item).__name__}")
-            if item.tag not in frame.index.slices:
-                raise self._malformed("observe()", frame.ts_ms, f"Signal for unknown tag {item.tag!r}")
+            if item.tag not in frame.index.slices and item.tag not in frame.index.position:
+                raise self._malformed("observe()", frame.ts_ms, f"Signal for unknown tag {item.tag!r} (neither a "
+                                      "collected tag nor one of its elements)")
         return list(out)
 
 
