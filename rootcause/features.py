@@ -3,9 +3,16 @@
 Everything here is computed from what the edge can see: the historian's samples (with their
 quality flags) and the alarms. The window runs from ``lookback_s`` before the first alarm to
 the diagnosis time; its first ``baseline_s`` seconds are the reference ("how the signal
-looked before"). Signals are read on a fixed 100 ms grid (so a 10 ms and a 100 ms scan give
-features of the same distribution), averaged into 1 s means, and expressed as z-scores
-against the baseline's 1 s means.
+looked before"). Signals are read on a fixed grid (``grid_ms``, 100 ms by default, so a 10 ms
+and a 100 ms scan give features of the same distribution), averaged into means of ``mean_s``
+(1 s by default), and expressed as z-scores against the baseline's means.
+
+Times in the features are counted in those means (the *step*), so a plant with slow dynamics
+(the Tennessee Eastman process: 3-min samples, ``grid_ms = mean_s * 1000 = 180 000``) gets
+features of the same scale as the coater on its 1 s means: an onset one minute before the alarm
+on the coater reads like an onset 60 samples (3 h) before it on TEP. A tag *deviates* when a
+mean is ``deviation_z`` baseline sigmas off (4 by default; a plant that wanders in closed loop
+over hours, like TEP, needs more).
 
 Per tag (node features, :data:`TAG_FEATURES`): size of the deviation (max and final |z|),
 onset of the first deviation relative to the first alarm and its rank among all deviating
@@ -24,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 GRID_MS = 100
 MEAN_S = 1.0
@@ -38,13 +45,27 @@ MAX_LAG_S = 10
 
 
 class EvidenceSettings(BaseModel):
-    """How much history a diagnosis looks at."""
+    """How much history a diagnosis looks at, and at what resolution."""
 
     model_config = ConfigDict(extra="forbid")
 
     lookback_s: float = Field(default=120.0, gt=0, description="window start, seconds before the first alarm")
     baseline_s: float = Field(default=60.0, gt=0, description="reference part at the start of the window")
     evidence_s: float = Field(default=30.0, ge=0, description="diagnose this long after the first alarm")
+    grid_ms: int = Field(default=GRID_MS, gt=0, description="read the historian on this grid (as-of values)")
+    mean_s: float = Field(default=MEAN_S, gt=0, description="average the grid into means of this length: the step")
+    deviation_z: float = Field(default=DEVIATION_Z, gt=0, description="a tag deviates when a mean is this many "
+                                                                      "baseline sigmas off")
+
+    @model_validator(mode="after")
+    def _means_fit_the_grid(self) -> EvidenceSettings:
+        per_mean = self.mean_s * 1000 / self.grid_ms
+        if per_mean < 1 or abs(per_mean - round(per_mean)) > 1e-9:
+            raise ValueError(f"mean_s ({self.mean_s:g} s) must be a whole number of grid steps "
+                             f"(grid_ms = {self.grid_ms})")
+        if self.baseline_s * 1000 < 2 * self.mean_s * 1000:
+            raise ValueError(f"baseline_s ({self.baseline_s:g} s) must hold at least two means of {self.mean_s:g} s")
+        return self
 
     def window_ms(self, first_alarm_ms: int, t_ms: int) -> tuple[int, int, int]:
         """Window start, end of the baseline, and end (the diagnosis time), in plant ms."""
@@ -70,6 +91,8 @@ class Evidence:
     tags: dict[str, TagEvidence] = field(default_factory=dict)
     #: link features already computed (the model, the baselines and the evidence path all ask)
     links: dict[tuple[str, str], np.ndarray] = field(default_factory=dict, repr=False)
+    #: seconds per element of the z-series (:attr:`EvidenceSettings.mean_s`): the unit of the time features
+    step_s: float = MEAN_S
 
     def feature(self, tag: str, name: str) -> float:
         """One named feature of one tag."""
@@ -81,37 +104,42 @@ def evidence_from_series(
     alarms: Sequence[tuple[str, int]],
     t_ms: int,
     window: tuple[int, int, int],
+    settings: EvidenceSettings | None = None,
 ) -> Evidence:
     """Build :class:`Evidence` from grid series (``tag -> (values, quality codes)``) and alarms.
 
-    ``series`` are on the :data:`GRID_MS` grid from ``window[0]``; array tags have been reduced
-    to one series (the element mean) by the caller. ``alarms`` are ``(tag, t_ms)`` pairs.
+    ``series`` are on the ``settings.grid_ms`` grid from ``window[0]``, to be averaged into means
+    of ``settings.mean_s`` (default settings: 100 ms and 1 s); array tags have been reduced to one
+    series (the element mean) by the caller. ``alarms`` are ``(tag, t_ms)`` pairs.
     """
+    settings = settings or EvidenceSettings()
+    grid_ms, mean_s = settings.grid_ms, settings.mean_s
     start, base_end, _ = window
     first_alarm_ms = min((t for _, t in alarms), default=t_ms)
-    n_base = max(2, (base_end - start) // GRID_MS)
-    per_mean = int(MEAN_S * 1000 // GRID_MS)
+    n_base = max(2, (base_end - start) // grid_ms)
+    per_mean = max(1, int(round(mean_s * 1000 / grid_ms)))
     alarmed = {}
     for tag, t in alarms:
         alarmed[tag] = min(t, alarmed.get(tag, t))
     raw: dict[str, tuple[np.ndarray, np.ndarray, float | None]] = {}
     for tag, (values, quality) in series.items():
-        z, partial, onset_idx = _tag_statistics(values, quality, n_base, per_mean)
-        onset_s = None if onset_idx is None else (base_end + (onset_idx + 1) * MEAN_S * 1000 - first_alarm_ms) / 1000
+        z, partial, onset_idx = _tag_statistics(values, quality, n_base, per_mean, settings.deviation_z)
+        onset_s = None if onset_idx is None else (base_end + (onset_idx + 1) * mean_s * 1000 - first_alarm_ms) / 1000
         raw[tag] = (z, partial, onset_s)
     onsets = sorted(o for _, _, o in raw.values() if o is not None)
     first_index = {}
     for i, o in enumerate(onsets):
         first_index.setdefault(o, i)
-    evidence = Evidence(t_ms, first_alarm_ms)
+    evidence = Evidence(t_ms, first_alarm_ms, step_s=mean_s)
     for tag, (z, partial, onset_s) in raw.items():
         deviated = onset_s is not None
         rank = first_index[onset_s] / max(1, len(onsets) - 1) if deviated else 1.0
-        alarm_rel = (alarmed[tag] - first_alarm_ms) / 60_000 if tag in alarmed else 2.0
+        # times in units of 60 steps (a minute of 1 s means on the coater), clipped to +-2
+        alarm_rel = (alarmed[tag] - first_alarm_ms) / (60_000 * mean_s) if tag in alarmed else 2.0
         features = np.array([
             *partial[:2],
             float(deviated),
-            np.clip(onset_s / 60 if deviated else 2.0, -2.0, 2.0),
+            np.clip(onset_s / (60 * mean_s) if deviated else 2.0, -2.0, 2.0),
             rank,
             float(deviated and onset_s == onsets[0]),
             float(tag in alarmed),
@@ -123,7 +151,7 @@ def evidence_from_series(
 
 
 def _tag_statistics(
-    values: np.ndarray, quality: np.ndarray, n_base: int, per_mean: int
+    values: np.ndarray, quality: np.ndarray, n_base: int, per_mean: int, deviation_z: float = DEVIATION_Z
 ) -> tuple[np.ndarray, list[float], int | None]:
     """z-series after the baseline, scalar statistics, and the onset index (1 s means)."""
     x = np.asarray(values, dtype=float)
@@ -138,7 +166,7 @@ def _tag_statistics(
                 1e-6 * (abs(mu) + 1.0))
     z = np.nan_to_num((post_means - mu) / scale, nan=0.0)
     absz = np.abs(z)
-    above = np.flatnonzero(absz > DEVIATION_Z)
+    above = np.flatnonzero(absz > deviation_z)
     onset = int(above[0]) if len(above) else None
     tail = post[-int(20 * per_mean):] if len(post) else post
     base_sd = float(np.nanstd(base)) if np.isfinite(base).sum() > 1 else 0.0
@@ -176,7 +204,7 @@ def _link_features(evidence: Evidence, cause: str, effect: str) -> np.ndarray:
         return np.zeros(len(EDGE_FEATURES), dtype=np.float32)
     corr, lag = lagged_correlation(a.z, b.z, MAX_LAG_S)
     if a.onset_s is not None and b.onset_s is not None:
-        lead = float(np.clip((b.onset_s - a.onset_s) / 30.0, -2.0, 2.0))
+        lead = float(np.clip((b.onset_s - a.onset_s) / (30.0 * evidence.step_s), -2.0, 2.0))
     else:
         lead = 0.0
     both = float(a.onset_s is not None and b.onset_s is not None)

@@ -9,7 +9,7 @@ import numpy as np
 
 from twin.edge.historian import HistorianReader
 
-from .features import GRID_MS, Evidence, EvidenceSettings, evidence_from_series
+from .features import Evidence, EvidenceSettings, evidence_from_series
 
 
 def read_evidence(
@@ -31,7 +31,7 @@ def read_evidence(
         by_tag.setdefault(name.split("[", 1)[0], []).append(name)
     elements = {tag: sorted(by_tag[tag], key=_element_order) for tag in tags if tag in by_tag}
     flat = [n for names in elements.values() for n in names]
-    grid = reader.resample(GRID_MS, window[0], window[2] + GRID_MS, flat) if flat else {}
+    grid = reader.resample(settings.grid_ms, window[0], window[2] + settings.grid_ms, flat) if flat else {}
     series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for tag, names in elements.items():
         if len(names) == 1:
@@ -42,7 +42,7 @@ def read_evidence(
             warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(values, axis=0)
         series[tag] = (mean, np.max(np.stack([grid[n][1] for n in names]), axis=0))
-    return evidence_from_series(series, alarms, t_ms, window)
+    return evidence_from_series(series, alarms, t_ms, window, settings)
 
 
 def _element_order(name: str) -> tuple[str, int]:

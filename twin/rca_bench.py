@@ -1,6 +1,7 @@
 """Train and evaluate root-cause models on labelled datasets (scoring side: it reads the labels).
 
-``twin rootcause train`` and ``twin rootcause evaluate`` call these.
+``twin rootcause train`` and ``twin rootcause evaluate`` call these, for any plant with a sweep
+(:func:`twin.rca_dataset.sweep_plant`): the plant comes from the dataset.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from rootcause.knowledge import load_knowledge
 from virtual_plc.tagmap import TagMap
 
 from .episode import KNOWLEDGE_DIR, MODEL_DIR
-from .rca_dataset import Dataset, Sample
+from .rca_dataset import Dataset, Sample, sweep_plant
 
-DEFAULT_MODEL = MODEL_DIR / "rootcause_coater.pt"
+
+def default_model(plant: str = "coater") -> Path:
+    """The model file shipped for ``plant`` (what a run of that plant uses by default)."""
+    return MODEL_DIR / f"rootcause_{plant}.pt"
 
 
 def knowledge_file(plant: str) -> Path:
@@ -30,16 +34,20 @@ def knowledge_file(plant: str) -> Path:
 
 def cases_from(samples: Sequence[Sample], tagmaps: dict[int, TagMap], *, drop: float = 0.0, add: float = 0.0,
                knowledge_seed: int = 0) -> list[Case]:
-    """Evaluation cases: each sample's evidence on its line variant's graph (knowledge perturbed if asked)."""
+    """Evaluation cases: each sample's evidence on its plant variant's graph (knowledge perturbed if asked).
+
+    The label is the truth (:func:`twin.rca_dataset.truth_label`); the fault kind is what the
+    plant's sweep breaks results down by (the coater's fault kinds, TEP's disturbance ids).
+    """
     graphs: dict[int, PlantGraph] = {}
     cases = []
     for s in samples:
-        if s.spec.blades not in graphs:
-            tagmap = tagmaps[s.spec.blades]
+        if s.spec.variant not in graphs:
+            tagmap = tagmaps[s.spec.variant]
             knowledge = load_knowledge(knowledge_file(tagmap.plant), plant_names(tagmap))
-            graphs[s.spec.blades] = graph_with_knowledge(tagmap, knowledge, drop=drop, add=add, seed=knowledge_seed)
-        evidence = Evidence(s.t_ms, int((s.first_alarm_s or 0) * 1000), dict(s.tags))
-        cases.append(Case(graphs[s.spec.blades], evidence, s.spec.label, s.spec.kind))
+            graphs[s.spec.variant] = graph_with_knowledge(tagmap, knowledge, drop=drop, add=add, seed=knowledge_seed)
+        evidence = Evidence(s.t_ms, int((s.first_alarm_s or 0) * 1000), dict(s.tags), step_s=s.step_s)
+        cases.append(Case(graphs[s.spec.variant], evidence, s.spec.label, s.spec.fault_kind))
     return cases
 
 
@@ -68,22 +76,13 @@ def methods_for(model_path: Path | None) -> dict[str, Ranker]:
     return methods
 
 
-EVALUATIONS: dict[str, tuple[str, float]] = {
-    # evaluation name -> (dataset split, share of knowledge links dropped)
-    "heldout_seeds": ("heldout_seeds", 0.0),
-    "heldout_magnitude_onset": ("heldout_magnitude", 0.0),
-    "heldout_target": ("heldout_target", 0.0),
-    "knowledge_drop_20": ("heldout_seeds", 0.2),
-    "line_variant_6_blades": ("line_variant", 0.0),
-}
-
-
 def evaluate_dataset(dataset: Dataset, model_path: Path | None, *, knowledge_seed: int = 0,
                      progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    """Every evaluation of :data:`EVALUATIONS` the dataset has samples for, every method."""
+    """Every evaluation of the dataset's plant (:attr:`~twin.rca_dataset.SweepPlant.evaluations`) the
+    dataset has samples for, every method."""
     methods = methods_for(model_path)
     results: dict[str, Any] = {}
-    for name, (split, drop) in EVALUATIONS.items():
+    for name, (split, drop) in sweep_plant(dataset.plant).evaluations.items():
         samples = dataset.split(split)
         if not samples:
             continue

@@ -30,7 +30,7 @@ def test_specs_are_a_pure_function_of_split_seed_and_index() -> None:
     assert all(not s.target.startswith("coater.blade3") for s in a)  # the held-out target stays out
     held = sample_specs("heldout_target", 10, 11)
     assert all(s.target.startswith("coater.blade3") for s in held)
-    assert {s.blades for s in sample_specs("line_variant", 5, 11)} == {6}
+    assert {s.variant for s in sample_specs("line_variant", 5, 11)} == {6}
 
 
 def test_the_same_seeds_give_the_same_dataset_serial_or_pool(tiny: Dataset, tmp_path) -> None:
