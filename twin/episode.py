@@ -51,7 +51,7 @@ from .plugins.choice import PluginChoices
 from .plugins.registry import KNOWLEDGE_DIR, MODEL_DIR, make_detector, rootcause_loop  # noqa: F401 - re-exported
 from .report import Counts, Durations, RunReport
 from .scenario import Policy, Scenario
-from .scores import score_run
+from .scores import score_run, with_answers
 
 Mode = Literal["lockstep", "offline"]
 FrameHook = Callable[[Frame], "Awaitable[None] | None"]
@@ -310,7 +310,7 @@ def _finish(
     alarms = [a.to_dict() for a in w.alarms.alarms]
     diagnoses = [d.model_dump(mode="json") for d in w.diagnosis.diagnoses] if w.diagnosis else []
     commands = w.control.loop.records() if w.control is not None else []
-    faults = w.plant.truth()
+    faults = with_answers(w.plant, w.plant.truth())
     report = RunReport(
         scenario={
             **scenario.model_dump(mode="json"),

@@ -18,9 +18,9 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from .progress import progress_bar
 from .rca_bench import default_model, evaluate_dataset, train_on
 from .rca_dataset import PLANTS, Dataset, SweepPlant, generate, load_dataset, sample_specs, sweep_plant
 
@@ -29,15 +29,10 @@ console = Console(stderr=True)
 TRAIN_SEED = 0
 
 
-def _bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=console)
-
-
 def _generate(plan: list[tuple[str, int]], seed: int, jobs: int, backend: str, plant: str = "coater") -> Dataset:
     """Run the episodes of several splits of ``plant`` with one progress bar; one dataset."""
     specs = [s for split, n in plan for s in sample_specs(split, n, seed, plant=plant)]
-    with _bar() as bar:
+    with progress_bar(console) as bar:
         task = bar.add_task("fault episodes", total=len(specs))
         return generate(specs, processes=jobs, backend=backend,  # type: ignore[arg-type]
                         progress=lambda done, total: bar.update(task, completed=done))
@@ -114,7 +109,7 @@ def train_cmd(
     out = out or default_model(ds.plant)
     config = ModelConfig(epochs=epochs, seed=seed, hidden=hidden)
     started = time.perf_counter()
-    with _bar() as bar:
+    with progress_bar(console) as bar:
         task = bar.add_task("epochs", total=epochs)
 
         def tick(epoch: int, total: int, loss: float) -> None:
@@ -186,7 +181,7 @@ def evaluate_cmd(
     else:
         splits = list(dict.fromkeys(split for split, _ in sweep.evaluations.values()))
         ds = _generate([(s, episodes or sweep.eval_episodes) for s in splits], seed, jobs, backend, plant)
-    with _bar() as bar:
+    with progress_bar(console) as bar:
         task = bar.add_task("diagnoses", total=None)
         results = evaluate_dataset(ds, model_path, progress=lambda name, d, t: bar.update(
             task, completed=d, total=t, description=f"diagnoses: {name}"))

@@ -55,6 +55,7 @@ from .edge.historian import HistorianReader
 from .episode import TAGS_FILE, EpisodeConfig, build_episode_plant, run_episode, scenario_tagmap
 from .parallel import Backend, Progress, run_parallel
 from .scenario import FaultEntry, Scenario, load_scenario
+from .scores import expected_answer
 
 DATASET_FORMAT = 1
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -154,13 +155,12 @@ class EpisodeSpec:
 
 
 def truth_label(spec: EpisodeSpec) -> str:
-    """The candidate a perfect diagnosis names: the measured tag for a sensor fault; for a process
-    fault the asset of the node where the plant's declared causal structure says it enters
-    (:meth:`~plant_models.base.PlantModel.cause_node`), e.g. ``tep.reactor`` for IDV 4."""
+    """The candidate a perfect diagnosis names (:func:`twin.scores.expected_answer`), e.g. ``tep.reactor``
+    for IDV 4 — the same answer a run's ``report.json`` is scored against."""
     if spec.label_kind == "sensor":
         return spec.target
     plant, graph = _truth(spec.plant, spec.variant)
-    return str(graph.nodes[plant.cause_node(spec.fault())]["asset"])
+    return expected_answer(plant, spec.fault(), graph)
 
 
 @functools.cache

@@ -6,8 +6,9 @@ episode, on what the edge produced (alarms, diagnoses, commands) and on the hist
 * Delays are plant seconds from the **first** fault's onset to the first alarm, diagnosis,
   applied correction and verified correction at or after it (None when it never happened).
 * ``top1_correct`` / ``top3_correct``: the first diagnosis after the onset names the fault's
-  target among its first one / three candidates. The target is an asset for a process fault
-  and the measured tag for a sensor fault (the candidate then has kind ``sensor``).
+  ``answer`` (:func:`expected_answer`; the ``target`` when a record has none) among its first
+  one / three candidates: the asset where a process fault enters the plant (``tep.reactor`` for
+  IDV 4) and the measured tag for a sensor fault (the candidate then has kind ``sensor``).
 * ``quality``: the plant's product-quality tag (:data:`QUALITY_METRICS`), its mean before the
   onset and over the last 10 % of the run.
 
@@ -24,6 +25,8 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from plant_models.base import FaultSpec, PlantModel
 
 from .edge.historian import HistorianReader
 from .report import QualityOutcome, Scores
@@ -62,8 +65,31 @@ def diagnosis_hits(faults: Sequence[Record], diagnoses: Sequence[Record]) -> tup
     first = next((d for d in diagnoses if int(d["t_ms"]) >= onset), None)
     if first is None:
         return None, None
-    hit = [c["asset"] == fault["target"] and c.get("kind", "process") == kind for c in first["candidates"]]
+    answer = fault.get("answer", fault["target"])
+    hit = [c["asset"] == answer and c.get("kind", "process") == kind for c in first["candidates"]]
     return any(hit[:1]), any(hit[:3])
+
+
+def expected_answer(plant: PlantModel, fault: FaultSpec, graph: Any = None) -> str:
+    """The candidate a perfect diagnosis names: the measured tag for a sensor fault; for a process
+    fault the asset of the node where the plant's declared causal structure says it enters
+    (``cause_node``; ``graph`` is the plant's causal graph, built here when not given)."""
+    cause_node = getattr(plant, "cause_node", None)
+    if fault.kind.startswith("sensor_") or cause_node is None:
+        return fault.target
+    graph = plant.causal_graph() if graph is None else graph
+    return str(graph.nodes[cause_node(fault)].get("asset", fault.target))
+
+
+def with_answers(plant: PlantModel, faults: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The truth records of a run, each with its ``answer`` (:func:`expected_answer`)."""
+    graph = plant.causal_graph()
+    out = []
+    for record in faults:
+        spec = FaultSpec(kind=record["kind"], target=record["target"], start_s=float(record["onset_s"]),
+                         magnitude=float(record.get("magnitude") or 0.0))
+        out.append({**record, "answer": expected_answer(plant, spec, graph)})
+    return out
 
 
 def quality_outcome(plant: str, historian: str | Path, onset_ms: int | None, end_ms: int) -> QualityOutcome:

@@ -148,3 +148,21 @@ def test_an_out_of_range_xmv_write_is_refused_and_the_plant_keeps_its_last_good_
     codes, sent = asyncio.run(episode())
     assert codes == ["modbus_exception_03", "modbus_exception_03", "BadOutOfRange", "BadOutOfRange"]
     assert sent == 45.0
+
+
+@pytest.mark.parametrize(("scenario", "entry"), [("tep_idv04", "tep.reactor"), ("tep_idv06", "tep.feed_a")])
+def test_a_tep_run_scores_its_diagnosis_against_the_disturbances_entry_unit(tmp_path: Path, scenario: str,
+                                                                         entry: str) -> None:
+    from tests.conftest import REPO
+    from twin.scenario import load_scenario
+
+    spec = load_scenario(REPO / "scenarios" / f"{scenario}.yaml")
+    onset_s = spec.faults[0].start_s
+    config = EpisodeConfig(out_dir=tmp_path, mode="offline", duration_s=onset_s + 3 * 3600)
+    report = asyncio.run(run_episode(spec, config))
+    (fault,) = report.faults
+    assert fault["answer"] == entry and fault["target"] != entry  # a disturbance id, not an asset
+    first = next(d for d in report.diagnoses if d["t_ms"] >= onset_s * 1000)
+    names = [c["asset"] for c in first["candidates"]]
+    assert report.scores.top1_correct == (names[0] == entry)
+    assert report.scores.top3_correct == (entry in names[:3])
