@@ -124,7 +124,8 @@ def verify_ledger(path: str | Path) -> Verification:
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             return Verification(False, count, prev, i, f"entry {i} is not a ledger entry ({exc})")
         if body["index"] != i:
-            return Verification(False, count, prev, i, f"entry {i} carries index {body['index']} (deleted or reordered)")
+            return Verification(False, count, prev, i,
+                                f"entry {i} carries index {body['index']} (deleted or reordered)")
         if body["prev_hash"] != prev:
             return Verification(False, count, prev, i, f"entry {i} does not follow entry {i - 1} (chain broken)")
         if entry_hash(prev, body) != stored:
