@@ -242,6 +242,8 @@ async def run_episode(scenario: Scenario, config: EpisodeConfig | None = None) -
     try:
         wiring.control = await open_control(wiring, policy, config.mode, out_dir, f"{scenario.name}-{seed}",
                                             scenario.plugins, _base(scenario))
+        if wiring.control is not None:  # an operator's acknowledgements and shelvings go to the run's ledger
+            wiring.alarms.on_operator_action = wiring.control.ledger.append
         if config.on_wired is not None:
             config.on_wired(wiring)
         for k in range(n_scans):

@@ -174,6 +174,7 @@ async def run_edge(
             edge_account=edge_account or broker_account("edge", broker),
             bridge_account=(bridge_account or broker_account("bridge")) if bridge else None,
             policy_plugin=plugins.control_policy, base=settings_base)
+        alarms.on_operator_action = closed.ledger.append
         t0 = await _plc_clock(collectors, aligner, scan_ms)
         result.start_t_ms = t0
         started = time.monotonic()

@@ -29,6 +29,7 @@ Everything is keyed by plant time in milliseconds, so the same episode gives the
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -100,6 +101,8 @@ class AlarmManager:
         self._activations: dict[str, deque[int]] = {}
         self._suppressed_until: dict[str, int] = {}
         self.suppressed = 0
+        #: told of every operator action (``kind``, payload, plant ms), e.g. a run's ``Ledger.append``
+        self.on_operator_action: Callable[[str, dict[str, Any], int], Any] | None = None
 
     # --------------------------------------------------------------- detection
     def process(self, t_ms: int, signals: list[Signal]) -> list[Alarm]:
@@ -178,6 +181,7 @@ class AlarmManager:
             self._open.pop((alarm.tag, alarm.detector), None)
         else:
             raise ValueError(f"alarm {alarm_id} is {alarm.state}; only unacknowledged alarms can be acknowledged")
+        self._tell("alarm_ack", alarm, t_ms, by=by)
         return alarm
 
     def shelve(self, alarm_id: str, t_ms: int, duration_s: float, by: str = "operator") -> Alarm:
@@ -189,7 +193,13 @@ class AlarmManager:
             raise ValueError(f"alarm {alarm_id} is back to normal; there is nothing to shelve")
         alarm.shelved_until_ms = t_ms + int(duration_s * 1000)
         alarm._move("shelved", t_ms, f"shelved by {by} for {duration_s:g} s")
+        self._tell("alarm_shelve", alarm, t_ms, by=by, duration_s=duration_s)
         return alarm
+
+    def _tell(self, kind: str, alarm: Alarm, t_ms: int, **details: Any) -> None:
+        if self.on_operator_action is not None:
+            self.on_operator_action(kind, {"alarm_id": alarm.id, "tag": alarm.tag, "state": alarm.state, **details},
+                                    t_ms)
 
     def _find(self, alarm_id: str) -> Alarm:
         for alarm in self.alarms:
