@@ -38,6 +38,22 @@ def _rootcause_knobs(spec: Scenario) -> dict[str, Any]:
             "method": None if method == "default" else method}
 
 
+def _plugin_knobs(spec: Scenario) -> dict[str, Any]:
+    """Which detector, diagnoser and control policy run: ours or an installed plug-in (``twin plugins``)."""
+    from twin.plugins.registry import available
+
+    cols = st.columns(3)
+    chosen: dict[str, Any] = {}
+    for col, (key, label) in zip(cols, (("detector", "detector"), ("diagnoser", "diagnoser"),
+                                        ("control_policy", "control policy"))):
+        current = getattr(spec.plugins, key).use
+        names = sorted({*available(key), current})  # type: ignore[arg-type]
+        pick = col.selectbox(f"{label} plug-in", names, index=names.index(current),
+                             help="ours, or one installed by entry point (quality_twin.* groups)")
+        chosen[key] = None if pick == current else pick
+    return chosen
+
+
 def _knobs(spec: Scenario) -> Knobs:
     """The knob widgets, defaulting to the scenario's own values."""
     first = spec.faults[0] if spec.faults else None
@@ -53,6 +69,7 @@ def _knobs(spec: Scenario) -> Knobs:
     warmup = cols[1].number_input("detection warm-up (s)", min_value=1.0, value=float(spec.detection.warmup_s))
     clean = cols[2].checkbox("run clean (no fault)", value=not spec.faults)
     rootcause = _rootcause_knobs(spec)
+    plugins = _plugin_knobs(spec)
     fault = None
     if not clean:
         targets = _targets(str(spec.source))
@@ -66,7 +83,7 @@ def _knobs(spec: Scenario) -> Knobs:
         onset = cols[3].number_input("onset (s)", min_value=0.0, value=float(first.start_s) if first else 0.0)
         fault = FaultKnob(kind, target, magnitude, onset)
     return Knobs(seed=int(seed), duration_s=float(duration), policy=policy, mode=mode, scan_ms=int(scan_ms),
-                 fault=fault, clean=clean, warmup_s=float(warmup), **rootcause)
+                 fault=fault, clean=clean, warmup_s=float(warmup), **rootcause, **plugins)
 
 
 def _live_options() -> tuple[bool, float | None, float]:

@@ -180,3 +180,11 @@ def test_the_no_diagnosis_note_says_why() -> None:
     assert off.no_diagnoses_note() == "Root cause was off for this run: no knowledge file"
     quiet = RunData(run.run_dir, {**run.report, "rootcause": {"enabled": True, "method": "gnn"}})
     assert quiet.no_diagnoses_note() == "Root cause ran (gnn) but made no diagnosis in this run."
+
+
+def test_the_plugin_knobs_choose_the_runs_implementations(tmp_path: Path) -> None:
+    spec = scenario()
+    turned = apply_knobs(spec, Knobs(detector="tests.plugin_examples:Phantom", control_policy="playbook"))
+    assert turned.plugins.detector.use == "tests.plugin_examples:Phantom"
+    assert turned.plugins.diagnoser == spec.plugins.diagnoser and turned.plugins.control_policy.use == "playbook"
+    assert apply_knobs(spec, Knobs()).plugins == spec.plugins

@@ -79,6 +79,9 @@ class Knobs:
     knowledge_add: float | None = None  # spurious links added, as a share of the links
     knowledge_seed: int | None = None  # seed of that perturbation
     method: str | None = None  # diagnosis method: gnn or a baseline (rootcause.settings.Method)
+    detector: str | None = None  # plug-ins (twin.plugins): a registered name or module:attr
+    diagnoser: str | None = None
+    control_policy: str | None = None
 
     def digest(self) -> str:
         """A short, stable name for these choices (same knobs, same run directory)."""
@@ -101,6 +104,8 @@ def apply_knobs(scenario: Scenario, knobs: Knobs) -> Scenario:
     rootcause = {"knowledge_drop": knobs.knowledge_drop, "knowledge_add": knobs.knowledge_add,
                  "knowledge_seed": knobs.knowledge_seed, "method": knobs.method}
     data["rootcause"].update({key: value for key, value in rootcause.items() if value is not None})
+    data["plugins"] = scenario.plugins.with_names(knobs.detector, knobs.diagnoser,
+                                                  knobs.control_policy).model_dump(mode="json")
     if knobs.clean:
         data["faults"] = []
     elif knobs.fault is not None:
