@@ -21,7 +21,7 @@ from plant_models.registry import build_plant, known_plants
 from rootcause.settings import RootCauseSettings
 from twin.detection.settings import DetectionSettings
 from twin.plugins.choice import PluginChoices
-from virtual_plc.configfile import ConfigError, line_of, read_yaml, validate_document
+from virtual_plc.configfile import ConfigError, line_of, read_yaml, resolve_path, validate_document
 
 Policy = Literal["off", "recommend", "auto"]
 
@@ -110,10 +110,7 @@ class Scenario(_Strict):
 
     def resolve(self, relative: str) -> Path:
         """A path from the file, relative to the scenario file's folder."""
-        path = Path(relative)
-        if path.is_absolute() or self.source is None:
-            return path
-        return (self.source.parent / path).resolve()
+        return resolve_path(relative, self.source.parent if self.source is not None else None)
 
     def output_dir(self) -> Path:
         """The run directory."""

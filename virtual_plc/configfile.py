@@ -41,6 +41,13 @@ def read_yaml(path: str | Path) -> Any:
         raise ConfigError(path, [f"{line}YAML syntax error: {err.problem}"]) from None
 
 
+def resolve_path(relative: str | Path, base: Path | None) -> Path:
+    """A path written in a config file, resolved from ``base`` (the file's folder); absolute paths,
+    and any path when there is no ``base``, stay as they are."""
+    path = Path(relative)
+    return path if path.is_absolute() or base is None else (base / path).resolve()
+
+
 def line_of(document: Any, loc: tuple[int | str, ...]) -> int | None:
     """1-based line of the deepest node of ``loc`` found in a round-trip YAML document."""
     node, line = document, None

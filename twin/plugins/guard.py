@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from rootcause.diagnoser import AlarmRef
 from rootcause.diagnosis import Diagnosis
-from twin.control.policy import ControlView, Proposal, check_proposal
+from twin.control.policy import ControlView, Proposal, check_proposal, watched_by
 from twin.detection.alarms import Signal
 from twin.edge.frames import Frame
 from twin.edge.historian import HistorianReader
@@ -133,8 +133,7 @@ class GuardedPolicy(_Guard):
 
     def watched_signals(self) -> dict[str, float]:
         """Signals the plug-in wants history of (none unless it says)."""
-        watched = getattr(self.inner, "watched_signals", None)
-        return dict(watched()) if callable(watched) else {}
+        return watched_by(self.inner)
 
     def _proposals(self, what: str, t_ms: int, out: Any) -> list[Proposal]:
         if out is None:

@@ -31,7 +31,7 @@ from twin.control.policy import PlaybookPolicy
 from twin.detection.monitor import SubgroupMonitor
 from twin.detection.settings import DetectionSettings
 from twin.edge.frames import ElementIndex
-from virtual_plc.configfile import ConfigError
+from virtual_plc.configfile import ConfigError, resolve_path
 from virtual_plc.tagmap import TagMap
 
 from .choice import PluginChoice
@@ -156,12 +156,6 @@ def build(kind: Kind, choice: PluginChoice, context: PluginContext) -> Any:
 
 
 # ---------------------------------------------------------- root cause
-def resolve_path(relative: str, base: Path | None) -> Path:
-    """``relative`` resolved from ``base`` (absolute paths as they are)."""
-    path = Path(relative)
-    return path if path.is_absolute() or base is None else (base / path).resolve()
-
-
 def rootcause_loop(settings: RootCauseSettings, tagmap: TagMap, base: Path | None,
                    origin: str | Path = "<settings>", *, choice: PluginChoice | None = None,
                    index: ElementIndex | None = None) -> tuple[DiagnosisLoop | None, dict[str, object]]:

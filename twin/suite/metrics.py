@@ -15,6 +15,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from twin.scores import first_onset_ms
+
 DELAYS = ("detection_delay_s", "diagnosis_delay_s", "command_delay_s", "verified_delay_s")
 
 
@@ -24,8 +26,7 @@ def episode_metrics(report: Mapping[str, Any]) -> dict[str, float]:
         return _numbers(report.get("scores") or {})
     scores = report.get("scores") or {}
     faults = report.get("faults") or []
-    onsets = [float(f["onset_s"]) for f in faults if f.get("onset_s") is not None]
-    onset_ms = min(onsets) * 1000 if onsets else None
+    onset_ms = first_onset_ms(faults)
     plant_s = float((report.get("durations") or {}).get("plant_s") or 0.0)
     alarms = report.get("alarms") or []
     commands = report.get("commands") or []

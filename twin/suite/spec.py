@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from virtual_plc.configfile import read_yaml, validate_document
+from virtual_plc.configfile import ConfigError, read_yaml, resolve_path, validate_document
 
 from .gates import Gate, parse_gate
 
@@ -93,10 +93,7 @@ class Suite(_Strict):
 
     def scenario_path(self, entry: Entry) -> Path:
         """An entry's scenario file, resolved from the suite file's folder."""
-        path = Path(entry.scenario)
-        if path.is_absolute() or self.source is None:
-            return path
-        return (self.source.parent / path).resolve()
+        return resolve_path(entry.scenario, self.source.parent if self.source is not None else None)
 
 
 def _gates(gates: Any) -> Any:
@@ -113,8 +110,6 @@ def load_suite(path: str | Path) -> Suite:
     suite.source = path.resolve()
     missing = [e.scenario for e in suite.entries if not suite.scenario_path(e).is_file()]
     if missing:
-        from virtual_plc.configfile import ConfigError
-
         raise ConfigError(path, [f"entries: no scenario file {m} (paths are relative to the suite file)"
                                  for m in missing])
     return suite
