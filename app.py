@@ -1,6 +1,6 @@
 """Quality Twin, the app: run what-if scenarios, see a run, compare two runs.
 
-A thin face on ``twin``: pages build library objects (``twin.runview``, ``twin.scenario``) and
+A thin face on ``twin``: pages build library objects (``twin.harness.runview``, ``twin.harness.scenario``) and
 show what they return; no analytics live here. Start it with::
 
     .venv/bin/streamlit run app.py
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:  # the pages import app_pages.panels
     sys.path.insert(0, str(ROOT))
 
-from twin.runview.roles import ROLES  # noqa: E402
+from twin.harness.runview.roles import ROLES  # noqa: E402
 
 st.set_page_config(page_title="Quality Twin", layout="wide")
 st.session_state.setdefault("runs_root", os.environ.get("QUALITY_TWIN_RUNS", "runs"))

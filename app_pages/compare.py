@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from twin.runview import list_runs, load_run
-from twin.runview.charts import chart_series, control_chart_figure, figure_png
-from twin.runview.metrics import compare, run_metrics
+from twin.harness.runview import list_runs, load_run
+from twin.harness.runview.charts import chart_series, control_chart_figure, figure_png
+from twin.harness.runview.metrics import compare, run_metrics
 
 st.title("Compare runs")
 runs = [str(p) for p in list_runs(st.session_state.runs_root)]

@@ -1,5 +1,5 @@
 """The operator's console of a live run: progress, pending commands to approve or reject, open alarms
-to acknowledge or shelve. Every button calls :class:`twin.runview.whatif.LiveRun`; nothing is decided here."""
+to acknowledge or shelve. Every button calls :class:`twin.harness.runview.whatif.LiveRun`; nothing is decided here."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from twin.runview.whatif import LiveRun
+from twin.harness.runview.whatif import LiveRun
 
 OPERATOR = "app operator"
 

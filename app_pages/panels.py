@@ -1,4 +1,4 @@
-"""The panels of a run, drawn with Streamlit. Each panel calls ``twin.runview`` and shows what it returns."""
+"""The panels of a run, drawn with Streamlit. Each panel calls ``twin.harness.runview`` and shows what it returns."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from twin.runview import RunData, load_run
-from twin.runview.charts import chart_series, control_chart_figure, figure_png, rootcause_figure, trends_png
-from twin.runview.html import render_html
-from twin.runview.metrics import METRIC_LABELS, run_metrics
-from twin.runview.roles import PANEL_TITLES, ROLES, panels_for
-from twin.runview.run import NO_ALARMS, NO_GUIDANCE, NO_LEDGER, NO_SCORES
-from twin.runview.whatif import FINISHED_NOTE
+from twin.harness.runview import RunData, load_run
+from twin.harness.runview.charts import chart_series, control_chart_figure, figure_png, rootcause_figure, trends_png
+from twin.harness.runview.html import render_html
+from twin.harness.runview.metrics import METRIC_LABELS, run_metrics
+from twin.harness.runview.roles import PANEL_TITLES, ROLES, panels_for
+from twin.harness.runview.run import NO_ALARMS, NO_GUIDANCE, NO_LEDGER, NO_SCORES
+from twin.harness.runview.whatif import FINISHED_NOTE
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

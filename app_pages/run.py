@@ -9,9 +9,9 @@ import streamlit as st
 
 from app_pages.console import console
 from app_pages.panels import render_run
-from twin.runview import load_run
-from twin.runview.whatif import METHODS, FaultKnob, Knobs, LiveRun, fault_targets, run_whatif, whatif_dir
-from twin.scenario import Scenario, load_scenario
+from twin.harness.runview import load_run
+from twin.harness.runview.whatif import METHODS, FaultKnob, Knobs, LiveRun, fault_targets, run_whatif, whatif_dir
+from twin.harness.scenario import Scenario, load_scenario
 from virtual_plc.configfile import ConfigError
 
 
@@ -40,7 +40,7 @@ def _rootcause_knobs(spec: Scenario) -> dict[str, Any]:
 
 def _plugin_knobs(spec: Scenario) -> dict[str, Any]:
     """Which detector, diagnoser and control policy run: ours or an installed plug-in (``twin plugins``)."""
-    from twin.plugins.registry import available
+    from twin.edge.plugins.registry import available
 
     cols = st.columns(3)
     chosen: dict[str, Any] = {}

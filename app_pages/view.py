@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from app_pages.panels import render_run
-from twin.runview import list_runs, load_run
+from twin.harness.runview import list_runs, load_run
 
 st.title("Open a run")
 runs = [str(p) for p in list_runs(st.session_state.runs_root)]

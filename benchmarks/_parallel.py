@@ -1,4 +1,4 @@
-"""Run benchmark episodes on a local process pool, with progress on stderr (see :mod:`twin.parallel`)."""
+"""Run benchmark episodes on a local process pool, with progress on stderr (see :mod:`twin.harness.parallel`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from twin.parallel import run_parallel
+from twin.harness.parallel import run_parallel
 
 
 def map_with_progress(fn: Callable[[Any], Any], jobs: Sequence[Any], processes: int, *, noun: str = "episodes",

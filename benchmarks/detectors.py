@@ -7,14 +7,14 @@ Reproduce (a few seconds on a 2-core machine)::
 What is measured
 
 ``single``
-    ``update(x)`` of one :class:`~twin.detection.spc.ShewhartDetector` (Western Electric
-    rules 1-4), :class:`~twin.detection.spc.EwmaDetector` (lambda 0.1, L 2.814) and
-    :class:`~twin.detection.spc.CusumDetector` (k 0.5, h 5) on an in-control N(0, 1)
+    ``update(x)`` of one :class:`~twin.edge.detection.spc.ShewhartDetector` (Western Electric
+    rules 1-4), :class:`~twin.edge.detection.spc.EwmaDetector` (lambda 0.1, L 2.814) and
+    :class:`~twin.edge.detection.spc.CusumDetector` (k 0.5, h 5) on an in-control N(0, 1)
     stream: updates per second.
 ``bank``
-    ``update(x)`` of a :class:`~twin.detection.spc.ShewhartBank` (rules 1-4, and all eight
-    Nelson rules), :class:`~twin.detection.spc.EwmaBank` and
-    :class:`~twin.detection.spc.CusumBank` of ``--tags`` streams (default 5,000), one
+    ``update(x)`` of a :class:`~twin.edge.detection.spc.ShewhartBank` (rules 1-4, and all eight
+    Nelson rules), :class:`~twin.edge.detection.spc.EwmaBank` and
+    :class:`~twin.edge.detection.spc.CusumBank` of ``--tags`` streams (default 5,000), one
     value per stream per scan, vectorised with numpy across streams: median microseconds
     per scan and tag updates per second. ``nan`` repeats it with 10 % of the streams
     missing a value each scan (the no-update path).
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from twin.detection import spc  # noqa: E402
+from twin.edge.detection import spc  # noqa: E402
 
 COMMAND = ".venv/bin/python benchmarks/detectors.py"
 

@@ -7,7 +7,7 @@ Each episode runs the coater of ``scenarios/coater_humidity_swing.yaml`` (humidi
 ±20 %RH over a compressed 5-minute "day", driving slurry viscosity and so thickness) with its
 own seed, and from ``--onset`` s the X-ray gauge reads thickness ``--shift`` µm high (about one
 in-control sigma of the day's thickness). Once a second, the plant's readings go as frames into
-two production :class:`~twin.detection.monitor.SubgroupMonitor` instances watching
+two production :class:`~twin.edge.detection.monitor.SubgroupMonitor` instances watching
 ``coater.xray.thickness_mean`` with a Shewhart rule 1:
 
 * **static** — the band learned from the warm-up (one whole "day");
@@ -40,10 +40,10 @@ if str(ROOT) not in sys.path:
 from benchmarks._parallel import map_with_progress  # noqa: E402
 from plant_models.base import FaultSpec  # noqa: E402
 from plant_models.registry import build_plant  # noqa: E402
-from twin.detection.monitor import SubgroupMonitor  # noqa: E402
-from twin.detection.settings import DetectionSettings, MonitorRule  # noqa: E402
+from twin.edge.detection.monitor import SubgroupMonitor  # noqa: E402
+from twin.edge.detection.settings import DetectionSettings, MonitorRule  # noqa: E402
 from twin.edge.frames import ElementIndex, Frame  # noqa: E402
-from twin.scenario import load_scenario  # noqa: E402
+from twin.harness.scenario import load_scenario  # noqa: E402
 from virtual_plc.tagmap import Tag  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "coater_humidity_swing.yaml"

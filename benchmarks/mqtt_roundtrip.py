@@ -7,7 +7,7 @@ Reproduce (about 30 s on a 2-core machine; bounded by ``--count`` and ``--max-se
 For each broker (amqtt in-process on its own thread, Mosquitto as a child process) and with
 TCP_NODELAY on and off (on every paho client socket, and Mosquitto's ``set_tcp_nodelay``;
 amqtt's accepted sockets always have it, asyncio sets it), one edge client sends ``count``
-valve commands, one at a time, to a :class:`~twin.bridge.bridge.PlcBridge` that writes them
+valve commands, one at a time, to a :class:`~twin.edge.bridge.bridge.PlcBridge` that writes them
 over Modbus TCP to a :class:`~virtual_plc.plc.VirtualPlc` and reads them back, all on
 127.0.0.1. The time is from ``publish`` to the ack arriving in the edge's asyncio loop,
 so it includes two broker hops, the bridge's clock read, interlocks, the Modbus write and
@@ -28,11 +28,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.mqtt_support import PASSWORDS, toy_tagmap  # noqa: E402
-from twin.bridge.bridge import PlcBridge  # noqa: E402
-from twin.bridge.brokers import BRIDGE_USER, EDGE_USER, EmbeddedBroker, MosquittoBroker, closed_loop_acl  # noqa: E402
-from twin.bridge.mqtt import BrokerAddress, MqttLink  # noqa: E402
-from twin.control.interlocks import Interlocks, InterlockSettings  # noqa: E402
-from twin.control.messages import Ack, Command, ack_filter, command_topic  # noqa: E402
+from twin.edge.bridge.bridge import PlcBridge  # noqa: E402
+from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER, EmbeddedBroker, MosquittoBroker, closed_loop_acl  # noqa: E402
+from twin.edge.bridge.mqtt import BrokerAddress, MqttLink  # noqa: E402
+from twin.edge.control.interlocks import Interlocks, InterlockSettings  # noqa: E402
+from twin.edge.control.messages import Ack, Command, ack_filter, command_topic  # noqa: E402
 from virtual_plc.endpoints import Endpoint, EndpointFile, resolve  # noqa: E402
 from virtual_plc.modbus_server import ModbusPlcServer  # noqa: E402
 from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port  # noqa: E402

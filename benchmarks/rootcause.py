@@ -29,8 +29,8 @@ from rootcause.diagnoser import AlarmRef, Diagnoser, graph_with_knowledge  # noq
 from rootcause.knowledge import KnowledgeFile, resolve_knowledge  # noqa: E402
 from twin.edge.frames import ElementIndex, Frame, Quality  # noqa: E402
 from twin.edge.historian import Historian  # noqa: E402
-from twin.episode import MODEL_DIR  # noqa: E402
-from twin.rca_dataset import generate, sample_specs  # noqa: E402
+from twin.edge.shipped import default_model  # noqa: E402
+from twin.harness.rca.dataset import generate, sample_specs  # noqa: E402
 from virtual_plc.tagmap import Tag, TagMap  # noqa: E402
 
 WINDOW_S = 150
@@ -83,7 +83,7 @@ def latency(n_tags: int, repeats: int) -> dict[str, tuple[float, float]]:
 
         with HistorianReader(path) as reader:
             for method in ("gnn", "random_walk"):
-                model = MODEL_DIR / "rootcause_coater.pt" if method == "gnn" else None
+                model = default_model("coater") if method == "gnn" else None
                 diagnoser = Diagnoser.with_method(graph, method, model)
                 diagnoser.diagnose(reader, alarms, WINDOW_S * 1000 - 100)  # warm-up (first torch call)
                 walls = [diagnoser.diagnose(reader, alarms, WINDOW_S * 1000 - 100).wall_ms for _ in range(repeats)]

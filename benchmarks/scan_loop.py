@@ -7,13 +7,13 @@ Reproduce everything (about 90 s on a 2-core machine)::
 What is measured, for synthetic lines of N = 50, 500 and 5,000 float32 tags shaped like
 a real line (80 % fast measurements refreshed every 10 ms scan, 5 % setpoints, 15 % slow
 measurements at 1 s) and split across a Modbus TCP and an OPC UA endpoint exactly as
-:func:`twin.binding.virtual_endpoints` splits a virtual line (fast scalars and setpoints
+:func:`twin.harness.binding.virtual_endpoints` splits a virtual line (fast scalars and setpoints
 over Modbus, the rest over OPC UA; the PLC clock from both). Everything binds to
 127.0.0.1 and runs in this one process and event loop, servers included, as a lockstep
 episode does.
 
 ``loop``
-    One lockstep scan as :func:`twin.episode.run_scan` does it, minus the plant model:
+    One lockstep scan as :func:`twin.harness.episode.run_scan` does it, minus the plant model:
     ``VirtualPlc.scan`` with a dict of precomputed values, every collector polled with
     ``asyncio.gather`` through the real socket drivers, ``Aligner.frame`` and
     ``Historian.append`` (its periodic Arrow flushes included).
@@ -69,10 +69,10 @@ if str(ROOT) not in sys.path:
 from asyncua import Client, ua  # noqa: E402
 from pymodbus.client import AsyncModbusTcpClient  # noqa: E402
 
-from twin.binding import virtual_endpoints  # noqa: E402
 from twin.edge.collector import Collector, build_collectors, element_index, poll_all  # noqa: E402
 from twin.edge.frames import Aligner  # noqa: E402
 from twin.edge.historian import Historian  # noqa: E402
+from twin.harness.binding import virtual_endpoints  # noqa: E402
 from virtual_plc.codec import ElementLayout  # noqa: E402
 from virtual_plc.drivers import ModbusDriver, make_driver  # noqa: E402
 from virtual_plc.endpoints import ResolvedEndpoints, resolve  # noqa: E402
@@ -409,8 +409,8 @@ async def run_case(n: int, budget: Budget, out_dir: Path) -> CaseResult:
 
 def run_flagship(seconds: float, out_dir: Path) -> tuple[float, float]:
     """Run the flagship scenario in lockstep for ``seconds`` of plant time; (real-time factor, wall s)."""
-    from twin.episode import EpisodeConfig, run_episode
-    from twin.scenario import load_scenario
+    from twin.harness.episode import EpisodeConfig, run_episode
+    from twin.harness.scenario import load_scenario
 
     report = asyncio.run(run_episode(load_scenario(FLAGSHIP), EpisodeConfig(out_dir=out_dir, duration_s=seconds)))
     return report.durations.realtime_factor, report.durations.wall_s

@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._parallel import map_with_progress  # noqa: E402
-from twin.supply.runner import run_supply  # noqa: E402
-from twin.supply.scenario import load_supply_scenario  # noqa: E402
+from twin.harness.supply.runner import run_supply  # noqa: E402
+from twin.harness.supply.scenario import load_supply_scenario  # noqa: E402
 
 SCENARIOS = ["supply_clean", "supply_bms_thermal_shock", "supply_brake_disc_runout", "supply_esd_humidity"]
 FIELDS = ("samples", "screened", "escapes", "field_failures_warranty")

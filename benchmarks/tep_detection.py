@@ -5,10 +5,10 @@ disturbance stepping in at ``--onset`` (magnitude 1, the kernel's scale), and th
 XMEAS and the 12 values sent to the valves are sampled every 180 s like the classic data sets
 (analysers left out, as in the question). Every sample goes into
 
-* **PCA** — :class:`~twin.detection.pca.PcaMonitor` (90 % variance, 99 % T² and SPE limits),
+* **PCA** — :class:`~twin.edge.detection.pca.PcaMonitor` (90 % variance, 99 % T² and SPE limits),
   fitted on a separate clean run (seed ``--seed - 1``, samples after its first hour, columns
   constant there dropped); a sample is flagged when T² or SPE is beyond its limit;
-* **twin** — the production :class:`~twin.detection.monitor.SubgroupMonitor` with the
+* **twin** — the production :class:`~twin.edge.detection.monitor.SubgroupMonitor` with the
   ``detection`` section of ``scenarios/tep_clean.yaml`` (the same in every TEP scenario), driven
   with one frame per sample as ``benchmarks/dynamic_thresholds.py`` does; it learns centre and
   sigma from the first ``warmup_s`` of the same run (clean: the onset is later). A sample is
@@ -45,10 +45,10 @@ from benchmarks._parallel import map_with_progress  # noqa: E402
 from plant_models.base import FaultSpec  # noqa: E402
 from plant_models.registry import build_plant  # noqa: E402
 from plant_models.tep_signals import DISTURBANCES, XMEAS, XMV  # noqa: E402
-from twin.detection.monitor import SubgroupMonitor  # noqa: E402
-from twin.detection.pca import PcaMonitor  # noqa: E402
+from twin.edge.detection.monitor import SubgroupMonitor  # noqa: E402
+from twin.edge.detection.pca import PcaMonitor  # noqa: E402
 from twin.edge.frames import ElementIndex, Frame  # noqa: E402
-from twin.scenario import load_scenario  # noqa: E402
+from twin.harness.scenario import load_scenario  # noqa: E402
 from virtual_plc.tagmap import Tag  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "tep_clean.yaml"

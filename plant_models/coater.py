@@ -30,9 +30,9 @@ import networkx as nx
 import numpy as np
 import simpy
 
-from . import coater_physics as phys
-from .base import SENSOR_FAULT_KINDS, FaultSpec, Signal
-from .faults import (
+from plant_models import coater_physics as phys
+from plant_models.base import SENSOR_FAULT_KINDS, FaultSpec, Signal
+from plant_models.faults import (
     ResolvedFault,
     check_sensor_fault,
     fault_targets,
@@ -40,8 +40,8 @@ from .faults import (
     resolve_fault,
     sensor_fault,
 )
-from .rng import rng_for
-from .sensors import SensorBank, SensorGroup, SensorSpec
+from plant_models.rng import rng_for
+from plant_models.sensors import SensorBank, SensorGroup, SensorSpec
 
 OPTION_DEFAULTS: dict[str, float] = {
     "blades": 4,

@@ -27,9 +27,9 @@ from typing import Any, Protocol
 import numpy as np
 import simpy
 
-from .base import SENSOR_FAULT_KINDS, FaultSpec
-from .coater_physics import Disturbances
-from .sensors import SensorBank
+from plant_models.base import SENSOR_FAULT_KINDS, FaultSpec
+from plant_models.coater_physics import Disturbances
+from plant_models.sensors import SensorBank
 
 RAMP_TICK_MS = 100
 RAMP_KINDS = {"valve_coil_ageing": 300.0, "blade_pressure_drift": 120.0}

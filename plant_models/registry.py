@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .base import PlantModel
-from .coater import CoaterLine
+from plant_models.base import PlantModel
+from plant_models.coater import CoaterLine
 
 
 def _build_coater(seed: int, options: dict[str, Any]) -> PlantModel:
@@ -22,7 +22,7 @@ def _build_coater(seed: int, options: dict[str, Any]) -> PlantModel:
 
 
 def _build_tennessee_eastman(seed: int, options: dict[str, Any]) -> PlantModel:
-    from .tennessee_eastman import TennesseeEastmanPlant  # tep-studio loads scipy and pandas: ~0.6 s
+    from plant_models.tennessee_eastman import TennesseeEastmanPlant  # tep-studio loads scipy and pandas: ~0.6 s
 
     return TennesseeEastmanPlant(seed, options=options)
 

@@ -66,10 +66,10 @@ import simpy
 from tep_studio import TennesseeEastmanProcess
 from tep_studio.control import RickerMultiLoopController
 
-from .base import FaultSpec, PlantShutdown, Signal
-from .faults import ResolvedFault
-from .rng import rng_for
-from .tep_faults import (
+from plant_models.base import FaultSpec, PlantShutdown, Signal
+from plant_models.faults import ResolvedFault
+from plant_models.rng import rng_for
+from plant_models.tep_faults import (
     PROCESS_STATE,
     check_generator_layout,
     disturbance_process,
@@ -78,7 +78,7 @@ from .tep_faults import (
     resolve_tep_fault,
     set_generator,
 )
-from .tep_signals import (
+from plant_models.tep_signals import (
     DEFAULT_SAMPLE_PERIOD_S,
     DISTURBANCE_BY_NAME,
     STEP_MS,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from .base import Signal
+from plant_models.base import Signal
 
 STEP_MS = 1_800  # the kernel's integration step and the control interval: 0.0005 h
 GAS_ANALYSER_MS = 360_000  # 0.1 h sample interval, equal dead time (XMEAS 23-36)

@@ -18,8 +18,8 @@ from collections.abc import Callable
 import networkx as nx
 import numpy as np
 
-from .features import Evidence, lagged_correlation, link_features
-from .graph import PlantGraph
+from rootcause.features import Evidence, lagged_correlation, link_features
+from rootcause.graph import PlantGraph
 
 Ranker = Callable[[PlantGraph, Evidence], np.ndarray]
 SENSOR_DISCOUNT = 0.999

@@ -22,15 +22,14 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from rootcause.baselines import BASELINES, Ranker
+from rootcause.diagnosis import Candidate, Diagnosis, EvidenceStep
+from rootcause.features import Evidence, EvidenceSettings, link_features
+from rootcause.graph import PlantGraph
+from rootcause.knowledge import Knowledge, load_knowledge, perturb_links
+from rootcause.window import read_evidence
 from twin.edge.historian import HistorianReader
 from virtual_plc.tagmap import TagMap
-
-from .baselines import BASELINES, Ranker
-from .diagnosis import Candidate, Diagnosis, EvidenceStep
-from .features import Evidence, EvidenceSettings, link_features
-from .graph import PlantGraph
-from .knowledge import Knowledge, load_knowledge, perturb_links
-from .window import read_evidence
 
 TOP_CANDIDATES = 10
 
@@ -68,7 +67,7 @@ def graph_with_knowledge(tagmap: TagMap, knowledge: Knowledge, *, drop: float = 
 
 def gnn_ranker(model_path: str | Path) -> tuple[Ranker, str]:
     """A ranker scoring with the trained GNN at ``model_path``, and the model's version string."""
-    from .model import load_model, score_candidates
+    from rootcause.model import load_model, score_candidates
 
     model, card = load_model(model_path)
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .baselines import Ranker
-from .features import Evidence
-from .graph import PlantGraph
-from .metrics import rank_of, summarise
+from rootcause.baselines import Ranker
+from rootcause.features import Evidence
+from rootcause.graph import PlantGraph
+from rootcause.metrics import rank_of, summarise
 
 
 @dataclass

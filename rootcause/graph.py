@@ -23,12 +23,10 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
+from rootcause.features import EDGE_FEATURES, TAG_FEATURES, Evidence, link_features
+from rootcause.knowledge import NODE_KINDS, RELATIONS, Knowledge, NodeKind
 from virtual_plc.tagmap import TagMap
 
-from .features import EDGE_FEATURES, TAG_FEATURES, Evidence, link_features
-from .knowledge import NODE_KINDS, Knowledge, NodeKind
-
-RELATIONS = ("has_signal", "causes")
 STRUCT_FEATURES = ("is_tag", "is_asset", "measured", "setpoint", "n_signals", "in_links", "out_links")
 NODE_FEATURES = TAG_FEATURES + STRUCT_FEATURES
 
@@ -116,7 +114,7 @@ class PlantGraph:
 
     def to_heterodata(self, evidence: Evidence):  # noqa: ANN201 - torch_geometric is an optional extra
         """A PyG ``HeteroData``: node types are the four kinds, edge types (kind, relation, kind)."""
-        from .tensors import heterodata_from_arrays
+        from rootcause.tensors import heterodata_from_arrays
 
         return heterodata_from_arrays(self.arrays(evidence), self.nodes)
 

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from virtual_plc.configfile import ConfigError, line_of, read_yaml, validate_document
 
 NodeKind = Literal["equipment", "process_variable", "quality", "environment"]
+RELATIONS = ("has_signal", "causes")  # the graph's edge relations (rootcause.graph, rootcause.tensors)
 NODE_KINDS: tuple[NodeKind, ...] = ("equipment", "process_variable", "quality", "environment")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z0-9_*]+))?\}")
 

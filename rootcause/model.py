@@ -24,10 +24,10 @@ import torch
 from torch import nn
 from torch_geometric.nn import TransformerConv
 
-from .features import EDGE_FEATURES
-from .graph import NODE_FEATURES
-from .knowledge import NODE_KINDS
-from .tensors import N_EDGE_TYPES, Batch, collate
+from rootcause.features import EDGE_FEATURES
+from rootcause.graph import NODE_FEATURES
+from rootcause.knowledge import NODE_KINDS
+from rootcause.tensors import N_EDGE_TYPES, Batch, collate
 
 MODEL_FORMAT = 1
 

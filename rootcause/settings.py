@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .features import EvidenceSettings
+from rootcause.features import EvidenceSettings
 
 Method = Literal["gnn", "earliest_onset", "correlation", "random_walk"]
 

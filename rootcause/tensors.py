@@ -13,8 +13,7 @@ import numpy as np
 import torch
 from torch_geometric.data import HeteroData
 
-from .graph import RELATIONS
-from .knowledge import NODE_KINDS
+from rootcause.knowledge import NODE_KINDS, RELATIONS
 
 N_EDGE_TYPES = 2 * len(RELATIONS)  # each relation, and its reverse
 

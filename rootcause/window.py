@@ -7,9 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rootcause.features import Evidence, EvidenceSettings, evidence_from_series
 from twin.edge.historian import HistorianReader
-
-from .features import Evidence, EvidenceSettings, evidence_from_series
 
 
 def read_evidence(

@@ -1,6 +1,6 @@
 """What a supply chain is made of: suppliers, transport legs, field use, faults (the truth side).
 
-These pydantic models are the ``chain`` part of a supply scenario (``twin.supply.scenario``
+These pydantic models are the ``chain`` part of a supply scenario (``twin.harness.supply.scenario``
 adds the OEM's inspection, detection, workflow and cost settings). Times are hours of
 simulation time unless a field name says otherwise (``_days``, ``_s``).
 """

@@ -18,18 +18,18 @@ from typing import Any
 import pytest
 
 from rootcause.diagnosis import Candidate, Diagnosis
-from twin.bridge.bridge import PlcBridge
-from twin.bridge.brokers import BRIDGE_USER, EDGE_USER, EmbeddedBroker, MosquittoBroker, closed_loop_acl
-from twin.bridge.mqtt import BrokerAddress, MqttLink
-from twin.control.channel import MqttCommandChannel
-from twin.control.interlocks import Interlocks
-from twin.control.loop import ControlLoop
-from twin.control.messages import Command
-from twin.control.playbook import Playbook
-from twin.control.wiring import ClosedLoop, open_closed_loop
+from twin.edge.bridge.bridge import PlcBridge
+from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER, EmbeddedBroker, MosquittoBroker, closed_loop_acl
+from twin.edge.bridge.mqtt import BrokerAddress, MqttLink
 from twin.edge.collector import build_collectors, element_index, poll_all
+from twin.edge.control.channel import MqttCommandChannel
+from twin.edge.control.interlocks import Interlocks
+from twin.edge.control.loop import ControlLoop
+from twin.edge.control.messages import Command
+from twin.edge.control.playbook import Playbook
+from twin.edge.control.wiring import ClosedLoop, open_closed_loop
 from twin.edge.frames import Aligner, Frame
-from twin.ledger import Ledger
+from twin.edge.ledger import Ledger
 from virtual_plc.drivers import make_driver
 from virtual_plc.endpoints import Endpoint, EndpointFile, ResolvedEndpoints, resolve
 from virtual_plc.modbus_server import ModbusPlcServer

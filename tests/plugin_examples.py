@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 from rootcause.diagnosis import Candidate, Diagnosis
-from twin.control.policy import Proposal
-from twin.detection.alarms import Signal
+from twin.edge.control.policy import Proposal
+from twin.edge.detection.alarms import Signal
 
 CRASH_AT_MS = 5_000
 

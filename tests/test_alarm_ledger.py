@@ -8,9 +8,9 @@ from pathlib import Path
 
 from tests.conftest import REPO
 from twin.edge.frames import Frame
-from twin.episode import EpisodeConfig, Wiring, run_episode
-from twin.ledger import verify_ledger
-from twin.scenario import load_scenario
+from twin.edge.ledger import verify_ledger
+from twin.harness.episode import EpisodeConfig, Wiring, run_episode
+from twin.harness.scenario import load_scenario
 
 FAST = {"faults": [{"kind": "blade_pressure_drift", "target": "coater.blade3", "start_s": 125, "magnitude": 0.6,
                     "rate": 0.05}]}
@@ -22,7 +22,7 @@ def test_acknowledge_and_shelve_are_ledgered(tmp_path: Path) -> None:
     done: list[str] = []
 
     def operator(frame: Frame) -> None:
-        alarms = wired[0].alarms
+        alarms = wired[0].edge.alarms
         for alarm in alarms.alarms:
             if alarm.state == "unack_active" and not done:
                 alarms.acknowledge(alarm.id, frame.ts_ms, by="anna")

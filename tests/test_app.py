@@ -13,9 +13,9 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO
 from tests.test_app_fixtures import bare_run, cli_run, full_run, scenarios_dir
-from twin.runview.roles import PANEL_TITLES, panels_for
-from twin.runview.run import NO_COMMANDS, NO_DIAGNOSES, NO_LEDGER
-from twin.runview.whatif import FINISHED_NOTE
+from twin.harness.runview.roles import PANEL_TITLES, panels_for
+from twin.harness.runview.run import NO_COMMANDS, NO_DIAGNOSES, NO_LEDGER
+from twin.harness.runview.whatif import FINISHED_NOTE
 
 PAGES = ("app_pages/run.py", "app_pages/view.py", "app_pages/compare.py")
 

@@ -1,6 +1,6 @@
 """Shared pieces of the app tests (no tests here): a short scenario, one CLI run of it, and a
 hand-made run whose report carries diagnoses, commands, scores and a ledger, shaped by the
-contracts of issues 5 and 6 (``rootcause.diagnosis.Diagnosis``, ``twin.control.records``)."""
+contracts of issues 5 and 6 (``rootcause.diagnosis.Diagnosis``, ``twin.edge.control.records``)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from rootcause.diagnosis import Candidate, Diagnosis, EvidenceStep
 from twin.cli import app
-from twin.ledger import Ledger
-from twin.report import QualityOutcome, Scores
+from twin.edge.ledger import Ledger
+from twin.harness.report import QualityOutcome, Scores
 
 SEED = 3
 DURATION_S = 40.0

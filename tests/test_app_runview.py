@@ -1,4 +1,4 @@
-"""``twin.runview``: what the app and the HTML report show of a run, checked on a real short run."""
+"""``twin.harness.runview``: what the app and the HTML report show of a run, checked on a real short run."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from typer.testing import CliRunner
 
 from tests.test_app_fixtures import DURATION_S, ONSET_S, SCORES, bare_run, cli_run, full_run, scenarios_dir
 from twin.cli import app
-from twin.runview import RunData, list_runs, load_run
-from twin.runview.charts import chart_series, control_chart_figure, figure_png, rootcause_figure
-from twin.runview.html import render_html
-from twin.runview.metrics import QualitySpec, compare, run_metrics
-from twin.runview.roles import ROLES, panels_for
-from twin.runview.run import NO_COMMANDS, NO_DIAGNOSES, NO_LEDGER, NO_SCORES
-from twin.runview.whatif import FINISHED_NOTE, FaultKnob, Knobs, LiveRun, apply_knobs, fault_targets, whatif_dir
-from twin.scenario import load_scenario
+from twin.harness.runview import RunData, list_runs, load_run
+from twin.harness.runview.charts import chart_series, control_chart_figure, figure_png, rootcause_figure
+from twin.harness.runview.html import render_html
+from twin.harness.runview.metrics import QualitySpec, compare, run_metrics
+from twin.harness.runview.roles import ROLES, panels_for
+from twin.harness.runview.run import NO_COMMANDS, NO_DIAGNOSES, NO_LEDGER, NO_SCORES
+from twin.harness.runview.whatif import FINISHED_NOTE, FaultKnob, Knobs, LiveRun, apply_knobs, fault_targets, whatif_dir
+from twin.harness.scenario import load_scenario
 
 
 def scenario():

@@ -8,9 +8,9 @@ import asyncio
 import pytest
 
 from tests.mqtt_support import Brokers, broker_fixture, command, run
-from twin.bridge.brokers import BRIDGE_USER, EDGE_USER
-from twin.bridge.mqtt import MqttLink, MqttUnavailable
-from twin.control.messages import Ack, ack_topic, command_topic
+from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER
+from twin.edge.bridge.mqtt import MqttLink, MqttUnavailable
+from twin.edge.control.messages import Ack, ack_topic, command_topic
 
 
 @pytest.fixture(scope="module", params=["mosquitto"])

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from twin.episode import EpisodeConfig, run_episode
-from twin.ledger import verify_ledger
-from twin.scenario import load_scenario
-from twin.scores import score_run
+from twin.edge.ledger import verify_ledger
+from twin.harness.episode import EpisodeConfig, run_episode
+from twin.harness.scenario import load_scenario
+from twin.harness.scores import score_run
 
 FLAGSHIP = Path(__file__).resolve().parent.parent / "scenarios" / "coater_coil_ageing.yaml"
 VALVE = "coater.coolant.valve.command"

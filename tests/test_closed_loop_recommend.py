@@ -17,11 +17,11 @@ import pytest
 
 from tests.test_edge_run import VALVE, compressed_flagship
 from twin import episode
-from twin.control.wiring import ClosedLoop
+from twin.edge.control.wiring import ClosedLoop
 from twin.edge.frames import Frame
-from twin.episode import EpisodeConfig, run_episode
-from twin.ledger import verify_ledger
-from twin.scenario import load_scenario
+from twin.edge.ledger import verify_ledger
+from twin.harness.episode import EpisodeConfig, run_episode
+from twin.harness.scenario import load_scenario
 
 SELECT_TIMEOUT_MS = 120_000  # scenarios/playbooks/coater.yaml select_timeout_s
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.mqtt_support import toy_tagmap
-from twin.control.interlocks import Interlocks, InterlockSettings, TagLimits
+from twin.edge.control.interlocks import Interlocks, InterlockSettings, TagLimits
 from twin.edge.frames import Quality
 
 VALVE = "t.coolant.valve.command"  # range 0..100

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.mqtt_support import Rig, ToyLine, broker_fixture, diagnosis, json_ready, run, statuses, toy_playbook
-from twin.ledger import read_entries, verify_ledger
+from twin.edge.ledger import read_entries, verify_ledger
 
 
 @pytest.fixture(scope="module", params=["amqtt", "mosquitto"])

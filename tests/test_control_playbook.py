@@ -9,9 +9,9 @@ import pytest
 from rootcause.diagnosis import Candidate
 from tests.conftest import REPO
 from tests.mqtt_support import toy_tagmap
-from twin.control.playbook import expand, load_playbook, playbook_path
-from twin.episode import build_episode_plant, scenario_tagmap
-from twin.scenario import load_scenario
+from twin.edge.control.playbook import expand, load_playbook, playbook_path
+from twin.harness.episode import build_episode_plant, scenario_tagmap
+from twin.harness.scenario import load_scenario
 from virtual_plc.configfile import ConfigError
 
 

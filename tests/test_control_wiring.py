@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.mqtt_support import Rig, broker_fixture, diagnosis, run
-from twin.ledger import verify_ledger
+from twin.edge.ledger import verify_ledger
 
 
 @pytest.fixture(scope="module", params=["amqtt", "mosquitto"])

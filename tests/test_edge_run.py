@@ -20,12 +20,13 @@ import pytest
 import yaml
 
 from tests.mqtt_support import PASSWORDS
-from twin.bridge.brokers import BRIDGE_USER, EDGE_USER, MosquittoBroker, closed_loop_acl
-from twin.bridge.mqtt import BrokerAddress, MqttUnavailable
-from twin.control.edge_run import ACCOUNT_ENV, load_edge_settings, run_edge
-from twin.episode import build_episode_plant, scenario_tagmap
-from twin.ledger import verify_ledger
-from twin.scenario import load_scenario
+from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER, MosquittoBroker, closed_loop_acl
+from twin.edge.bridge.mqtt import BrokerAddress, MqttUnavailable
+from twin.edge.ledger import verify_ledger
+from twin.edge.realtime import ACCOUNT_ENV, run_edge
+from twin.edge.settings import load_edge_settings
+from twin.harness.episode import build_episode_plant, scenario_tagmap
+from twin.harness.scenario import load_scenario
 from virtual_plc.endpoints import Endpoint, EndpointFile
 from virtual_plc.modbus_server import ModbusPlcServer
 from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from twin.cli import app
-from twin.ledger import Ledger
+from twin.edge.ledger import Ledger
 
 runner = CliRunner()
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from twin.episode import EpisodeConfig, run_episode
-from twin.plugins import PluginChoice, PluginChoices, PluginError
-from twin.plugins.registry import available, resolve
-from twin.scenario import load_scenario
+from twin.edge.plugins import PluginChoice, PluginChoices, PluginError
+from twin.edge.plugins.registry import available, resolve
+from twin.harness.episode import EpisodeConfig, run_episode
+from twin.harness.scenario import load_scenario
 
 DRIFT = REPO / "scenarios" / "coater_blade_drift.yaml"
 FAST_DRIFT = {"faults": [{"kind": "blade_pressure_drift", "target": "coater.blade3", "start_s": 125,
@@ -107,9 +107,9 @@ def test_plugin_choices_accept_a_bare_name_and_a_cli_override() -> None:
 
 def test_ours_implement_the_protocols(tmp_path: Path) -> None:
     from rootcause.diagnoser import Diagnoser as OurDiagnoser
-    from twin.control.policy import ControlPolicy, PlaybookPolicy
-    from twin.detection.monitor import SubgroupMonitor
-    from twin.plugins import Detector, Diagnoser
+    from twin.edge.control.policy import ControlPolicy, PlaybookPolicy
+    from twin.edge.detection.monitor import SubgroupMonitor
+    from twin.edge.plugins import Detector, Diagnoser
 
     assert issubclass(SubgroupMonitor, Detector) and issubclass(OurDiagnoser, Diagnoser)
     assert issubclass(PlaybookPolicy, ControlPolicy)
@@ -117,12 +117,12 @@ def test_ours_implement_the_protocols(tmp_path: Path) -> None:
 
 def test_the_standalone_edge_takes_its_plugins_from_its_settings_file(tmp_path: Path) -> None:
     """``twin edge run --settings FILE`` (a real line's edge) reads the same ``plugins`` section."""
-    from twin.binding import plant_tagmap
-    from twin.control.edge_run import load_edge_settings
     from twin.edge.frames import ElementIndex
-    from twin.episode import build_episode_plant
-    from twin.plugins.guard import GuardedDetector
-    from twin.plugins.registry import make_detector
+    from twin.edge.plugins.guard import GuardedDetector
+    from twin.edge.plugins.registry import make_detector
+    from twin.edge.settings import load_edge_settings
+    from twin.harness.binding import plant_tagmap
+    from twin.harness.episode import build_episode_plant
 
     (tmp_path / "edge.yaml").write_text("plugins:\n  detector: {use: 'tests.plugin_examples:Crashing'}\n")
     settings, base = load_edge_settings(tmp_path / "edge.yaml")

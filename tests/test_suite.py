@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import REPO
 from twin.cli import app
-from twin.suite import load_suite, parse_gate
+from twin.harness.suite import load_suite, parse_gate
 from virtual_plc.configfile import ConfigError
 
 runner = CliRunner()
@@ -175,7 +175,7 @@ def test_the_pytest_plugin_runs_the_example_package(byo_package: Path, tmp_path:
 
 
 def test_entry_gates_judge_only_their_own_episodes(tmp_path: Path) -> None:
-    from twin.suite.runner import CaseResult, judge
+    from twin.harness.suite.runner import CaseResult, judge
 
     path = write_suite(tmp_path / "s.yaml", [
         {"scenario": str(DRIFT), "seeds": [1, 2], "label": "loop", "gates": ["verified_delay_s.max <= 120"]},

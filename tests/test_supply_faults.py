@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from supply_chain_sim.spec import SupplyFault
 from tests.conftest import REPO
-from twin.supply.analytics.monitor import MonitorSettings, SupplierMonitor, false_alarm_probability
-from twin.supply.runner import run_supply
-from twin.supply.scenario import SupplyScenario, load_supply_scenario
+from twin.edge.supply.monitor import MonitorSettings, SupplierMonitor, false_alarm_probability
+from twin.harness.supply.runner import run_supply
+from twin.harness.supply.scenario import SupplyScenario, load_supply_scenario
 
 SCENARIOS = REPO / "scenarios"
 CLEAN = load_supply_scenario(SCENARIOS / "supply_clean.yaml")

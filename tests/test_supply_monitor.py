@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO
-from twin.detection import spc
-from twin.supply.analytics.monitor import MonitorSettings, false_alarm_probability, phase1_estimate
-from twin.supply.scenario import load_supply_scenario
+from twin.edge.detection import spc
+from twin.edge.supply.monitor import MonitorSettings, false_alarm_probability, phase1_estimate
+from twin.harness.supply.scenario import load_supply_scenario
 
 PER_CHARACTERISTIC = 1e-4  # three characteristics: a clean run warns in at most ~1 of 3,300 runs
 

@@ -13,13 +13,13 @@ import pytest
 
 from tests.conftest import REPO
 from tests.mqtt_support import Brokers, run
-from twin.bridge.mqtt import MqttLink
-from twin.supply.analytics.portal import SCHEMA, PortalReceiver, encode, parse_topic, topic
-from twin.supply.analytics.semantic import Definition, SemanticLayer
-from twin.supply.portal import OEM_USER, InProcessPortal, MqttPortal, PortalError, portal_acl
-from twin.supply.report import SupplyReport
-from twin.supply.runner import run_episode, run_supply
-from twin.supply.scenario import load_supply_scenario
+from twin.edge.bridge.mqtt import MqttLink
+from twin.edge.supply.portal import SCHEMA, PortalReceiver, encode, parse_topic, topic
+from twin.edge.supply.semantic import Definition, SemanticLayer
+from twin.harness.supply.portal import OEM_USER, InProcessPortal, MqttPortal, PortalError, portal_acl
+from twin.harness.supply.report import SupplyReport
+from twin.harness.supply.runner import run_episode, run_supply
+from twin.harness.supply.scenario import load_supply_scenario
 
 SCENARIOS = REPO / "scenarios"
 SUPPLIERS = ["chipco", "brakeco", "ecuco"]
@@ -192,6 +192,6 @@ def test_topic_layout_round_trips_and_refuses_wildcards():
         topic("brakeco", kind="subgroup")
     spec = load_supply_scenario(SCENARIOS / "supply_clean.yaml").model_dump()
     spec["chain"]["suppliers"][0]["publishes"]["A/B"] = {"canonical": "site.humidity", "unit": "percent"}
-    from twin.supply.scenario import SupplyScenario
+    from twin.harness.supply.scenario import SupplyScenario
     with pytest.raises(ValueError, match=r"published field name 'A/B' of chipco cannot be an MQTT topic level"):
         SupplyScenario.model_validate(spec)

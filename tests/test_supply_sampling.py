@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pytest
 
-from twin.supply.analytics.sampling import (
+from twin.edge.supply.sampling import (
     AQLS,
     code_letter,
     code_plan,
@@ -25,7 +25,7 @@ from twin.supply.analytics.sampling import (
     single_plan,
     tighter_aql,
 )
-from twin.supply.analytics.switching import SkipLot, SwitchingState
+from twin.edge.supply.switching import SkipLot, SwitchingState
 
 
 @pytest.mark.parametrize(("lot", "level", "code"), [
@@ -315,9 +315,9 @@ def test_the_oem_reads_the_edition_from_the_scenario(tmp_path):
     import numpy as np
 
     from tests.conftest import REPO
-    from twin.ledger import Ledger
-    from twin.supply.analytics.oem import InspectionSettings, Oem, OemSettings, Order, PartInfo
-    from twin.supply.scenario import load_supply_scenario
+    from twin.edge.ledger import Ledger
+    from twin.edge.supply.oem import InspectionSettings, Oem, OemSettings, Order, PartInfo
+    from twin.harness.supply.scenario import load_supply_scenario
     from virtual_plc.configfile import ConfigError
 
     outcomes = {}

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from tests.conftest import REPO
 from twin.cli import app
-from twin.ledger import read_entries
-from twin.supply.runner import run_episode, run_supply
-from twin.supply.scenario import load_supply_scenario
+from twin.edge.ledger import read_entries
+from twin.harness.supply.runner import run_episode, run_supply
+from twin.harness.supply.scenario import load_supply_scenario
 from virtual_plc.configfile import ConfigError
 
 SCENARIOS = REPO / "scenarios"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from twin.supply.analytics.semantic import Definition, SemanticLayer
+from twin.edge.supply.semantic import Definition, SemanticLayer
 
 CATALOGUE = {"disc.runout": Definition(unit="mm", definition="lateral runout at 10 mm from the rim"),
              "site.humidity": Definition(unit="percent", definition="relative humidity"),

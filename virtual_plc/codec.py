@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .tagmap import REGISTER_WIDTH, Tag, element_slices
+from virtual_plc.tagmap import REGISTER_WIDTH, Tag, element_slices
 
 _BIG_ENDIAN = {
     "int16": ">i2",

@@ -21,10 +21,10 @@ from asyncua import Client, ua
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from .codec import ElementLayout, decode, to_words
-from .endpoints import Endpoint
-from .image import DueSet, ProcessImage, WriteRefused
-from .tagmap import Tag, TagMap
+from virtual_plc.codec import ElementLayout, decode, to_words
+from virtual_plc.endpoints import Endpoint
+from virtual_plc.image import DueSet, ProcessImage, WriteRefused
+from virtual_plc.tagmap import Tag, TagMap
 
 MODBUS_MAX_READ = 125  # registers per read request (Modbus spec)
 MODBUS_MAX_GAP = 16  # unused registers worth reading to save a request

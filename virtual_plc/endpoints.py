@@ -28,8 +28,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ruamel.yaml import YAML
 
-from .configfile import ConfigError, load_yaml_model
-from .tagmap import Tag, TagMap, load_tagmap, select_tags
+from virtual_plc.configfile import ConfigError, load_yaml_model
+from virtual_plc.tagmap import Tag, TagMap, load_tagmap, select_tags
 
 
 class Endpoint(BaseModel):

@@ -16,8 +16,8 @@ from enum import StrEnum
 
 import numpy as np
 
-from .codec import ElementLayout, decode, encode, from_words
-from .tagmap import Tag, TagMap
+from virtual_plc.codec import ElementLayout, decode, encode, from_words
+from virtual_plc.tagmap import Tag, TagMap
 
 
 class Refusal(StrEnum):

@@ -17,7 +17,7 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from .image import ProcessImage, Refusal, WriteRefused
+from virtual_plc.image import ProcessImage, Refusal, WriteRefused
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from asyncua import Server, ua
 from asyncua.server.address_space import AddressSpace, AttributeService
 from asyncua.server.user_managers import User, UserRole
 
-from .codec import ElementLayout
-from .image import ProcessImage, Refusal, WriteRefused
-from .tagmap import Tag
+from virtual_plc.codec import ElementLayout
+from virtual_plc.image import ProcessImage, Refusal, WriteRefused
+from virtual_plc.tagmap import Tag
 
 log = logging.getLogger(__name__)
 

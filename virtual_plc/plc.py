@@ -15,11 +15,11 @@ from operator import itemgetter
 
 import numpy as np
 
-from .codec import ElementLayout
-from .image import DueSet, PollSchedule, ProcessImage
-from .modbus_server import ModbusPlcServer
-from .opcua_server import OpcUaPlcServer
-from .tagmap import TagMap
+from virtual_plc.codec import ElementLayout
+from virtual_plc.image import DueSet, PollSchedule, ProcessImage
+from virtual_plc.modbus_server import ModbusPlcServer
+from virtual_plc.opcua_server import OpcUaPlcServer
+from virtual_plc.tagmap import TagMap
 
 LOOPBACK = "127.0.0.1"
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twin.detection.alarms import AlarmManager, AlarmSettings, Signal
+from twin.edge.detection.alarms import AlarmManager, AlarmSettings, Signal
 
 S = Signal(tag="l.a.x", detector="cusum", rule="upper", value=3.2, limit=3.0)
 

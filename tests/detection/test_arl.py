@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from twin.detection.arl import ArlResult, detector_factory, run_length_arl
+from twin.edge.detection.arl import ArlResult, detector_factory, run_length_arl
 
 RUNS = 40_000
 
@@ -54,7 +54,7 @@ def test_bad_arl_arguments_are_refused() -> None:
 
 
 def test_the_command_line_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
-    from twin.detection.arl import main
+    from twin.edge.detection.arl import main
 
     assert main(["cusum", "--shift", "2", "--runs", "300", "--seed", "3"]) == 0
     out = capsys.readouterr().out

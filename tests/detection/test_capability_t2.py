@@ -7,7 +7,7 @@ import pytest
 
 from tests.detection import data
 from tests.detection.support import printed
-from twin.detection import spc
+from twin.edge.detection import spc
 
 # qcc vignette, process.capability(q1, spec.limits = ...) on pistonrings[1:25]
 CASES = [

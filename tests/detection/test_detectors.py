@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from twin.detection import spc
+from twin.edge.detection import spc
 
 BANKS = {
     "shewhart": lambda c, s: spc.ShewhartBank(c, s, rules=(1, 2, 3, 4)),

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from twin.detection import spc
+from twin.edge.detection import spc
 
 GROUPS = [[1.0, 2.0, 3.0], [2.0, 3.0, 4.0]]
 

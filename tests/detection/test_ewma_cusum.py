@@ -7,7 +7,7 @@ import pytest
 
 from tests.detection import data
 from tests.detection.support import printed
-from twin.detection import spc
+from twin.edge.detection import spc
 
 PHASE1 = data.PISTONRINGS[:25]
 PHASE2 = data.PISTONRINGS[25:]

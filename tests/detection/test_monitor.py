@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from twin.detection.monitor import SubgroupMonitor
-from twin.detection.settings import DetectionSettings, MonitorRule
-from twin.detection.thresholds import RuleCondition, ThresholdRule
+from twin.edge.detection.monitor import SubgroupMonitor
+from twin.edge.detection.settings import DetectionSettings, MonitorRule
+from twin.edge.detection.thresholds import RuleCondition, ThresholdRule
 from twin.edge.frames import ElementIndex, Frame
 from virtual_plc.tagmap import Tag
 

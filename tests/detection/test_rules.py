@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.detection.support import as_list, constant_zones, naive_rules
-from twin.detection import spc
-from twin.detection._rules import RuleEngine
+from twin.edge.detection import spc
+from twin.edge.detection._rules import RuleEngine
 
 
 def chart_of(x: list[float]) -> spc.ControlChart:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from twin.detection.thresholds import ContextModel, RuleCondition, RuleEngine, ThresholdRule
+from twin.edge.detection.thresholds import ContextModel, RuleCondition, RuleEngine, ThresholdRule
 
 
 @settings(max_examples=40, deadline=None)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from twin.detection.pca import PcaMonitor, spe_limit
+from twin.edge.detection.pca import PcaMonitor, spe_limit
 
 # three latent factors (standard deviations 3, 2, 1) seen through eight sensors, plus noise
 LOADINGS = np.array([

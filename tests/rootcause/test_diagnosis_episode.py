@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from rootcause.diagnosis import Diagnosis
 from tests.conftest import REPO
-from twin.episode import EpisodeConfig, run_episode
-from twin.report import RunReport
-from twin.scenario import FaultEntry, load_scenario
+from twin.harness.episode import EpisodeConfig, run_episode
+from twin.harness.report import RunReport
+from twin.harness.scenario import FaultEntry, load_scenario
 
 SLOW = settings(max_examples=3, deadline=None, derandomize=False, print_blob=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -11,7 +11,7 @@ from rootcause.diagnoser import build_graph, plant_names
 from rootcause.graph import NODE_FEATURES
 from rootcause.knowledge import ConfigError, load_knowledge, perturb_links
 from tests.conftest import REPO
-from twin.binding import plant_tagmap
+from twin.harness.binding import plant_tagmap
 
 KNOWLEDGE = REPO / "scenarios" / "knowledge" / "coater.yaml"
 

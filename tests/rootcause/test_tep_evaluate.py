@@ -19,10 +19,20 @@ from rootcause.features import EDGE_FEATURES, EvidenceSettings, evidence_from_se
 from rootcause.model import ModelConfig, save_model
 from tests.conftest import REPO
 from twin.cli import app
-from twin.rca_bench import cases_from, evaluate_dataset, train_on
-from twin.rca_dataset import COATER, Dataset, EpisodeSpec, generate, load_dataset, sample_specs, sweep_plant
-from twin.rca_tep import HELDOUT_IDVS, IDVS, TEP
-from twin.scenario import load_scenario
+from twin.harness.rca.bench import cases_from, evaluate_dataset, train_on
+from twin.harness.rca.coater import COATER
+from twin.harness.rca.dataset import (
+    Dataset,
+    EpisodeSpec,
+    fault_kind,
+    generate,
+    load_dataset,
+    sample_specs,
+    sweep_plant,
+    truth_label,
+)
+from twin.harness.rca.tep import HELDOUT_IDVS, IDVS, TEP
+from twin.harness.scenario import load_scenario
 
 PLANT = "tennessee_eastman"
 BY_IDV = {d.idv: d.name for d in DISTURBANCES}
@@ -55,19 +65,19 @@ def small() -> Dataset:
                                             (1, "tep.feed_ac"), (24, "tep.feed_d")])
 def test_the_truth_is_the_entry_unit_of_the_plants_causal_structure(idv: int, entry: str) -> None:
     s = spec(idv)
-    assert s.label == entry and s.label_kind == "process"
-    assert s.fault_kind == BY_IDV[idv]  # TEP results are broken down by disturbance
+    assert truth_label(s) == entry and s.label_kind == "process"
+    assert fault_kind(s) == BY_IDV[idv]  # TEP results are broken down by disturbance
 
 
 def test_every_swept_disturbance_is_labelled_with_a_process_candidate_of_the_tep_graph() -> None:
     from rootcause.diagnoser import build_graph
-    from twin.rca_bench import knowledge_file
-    from twin.rca_dataset import variant_tagmap
+    from twin.harness.rca.bench import knowledge_file
+    from twin.harness.rca.dataset import variant_tagmap
 
     graph = build_graph(variant_tagmap(TEP, 0), knowledge_file(PLANT))
     process = {c.node for c in graph.candidates if c.kind == "process"}
     assert {"tep.reactor", "tep.feed_a", "tep.condenser"} <= process
-    labels = {idv: spec(idv).label for idv in IDVS}
+    labels = {idv: truth_label(spec(idv)) for idv in IDVS}
     assert set(labels.values()) <= process
     assert labels[4] == labels[11] == labels[14] != labels[6]
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from rootcause.model import ModelConfig, load_model, save_model, score_candidates
-from twin.rca_bench import cases_from, evaluate_dataset, train_on
-from twin.rca_dataset import Dataset, generate, load_dataset, sample_specs
+from twin.harness.rca.bench import cases_from, evaluate_dataset, train_on
+from twin.harness.rca.dataset import Dataset, generate, load_dataset, sample_specs
 
 TINY = ModelConfig(hidden=16, layers=2, epochs=15, batch_size=8, seed=3)
 

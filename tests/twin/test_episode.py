@@ -10,9 +10,9 @@ import pytest
 
 from twin.edge.frames import Quality
 from twin.edge.historian import HistorianReader
-from twin.episode import EpisodeConfig, run_episode, run_scan, wire
-from twin.report import read_report
-from twin.scenario import Scenario
+from twin.harness.episode import EpisodeConfig, run_episode, run_scan, wire
+from twin.harness.report import read_report
+from twin.harness.scenario import Scenario
 
 SHORT = dict(
     name="short",
@@ -89,7 +89,7 @@ def test_a_plc_that_drops_off_the_network_gives_bad_samples_then_recovers(tmp_pa
                 )
         finally:
             await wiring.close()
-        stats = {c.name: c.stats for c in wiring.collectors}
+        stats = {c.name: c.stats for c in wiring.edge.collectors}
         assert all(s.failed_polls > 0 and s.reconnects >= 1 for s in stats.values()), stats
         return seen
 
@@ -126,10 +126,10 @@ def test_setpoints_written_by_a_client_reach_the_plant(tmp_path: Path) -> None:
     async def episode() -> tuple[float, float]:
         wiring = await wire(scenario(faults=[]), 5, tmp_path, "lockstep")
         try:
-            fast = next(c for c in wiring.collectors if c.driver.endpoint.protocol == "modbus")
+            fast = next(c for c in wiring.edge.collectors if c.driver.endpoint.protocol == "modbus")
             for k in range(100):
                 await run_scan(wiring, k * 10)
-            before = wiring.aligner.frame(990).value("coater.blade2.pressure")
+            before = wiring.edge.aligner.frame(990).value("coater.blade2.pressure")
             sp = wiring.tagmap["coater.blade2.pressure_sp"]
             assert await fast.driver.write(sp, 10.0) == 10.0
             for k in range(100, 250):
@@ -155,7 +155,7 @@ def test_refused_writes_leave_the_plant_on_its_last_good_setpoint(tmp_path: Path
             before = wiring.plant.setpoints()
             valve = wiring.tagmap["coater.coolant.valve.command"]
             flow = wiring.tagmap["coater.coolant.flow"]
-            for collector in wiring.collectors:
+            for collector in wiring.edge.collectors:
                 for tag, value in ((valve, 150.0), (valve, -1.0), (flow, 10.0)):
                     try:
                         await collector.driver.write(tag, value)
@@ -175,8 +175,8 @@ def test_refused_writes_leave_the_plant_on_its_last_good_setpoint(tmp_path: Path
 
 def test_a_scenario_endpoint_file_fixes_the_ports_the_edge_uses(tmp_path: Path) -> None:
     """`endpoints: FILE` serves the virtual PLC where the file says, and the edge reads it there."""
-    from twin.binding import plant_tagmap
-    from twin.episode import build_episode_plant
+    from twin.harness.binding import plant_tagmap
+    from twin.harness.episode import build_episode_plant
     from virtual_plc.endpoints import Endpoint, EndpointFile
     from virtual_plc.plc import free_port
 

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from twin.cli import app
-from twin.episode import EpisodeConfig, run_episode
-from twin.plots import plot_run
-from twin.scenario import Scenario
+from twin.harness.episode import EpisodeConfig, run_episode
+from twin.harness.plots import plot_run
+from twin.harness.scenario import Scenario
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

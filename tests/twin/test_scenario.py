@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from twin.scenario import load_scenario
+from twin.harness.scenario import load_scenario
 from virtual_plc.configfile import ConfigError
 
 SHIPPED = sorted(p for p in (REPO / "scenarios").glob("*.yaml") if not p.stem.startswith("supply_"))

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from twin.edge.historian import HistorianReader
-from twin.episode import EpisodeConfig, run_episode, run_scan, wire
-from twin.scenario import Scenario
+from twin.harness.episode import EpisodeConfig, run_episode, run_scan, wire
+from twin.harness.scenario import Scenario
 from virtual_plc.codec import ElementLayout, quantise
 from virtual_plc.drivers import PlcWriteRefused, make_driver
 from virtual_plc.endpoints import Endpoint
@@ -126,7 +126,7 @@ def test_an_out_of_range_xmv_write_is_refused_and_the_plant_keeps_its_last_good_
                 await run_scan(wiring, k * SCAN_MS)
             before = wiring.plant.setpoints()
             valve = wiring.tagmap["tep.reactor.cw_valve"]
-            for collector in wiring.collectors:
+            for collector in wiring.edge.collectors:
                 for value in (150.0, -1.0):
                     try:
                         await collector.driver.write(valve, value)
@@ -136,7 +136,7 @@ def test_an_out_of_range_xmv_write_is_refused_and_the_plant_keeps_its_last_good_
                 frame = await run_scan(wiring, k * SCAN_MS)
             assert wiring.plant.setpoints() == before and wiring.plant.manual() == []
             assert 0.0 < frame.value("tep.reactor.cw_valve_out") < 100.0  # still the controller's output
-            modbus = next(c for c in wiring.collectors if c.driver.endpoint.protocol == "modbus")
+            modbus = next(c for c in wiring.edge.collectors if c.driver.endpoint.protocol == "modbus")
             assert await modbus.driver.write(valve, 45.0) == 45.0  # a good write takes the loop to MANUAL
             for k in range(10, 12):
                 frame = await run_scan(wiring, k * SCAN_MS)
@@ -154,7 +154,7 @@ def test_an_out_of_range_xmv_write_is_refused_and_the_plant_keeps_its_last_good_
 def test_a_tep_run_scores_its_diagnosis_against_the_disturbances_entry_unit(tmp_path: Path, scenario: str,
                                                                          entry: str) -> None:
     from tests.conftest import REPO
-    from twin.scenario import load_scenario
+    from twin.harness.scenario import load_scenario
 
     spec = load_scenario(REPO / "scenarios" / f"{scenario}.yaml")
     onset_s = spec.faults[0].start_s

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twin.edge.frames import Aligner, ElementIndex, Frame
 from virtual_plc.codec import ElementLayout
 from virtual_plc.drivers import PlcDriver, PlcUnavailable
 from virtual_plc.endpoints import Endpoint, ResolvedEndpoints
 from virtual_plc.image import DueSet, PollSchedule
 from virtual_plc.tagmap import Tag, TagMap
-
-from .frames import Aligner, ElementIndex, Frame
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .frames import QUALITY_NAMES, ElementIndex, Frame, Quality, classify
+from twin.edge.frames import QUALITY_NAMES, ElementIndex, Frame, Quality, classify
 
 _QUALITY_ENUM = "ENUM(" + ", ".join(f"'{q}'" for q in QUALITY_NAMES) + ")"
 

@@ -1,6 +1,6 @@
 """A team's own detector for Quality Twin: a z-score on one-second means, after a warm-up.
 
-It implements the ``twin.plugins.Detector`` protocol (``observe(frame) -> list[Signal]``) and is
+It implements the ``twin.edge.plugins.Detector`` protocol (``observe(frame) -> list[Signal]``) and is
 registered by entry point (``quality_twin.detectors``: ``zscore``), so ``twin check SUITE
 --detector zscore`` and the pytest plug-in can run it without changing Quality Twin.
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from twin.detection.alarms import Signal
+from twin.edge.detection.alarms import Signal
 
 __all__ = ["ZScoreDetector", "lazy_detector"]
 

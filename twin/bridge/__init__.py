@@ -1,7 +1,0 @@
-"""The PLC bridge (issue 6): MQTT commands in, interlocked PLC writes with read-back, acks out.
-
-Modules: :mod:`~twin.bridge.bridge` (:class:`~twin.bridge.bridge.PlcBridge`),
-:mod:`~twin.bridge.mqtt` (paho client with TCP_NODELAY for asyncio code) and
-:mod:`~twin.bridge.brokers` (amqtt in-process, Mosquitto with accounts and ACL).
-Edge code: never imports a plant model.
-"""

@@ -1,0 +1,394 @@
+"""``twin``: the command line. Thin: it builds library objects and calls them.
+
+Commands
+--------
+* ``twin run SCENARIO`` — run one episode (lockstep over real sockets, or ``--offline``).
+* ``twin plc serve SCENARIO`` — serve the scenario's virtual PLC in real time.
+* ``twin tags export SCENARIO`` — write the scenario's tag map as CSV (or YAML).
+* ``twin plot RUN_DIR`` — a PNG of chosen tags over plant time, quality and fault onsets marked.
+* ``twin scenario check [FILES]`` — validate scenario files; ``--determinism`` runs each twice.
+* ``twin detect arl DETECTOR`` — Monte Carlo run lengths of a detector at chosen shifts.
+* ``twin edge run --endpoints FILE`` — the edge as its own process, in real time, against PLCs of an endpoint file.
+* ``twin ledger verify RUN_DIR`` — check a run's hash-chained ledger (``twin/cli/ledger.py``).
+* ``twin rootcause dataset|train|evaluate`` — labelled fault episodes, the GNN, its scores (:mod:`twin.cli.rootcause`).
+* ``twin check SUITE`` — a scenario suite with score gates, JUnit XML, baseline comparison (:mod:`twin.cli.check`).
+* ``twin plugins`` — the detectors, diagnosers and control policies a run can choose (:mod:`twin.edge.plugins`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Optional, cast
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from plant_models.base import PlantShutdown
+from twin.cli.check import check
+from twin.cli.ledger import ledger_app
+from twin.cli.report import report_app
+from twin.cli.rootcause import rootcause_app
+from twin.edge.plugins.choice import PluginChoices
+from twin.edge.plugins.guard import PluginError
+from twin.harness.episode import EpisodeConfig, Mode, build_episode_plant, run_episode, scenario_tagmap
+from twin.harness.progress import progress_bar
+from twin.harness.report import RunReport
+from twin.harness.scenario import Policy, Scenario, load_scenario
+from virtual_plc.configfile import ConfigError
+
+app = typer.Typer(help="Quality Twin: fault-injection testbed for manufacturing quality.", no_args_is_help=True)
+plc_app = typer.Typer(help="Virtual PLCs.", no_args_is_help=True)
+tags_app = typer.Typer(help="Tag maps.", no_args_is_help=True)
+scenario_app = typer.Typer(help="Scenario files.", no_args_is_help=True)
+detect_app = typer.Typer(help="Detectors: run-length properties.", no_args_is_help=True)
+edge_app = typer.Typer(help="The edge on its own: collection, detection, root cause, control.", no_args_is_help=True)
+app.add_typer(plc_app, name="plc")
+app.add_typer(tags_app, name="tags")
+app.add_typer(scenario_app, name="scenario")
+app.add_typer(detect_app, name="detect")
+app.add_typer(edge_app, name="edge")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(rootcause_app, name="rootcause")
+app.add_typer(report_app, name="report")
+app.command("check")(check)
+
+console = Console(stderr=True)
+
+
+def _quiet_libraries() -> None:
+    """Protocol libraries log every connection at INFO; keep the terminal for our output."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("asyncua", "pymodbus"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    """Print an error as plain text (no wrapping, no markup: it may quote a user's file)."""
+    console.print(message, style="red", markup=False, soft_wrap=True, highlight=False)
+    return typer.Exit(code)
+
+
+def _load(path: Path) -> Scenario:
+    try:
+        return load_scenario(path)
+    except ConfigError as err:
+        raise _fail(f"invalid scenario: {err}") from None
+
+
+@app.command()
+def run(
+    scenario: Path = typer.Argument(..., help="scenario YAML file"),
+    seed: Optional[int] = typer.Option(None, help="override the scenario's seed"),
+    out: Optional[Path] = typer.Option(None, help="run directory (default: runs/<scenario name>)"),
+    policy: Optional[str] = typer.Option(None, help="control policy: off | recommend | auto"),
+    offline: bool = typer.Option(False, "--offline", help="no sockets: read the PLC image in-process"),
+    duration: Optional[float] = typer.Option(None, help="override the duration (plant seconds)"),
+    detector: Optional[str] = typer.Option(None, help="detector plug-in (registered name or module:attr)"),
+    diagnoser: Optional[str] = typer.Option(None, help="diagnoser plug-in (registered name or module:attr)"),
+    control_policy: Optional[str] = typer.Option(None, help="control-policy plug-in (name or module:attr)"),
+) -> None:
+    """Run one episode; writes historian.duckdb, frames.parquet and report.json."""
+    from twin.harness.supply.scenario import is_supply_file
+
+    if is_supply_file(scenario):  # supply scenarios (kind: supply) have their own runner
+        from twin.cli.supply import run_supply_file
+
+        try:
+            run_supply_file(scenario, seed, out)
+        except ConfigError as err:
+            raise _fail(f"invalid scenario: {err}") from None
+        return
+    _quiet_libraries()
+    spec = _load(scenario)
+    if policy is not None and policy not in ("off", "recommend", "auto"):
+        raise _fail(f"--policy must be off, recommend or auto, not {policy!r}")
+    if duration is not None and duration <= 0:
+        raise _fail(f"--duration must be positive, not {duration:g}")
+    mode: Mode = "offline" if offline else "lockstep"
+    with _progress() as bar:
+        task = bar.add_task(f"{spec.name} ({mode})", total=spec.n_scans)
+        config = EpisodeConfig(
+            seed=seed,
+            out_dir=out,
+            mode=mode,
+            policy=cast(Optional[Policy], policy),
+            duration_s=duration,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            plugins=spec.plugins.with_names(detector, diagnoser, control_policy),
+        )
+        try:
+            report = asyncio.run(run_episode(spec, config))
+        except ConfigError as err:
+            raise _fail(f"invalid configuration: {err}") from None
+        except PluginError as err:
+            where = out or spec.output_dir()
+            raise _fail(f"{err}; what was collected is in {where} (report.json: stopped_early)", 1) from None
+        except PlantShutdown as err:
+            where = out or spec.output_dir()
+            raise _fail(f"the plant shut down: {err}; what was collected is in {where} (report.json: stopped_early)",
+                        1) from None
+    _print_summary(report, out or spec.output_dir())
+
+
+@plc_app.command("serve")
+def plc_serve(
+    scenario: Path = typer.Argument(..., help="scenario YAML file"),
+    modbus_port: int = typer.Option(5020, help="Modbus TCP port on 127.0.0.1"),
+    opcua_port: int = typer.Option(4840, help="OPC UA port on 127.0.0.1"),
+    seed: Optional[int] = typer.Option(None, help="override the scenario's seed"),
+    speed: float = typer.Option(1.0, help="plant seconds per wall second"),
+    duration: Optional[float] = typer.Option(None, help="stop after this many plant seconds (default: never)"),
+    out: Path = typer.Option(Path("runs/plc"), help="where to write tags.csv and endpoints.yaml"),
+) -> None:
+    """Serve the scenario's virtual PLC in real time until Ctrl-C (or --duration)."""
+    from twin.harness.serve import ServeInfo, serve_plc
+
+    _quiet_libraries()
+    spec = _load(scenario)
+
+    def ready(info: ServeInfo) -> None:
+        console.print(
+            f"[green]serving[/green] {spec.name}: Modbus TCP 127.0.0.1:{info.modbus_port}, "
+            f"OPC UA opc.tcp://127.0.0.1:{info.opcua_port}\n  tag map: {info.tags_csv}\n  endpoints: {info.endpoints}"
+        )
+
+    try:
+        asyncio.run(
+            serve_plc(
+                spec,
+                out_dir=out,
+                modbus_port=modbus_port,
+                opcua_port=opcua_port,
+                seed=seed,
+                speed=speed,
+                duration_s=duration,
+                ready=ready,
+            )
+        )
+    except KeyboardInterrupt:
+        console.print("stopped")
+    except OSError as err:
+        raise _fail(f"cannot serve: {err}", 1) from None
+
+
+@edge_app.command("run")
+def edge_run(
+    endpoints: Path = typer.Option(..., help="endpoint file: where the PLCs are, and their tag map"),
+    settings: Optional[Path] = typer.Option(None, help="YAML with detection/rootcause/control/alignment blocks "
+                                                      "(a scenario file will do)"),
+    out: Path = typer.Option(Path("runs/edge"), help="where the historian, ledger and edge.json go"),
+    policy: Optional[str] = typer.Option(None, help="control policy: off | recommend | auto"),
+    broker: Optional[str] = typer.Option(None, help="MQTT broker HOST:PORT (default: an in-process amqtt)"),
+    username: Optional[str] = typer.Option(None, help="the edge's MQTT account (default: $TWIN_MQTT_USERNAME, 'edge')"),
+    password_file: Optional[Path] = typer.Option(
+        None, help="file holding the edge's MQTT password (default: $TWIN_MQTT_PASSWORD)"),
+    bridge: bool = typer.Option(True, help="run the PLC bridge in this process (--no-bridge: another does)"),
+    scan_ms: int = typer.Option(10, help="edge scan period, ms of PLC time"),
+    speed: float = typer.Option(1.0, help="PLC seconds per wall second (match the PLC's)"),
+    duration: Optional[float] = typer.Option(None, help="stop after this many wall seconds (default: never)"),
+) -> None:
+    """Run collection, detection, root cause and control in real time against the PLCs of an endpoint file."""
+    from twin.edge.bridge.mqtt import BrokerAddress
+    from twin.edge.realtime import run_edge
+    from twin.edge.settings import load_edge_settings
+
+    _quiet_libraries()
+    if policy is not None and policy not in ("off", "recommend", "auto"):
+        raise _fail(f"--policy must be off, recommend or auto, not {policy!r}")
+    address = None
+    if broker is not None:
+        host, _, port = broker.rpartition(":")
+        if not host or not port.isdigit():
+            raise _fail(f"--broker must be HOST:PORT, not {broker!r}")
+        password = None
+        if password_file is not None:
+            if not password_file.is_file():
+                raise _fail(f"--password-file: no file {password_file}")
+            password = password_file.read_text(encoding="utf-8").strip()
+        if password is not None and not username:
+            raise _fail("--password-file needs --username")
+        address = BrokerAddress(host, int(port), username, password)
+    elif username or password_file:
+        raise _fail("--username and --password-file need --broker (the in-process broker has no accounts)")
+    try:
+        edge_settings, base = load_edge_settings(settings)
+        console.print(f"[green]edge[/green] reading {endpoints}; writing {out}")
+        result = asyncio.run(run_edge(endpoints, out, settings=edge_settings, settings_base=base,
+                                      policy=cast(Optional[Policy], policy), broker=address, bridge=bridge,
+                                      scan_ms=scan_ms, speed=speed, duration_s=duration))
+    except ConfigError as err:
+        raise _fail(f"invalid configuration: {err}") from None
+    except KeyboardInterrupt:
+        console.print("stopped")
+        return
+    except (OSError, ConnectionError) as err:
+        raise _fail(f"edge stopped: {err}", 1) from None
+    console.print(f"{result.frames:,} frames ({result.late_ticks:,} late), {len(result.alarms)} alarms, "
+                  f"{len(result.diagnoses)} diagnoses, {len(result.commands)} commands; see {out / 'edge.json'}")
+
+
+@tags_app.command("export")
+def tags_export(
+    scenario: Path = typer.Argument(..., help="scenario YAML file"),
+    out: Path = typer.Option(Path("tags.csv"), help="output file: .csv (PLC tag export) or .yaml"),
+) -> None:
+    """Write the scenario's tag map (every address and OPC UA node explicit)."""
+    spec = _load(scenario)
+    tagmap = scenario_tagmap(spec, build_episode_plant(spec, spec.seed))
+    if out.suffix.lower() in (".yaml", ".yml"):
+        tagmap.to_yaml(out)
+    elif out.suffix.lower() == ".csv":
+        tagmap.to_csv(out)
+    else:
+        raise _fail(f"--out must end in .csv or .yaml, not {out.suffix!r}")
+    console.print(f"wrote {len(tagmap)} tags to {out}")
+
+
+@app.command()
+def plot(
+    run_dir: Path = typer.Argument(..., help="a run directory (with historian.duckdb and report.json)"),
+    tags: list[str] = typer.Option(["*"], "--tag", "-t", help="tag name or shell pattern; repeat for more"),
+    out: Optional[Path] = typer.Option(None, help="PNG file (default: RUN_DIR/trends.png)"),
+    resolution_ms: int = typer.Option(1000, help="grid step of the plot in ms"),
+) -> None:
+    """Plot trends of chosen tags with quality flags and fault onsets, as a PNG."""
+    from twin.harness.plots import plot_run
+
+    try:
+        written = plot_run(run_dir, tags, out or run_dir / "trends.png", resolution_ms=resolution_ms)
+    except (ValueError, FileNotFoundError) as err:
+        raise _fail(f"cannot plot: {err}") from None
+    console.print(f"wrote {written}")
+
+
+@detect_app.command(
+    "arl", add_help_option=False, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def detect_arl(ctx: typer.Context) -> None:
+    """Monte Carlo ARL, SDRL and standard error of a detector (``twin detect arl --help``)."""
+    from twin.edge.detection.arl import main as arl_main
+
+    raise typer.Exit(arl_main(ctx.args))
+
+
+@scenario_app.command("check")
+def scenario_check(
+    files: list[Path] = typer.Argument(None, help="scenario files (default: scenarios/*.yaml)"),
+    determinism: bool = typer.Option(False, help="also run each twice offline and compare historians"),
+    duration: float = typer.Option(20.0, help="plant seconds per determinism run"),
+) -> None:
+    """Validate scenario files; with --determinism, same seed -> identical historian."""
+    from twin.harness.checks import check_determinism
+
+    _quiet_libraries()
+    paths = files or sorted(Path("scenarios").glob("*.yaml"))
+    failed = 0
+    from twin.harness.supply.scenario import is_supply_file, load_supply_scenario
+
+    for path in paths:
+        try:
+            if is_supply_file(path):  # supply scenarios have their own schema (and determinism tests)
+                load_supply_scenario(path)
+                console.print(f"[green]ok[/green]   {path}: valid (supply)")
+                continue
+            spec = load_scenario(path)
+            note = "valid"
+            if determinism:
+                same, digest = check_determinism(spec, duration_s=duration)
+                note = f"deterministic ({digest[:12]})" if same else "NOT deterministic"
+                failed += not same
+            console.print(f"[green]ok[/green]   {path}: {note}")
+        except ConfigError as err:
+            failed += 1
+            console.print(f"fail {err}", style="red", markup=False, soft_wrap=True, highlight=False)
+    raise typer.Exit(1 if failed else 0)
+
+
+def _progress() -> Progress:
+    return progress_bar(console, "scans")
+
+
+@app.command("plugins")
+def plugins_list() -> None:
+    """The detectors, diagnosers and control policies a scenario or ``--detector`` can name."""
+    from twin.edge.plugins.registry import GROUPS, available
+
+    table = Table(title="plug-ins (choose by name, or give package.module:attr)")
+    for column in ("kind", "name", "from", "entry-point group"):
+        table.add_column(column)
+    for kind, group in GROUPS.items():
+        for name, origin in sorted(available(kind).items()):
+            table.add_row(kind, name, origin, group)
+    Console().print(table)
+    defaults = PluginChoices()
+    Console().print(f"defaults: detector {defaults.detector.use}, diagnoser {defaults.diagnoser.use}, "
+                    f"control policy {defaults.control_policy.use}")
+
+
+def _print_summary(report: RunReport, out_dir: Path) -> None:
+    table = Table(title=f"{report.scenario['name']} — seed {report.seed}, {report.mode}")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    c, d = report.counts, report.durations
+    table.add_row("frames", f"{c.frames:,}")
+    for quality, n in c.samples_by_quality.items():
+        table.add_row(f"samples {quality}", f"{n:,}")
+    table.add_row("failed polls / reconnects", f"{c.failed_polls} / {c.reconnects}")
+    table.add_row("plant time", f"{d.plant_s:,.1f} s")
+    table.add_row("wall time", f"{d.wall_s:,.1f} s ({d.realtime_factor:g}x real time)")
+    table.add_row("faults injected", ", ".join(f"{f['kind']}@{f['target']}" for f in report.faults) or "none")
+    table.add_row(
+        "alarms / diagnoses / commands", f"{len(report.alarms)} / {len(report.diagnoses)} / {len(report.commands)}"
+    )
+    if report.alarms:
+        first, rates = report.alarms[0], report.detection.get("alarm_rates", {})
+        when = f"{first['t_ms'] / 1000:g} s"
+        table.add_row("first alarm", f"{when}: {first['tag']} ({first['detector']} {first['rule']})")
+        floods = len(rates.get("flood_periods", []))
+        table.add_row("alarm floods", f"{floods} (max {rates.get('per_10_min_max', 0)} new alarms in 10 min)")
+    for diagnosis in report.diagnoses[:1] + report.diagnoses[-1:] if len(report.diagnoses) > 1 else report.diagnoses:
+        top = diagnosis["candidates"][0] if diagnosis["candidates"] else None
+        path = diagnosis["evidence_path"]
+        route = " <- ".join([path[-1]["effect"], *[step["cause"] for step in reversed(path)]]) if path else "-"
+        table.add_row(f"diagnosis at {diagnosis['t_ms'] / 1000:g} s ({diagnosis['method']})",
+                      f"{top['asset']} ({top['kind']}, {top['score']:.2f})" if top else "no candidate")
+        table.add_row("  evidence path", route)
+    _score_rows(table, report)
+    Console().print(table)
+    Console().print(f"run directory: {out_dir}")
+
+
+def _score_rows(table: Table, report: RunReport) -> None:
+    """The run scored against the truth: delays from onset, diagnosis hits, quality before and after."""
+    s = report.scores
+    if s is None:
+        return
+    applied = sum(1 for c in report.commands if c.get("status") == "applied")
+    table.add_row("commands applied", f"{applied} of {len(report.commands)} ({report.scenario['control']['policy']})")
+
+    def secs(value: float | None) -> str:
+        return "never" if value is None else f"{value:g} s"
+
+    table.add_row("onset -> alarm / diagnosis", f"{secs(s.detection_delay_s)} / {secs(s.diagnosis_delay_s)}")
+    table.add_row("onset -> applied / verified", f"{secs(s.command_delay_s)} / {secs(s.verified_delay_s)}")
+    hits = {True: "yes", False: "no", None: "-"}
+    table.add_row("diagnosis top-1 / top-3 right", f"{hits[s.top1_correct]} / {hits[s.top3_correct]}")
+    if s.analysis_wall_ms_per_alarm is not None:
+        table.add_row("analysis wall time per alarm", f"{s.analysis_wall_ms_per_alarm:g} ms")
+    q = s.quality
+    if q.metric is not None:
+        table.add_row(f"{q.metric} pre-fault -> final", f"{_num(q.pre_fault)} -> {_num(q.final)}")
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def main() -> None:  # pragma: no cover - entry point
+    """Console entry point."""
+    sys.exit(app())

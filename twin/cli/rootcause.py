@@ -1,0 +1,237 @@
+"""``twin rootcause ...``: make labelled datasets, train the GNN, evaluate it against the baselines.
+
+* ``twin rootcause dataset`` — run labelled fault episodes offline (process pool or Ray).
+* ``twin rootcause train`` — train the GNN on a dataset's train split; writes the model and its card.
+* ``twin rootcause evaluate`` — AC@1 / AC@3 / Avg@5 of the GNN and every baseline on every held-out
+  split, per fault kind; prints a table and writes JSON.
+
+``--plant coater`` (the default) or ``--plant tennessee_eastman`` chooses the plant's sweep
+(:func:`twin.harness.rca.dataset.sweep_plant`); ``train`` takes the plant from its dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from twin.harness.progress import progress_bar
+from twin.harness.rca.bench import default_model, evaluate_dataset, train_on
+from twin.harness.rca.dataset import PLANTS, Dataset, fault_kind, generate, load_dataset, sample_specs, sweep_plant
+from twin.harness.rca.sweep import SweepPlant
+
+rootcause_app = typer.Typer(help="Root cause: datasets, training, evaluation.", no_args_is_help=True)
+console = Console(stderr=True)
+TRAIN_SEED = 0
+
+
+def _generate(plan: list[tuple[str, int]], seed: int, jobs: int, backend: str, plant: str = "coater") -> Dataset:
+    """Run the episodes of several splits of ``plant`` with one progress bar; one dataset."""
+    specs = [s for split, n in plan for s in sample_specs(split, n, seed, plant=plant)]
+    with progress_bar(console) as bar:
+        task = bar.add_task("fault episodes", total=len(specs))
+        return generate(specs, processes=jobs, backend=backend,  # type: ignore[arg-type]
+                        progress=lambda done, total: bar.update(task, completed=done))
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in ("serial", "pool", "ray"):
+        raise typer.BadParameter(f"backend must be serial, pool or ray, not {backend!r}")
+
+
+def _sweep(plant: str) -> SweepPlant:
+    try:
+        return sweep_plant(plant)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+
+
+def _load(path: Path, plant: str | None) -> Dataset:
+    """A dataset file, refused by name if missing, unreadable or of another plant than ``plant``."""
+    try:
+        ds = load_dataset(path)
+        found = ds.plant
+    except (FileNotFoundError, ValueError) as err:
+        raise typer.BadParameter(str(err)) from None
+    if plant is not None and found != plant:
+        raise typer.BadParameter(f"{path} holds {found} episodes, not {plant}")
+    return ds
+
+
+PLANT_HELP = f"which plant: {' | '.join(PLANTS)}"
+
+
+@rootcause_app.command("dataset")
+def dataset_cmd(
+    out: Optional[Path] = typer.Option(None, help="dataset file to write [default: runs/rootcause/[PLANT/]SPLIT.pkl]"),
+    split: str = typer.Option("train", help="which split: train, heldout_seeds, heldout_magnitude, heldout_target, "
+                                            "line_variant (coater)"),
+    episodes: int = typer.Option(1000, min=1, help="number of episodes"),
+    seed: int = typer.Option(TRAIN_SEED, help="sweep seed (episode seeds derive from it)"),
+    jobs: int = typer.Option(2, min=1, help="parallel processes"),
+    backend: str = typer.Option("pool", help="serial | pool | ray"),
+    plant: str = typer.Option("coater", help=PLANT_HELP),
+) -> None:
+    """Run labelled fault episodes offline and save their alarm-window evidence."""
+    _check_backend(backend)
+    sweep = _sweep(plant)
+    if split not in sweep.splits:
+        raise typer.BadParameter(f"unknown split {split!r} for {plant}; splits: {', '.join(sweep.splits)}")
+    out = out or sweep.runs_dir / f"{split}.pkl"
+    started = time.perf_counter()
+    ds = _generate([(split, episodes)], seed, jobs, backend, plant)
+    ds.save(out)
+    wall = time.perf_counter() - started
+    console.print(f"{ds.meta['detected']}/{ds.meta['episodes']} episodes detected; {wall:.0f} s "
+                  f"({ds.meta['episodes'] / wall:.2f} episodes/s); wrote {out}; digest {ds.digest()[:16]}")
+
+
+@rootcause_app.command("train")
+def train_cmd(
+    dataset: Optional[Path] = typer.Option(None, help="dataset with a train split "
+                                                      "[default: runs/rootcause/[PLANT/]train.pkl]"),
+    out: Optional[Path] = typer.Option(None, help="model file to write (a .json model card goes beside it) "
+                                                  "[default: models/rootcause_PLANT.pt]"),
+    epochs: int = typer.Option(60, min=1),
+    seed: int = typer.Option(0, help="training seed"),
+    hidden: int = typer.Option(48, min=4),
+    plant: Optional[str] = typer.Option(None, help=f"{PLANT_HELP} [default: the dataset's]"),
+) -> None:
+    """Train the root-cause GNN; deterministic for a seed."""
+    from rootcause.model import ModelConfig, save_model
+
+    dataset = dataset or _sweep(plant or "coater").runs_dir / "train.pkl"
+    ds = _load(dataset, plant)
+    out = out or default_model(ds.plant)
+    config = ModelConfig(epochs=epochs, seed=seed, hidden=hidden)
+    started = time.perf_counter()
+    with progress_bar(console) as bar:
+        task = bar.add_task("epochs", total=epochs)
+
+        def tick(epoch: int, total: int, loss: float) -> None:
+            bar.update(task, completed=epoch, description=f"epochs (loss {loss:.3f})")
+
+        model, losses = train_on(ds, config, tick)
+    card = model_card(ds, config, losses, time.perf_counter() - started, dataset)
+    save_model(model, out, card)
+    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    console.print(f"trained on {card['data']['train_samples']} samples, loss {losses[0]:.3f} -> {losses[-1]:.3f}; "
+                  f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+
+
+def model_card(ds: Dataset, config: Any, losses: list[float], wall_s: float, path: Path) -> dict[str, Any]:
+    """What a model was trained on, how, and how it did (metrics are added by ``evaluate --card``)."""
+    from dataclasses import asdict
+
+    train = ds.split("train")
+    kinds: dict[str, int] = {}
+    for s in train:
+        kinds[fault_kind(s.spec)] = kinds.get(fault_kind(s.spec), 0) + 1
+    sweep = sweep_plant(ds.plant)
+    return {
+        "version": f"rootcause-gnn-{time.strftime('%Y%m%d')}-s{config.seed}",
+        "plant": ds.plant,
+        "architecture": "typed graph attention (3 TransformerConv layers, jumping knowledge), node scores "
+                        "for process and sensor faults, softmax over candidates",
+        "config": asdict(config),
+        "data": {"dataset": str(path), "digest": ds.digest(), "train_samples": len(train),
+                 "episodes": sum(1 for s in ds.samples if s.spec.split == "train"), "by_fault_kind": kinds,
+                 "sweep": sweep.description},
+        "training": {"loss_first": losses[0], "loss_last": losses[-1], "wall_s": round(wall_s, 1)},
+        "metrics": {},
+        # the evidence settings a run must use with this model (its base scenario's rootcause.evidence)
+        "evidence": sweep.evidence().model_dump(),
+    }
+
+
+@rootcause_app.command("evaluate")
+def evaluate_cmd(
+    episodes: Optional[int] = typer.Option(None, min=1, help="episodes per evaluation split (when no --dataset) "
+                                                             "[default: 150 coater, 42 tennessee_eastman]"),
+    seed: int = typer.Option(1, help="sweep seed of the evaluation episodes"),
+    model: Optional[Path] = typer.Option(None, help="GNN model file ('none': baselines only) "
+                                                    "[default: models/rootcause_PLANT.pt]"),
+    dataset: list[Path] = typer.Option([], help="evaluate on these dataset files instead of new episodes"),
+    out: Optional[Path] = typer.Option(None, help="JSON results [default: runs/rootcause/[PLANT/]evaluation.json]"),
+    jobs: int = typer.Option(2, min=1),
+    backend: str = typer.Option("pool", help="serial | pool | ray"),
+    card: bool = typer.Option(False, "--card", help="also write the metrics into the model's card"),
+    plant: str = typer.Option("coater", help=PLANT_HELP),
+    per_kind: bool = typer.Option(False, "--per-kind", help="also print AC@1 / AC@3 per fault kind (TEP: per "
+                                                            "disturbance)"),
+) -> None:
+    """Score the GNN and the baselines: AC@1, AC@3, Avg@5 per split and per fault kind."""
+    _check_backend(backend)
+    sweep = _sweep(plant)
+    model = model or default_model(plant)
+    model_path = None if str(model) == "none" else model
+    if model_path is not None and not model_path.is_file():
+        raise typer.BadParameter(f"no model at {model_path}; train one with `twin rootcause train`")
+    out = out or sweep.runs_dir / "evaluation.json"
+    if seed == TRAIN_SEED:
+        console.print("note: seed 0 is the training sweep's seed; held-out-seed figures would not be held out")
+    if dataset:
+        loaded = [_load(p, plant) for p in dataset]
+        ds = Dataset([s for d in loaded for s in d.samples], {k: v for d in loaded for k, v in d.tagmaps.items()},
+                     {"files": [str(p) for p in dataset], "plant": plant})
+    else:
+        splits = list(dict.fromkeys(split for split, _ in sweep.evaluations.values()))
+        ds = _generate([(s, episodes or sweep.eval_episodes) for s in splits], seed, jobs, backend, plant)
+    with progress_bar(console) as bar:
+        task = bar.add_task("diagnoses", total=None)
+        results = evaluate_dataset(ds, model_path, progress=lambda name, d, t: bar.update(
+            task, completed=d, total=t, description=f"diagnoses: {name}"))
+    payload = {"plant": plant, "seed": seed, "model": str(model_path) if model_path else None,
+               "evaluations": results}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(payload, indent=2) + "\n")
+    print_results(results)
+    if per_kind:
+        print_per_kind(results)
+    console.print(f"wrote {out}")
+    if card and model_path is not None:
+        _write_card_metrics(model_path, results)
+
+
+def print_results(results: dict[str, Any]) -> None:
+    """One table: rows are evaluations x methods, columns the metrics."""
+    table = Table(title="root cause: AC@1 / AC@3 / Avg@5")
+    for col in ("evaluation", "method", "AC@1", "AC@3", "Avg@5", "cases"):
+        table.add_column(col, justify="left" if col in ("evaluation", "method") else "right")
+    for name, result in results.items():
+        for method, scores in result["methods"].items():
+            o = scores["overall"]
+            table.add_row(name, method, f"{o['ac1']:.3f}", f"{o['ac3']:.3f}", f"{o['avg5']:.3f}",
+                          f"{o['n']}/{result['episodes']}")
+    Console().print(table)
+
+
+def print_per_kind(results: dict[str, Any]) -> None:
+    """One table per evaluation: rows are fault kinds, columns each method's AC@1 / AC@3."""
+    for name, result in results.items():
+        methods = list(result["methods"])
+        table = Table(title=f"{name}: AC@1 / AC@3 per fault kind")
+        table.add_column("fault kind", no_wrap=True)
+        table.add_column("cases", justify="right")
+        for method in methods:
+            table.add_column(method, justify="right")
+        kinds = sorted({k for scores in result["methods"].values() for k in scores["per_kind"]})
+        for kind in kinds:
+            cells = [result["methods"][m]["per_kind"].get(kind) for m in methods]
+            n = next((c["n"] for c in cells if c), 0)
+            table.add_row(kind, str(n), *(f"{c['ac1']:.2f} / {c['ac3']:.2f}" if c else "-" for c in cells))
+        Console().print(table)
+
+
+def _write_card_metrics(model_path: Path, results: dict[str, Any]) -> None:
+    from rootcause.model import load_model, save_model
+
+    model, card = load_model(model_path)
+    card["metrics"] = {name: {m: r["overall"] for m, r in res["methods"].items()} for name, res in results.items()}
+    save_model(model, model_path, card)
+    model_path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")

@@ -1,0 +1,202 @@
+"""The PLC bridge: takes commands off MQTT, checks them again, writes them to the PLC, reads back, acks.
+
+For each command (topic ``qt/{plant}/{line}/cmd/{tag}``, see :mod:`twin.edge.control.messages`):
+
+1. validate the JSON payload (an invalid one with a readable id is ``refused``);
+2. answer a command id seen before with the stored ack (re-sends are idempotent; the
+   journal survives a bridge restart);
+3. read the PLC clock and the target's current value through the same driver the edge uses
+   (one reconnect-and-retry; still unreachable → ``failed``);
+4. ``expired`` when the PLC clock is past ``expires_t_ms``;
+5. the interlocks (:mod:`twin.edge.control.interlocks`) with the bridge's own state → ``refused``;
+6. write, read back (the driver's write returns the read-back), compare → ``applied``, or
+   ``refused`` (the PLC said no) or ``failed`` (connection lost, read-back differs);
+7. journal the ack (a hash-chained :class:`~twin.edge.ledger.Ledger`), publish it on
+   ``qt/{plant}/{line}/ack/{tag}``.
+
+Commands are handled one at a time, in arrival order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from twin.edge.bridge.mqtt import MqttLink
+from twin.edge.control.interlocks import Interlocks
+from twin.edge.control.messages import Ack, AckStatus, Command, ack_topic, command_filter
+from twin.edge.frames import Quality
+from twin.edge.ledger import Ledger, read_entries
+from virtual_plc.codec import ElementLayout
+from virtual_plc.drivers import PlcDriver, PlcUnavailable, PlcWriteRefused, make_driver
+from virtual_plc.endpoints import Endpoint, ResolvedEndpoints
+from virtual_plc.image import DueSet
+from virtual_plc.tagmap import Tag, TagMap
+
+log = logging.getLogger(__name__)
+DriverFactory = Callable[[Endpoint, TagMap], PlcDriver]
+
+
+def read_back_matches(tag: Tag, wanted: float, got: float) -> bool:
+    """True when ``got`` is ``wanted`` as the tag's register type stores it (float32 or scaled integer)."""
+    if not math.isfinite(got):
+        return False
+    if tag.dtype.startswith("float"):
+        return math.isclose(got, wanted, rel_tol=1e-6 if tag.dtype == "float32" else 1e-12, abs_tol=1e-9)
+    return abs(got - wanted) <= 0.5 / tag.scale + 1e-9
+
+
+class PlcBridge:
+    """Applies MQTT commands for one plant (and line) to its PLCs; every command gets exactly one ack."""
+
+    def __init__(
+        self,
+        link: MqttLink,
+        endpoints: ResolvedEndpoints,
+        interlocks: Interlocks,
+        *,
+        line: str = "+",
+        name: str = "bridge",
+        journal: str | Path | None = None,
+        driver_factory: DriverFactory = make_driver,
+    ) -> None:
+        self.link = link
+        self.tagmap = endpoints.tagmap
+        self.plant = endpoints.tagmap.plant
+        self.line = line
+        self.name = name
+        self.interlocks = interlocks
+        self.drivers: list[PlcDriver] = []
+        self._driver_of: dict[str, PlcDriver] = {}
+        for endpoint, tags in endpoints.assignments:
+            driver = driver_factory(endpoint, endpoints.tagmap)
+            self.drivers.append(driver)
+            self._driver_of.update({t.name: driver for t in tags})
+        self.journal = Ledger(journal) if journal is not None else None
+        self.answered: dict[str, Ack] = self._load_journal(journal)
+        self._task: asyncio.Task[None] | None = None
+        self._reads: dict[str, DueSet] = {}
+
+    @staticmethod
+    def _load_journal(journal: str | Path | None) -> dict[str, Ack]:
+        if journal is None or not Path(journal).exists():
+            return {}
+        acks = [Ack.model_validate(e["payload"]) for e in read_entries(journal) if e["kind"] == "ack"]
+        return {a.command_id: a for a in acks}
+
+    async def start(self) -> None:
+        """Subscribe to the plant's commands and start answering them."""
+        await self.link.subscribed(command_filter(self.plant, self.line))
+        self._task = asyncio.create_task(self._serve(), name=f"bridge:{self.name}")
+
+    async def stop(self) -> None:
+        """Stop answering and close the PLC connections (the MQTT link is the caller's)."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        for driver in self.drivers:
+            await driver.close()
+
+    async def _serve(self) -> None:
+        while True:
+            topic, payload = await self.link.messages.get()
+            try:
+                ack = await self.handle(payload)
+            except Exception:  # noqa: BLE001 - one bad command must not stop the bridge
+                log.exception("bridge %s: unexpected error on %s", self.name, topic)
+                continue
+            if ack is not None:
+                line = topic.split("/")[2]
+                self.link.publish(ack_topic(self.plant, line, ack.tag), ack.to_json())
+
+    async def handle(self, payload: bytes | str) -> Ack | None:
+        """The ack for one command payload (None when it is not even readable as a command)."""
+        try:
+            command = Command.model_validate_json(payload)
+        except ValidationError as err:
+            return self._invalid(payload, err)
+        known = self.answered.get(command.id)
+        if known is not None:
+            return known
+        ack = await self._apply(command)
+        self.answered[command.id] = ack
+        if self.journal is not None:
+            self.journal.append("ack", ack.model_dump(mode="json"), t_ms=ack.plc_t_ms)
+        return ack
+
+    def _invalid(self, payload: bytes | str, err: ValidationError) -> Ack | None:
+        try:
+            raw = json.loads(payload)
+            command_id, tag = str(raw["id"]), str(raw.get("tag", ""))
+        except (ValueError, KeyError, TypeError):
+            log.warning("bridge %s: dropped a payload that is not a command: %.200r", self.name, payload)
+            return None
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        return self._ack(command_id, tag, "refused", None, reason=f"invalid command: {problems}")
+
+    async def _apply(self, command: Command) -> Ack:
+        driver = self._driver_of.get(command.tag)
+        if driver is None:
+            return self._ack_for(command, "refused", reason=f"unknown_tag: no PLC serves {command.tag}")
+        tag = self.tagmap[command.tag]
+        try:
+            clock, current = await self._read_now(driver, tag)
+        except PlcUnavailable as err:
+            return self._ack_for(command, "failed", reason=f"PLC unavailable before writing: {err}")
+        if clock > command.expires_t_ms:
+            return self._ack_for(command, "expired", plc_t_ms=clock, read_back=current,
+                                 reason=f"PLC clock {clock} ms is past expiry {command.expires_t_ms} ms")
+        quality = Quality.GOOD if math.isfinite(current) else Quality.BAD
+        refusal = self.interlocks.check(command.tag, command.value, current=current, quality=quality, t_ms=clock,
+                                        bounds=(command.low, command.high), rollback=command.kind == "rollback")
+        if refusal is not None:
+            return self._ack_for(command, "refused", plc_t_ms=clock, read_back=current, reason=str(refusal))
+        return await self._write(driver, tag, command, clock)
+
+    async def _write(self, driver: PlcDriver, tag: Tag, command: Command, clock: int) -> Ack:
+        try:
+            read_back = await driver.write(tag, command.value)
+        except PlcWriteRefused as err:
+            return self._ack_for(command, "refused", plc_t_ms=clock, reason=f"PLC refused ({err.code}): {err}")
+        except PlcUnavailable as err:
+            await driver.close()
+            return self._ack_for(command, "failed", plc_t_ms=clock, reason=f"PLC connection lost while writing: {err}")
+        self.interlocks.commit(command.tag, command.value, clock, rollback=command.kind == "rollback")
+        if not read_back_matches(tag, command.value, read_back):
+            return self._ack_for(command, "failed", plc_t_ms=clock, read_back=read_back,
+                                 reason=f"read back {read_back} after writing {command.value}")
+        return self._ack_for(command, "applied", plc_t_ms=clock, read_back=read_back)
+
+    async def _read_now(self, driver: PlcDriver, tag: Tag) -> tuple[int, float]:
+        """PLC clock (ms) and the tag's value; reconnects and retries once."""
+        due = self._reads.get(tag.name)
+        if due is None:
+            tags = [self.tagmap.clock, tag]
+            due = self._reads[tag.name] = DueSet(tags, ElementLayout(tags))
+        try:
+            values = await driver.read(due)
+        except PlcUnavailable:
+            values = await driver.read(due)  # read() reconnects first
+        return int(values[0]), float(values[1])
+
+    def _ack_for(self, command: Command, status: AckStatus, *, plc_t_ms: int | None = None,
+                 read_back: float | None = None, reason: str = "") -> Ack:
+        return self._ack(command.id, command.tag, status, command.value, plc_t_ms=plc_t_ms,
+                         read_back=read_back, reason=reason)
+
+    def _ack(self, command_id: str, tag: str, status: AckStatus, value: float | None, *, plc_t_ms: int | None = None,
+             read_back: float | None = None, reason: str = "") -> Ack:
+        if read_back is not None and not math.isfinite(read_back):
+            read_back = None
+        return Ack(command_id=command_id, tag=tag, status=status, value=value, read_back=read_back,
+                   reason=reason, plc_t_ms=plc_t_ms, bridge=self.name)

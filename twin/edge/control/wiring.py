@@ -1,0 +1,110 @@
+"""One call to wire the closed loop for a run: broker, PLC bridge, MQTT links, ledger, control loop.
+
+>>> # in the runner (sketch):
+>>> # closed = await open_closed_loop(endpoints, run_dir, policy="auto", run_id="coater_coil_ageing-7")
+>>> # ... per scan: await closed.loop.on_frame(frame) ... finally: await closed.close()
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from twin.edge.bridge.bridge import DriverFactory, PlcBridge
+from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER, EmbeddedBroker
+from twin.edge.bridge.mqtt import BrokerAddress, MqttLink
+from twin.edge.control.channel import MqttCommandChannel
+from twin.edge.control.interlocks import Interlocks
+from twin.edge.control.loop import ControlLoop, Policy
+from twin.edge.control.playbook import Playbook, load_playbook, playbook_path
+from twin.edge.ledger import Ledger
+from twin.edge.plugins.choice import PluginChoice
+from twin.edge.plugins.registry import make_policy
+from virtual_plc.drivers import make_driver
+from virtual_plc.endpoints import ResolvedEndpoints
+
+LEDGER_FILE = "ledger.jsonl"
+BRIDGE_JOURNAL_FILE = "bridge_journal.jsonl"
+
+
+@dataclass
+class ClosedLoop:
+    """What :func:`open_closed_loop` started; :meth:`close` stops it in reverse order."""
+
+    loop: ControlLoop
+    ledger: Ledger
+    bridge: PlcBridge | None = None
+    broker: EmbeddedBroker | None = None
+    links: list[MqttLink] = field(default_factory=list)
+
+    async def close(self) -> None:
+        """Stop the bridge, the links and an embedded broker (safe to call twice)."""
+        if self.bridge is not None:
+            await self.bridge.stop()
+            self.bridge = None
+        for link in self.links:
+            await link.close()
+        self.links = []
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+
+
+async def open_closed_loop(
+    endpoints: ResolvedEndpoints,
+    run_dir: str | Path,
+    *,
+    policy: Policy,
+    run_id: str,
+    playbook: Playbook | None = None,
+    broker: BrokerAddress | None = None,
+    edge_account: tuple[str, str] = (EDGE_USER, ""),
+    bridge_account: tuple[str, str] | None = (BRIDGE_USER, ""),
+    wait_for_acks: bool = True,
+    driver_factory: DriverFactory = make_driver,
+    policy_plugin: PluginChoice | None = None,
+    base: Path | None = None,
+) -> ClosedLoop:
+    """Wire the loop for one run; ``ledger.jsonl`` (and the bridge's journal) go to ``run_dir``.
+
+    ``broker`` None starts an in-process amqtt broker. ``bridge_account`` None runs no bridge
+    here (another process serves the PLC). ``driver_factory`` is how the bridge reaches the PLC:
+    the socket drivers by default, an ``ImageDriver`` on the PLC's process image offline.
+    ``policy_plugin`` chooses who proposes commands (default: the playbook, :mod:`twin.edge.plugins`);
+    the playbook's interlocks hold whoever it is.
+    Policy ``off`` starts no broker and no bridge:
+    proposals are only logged.
+    """
+    run_dir = Path(run_dir)
+    tagmap = endpoints.tagmap
+    playbook = playbook or load_playbook(playbook_path(tagmap.plant), tagmap)
+    ledger = Ledger(run_dir / LEDGER_FILE)
+    proposer = make_policy(policy_plugin or PluginChoice(use="playbook"), playbook, tagmap, base)
+    if policy == "off":
+        return ClosedLoop(ControlLoop(playbook, tagmap, None, policy=policy, ledger=ledger, run_id=run_id,
+                                      proposer=proposer), ledger)
+    parts = ClosedLoop(loop=ControlLoop(playbook, tagmap, None, policy="off"), ledger=ledger)  # filled below
+    try:
+        if broker is None:
+            parts.broker = EmbeddedBroker()
+            parts.broker.start()
+            broker = parts.broker.address
+        if bridge_account is not None:
+            bridge_link = MqttLink(broker.as_user(*bridge_account), f"{run_id}-bridge", persistent=True)
+            parts.links.append(bridge_link)
+            await bridge_link.connect()
+            parts.bridge = PlcBridge(bridge_link, endpoints, Interlocks(playbook.interlocks, tagmap),
+                                     line=playbook.line, journal=run_dir / BRIDGE_JOURNAL_FILE,
+                                     driver_factory=driver_factory)
+            await parts.bridge.start()
+        edge_link = MqttLink(broker.as_user(*edge_account), f"{run_id}-edge", persistent=True)
+        parts.links.append(edge_link)
+        await edge_link.connect()
+        channel = MqttCommandChannel(edge_link, tagmap.plant, playbook.line)
+        await channel.start()
+    except BaseException:
+        await parts.close()
+        raise
+    parts.loop = ControlLoop(playbook, tagmap, channel, policy=policy, ledger=ledger, run_id=run_id,
+                             wait_for_acks=wait_for_acks, proposer=proposer)
+    return parts

@@ -1,0 +1,164 @@
+"""``twin edge run``: the edge as its own process — collection, detection, root cause and control — in real time.
+
+It knows only an endpoint file (and the tag map it names), exactly what it would know about
+a real line: no scenario, no plant model (the import contract covers this module). Per tick
+of ``scan_ms / speed`` wall seconds it polls every PLC on the edge's own time grid (started
+at the PLC's clock), aligns a frame, stores it in the historian, runs detection, root cause
+and the control loop; commands go over MQTT to the PLC bridge (in this process unless
+``bridge=False``), which writes them through the same drivers, reads back and acks.
+When the edge falls behind the wall clock it catches up without sleeping and counts the late
+ticks. Everything goes to ``out_dir``: ``historian.duckdb``, ``ledger.jsonl``,
+``bridge_journal.jsonl`` and ``edge.json`` (alarms, diagnoses, commands, counts; no truth,
+so no scores).
+
+Settings come from a YAML file with any of the blocks ``detection``, ``rootcause``,
+``control`` and ``alignment`` (a scenario file will do: its other keys are ignored).
+
+MQTT accounts (:func:`broker_account`): a broker with passwords (Mosquitto as CI runs it) needs
+the edge's account and, when the bridge runs here, the bridge's. They come from the broker
+address's own username and password, else from the environment — ``TWIN_MQTT_USERNAME`` /
+``TWIN_MQTT_PASSWORD`` (edge), ``TWIN_MQTT_BRIDGE_USERNAME`` / ``TWIN_MQTT_BRIDGE_PASSWORD``
+(bridge), kept out of the command line and so out of ``ps`` — else ``edge`` and ``bridge``
+with no password (what the in-process amqtt broker takes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER
+from twin.edge.bridge.mqtt import BrokerAddress
+from twin.edge.collector import Collector
+from twin.edge.frames import Aligner
+from twin.edge.settings import EdgeSettings, Policy
+from twin.edge.stack import EdgeStack, Messaging
+from virtual_plc.endpoints import load_endpoints
+
+EDGE_REPORT_FILE = "edge.json"
+SUMMARY_EVERY = 50  # ticks between refreshes of the result (and checks of ``stop``)
+ACCOUNT_ENV = {  # role → (username variable, password variable, default username)
+    "edge": ("TWIN_MQTT_USERNAME", "TWIN_MQTT_PASSWORD", EDGE_USER),
+    "bridge": ("TWIN_MQTT_BRIDGE_USERNAME", "TWIN_MQTT_BRIDGE_PASSWORD", BRIDGE_USER),
+}
+
+
+def broker_account(role: Literal["edge", "bridge"], broker: BrokerAddress | None = None,
+                   environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The (username, password) the edge's MQTT link (``role`` edge) or its bridge's logs in with.
+
+    First found: ``broker``'s own username and password (the edge's account only: the bridge
+    has its own), then the role's environment variables (:data:`ACCOUNT_ENV`; ``environ``
+    defaults to ``os.environ``), then the role's default username and no password.
+
+    >>> broker_account("edge", environ={"TWIN_MQTT_USERNAME": "edge-7", "TWIN_MQTT_PASSWORD": "s3"})
+    ('edge-7', 's3')
+    >>> broker_account("edge", BrokerAddress("127.0.0.1", 1883, "plant-edge", "pw"), environ={})
+    ('plant-edge', 'pw')
+    >>> broker_account("bridge", BrokerAddress("127.0.0.1", 1883, "plant-edge", "pw"), environ={})
+    ('bridge', '')
+    """
+    user_var, password_var, default_user = ACCOUNT_ENV[role]
+    if role == "edge" and broker is not None and broker.username is not None:
+        return broker.username, broker.password or ""
+    env = os.environ if environ is None else environ
+    return env.get(user_var) or default_user, env.get(password_var, "")
+
+
+@dataclass
+class EdgeRunResult:
+    """What one edge run did (also written to ``edge.json``)."""
+
+    frames: int = 0
+    late_ticks: int = 0
+    start_t_ms: int = 0
+    end_t_ms: int = 0
+    alarms: list[dict[str, Any]] = field(default_factory=list)
+    diagnoses: list[dict[str, Any]] = field(default_factory=list)
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    rootcause: dict[str, object] = field(default_factory=dict)
+    policy: str = "off"
+
+
+async def run_edge(
+    endpoints_file: str | Path,
+    out_dir: str | Path,
+    *,
+    settings: EdgeSettings | None = None,
+    settings_base: Path | None = None,
+    policy: Policy | None = None,
+    broker: BrokerAddress | None = None,
+    bridge: bool = True,
+    edge_account: tuple[str, str] | None = None,
+    bridge_account: tuple[str, str] | None = None,
+    scan_ms: int = 10,
+    speed: float = 1.0,
+    duration_s: float | None = None,
+    stop: Callable[[EdgeRunResult], bool] | None = None,
+) -> EdgeRunResult:
+    """Run the edge in real time until ``duration_s`` wall seconds pass or ``stop(result)`` says so.
+
+    ``broker`` None starts an in-process amqtt broker (only when the policy sends commands);
+    ``bridge`` False leaves the PLC bridge to another process. ``edge_account`` and
+    ``bridge_account`` (username, password) default to :func:`broker_account`'s.
+    """
+    if speed <= 0 or scan_ms <= 0:
+        raise ValueError(f"speed and scan_ms must be positive, got {speed} and {scan_ms}")
+    settings = settings or EdgeSettings()
+    if policy is not None:
+        settings = settings.model_copy(update={"control": settings.control.model_copy(update={"policy": policy})})
+    out = Path(out_dir)
+    messaging = Messaging(broker, edge_account or broker_account("edge", broker),
+                          (bridge_account or broker_account("bridge")) if bridge else None)
+    edge = EdgeStack(load_endpoints(endpoints_file), out, settings, run_id=f"edge-{out.name}", base=settings_base,
+                     source=endpoints_file, messaging=messaging)
+    result = EdgeRunResult(policy=settings.control.policy)
+    try:
+        async with edge:
+            result.rootcause = edge.rootcause_info
+            t0 = await _plc_clock(edge.collectors, edge.aligner, scan_ms)
+            result.start_t_ms = t0
+            started = time.monotonic()
+            k = 0
+            while duration_s is None or time.monotonic() - started < duration_s:
+                t_ms = t0 + k * scan_ms
+                step = await edge.step(t_ms)
+                result.frames, result.end_t_ms = result.frames + 1, t_ms
+                if k % SUMMARY_EVERY == 0 or step.diagnosis is not None:
+                    _summarise(result, edge)
+                    if stop is not None and stop(result):
+                        break
+                k += 1
+                wait = started + k * scan_ms / 1000 / speed - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                else:
+                    result.late_ticks += 1
+                    await asyncio.sleep(0)  # let the bridge and the MQTT links run
+    finally:
+        _summarise(result, edge)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / EDGE_REPORT_FILE).write_text(json.dumps(result.__dict__, indent=2, default=str) + "\n",
+                                            encoding="utf-8")
+    return result
+
+
+def _summarise(result: EdgeRunResult, edge: EdgeStack) -> None:
+    """Refresh the result's alarms, diagnoses and commands (JSON-ready)."""
+    result.alarms, result.diagnoses, result.commands = (edge.records()[k] for k in ("alarms", "diagnoses", "commands"))
+
+
+async def _plc_clock(collectors: list[Collector], aligner: Aligner, scan_ms: int) -> int:
+    """The PLCs' clock now, rounded down to the edge's scan grid (the edge's time starts there)."""
+    clocks = await asyncio.gather(*(c.poll(0) for c in collectors))
+    seen = [c for c in clocks if c is not None]
+    if not seen:
+        raise ConnectionError("no PLC of the endpoint file answered")
+    aligner.frame(0)  # discard the probe
+    return max(seen) // scan_ms * scan_ms

@@ -1,0 +1,55 @@
+"""What the edge is told besides the endpoint file: detection, root cause, control, alignment, plug-ins.
+
+A scenario carries the same blocks (:class:`twin.harness.scenario.Scenario` uses these classes),
+so a scenario file serves as the standalone edge's settings file too: its other keys are ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rootcause.settings import RootCauseSettings
+from twin.edge.detection.settings import DetectionSettings
+from twin.edge.plugins.choice import PluginChoices
+from virtual_plc.configfile import read_yaml, validate_document
+
+Policy = Literal["off", "recommend", "auto"]
+
+
+class ControlSettings(BaseModel):
+    """Closed-loop control: ``off`` logs only, ``recommend`` waits for an operator, ``auto`` acts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policy: Policy = "off"
+
+
+class AlignmentSettings(BaseModel):
+    """Edge alignment: a value is stale after this many of its sample periods without a good read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    staleness_periods: float = Field(default=2.0, ge=1.0)
+
+
+class EdgeSettings(BaseModel):
+    """The edge's settings: the blocks a scenario shares with the standalone edge's settings file."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    rootcause: RootCauseSettings = Field(default_factory=RootCauseSettings)
+    control: ControlSettings = Field(default_factory=ControlSettings)
+    alignment: AlignmentSettings = Field(default_factory=AlignmentSettings)
+    plugins: PluginChoices = Field(default_factory=PluginChoices)
+
+
+def load_edge_settings(path: str | Path | None) -> tuple[EdgeSettings, Path | None]:
+    """Edge settings from a YAML file (errors name field and line), and the folder paths resolve from."""
+    if path is None:
+        return EdgeSettings(), None
+    path = Path(path)
+    return validate_document(EdgeSettings, read_yaml(path), path), path.resolve().parent

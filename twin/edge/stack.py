@@ -1,0 +1,209 @@
+"""The edge stack: collect, align, store, detect, diagnose, control and ledger, one scan at a time.
+
+One stack serves both ways the edge runs: the lockstep runner (:mod:`twin.harness.episode`)
+calls :meth:`EdgeStack.step` after each plant scan, and the real-time edge
+(:mod:`twin.edge.realtime`) calls it on its own wall clock. Both know only an endpoint file's
+contents and a tag map, exactly what they would know about a real line.
+
+Per scan, :meth:`EdgeStack.step` polls every collector and aligns a frame, stores it in the
+historian, turns it into alarms (detection), turns new alarms into a diagnosis (root cause), and
+hands frame, alarms and diagnosis to the closed loop, whose commands travel over MQTT to the PLC
+bridge. Alarms, diagnoses, commands and acks go to the hash-chained ledger.
+
+The stack is an async context manager: entering starts everything in order (historian,
+collectors, closed loop); leaving stops it in reverse, whatever happened. A plant without a
+playbook runs without a closed loop; policy ``off`` starts no broker and no bridge.
+
+>>> import asyncio, tempfile
+>>> from pathlib import Path
+>>> from virtual_plc.endpoints import ResolvedEndpoints
+>>> from virtual_plc.tagmap import Tag, TagMap
+>>> clock = Tag(name="demo.clock", dtype="uint64", low=0, high=1e12, period_ms=10)
+>>> tagmap = TagMap(plant="demo", opcua_namespace="urn:demo", clock_tag="demo.clock", tags=[clock])
+>>> async def demo(out: Path) -> int:  # an edge with no PLC to read: empty frames, stored all the same
+...     endpoints = ResolvedEndpoints(tagmap=tagmap, assignments=[])
+...     async with EdgeStack(endpoints, out, EdgeSettings(), run_id="demo") as edge:
+...         for t_ms in (0, 10, 20):
+...             await edge.step(t_ms)
+...     return edge.historian.frames
+>>> with tempfile.TemporaryDirectory() as out:
+...     asyncio.run(demo(Path(out)))
+3
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from rootcause.diagnoser import AlarmRef, DiagnosisLoop
+from rootcause.diagnosis import Diagnosis
+from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER
+from twin.edge.bridge.mqtt import BrokerAddress
+from twin.edge.collector import Collector, build_collectors, element_index, poll_all
+from twin.edge.control.playbook import playbook_path
+from twin.edge.control.wiring import BRIDGE_JOURNAL_FILE, LEDGER_FILE, ClosedLoop, open_closed_loop
+from twin.edge.detection.alarms import Alarm, AlarmManager
+from twin.edge.detection.monitor import Detector
+from twin.edge.frames import Aligner, ElementIndex, Frame
+from twin.edge.historian import Historian
+from twin.edge.ledger import HEAD_SUFFIX
+from twin.edge.plugins.registry import make_detector, rootcause_loop
+from twin.edge.settings import EdgeSettings
+from virtual_plc.drivers import PlcDriver, make_driver
+from virtual_plc.endpoints import Endpoint, ResolvedEndpoints
+from virtual_plc.tagmap import TagMap
+
+HISTORIAN_FILE = "historian.duckdb"
+DriverFactory = Callable[[Endpoint, TagMap], PlcDriver]
+
+
+@dataclass(frozen=True)
+class Messaging:
+    """How the closed loop reaches the PLC bridge.
+
+    ``broker`` None starts an in-process broker (only when the policy sends commands);
+    ``bridge_account`` None leaves the PLC bridge to another process.
+    """
+
+    broker: BrokerAddress | None = None
+    edge_account: tuple[str, str] = (EDGE_USER, "")
+    bridge_account: tuple[str, str] | None = (BRIDGE_USER, "")
+
+
+@dataclass
+class Step:
+    """What one scan produced: the aligned frame, the alarms it raised, the diagnosis it made."""
+
+    frame: Frame
+    alarms: list[Alarm] = field(default_factory=list)
+    diagnosis: Diagnosis | None = None
+
+
+class EdgeStack:
+    """Collectors, aligner, historian, detection, diagnosis, closed loop and ledger for one run.
+
+    ``out_dir`` receives ``historian.duckdb`` and, with a closed loop, ``ledger.jsonl`` and the
+    bridge's journal (a run into the same folder starts fresh ones). ``base`` is the folder the
+    settings' relative paths resolve from, ``source`` names the settings in error messages.
+    ``driver_factory`` is how collectors and bridge reach the PLCs (socket drivers by default).
+    ``closed_loop`` False runs detection and root cause only.
+    """
+
+    def __init__(self, endpoints: ResolvedEndpoints, out_dir: str | Path, settings: EdgeSettings, *, run_id: str,
+                 base: Path | None = None, source: str | Path = "<settings>",
+                 driver_factory: DriverFactory = make_driver, messaging: Messaging | None = None,
+                 closed_loop: bool = True) -> None:
+        self.endpoints = endpoints
+        self.out_dir = Path(out_dir)
+        self.settings = settings
+        self.run_id = run_id
+        self.base = base
+        self.source = source
+        self.driver_factory = driver_factory
+        self.messaging = messaging or Messaging()
+        self.closed_loop = closed_loop
+        self.index: ElementIndex = element_index(endpoints)
+        self.aligner = Aligner(self.index, staleness_periods=settings.alignment.staleness_periods)
+        self.alarms = AlarmManager(settings.detection.alarms)
+        self.collectors: list[Collector] = []
+        self.historian: Historian | None = None  # type: ignore[assignment]
+        self.detector: Detector | None = None
+        self.diagnosis: DiagnosisLoop | None = None
+        self.rootcause_info: dict[str, object] = {}
+        self.control: ClosedLoop | None = None
+        self.analysis_wall_ms = 0.0  # detection + root cause on scans that raised alarms or diagnosed
+        self._exit = AsyncExitStack()
+
+    @property
+    def tagmap(self) -> TagMap:
+        """The tag map the endpoint file names."""
+        return self.endpoints.tagmap
+
+    @property
+    def policy(self) -> str:
+        """The control policy in force (``off``, ``recommend`` or ``auto``)."""
+        return self.settings.control.policy
+
+    async def open(self) -> EdgeStack:
+        """Start everything in order; on a failure, stop what had started and re-raise."""
+        try:
+            plugins = self.settings.plugins
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self.historian = Historian(self.out_dir / HISTORIAN_FILE, self.index)
+            self._exit.callback(self.historian.close)
+            self.detector = make_detector(plugins.detector, self.settings.detection, self.tagmap, self.index,
+                                          self.base)
+            self.diagnosis, self.rootcause_info = rootcause_loop(
+                self.settings.rootcause, self.tagmap, self.base, self.source, choice=plugins.diagnoser,
+                index=self.index)
+            self.collectors = build_collectors(self.endpoints, self.aligner, self.driver_factory)
+            for collector in reversed(self.collectors):
+                self._exit.push_async_callback(collector.close)
+            if self.closed_loop and playbook_path(self.tagmap.plant).is_file():
+                self.control = await self._open_control()
+                self._exit.push_async_callback(self.control.close)
+                self.alarms.on_operator_action = self.control.ledger.append  # acks and shelvings go to the ledger
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def _open_control(self) -> ClosedLoop:
+        """The closed loop, on fresh ledger files (a re-run into the same folder starts its own chain)."""
+        for name in (LEDGER_FILE, BRIDGE_JOURNAL_FILE):
+            for path in (self.out_dir / name, self.out_dir / (name + HEAD_SUFFIX)):
+                path.unlink(missing_ok=True)
+        m = self.messaging
+        return await open_closed_loop(
+            self.endpoints, self.out_dir, policy=self.settings.control.policy, run_id=self.run_id, broker=m.broker,
+            edge_account=m.edge_account, bridge_account=m.bridge_account, driver_factory=self.driver_factory,
+            policy_plugin=self.settings.plugins.control_policy, base=self.base)
+
+    async def close(self) -> None:
+        """Stop the closed loop, close the collectors and the historian, in that order (safe to call twice)."""
+        await self._exit.aclose()
+
+    async def __aenter__(self) -> EdgeStack:
+        return await self.open()
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def step(self, t_ms: int) -> Step:
+        """One scan at edge time ``t_ms``: poll and align, store, detect, diagnose, control."""
+        if self.historian is None:
+            raise RuntimeError("the edge stack is not open: use 'async with EdgeStack(...)' or await open()")
+        frame = await poll_all(self.collectors, self.aligner, t_ms)
+        self.historian.append(frame)
+        step = Step(frame)
+        if self.detector is not None:
+            started = time.perf_counter()
+            step.alarms = self.alarms.process(t_ms, self.detector.observe(frame))
+            if self.diagnosis is not None:
+                refs = [AlarmRef(a.id, a.tag, a.t_ms) for a in step.alarms]
+                step.diagnosis = self.diagnosis.step(t_ms, refs, self.historian.reader)
+            if step.alarms or step.diagnosis is not None:
+                self.analysis_wall_ms += (time.perf_counter() - started) * 1000
+        if self.control is not None:
+            loop = self.control.loop
+            for alarm in step.alarms:
+                loop.on_alarm(alarm)
+            await loop.on_frame(frame)
+            if step.diagnosis is not None:
+                await loop.on_diagnosis(step.diagnosis, frame)
+        return step
+
+    def records(self) -> dict[str, list[dict[str, Any]]]:
+        """Alarms, diagnoses and commands so far, JSON-ready (what ``report.json`` and ``edge.json`` hold)."""
+        return {
+            "alarms": [a.to_dict() for a in self.alarms.alarms],
+            "diagnoses": [d.model_dump(mode="json") for d in self.diagnosis.diagnoses] if self.diagnosis else [],
+            "commands": self.control.loop.records() if self.control is not None else [],
+        }

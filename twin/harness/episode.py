@@ -1,0 +1,308 @@
+"""The episode runner: wire one run of a scenario and drive it scan by scan.
+
+Modes (ARCHITECTURE.md "Time"):
+
+* ``lockstep`` — advance the plant one PLC scan, let the virtual PLC refresh its image
+  and servers, let the edge collectors poll over real Modbus TCP / OPC UA sockets on
+  127.0.0.1, align a frame, store it, run the frame hooks; then the next scan.
+  Deterministic for a seed.
+* ``offline`` — the same, but the collectors read the process image in-process (no
+  sockets): the same model code and the same decoding, for fast dataset generation.
+  It stores the same historian contents as lockstep for the same seed.
+
+Per scan, after the plant and the PLC have moved on, the edge stack
+(:class:`twin.edge.stack.EdgeStack`, the same one the real-time edge runs) polls, aligns, stores,
+detects, diagnoses and controls; its commands travel over MQTT to the PLC bridge, which writes
+them through the PLC drivers (real sockets in lockstep, the process image offline). Policy
+``off`` starts no broker and no bridge: the loop only logs what it would do. Alarms, diagnoses,
+commands and acks go to the run's hash-chained ledger; the run is scored against the truth at the
+end (:mod:`twin.harness.scores`).
+Other layers plug in as *frame hooks*: callables that receive every frame after it is stored.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from plant_models.base import PlantModel
+from plant_models.registry import build_plant
+from twin.edge.control.wiring import LEDGER_FILE
+from twin.edge.frames import Frame
+from twin.edge.historian import HistorianReader
+from twin.edge.plugins.choice import PluginChoices
+from twin.edge.settings import EdgeSettings, Policy
+from twin.edge.shipped import default_playbook
+from twin.edge.stack import HISTORIAN_FILE, DriverFactory, EdgeStack
+from twin.harness.binding import check_binding, plant_tagmap, virtual_endpoints
+from twin.harness.report import Counts, Durations, RunReport
+from twin.harness.scenario import Scenario
+from twin.harness.scores import score_run, with_answers
+from virtual_plc.configfile import ConfigError
+from virtual_plc.drivers import ImageDriver, PlcDriver, make_driver
+from virtual_plc.endpoints import Endpoint, load_endpoints, read_endpoint_file
+from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port
+from virtual_plc.tagmap import TagMap, load_tagmap
+
+Mode = Literal["lockstep", "offline"]
+FrameHook = Callable[[Frame], "Awaitable[None] | None"]
+Progress = Callable[[int, int], None]
+
+FRAMES_FILE = "frames.parquet"
+REPORT_FILE = "report.json"
+ENDPOINTS_FILE = "endpoints.yaml"
+TAGS_FILE = "tags.csv"
+
+
+@dataclass
+class EpisodeConfig:
+    """Per-run choices layered over the scenario (CLI flags, app knobs)."""
+
+    seed: int | None = None
+    out_dir: Path | None = None
+    mode: Mode = "lockstep"
+    policy: Policy | None = None
+    duration_s: float | None = None
+    hooks: list[FrameHook] = field(default_factory=list)
+    progress: Progress | None = None
+    #: called once the run is wired, before the first scan, with the live :class:`Wiring` (its
+    #: ``alarms`` and ``control.loop``): how an operator's console (the app's live run) gets a handle
+    on_wired: Callable[[Wiring], None] | None = None
+    #: the detector, diagnoser and control policy, replacing the scenario's ``plugins`` (``twin check --detector``)
+    plugins: PluginChoices | None = None
+
+
+@dataclass
+class Wiring:
+    """Everything one episode runs on: the plant and its virtual PLC (the truth side) and the edge
+    stack reading it (:class:`~twin.edge.stack.EdgeStack`); built by :func:`wire`, torn down by :meth:`close`."""
+
+    plant: PlantModel
+    tagmap: TagMap
+    plc: VirtualPlc
+    endpoints_file: Path
+    edge: EdgeStack
+
+    async def close(self) -> None:
+        """Stop the edge stack, then the PLC's servers, whatever happened."""
+        try:
+            await self.edge.close()
+        finally:
+            await self.plc.stop()
+
+
+def scenario_tagmap(scenario: Scenario, plant: PlantModel) -> TagMap:
+    """The scenario's tag map file if it names one, else the plant's generated map; checked."""
+    if scenario.tag_map:
+        tagmap = load_tagmap(scenario.resolve(scenario.tag_map))
+        check_binding(plant, tagmap, origin=str(scenario.resolve(scenario.tag_map)))
+        return tagmap
+    return plant_tagmap(plant, scenario.scan_ms)
+
+
+def build_episode_plant(scenario: Scenario, seed: int) -> PlantModel:
+    """The scenario's plant with its faults injected."""
+    plant = build_plant(scenario.plant, seed, scenario.plant_options)
+    for fault in scenario.faults:
+        plant.inject(fault.spec())
+    return plant
+
+
+async def wire(scenario: Scenario, seed: int, out_dir: Path, mode: Mode, *, policy: Policy | None = None,
+               closed_loop: bool = False, run_id: str | None = None) -> Wiring:
+    """Build plant and virtual PLC, write the endpoint file, and open the edge stack on it.
+
+    ``closed_loop`` True also starts the closed loop with ``policy`` (default: the scenario's).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plant = build_episode_plant(scenario, seed)
+    tagmap = scenario_tagmap(scenario, plant)
+    tagmap.to_csv(out_dir / TAGS_FILE)
+    plc = VirtualPlc(tagmap)
+    plc.initialise_setpoints(plant.setpoints())
+    modbus_port, opcua_port = _ports(scenario)
+    if scenario.endpoints == "virtual":
+        endpoints_path = out_dir / ENDPOINTS_FILE
+        virtual_endpoints(
+            tagmap, TAGS_FILE, modbus_port=modbus_port, opcua_port=opcua_port, scan_ms=scenario.scan_ms
+        ).save(endpoints_path)
+    else:
+        endpoints_path = scenario.resolve(scenario.endpoints)
+    # the edge from here on knows only the endpoint file and the tag map it names
+    endpoints = load_endpoints(endpoints_path)
+    if mode == "lockstep":
+        await plc.start(host=LOOPBACK, modbus_port=modbus_port, opcua_port=opcua_port)
+    settings = edge_settings(scenario, policy)
+    edge = EdgeStack(endpoints, out_dir, settings, run_id=run_id or f"{scenario.name}-{seed}", base=_base(scenario),
+                     source=scenario.source or "<scenario>", driver_factory=driver_factory(mode, plc),
+                     closed_loop=closed_loop)
+    try:
+        await edge.open()
+    except BaseException:
+        await plc.stop()
+        raise
+    return Wiring(plant, tagmap, plc, endpoints_path, edge)
+
+
+def edge_settings(scenario: Scenario, policy: Policy | None = None) -> EdgeSettings:
+    """The blocks of the scenario the edge reads (detection, root cause, control, alignment, plug-ins)."""
+    settings = EdgeSettings.model_validate(scenario.model_dump(include=set(EdgeSettings.model_fields)))
+    if policy is not None:
+        settings = settings.model_copy(update={"control": settings.control.model_copy(update={"policy": policy})})
+    return settings
+
+
+def _base(scenario: Scenario) -> Path | None:
+    """The scenario's folder, where its relative paths resolve from."""
+    return scenario.source.parent if scenario.source is not None else None
+
+
+def driver_factory(mode: Mode, plc: VirtualPlc) -> DriverFactory:
+    """How the edge reaches the PLC: socket drivers in lockstep, the process image offline."""
+    if mode == "lockstep":
+        return make_driver
+
+    def make(endpoint: Endpoint, tm: TagMap) -> PlcDriver:
+        return ImageDriver(endpoint, tm, plc.image)
+
+    return make
+
+
+def _ports(scenario: Scenario) -> tuple[int, int]:
+    """Ports for the virtual PLC: the scenario's endpoint file fixes them, else free ones."""
+    if scenario.endpoints == "virtual":
+        return free_port(), free_port()
+    path = scenario.resolve(scenario.endpoints)
+    spec = read_endpoint_file(path)
+    by_protocol = {p.protocol: p for p in spec.plcs}
+    for plc in spec.plcs:
+        if plc.host not in (LOOPBACK, "localhost"):
+            raise ConfigError(path, [f"PLC {plc.name}: a virtual PLC binds only to {LOOPBACK}, not {plc.host}"])
+        if plc.port != by_protocol[plc.protocol].port:
+            raise ConfigError(path, [f"PLC {plc.name}: a virtual line serves each protocol on one port"])
+    return (
+        by_protocol["modbus"].port if "modbus" in by_protocol else free_port(),
+        by_protocol["opcua"].port if "opcua" in by_protocol else free_port(),
+    )
+
+
+async def run_episode(scenario: Scenario, config: EpisodeConfig | None = None) -> RunReport:
+    """Run one episode and write historian, Parquet frames and ``report.json`` to the run dir."""
+    config = config or EpisodeConfig()
+    if config.plugins is not None:
+        scenario = scenario.model_copy(update={"plugins": config.plugins})
+    seed = scenario.seed if config.seed is None else config.seed
+    if config.duration_s is not None and config.duration_s <= 0:
+        raise ValueError(f"duration must be positive, got {config.duration_s} s")
+    duration_s = config.duration_s or scenario.duration_s
+    n_scans = int(round(duration_s * 1000 / scenario.scan_ms))
+    out_dir = Path(config.out_dir) if config.out_dir else scenario.output_dir()
+    policy = config.policy or scenario.control.policy
+    wiring = await wire(scenario, seed, out_dir, config.mode, policy=policy, closed_loop=True)
+    started = time.perf_counter()
+    stopped_early: str | None = None
+    scans_done = 0
+    try:
+        if config.on_wired is not None:
+            config.on_wired(wiring)
+        for k in range(n_scans):
+            await run_scan(wiring, k * scenario.scan_ms, config.hooks)
+            scans_done = k + 1
+            if config.progress is not None:
+                config.progress(scans_done, n_scans)
+    except BaseException as err:  # keep what was collected, then re-raise
+        stopped_early = f"{type(err).__name__}: {err}"
+        raise
+    finally:
+        wall_s = time.perf_counter() - started
+        await wiring.close()
+        report = _finish(scenario, config, seed, out_dir, wiring, scans_done, wall_s, stopped_early)
+    return report
+
+
+async def run_scan(w: Wiring, t_ms: int, hooks: Sequence[FrameHook] = ()) -> Frame:
+    """One scan at plant time ``t_ms``: apply written setpoints, advance the plant, PLC scan, then
+    the edge stack's step (poll, align, store, detect, diagnose, control), then the hooks. Returns the frame."""
+    for name, value in w.plc.take_setpoint_changes().items():
+        w.plant.apply_setpoint(name, value)
+    if t_ms > w.plant.env.now:
+        w.plant.env.run(until=t_ms)
+    await w.plc.scan(t_ms, w.plant.measurements())
+    frame = (await w.edge.step(t_ms)).frame
+    for hook in hooks:
+        result = hook(frame)
+        if inspect.isawaitable(result):
+            await result
+    return frame
+
+
+def _finish(
+    scenario: Scenario,
+    config: EpisodeConfig,
+    seed: int,
+    out_dir: Path,
+    w: Wiring,
+    scans_done: int,
+    wall_s: float,
+    stopped_early: str | None,
+) -> RunReport:
+    """Export Parquet and write the report (runs even when the episode was interrupted)."""
+    with HistorianReader(out_dir / HISTORIAN_FILE) as reader:
+        by_quality = reader.counts_by_quality()
+        reader.export_parquet(out_dir / FRAMES_FILE)
+    plant_s = scans_done * scenario.scan_ms / 1000
+    policy = config.policy or scenario.control.policy
+    edge = w.edge
+    records = edge.records()
+    alarms, diagnoses, commands = records["alarms"], records["diagnoses"], records["commands"]
+    faults = with_answers(w.plant, w.plant.truth())
+    report = RunReport(
+        scenario={
+            **scenario.model_dump(mode="json"),
+            "file": str(scenario.source) if scenario.source else None,
+            "control": {"policy": policy, "playbook": str(default_playbook(w.tagmap.plant))
+                        if edge.control is not None else None},
+            "duration_s": config.duration_s or scenario.duration_s,
+        },
+        seed=seed,
+        mode=config.mode,
+        faults=faults,
+        alarms=alarms,
+        diagnoses=diagnoses,
+        rootcause=edge.rootcause_info,
+        commands=commands,
+        scores=score_run(w.tagmap.plant, faults, alarms, diagnoses, commands, historian=out_dir / HISTORIAN_FILE,
+                         end_ms=int(plant_s * 1000), analysis_wall_ms=edge.analysis_wall_ms),
+        detection={
+            "enabled": edge.detector is not None,
+            **(edge.detector.summary() if callable(getattr(edge.detector, "summary", None)) else {}),
+            "alarm_rates": edge.alarms.rates(int(plant_s * 1000)),
+        },
+        counts=Counts(
+            frames=edge.historian.frames,
+            samples=sum(by_quality.values()),
+            samples_by_quality=by_quality,
+            polls=sum(c.stats.polls for c in edge.collectors),
+            failed_polls=sum(c.stats.failed_polls for c in edge.collectors),
+            reconnects=sum(c.stats.reconnects for c in edge.collectors),
+        ),
+        durations=Durations(
+            plant_s=plant_s,
+            wall_s=round(wall_s, 3),
+            realtime_factor=round(plant_s / wall_s, 2) if wall_s > 0 else 0.0,
+        ),
+        outputs={
+            "historian": HISTORIAN_FILE,
+            "frames": FRAMES_FILE,
+            "endpoints": ENDPOINTS_FILE if w.endpoints_file == out_dir / ENDPOINTS_FILE else str(w.endpoints_file),
+            "tag_map": TAGS_FILE,
+            **({"ledger": LEDGER_FILE} if edge.control is not None else {}),
+        },
+        stopped_early=stopped_early,
+    )
+    report.write(out_dir / REPORT_FILE)
+    return report

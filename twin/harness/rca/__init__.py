@@ -1,0 +1,1 @@
+"""Root-cause datasets, benchmarks and the Tennessee Eastman sweep: they label episodes with the truth."""

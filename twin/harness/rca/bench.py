@@ -1,0 +1,94 @@
+"""Train and evaluate root-cause models on labelled datasets (scoring side: it reads the labels).
+
+``twin rootcause train`` and ``twin rootcause evaluate`` call these, for any plant with a sweep
+(:func:`twin.harness.rca.dataset.sweep_plant`): the plant comes from the dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rootcause.baselines import BASELINES, Ranker
+from rootcause.diagnoser import graph_with_knowledge, plant_names
+from rootcause.evaluate import Case, evaluate
+from rootcause.features import Evidence
+from rootcause.graph import PlantGraph
+from rootcause.knowledge import load_knowledge
+from twin.edge import shipped
+from twin.harness.rca.dataset import Dataset, Sample, fault_kind, sweep_plant, truth_label
+from virtual_plc.tagmap import TagMap
+
+
+def default_model(plant: str = "coater") -> Path:
+    """The model file shipped for ``plant`` (what a run of that plant uses by default)."""
+    return shipped.default_model(plant)
+
+
+def knowledge_file(plant: str) -> Path:
+    """The knowledge file shipped for ``plant``."""
+    return shipped.default_knowledge(plant)
+
+
+def cases_from(samples: Sequence[Sample], tagmaps: dict[int, TagMap], *, drop: float = 0.0, add: float = 0.0,
+               knowledge_seed: int = 0) -> list[Case]:
+    """Evaluation cases: each sample's evidence on its plant variant's graph (knowledge perturbed if asked).
+
+    The label is the truth (:func:`twin.harness.rca.dataset.truth_label`); the fault kind is what the
+    plant's sweep breaks results down by (the coater's fault kinds, TEP's disturbance ids).
+    """
+    graphs: dict[int, PlantGraph] = {}
+    cases = []
+    for s in samples:
+        if s.spec.variant not in graphs:
+            tagmap = tagmaps[s.spec.variant]
+            knowledge = load_knowledge(knowledge_file(tagmap.plant), plant_names(tagmap))
+            graphs[s.spec.variant] = graph_with_knowledge(tagmap, knowledge, drop=drop, add=add, seed=knowledge_seed)
+        evidence = Evidence(s.t_ms, int((s.first_alarm_s or 0) * 1000), dict(s.tags), step_s=s.step_s)
+        cases.append(Case(graphs[s.spec.variant], evidence, truth_label(s.spec), fault_kind(s.spec)))
+    return cases
+
+
+def train_on(
+    dataset: Dataset, config: Any, progress: Callable[[int, int, float], None] | None = None
+) -> tuple[Any, list[float]]:
+    """Train the GNN on the dataset's ``train`` split."""
+    from rootcause.model import train_model
+
+    cases = cases_from(dataset.split("train"), dataset.tagmaps)
+    if not cases:
+        raise ValueError("the dataset has no detected episodes in its train split")
+    arrays = [c.graph.arrays(c.evidence) for c in cases]
+    labels = [c.label_index() for c in cases]
+    return train_model(arrays, labels, config, progress)
+
+
+def methods_for(model_path: Path | None) -> dict[str, Ranker]:
+    """The GNN (if a model is given) and every baseline."""
+    methods: dict[str, Ranker] = {}
+    if model_path is not None:
+        from rootcause.diagnoser import gnn_ranker
+
+        methods["gnn"], _ = gnn_ranker(model_path)
+    methods.update(BASELINES)
+    return methods
+
+
+def evaluate_dataset(dataset: Dataset, model_path: Path | None, *, knowledge_seed: int = 0,
+                     progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Every evaluation of the dataset's plant (:attr:`~twin.harness.rca.dataset.SweepPlant.evaluations`) the
+    dataset has samples for, every method."""
+    methods = methods_for(model_path)
+    results: dict[str, Any] = {}
+    for name, (split, drop) in sweep_plant(dataset.plant).evaluations.items():
+        samples = dataset.split(split)
+        if not samples:
+            continue
+        cases = cases_from(samples, dataset.tagmaps, drop=drop, knowledge_seed=knowledge_seed)
+        total = sum(1 for s in dataset.samples if s.spec.split == split)
+        results[name] = {
+            "episodes": total, "detected": len(samples), "knowledge_links_dropped": drop,
+            "methods": evaluate(cases, methods, (lambda d, t, n=name: progress(n, d, t)) if progress else None),
+        }
+    return results

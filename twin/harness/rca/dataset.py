@@ -1,0 +1,246 @@
+"""Labelled root-cause episodes: sample fault specs, run them offline, keep the alarm-window evidence.
+
+This is scoring-side code: it reads the injected truth to label each episode. The evidence it
+keeps is exactly what the edge computes at a diagnosis (:func:`rootcause.window.read_evidence`
+on the run's historian and alarms, with the base scenario's ``rootcause.evidence`` settings), so
+a model trained here sees what it will see in a run.
+
+The plant is a parameter: a :class:`SweepPlant` says how one plant's episodes are drawn (splits,
+fault choices, magnitudes), run (base scenario, scan, how long to wait for an alarm) and scored
+(which evaluations). The sweeps are :data:`twin.harness.rca.coater.COATER` and
+:data:`twin.harness.rca.tep.TEP`. The label of an episode is the same rule for every plant
+(:func:`truth_label`): the measured tag for a sensor fault, else the asset where the plant's
+declared causal structure says the fault enters.
+
+Every episode's seed comes from (split, sweep seed, index), so the same arguments give the same
+dataset on any backend and with any number of processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import json
+import pickle
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from plant_models.base import PlantShutdown
+from rootcause.features import EvidenceSettings, TagEvidence
+from rootcause.window import read_evidence
+from twin.edge.historian import HistorianReader
+from twin.harness.episode import TAGS_FILE, EpisodeConfig, build_episode_plant, run_episode, scenario_tagmap
+from twin.harness.parallel import Backend, Progress, run_parallel
+from twin.harness.rca.coater import COATER
+from twin.harness.rca.sweep import EpisodeSpec, SweepPlant, _base
+from twin.harness.rca.tep import TEP
+from twin.harness.scenario import FaultEntry, Scenario, load_scenario
+from twin.harness.scores import expected_answer
+from virtual_plc.tagmap import TagMap, load_tagmap
+
+DATASET_FORMAT = 1
+PLANTS = ("coater", "tennessee_eastman")
+SWEEPS = {"coater": COATER, "tennessee_eastman": TEP}
+
+
+def fault_kind(spec: EpisodeSpec) -> str:
+    """What results are broken down by: the fault kind, or what the plant's sweep says."""
+    return sweep_plant(spec.plant).fault_kind(spec)
+
+
+def truth_label(spec: EpisodeSpec) -> str:
+    """The candidate a perfect diagnosis names (:func:`twin.harness.scores.expected_answer`), e.g. ``tep.reactor``
+    for IDV 4 — the same answer a run's ``report.json`` is scored against."""
+    if spec.label_kind == "sensor":
+        return spec.target
+    plant, graph = _truth(spec.plant, spec.variant)
+    return expected_answer(plant, spec.fault(), graph)
+
+
+@functools.cache
+def _truth(plant: str, variant: int) -> tuple[Any, nx.DiGraph]:
+    """A plant instance of this variant and its causal graph (the truth; built once per process)."""
+    sweep = sweep_plant(plant)
+    scenario = _variant_scenario(sweep, _base(sweep.base_scenario), variant)
+    model = build_episode_plant(scenario, 0)
+    return model, model.causal_graph()
+
+
+def sweep_plant(name: str) -> SweepPlant:
+    """The sweep definition of plant ``name`` (``ValueError`` naming the plants there are)."""
+    if name in SWEEPS:
+        return SWEEPS[name]
+    raise ValueError(f"no root-cause sweep for plant {name!r}; plants: {', '.join(PLANTS)}")
+
+
+@dataclass
+class Sample:
+    """The evidence of one episode at its first diagnosis, and its label."""
+
+    spec: EpisodeSpec
+    detected: bool
+    first_alarm_s: float | None
+    t_ms: int
+    tags: dict[str, TagEvidence] = field(default_factory=dict)
+    alarms: list[tuple[str, int]] = field(default_factory=list)
+    step_s: float = 1.0  # seconds per z-series element (the evidence settings' mean_s)
+
+
+@dataclass
+class Dataset:
+    """Samples of one or more splits, with the tag map of each line variant."""
+
+    samples: list[Sample]
+    tagmaps: dict[int, TagMap]
+    meta: dict[str, Any]
+
+    @property
+    def plant(self) -> str:
+        """The plant the samples come from (``ValueError`` if they mix plants)."""
+        plants = {s.spec.plant for s in self.samples} or {str(self.meta.get("plant", "coater"))}
+        if len(plants) > 1:
+            raise ValueError(f"the dataset mixes plants: {', '.join(sorted(plants))}")
+        return plants.pop()
+
+    def split(self, name: str) -> list[Sample]:
+        """The detected samples of one split."""
+        return [s for s in self.samples if s.spec.split == name and s.detected]
+
+    def save(self, path: str | Path) -> Path:
+        """Write the dataset (a pickle of plain data: specs, arrays, tag maps)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as fh:
+            pickle.dump({"format": DATASET_FORMAT, "samples": self.samples, "tagmaps": self.tagmaps,
+                         "meta": self.meta}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        return path
+
+    def digest(self) -> str:
+        """SHA-256 over every sample's spec and evidence: equal datasets, equal digests."""
+        h = hashlib.sha256()
+        for s in self.samples:
+            h.update(repr((s.spec.digest_record(), s.detected, s.first_alarm_s, s.t_ms, s.alarms)).encode())
+            for tag in sorted(s.tags):
+                ev = s.tags[tag]
+                h.update(tag.encode() + ev.z.tobytes() + ev.features.tobytes() + repr(ev.onset_s).encode())
+        return h.hexdigest()
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    """Read a dataset written by :meth:`Dataset.save`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no dataset at {path}; make one with `twin rootcause dataset`")
+    with path.open("rb") as fh:
+        blob = pickle.load(fh)  # noqa: S301 - our own file format
+    if blob.get("format") != DATASET_FORMAT:
+        raise ValueError(f"{path}: dataset format {blob.get('format')!r}, this version reads {DATASET_FORMAT}")
+    return Dataset(blob["samples"], blob["tagmaps"], blob["meta"])
+
+
+def episode_seed(split: str, sweep_seed: int, index: int) -> int:
+    """The seed of episode ``index`` of ``split`` in the sweep seeded ``sweep_seed``."""
+    digest = hashlib.sha256(f"{split}:{sweep_seed}:{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def sample_specs(split: str, n: int, sweep_seed: int, base: Scenario | None = None, *,
+                 plant: str = "coater") -> list[EpisodeSpec]:
+    """``n`` episode specs of ``split`` of ``plant``: fault kind, target, magnitude and onset drawn per episode."""
+    sweep = sweep_plant(plant)
+    if split not in sweep.splits:
+        raise ValueError(f"unknown split {split!r} for {plant}; splits: {', '.join(sweep.splits)}")
+    if n < 0:
+        raise ValueError(f"number of episodes must be >= 0, got {n}")
+    rule = sweep.splits[split]
+    tagmap = variant_tagmap(sweep, rule.variant, base)
+    specs = []
+    for i in range(n):
+        seed = episode_seed(split, sweep_seed, i)
+        rng = np.random.default_rng(seed)
+        kind, target, magnitude, q = sweep.draw(rule, rng, tagmap, i)
+        onset = float(np.round(rng.uniform(*rule.onset_s), 1))
+        specs.append(EpisodeSpec(split, i, seed % 1_000_000, rule.variant, kind, target, magnitude, q, onset, plant))
+    return specs
+
+
+def run_spec(spec: EpisodeSpec, base_path: str | None = None, settings: EvidenceSettings | None = None) -> Sample:
+    """Run one episode offline and keep the evidence at its first diagnosis (or a miss).
+
+    Defaults: the plant's base scenario and its evidence settings. A plant trip (TEP) ends the
+    episode; what was collected until then still counts.
+    """
+    sweep = sweep_plant(spec.plant)
+    base = load_scenario(base_path or sweep.base_scenario)
+    settings = settings or base.rootcause.evidence
+    duration = spec.onset_s + sweep.detect_within_s + settings.evidence_s
+    scenario = episode_scenario(base, spec, duration)
+    out = Path(tempfile.mkdtemp(prefix="qt-rca-"))
+    try:
+        try:
+            report = asyncio.run(run_episode(scenario, EpisodeConfig(out_dir=out, mode="offline", seed=spec.seed)))
+            raw_alarms = report.alarms
+        except PlantShutdown:
+            raw_alarms = json.loads((out / "report.json").read_text())["alarms"]
+        alarms = sorted((a["tag"], int(a["t_ms"])) for a in raw_alarms)
+        if not alarms:
+            return Sample(spec, False, None, int(duration * 1000), step_s=settings.mean_s)
+        first = min(t for _, t in alarms)
+        t_ms = min(first + int(settings.evidence_s * 1000), int(duration * 1000))
+        seen = [a for a in alarms if a[1] <= t_ms]
+        tagmap_tags = load_tagmap(out / TAGS_FILE).names()  # the tag map the run itself wrote
+        with HistorianReader(out / "historian.duckdb") as reader:
+            evidence = read_evidence(reader, tagmap_tags, seen, t_ms, settings)
+        return Sample(spec, True, first / 1000, t_ms, evidence.tags, seen, step_s=settings.mean_s)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def episode_scenario(base: Scenario, spec: EpisodeSpec, duration_s: float) -> Scenario:
+    """The base scenario with this spec's plant variant, fault, seed, scan and duration."""
+    fault = FaultEntry(kind=spec.kind, target=spec.target, start_s=spec.onset_s, magnitude=spec.magnitude)
+    scenario = _variant_scenario(sweep_plant(spec.plant), base, spec.variant)
+    return scenario.model_copy(update={
+        "name": f"rca_{spec.split}_{spec.index}", "faults": [fault], "seed": spec.seed, "duration_s": duration_s,
+        # the sweep keeps evidence for training; it does not diagnose
+        "rootcause": base.rootcause.model_copy(update={"enabled": False}),
+    })
+
+
+def generate(
+    specs: Sequence[EpisodeSpec], *, processes: int | None = None, backend: Backend = "pool",
+    progress: Progress | None = None,
+) -> Dataset:
+    """Run every spec (in parallel) and collect the samples, in spec order (all specs of one plant)."""
+    plants = {s.plant for s in specs} or {"coater"}
+    if len(plants) > 1:
+        raise ValueError(f"one dataset per plant; the specs mix {', '.join(sorted(plants))}")
+    sweep = sweep_plant(plants.pop())
+    samples = run_parallel(run_spec, list(specs), processes=processes, backend=backend, progress=progress)
+    tagmaps = {v: variant_tagmap(sweep, v) for v in sorted({s.variant for s in specs})}
+    detected = sum(s.detected for s in samples)
+    return Dataset(samples, tagmaps, {
+        "episodes": len(samples), "detected": detected, "plant": sweep.name, "base_scenario": sweep.base_scenario.name,
+        "scan_ms": sweep.scan_ms or _base(sweep.base_scenario).scan_ms, "evidence": sweep.evidence().model_dump()})
+
+
+def variant_tagmap(sweep: SweepPlant, variant: int, base: Scenario | None = None) -> TagMap:
+    """The tag map of one plant variant (what the edge of that line would see)."""
+    scenario = _variant_scenario(sweep, base or load_scenario(sweep.base_scenario), variant)
+    return scenario_tagmap(scenario, build_episode_plant(scenario, 0))
+
+
+def _variant_scenario(sweep: SweepPlant, base: Scenario, variant: int) -> Scenario:
+    """The base scenario as the sweep runs it: this variant's plant options, the sweep's scan, no faults."""
+    return base.model_copy(update={"plant_options": {**base.plant_options, **sweep.variant_options(variant)},
+                                   "faults": [], "scan_ms": sweep.scan_ms or base.scan_ms})
+
+

@@ -1,0 +1,107 @@
+"""The run report (``report.json``): one per run, read by the app, CI and outside tools.
+
+Keys (ARCHITECTURE.md "Run report"): ``scenario``, ``seed``, ``mode``, ``faults`` (the
+injected truth), ``counts`` (frames, samples by quality, collector health), ``alarms``,
+``diagnoses``, ``commands`` (filled by the detection, root-cause and control layers),
+``detection`` (what was monitored and the alarm-rate figures), ``scores`` (the run scored
+against the injected truth, :mod:`twin.harness.scores`), ``durations`` (plant and wall-clock
+seconds), ``outputs`` (files of the run).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+REPORT_VERSION = 1
+
+
+class Counts(BaseModel):
+    """How much the edge collected, and how healthy it was."""
+
+    frames: int
+    samples: int
+    samples_by_quality: dict[str, int]
+    polls: int
+    failed_polls: int
+    reconnects: int
+
+
+class Durations(BaseModel):
+    """Plant time simulated and wall-clock time spent."""
+
+    plant_s: float
+    wall_s: float
+    realtime_factor: float = Field(description="plant seconds per wall second")
+
+
+class QualityOutcome(BaseModel):
+    """The plant's product-quality metric before the fault and at the end of the run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str | None = Field(description="the quality tag scored, e.g. coater.xray.wrinkles_per_m")
+    pre_fault: float | None = Field(description="mean before the first fault's onset (the whole run if none)")
+    final: float | None = Field(description="mean over the last 10 % of the run")
+
+
+class Scores(BaseModel):
+    """A run scored against the injected truth (keys fixed: CI and outside tools read them).
+
+    Delays are plant seconds from the first fault's onset; None when it never happened.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    detection_delay_s: float | None = Field(description="onset -> first alarm at or after it")
+    diagnosis_delay_s: float | None = Field(description="onset -> first diagnosis at or after it")
+    command_delay_s: float | None = Field(description="onset -> first correction the bridge applied")
+    verified_delay_s: float | None = Field(description="onset -> first correction verified as having worked")
+    analysis_wall_ms_per_alarm: float | None = Field(
+        description="wall ms of detection and root cause on the scans that raised alarms or made diagnoses, per alarm")
+    top1_correct: bool | None = Field(description="the first diagnosis after onset names the fault target first")
+    top3_correct: bool | None = Field(description="... among its first three candidates")
+    quality: QualityOutcome
+
+
+class RunReport(BaseModel):
+    """Everything a run produced, and the truth it is scored against."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    report_version: int = REPORT_VERSION
+    scenario: dict[str, Any]
+    seed: int
+    mode: str
+    faults: list[dict[str, Any]]
+    counts: Counts
+    alarms: list[dict[str, Any]] = Field(default_factory=list)
+    detection: dict[str, Any] = Field(
+        default_factory=dict, description="what was monitored, what was not and why, alarm-rate figures"
+    )
+    diagnoses: list[dict[str, Any]] = Field(default_factory=list)
+    rootcause: dict[str, Any] = Field(
+        default_factory=dict, description="how diagnoses were made: method, model version, knowledge file"
+    )
+    commands: list[dict[str, Any]] = Field(default_factory=list)
+    scores: Scores | None = Field(default=None, description="the run scored against the truth")
+    durations: Durations
+    outputs: dict[str, str]
+    stopped_early: str | None = Field(default=None, description="why the run ended before its duration")
+
+    def write(self, path: str | Path) -> Path:
+        """Write as indented JSON."""
+        path = Path(path)
+        path.write_text(json.dumps(self.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
+        return path
+
+
+def read_report(path: str | Path) -> RunReport:
+    """Read a ``report.json`` (or the one inside a run directory)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "report.json"
+    return RunReport.model_validate_json(path.read_text(encoding="utf-8"))

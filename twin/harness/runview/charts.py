@@ -1,0 +1,172 @@
+"""Charts of a finished run: control charts from the historian, the root-cause graph, trends.
+
+A control chart here is an individuals chart (``xbar.one``) of subgroup means, built by
+:func:`twin.edge.detection.spc.control_chart` the way qcc builds it: Phase I is the detection
+warm-up (the data the detectors learnt from), Phase II the rest, judged on Phase I's limits
+with the Western Electric (or Nelson) run rules. Figures are matplotlib, so the app and the
+HTML report draw the same pictures.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rootcause.diagnosis import Diagnosis
+from twin.edge.detection.spc import control_chart
+from twin.edge.historian import HistorianReader
+from twin.harness.episode import HISTORIAN_FILE
+from twin.harness.plots import plot_run
+from twin.harness.runview.run import RunData
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+MIN_PHASE1 = 5
+
+
+@dataclass(frozen=True)
+class ChartSeries:
+    """An individuals chart of one element's subgroup means, with limits and rule violations."""
+
+    element: str
+    t_s: np.ndarray
+    values: np.ndarray
+    center: float
+    lcl: float
+    ucl: float
+    n_phase1: int
+    subgroup_s: float
+    rule_set: str
+    violations: dict[int, list[int]]
+
+    @property
+    def flagged(self) -> list[int]:
+        """Indices of points that break any rule."""
+        return sorted({i for points in self.violations.values() for i in points})
+
+    def first_violation_s(self) -> float | None:
+        """Start time of the first Phase II subgroup that breaks a rule, or None."""
+        late = [i for i in self.flagged if i >= self.n_phase1]
+        return float(self.t_s[late[0]]) if late else None
+
+
+def chart_series(run: RunData, element: str, *, subgroup_s: float = 1.0, phase1_s: float | None = None,
+                 rule_set: str = "western-electric", nsigmas: float = 3.0) -> ChartSeries:
+    """The control chart of ``element``: good samples averaged per ``subgroup_s``, limits from Phase I.
+
+    Phase I covers ``[0, phase1_s)``; by default the run's detection warm-up, or the first
+    half of the run when the run is shorter than that.
+    """
+    if subgroup_s <= 0:
+        raise ValueError(f"subgroup_s must be positive, got {subgroup_s}")
+    with HistorianReader(run.run_dir / HISTORIAN_FILE) as reader:
+        table = reader.window(None, None, [element])
+    good = np.asarray(table.column("quality").to_pylist()) == "good"
+    ts = table.column("ts_ms").to_numpy()[good]
+    values = table.column("value").to_numpy(zero_copy_only=False).astype(float)[good]
+    if ts.size == 0:
+        raise ValueError(f"{element} has no good samples in {run.run_dir}")
+    groups = (ts // int(subgroup_s * 1000)).astype(np.int64)
+    starts, inverse = np.unique(groups, return_inverse=True)
+    means = np.bincount(inverse, weights=values) / np.bincount(inverse)
+    t_s = starts * subgroup_s
+    limit_s = phase1_s if phase1_s is not None else (run.warmup_s or run.plant_s / 2)
+    if limit_s >= run.plant_s:
+        limit_s = run.plant_s / 2
+    n1 = int(np.searchsorted(t_s, limit_s))
+    if n1 < MIN_PHASE1:
+        raise ValueError(f"{element}: {n1} subgroups before {limit_s:g} s; a control chart needs at least "
+                         f"{MIN_PHASE1} in Phase I")
+    phase1, phase2 = means[:n1], means[n1:]
+    if np.ptp(phase1) == 0:
+        raise ValueError(f"{element} does not move during Phase I (0–{limit_s:g} s): no sigma to chart against")
+    chart = control_chart("xbar.one", phase1, newdata=phase2 if phase2.size else None, nsigmas=nsigmas)
+    return ChartSeries(element, t_s, means, float(chart.center), float(chart.lcl[0]), float(chart.ucl[0]), n1,
+                       subgroup_s, rule_set, chart.rules(rule_set))
+
+
+def control_chart_figure(series: ChartSeries, onsets_s: Sequence[float] = ()) -> Figure:
+    """Centre line, limits, Phase I/II boundary, rule violations marked, fault onsets dashed."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.0))
+    ax = fig.subplots()
+    t, x = series.t_s, series.values
+    ax.plot(t, x, lw=0.9, color="#1f5aa6", marker=".", ms=2.5, label="subgroup mean")
+    ax.axhline(series.center, color="#2ca02c", lw=1.0, label=f"CL {series.center:.4g}")
+    for limit, name in ((series.ucl, "UCL"), (series.lcl, "LCL")):
+        ax.axhline(limit, color="#d62728", lw=1.0, ls="--", label=f"{name} {limit:.4g}")
+    ax.axvspan(t[0], t[series.n_phase1 - 1] + series.subgroup_s, color="#888888", alpha=0.08, label="Phase I")
+    beyond = series.violations.get(1, [])
+    others = [i for i in series.flagged if i not in set(beyond)]
+    if others:
+        ax.scatter(t[others], x[others], s=16, color="#ff7f0e", zorder=3, label="run rule 2–8")
+    if beyond:
+        ax.scatter(t[beyond], x[beyond], s=22, color="#d62728", zorder=4, label="beyond limits")
+    for onset in onsets_s:
+        ax.axvline(onset, color="#9467bd", lw=1.2, ls=":", label="fault onset (truth)")
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper left", ncol=4, framealpha=0.8)
+    ax.set_title(f"{series.element}: individuals chart of {series.subgroup_s:g} s means, "
+                 f"{len(series.flagged)} points flagged ({series.rule_set})", fontsize=9)
+    ax.set_xlabel("plant time (s)", fontsize=8)
+    ax.tick_params(labelsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def rootcause_figure(diagnosis: Diagnosis) -> Figure:
+    """The diagnosis as a graph: the evidence path in red from the top candidate, candidates by score."""
+    import networkx as nx
+    from matplotlib.figure import Figure
+
+    graph = nx.DiGraph()
+    path_nodes: list[str] = []
+    for step in diagnosis.evidence_path:
+        graph.add_edge(step.cause, step.effect, score=step.score, signal=step.signal)
+        path_nodes += [n for n in (step.cause, step.effect) if n not in path_nodes]
+    others = [c.asset for c in diagnosis.candidates if c.asset not in path_nodes]
+    graph.add_nodes_from(others)
+    pos = {n: (i, 0.0) for i, n in enumerate(path_nodes)}
+    pos |= {n: (i, -1.0) for i, n in enumerate(others)}
+    scores = {c.asset: c.score for c in diagnosis.candidates}
+    fig = Figure(figsize=(9, 3.2))
+    ax = fig.subplots()
+    colours = ["#d62728" if diagnosis.top and n == diagnosis.top.asset else
+               "#ff9896" if n in scores else "#c7c7c7" for n in graph.nodes]
+    nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=colours, node_size=700)
+    nx.draw_networkx_edges(graph, pos, ax=ax, edge_color="#d62728", width=2.0, arrows=True, node_size=700)
+    labels = {n: n.split(".", 1)[-1] + (f"\n{scores[n]:.2f}" if n in scores else "") for n in graph.nodes}
+    for n, (x, y) in pos.items():
+        ax.annotate(labels[n], (x, y), xytext=(0, -26), textcoords="offset points", ha="center", fontsize=7)
+    edge_labels = {(s.cause, s.effect): f"{s.score:.2f}" for s in diagnosis.evidence_path}
+    nx.draw_networkx_edge_labels(graph, pos, edge_labels=edge_labels, ax=ax, font_size=7)
+    ax.set_title(f"diagnosis {diagnosis.id} ({diagnosis.method}): evidence path in red, candidate scores below",
+                 fontsize=9)
+    ax.margins(0.15, 0.35)
+    ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def trends_png(run: RunData, patterns: Sequence[str], *, resolution_ms: int = 1000) -> bytes:
+    """Trends of the tags matching ``patterns`` (``twin plot``'s picture) as PNG bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = plot_run(run.run_dir, patterns, Path(tmp) / "trends.png", resolution_ms=resolution_ms)
+        return out.read_bytes()
+
+
+def figure_png(fig: Figure, dpi: int = 100) -> bytes:
+    """A matplotlib figure as PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()

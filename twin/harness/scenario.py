@@ -1,0 +1,167 @@
+"""Scenario files: what to simulate, which faults to inject, and how to run the edge.
+
+A scenario is YAML validated by :class:`Scenario`; :func:`load_scenario` also checks the
+faults against the plant (kind, target) and reports any problem as a
+:class:`~virtual_plc.configfile.ConfigError` naming the field and its line, e.g.::
+
+    scenarios/broken.yaml: field faults[0].target (line 14): 'coater.blade9' is not a
+    target of blade_pressure_drift; valid: coater.blade1, coater.blade2, ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from plant_models.base import FaultKind, FaultSpec
+from plant_models.registry import build_plant, known_plants
+from rootcause.settings import RootCauseSettings
+from twin.edge.detection.settings import DetectionSettings
+from twin.edge.plugins.choice import PluginChoices
+from twin.edge.settings import AlignmentSettings, ControlSettings, Policy  # noqa: F401 - Policy re-exported
+from virtual_plc.configfile import ConfigError, line_of, read_yaml, resolve_path, validate_document
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FaultEntry(_Strict):
+    """One injected fault (see :class:`plant_models.base.FaultSpec` for the meaning)."""
+
+    kind: FaultKind
+    target: str
+    start_s: float = Field(ge=0)
+    magnitude: float = 0.0
+    rate: float | None = Field(default=None, gt=0)
+    duration_s: float | None = Field(default=None, gt=0)
+    params: dict[str, float] = Field(default_factory=dict)
+
+    def spec(self) -> FaultSpec:
+        """The plant-level fault specification."""
+        return FaultSpec(
+            kind=self.kind,
+            target=self.target,
+            start_s=self.start_s,
+            magnitude=self.magnitude,
+            rate=self.rate,
+            duration_s=self.duration_s,
+            params=dict(self.params),
+        )
+
+
+class Outputs(_Strict):
+    """Where a run writes its files (relative paths are relative to the working directory)."""
+
+    dir: str | None = Field(default=None, description="default: runs/<scenario name>")
+
+
+class Scenario(_Strict):
+    """A whole scenario file."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    plant: str
+    plant_options: dict[str, Any] = Field(default_factory=dict)
+    seed: int = Field(ge=0)
+    duration_s: float = Field(gt=0)
+    scan_ms: int = Field(default=10, ge=1, le=60_000)
+    faults: list[FaultEntry] = Field(default_factory=list)
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    rootcause: RootCauseSettings = Field(default_factory=RootCauseSettings)
+    control: ControlSettings = Field(default_factory=ControlSettings)
+    alignment: AlignmentSettings = Field(default_factory=AlignmentSettings)
+    plugins: PluginChoices = Field(default_factory=PluginChoices,
+                                   description="detector, diagnoser and control policy (default: ours)")
+    endpoints: str = Field(default="virtual", description="'virtual', or an endpoint file fixing ports")
+    tag_map: str | None = Field(default=None, description="a tag map file; default: generated from the plant")
+    outputs: Outputs = Field(default_factory=Outputs)
+
+    # set by load_scenario: where the file lives, to resolve relative paths
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("plant")
+    @classmethod
+    def _known_plant(cls, plant: str) -> str:
+        if plant not in known_plants():
+            raise ValueError(f"unknown plant {plant!r}; known plants: {', '.join(known_plants())}")
+        return plant
+
+    @property
+    def n_scans(self) -> int:
+        """Number of PLC scans in the run."""
+        return int(round(self.duration_s * 1000 / self.scan_ms))
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the file, relative to the scenario file's folder."""
+        return resolve_path(relative, self.source.parent if self.source is not None else None)
+
+    def output_dir(self) -> Path:
+        """The run directory."""
+        return Path(self.outputs.dir) if self.outputs.dir else Path("runs") / self.name
+
+
+def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Load and validate a scenario file, including its faults against the plant.
+
+    ``overrides`` (a suite's, ``{"control": {"policy": "auto"}}``) are merged in before validation."""
+    path = Path(path)
+    document = read_yaml(path)
+    if overrides:
+        document = merge_overrides(document, overrides)
+    scenario = validate_document(Scenario, document, path)
+    scenario.source = path.resolve()
+    check_faults(scenario, document, path)
+    return scenario
+
+
+def merge_overrides(document: Any, overrides: Mapping[str, Any]) -> Any:
+    """``document`` with ``overrides`` merged in, mapping into mapping; other values replace.
+
+    >>> merge_overrides({"a": {"b": 1, "c": 2}, "d": 3}, {"a": {"c": 5}})
+    {'a': {'b': 1, 'c': 5}, 'd': 3}
+    """
+    if not isinstance(document, MutableMapping):
+        raise ValueError(f"cannot apply overrides {dict(overrides)} to a {type(document).__name__}")
+    for key, value in overrides.items():
+        current = document.get(key)
+        if isinstance(value, Mapping) and isinstance(current, MutableMapping):
+            merge_overrides(current, value)
+        else:
+            document[key] = value
+    return document
+
+
+def check_faults(scenario: Scenario, document: Any = None, path: str | Path = "<scenario>") -> None:
+    """Check every fault's kind and target against the plant; errors name field and line."""
+    try:
+        plant = build_plant(scenario.plant, scenario.seed, scenario.plant_options)
+    except ValueError as err:
+        line = line_of(document, ("plant_options",)) if document is not None else None
+        raise ConfigError(path, [f"field plant_options{f' (line {line})' if line else ''}: {err}"]) from None
+    targets = plant.fault_targets()
+    problems = []
+
+    def where(*loc: int | str) -> str:
+        line = line_of(document, loc) if document is not None else None
+        dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        return f"field {dotted}" + (f" (line {line})" if line else "")
+
+    for i, fault in enumerate(scenario.faults):
+        valid = targets.get(fault.kind, [])
+        if fault.target not in valid:
+            shown = ", ".join(valid[:12]) + (" ..." if len(valid) > 12 else "")
+            problems.append(
+                f"{where('faults', i, 'target')}: {fault.target!r} is not a target of {fault.kind} "
+                f"on plant {scenario.plant}; valid: {shown}"
+            )
+        if fault.start_s >= scenario.duration_s:
+            problems.append(
+                f"{where('faults', i, 'start_s')}: the fault starts at {fault.start_s:g} s, "
+                f"at or after the end of the run ({scenario.duration_s:g} s)"
+            )
+    if problems:
+        raise ConfigError(path, problems)

@@ -1,0 +1,76 @@
+"""Serve a scenario's plant behind its virtual PLC in real time, for any outside client.
+
+``twin plc serve`` runs this: the plant advances one scan per ``scan_ms / speed`` of wall
+time (paced by the asyncio clock, so the servers keep answering between scans), the
+PLC refreshes its image, and any Modbus TCP or OPC UA client can read and write it at
+the addresses of the exported tag CSV, which is written next to an endpoint file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from twin.harness.binding import virtual_endpoints
+from twin.harness.episode import ENDPOINTS_FILE, TAGS_FILE, build_episode_plant, scenario_tagmap
+from twin.harness.scenario import Scenario
+from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port
+
+
+@dataclass
+class ServeInfo:
+    """Where the served PLC listens and where its files are."""
+
+    modbus_port: int
+    opcua_port: int
+    tags_csv: Path
+    endpoints: Path
+
+
+async def serve_plc(
+    scenario: Scenario,
+    *,
+    out_dir: Path,
+    modbus_port: int | None = None,
+    opcua_port: int | None = None,
+    seed: int | None = None,
+    speed: float = 1.0,
+    duration_s: float | None = None,
+    ready: Callable[[ServeInfo], None] | None = None,
+) -> int:
+    """Serve until ``duration_s`` of plant time has passed (forever if None); returns scans run."""
+    if speed <= 0:
+        raise ValueError(f"speed must be positive, got {speed}")
+    plant = build_episode_plant(scenario, scenario.seed if seed is None else seed)
+    tagmap = scenario_tagmap(scenario, plant)
+    plc = VirtualPlc(tagmap)
+    plc.initialise_setpoints(plant.setpoints())
+    modbus_port = modbus_port or free_port()
+    opcua_port = opcua_port or free_port()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tagmap.to_csv(out_dir / TAGS_FILE)
+    virtual_endpoints(tagmap, TAGS_FILE, modbus_port=modbus_port, opcua_port=opcua_port, scan_ms=scenario.scan_ms).save(
+        out_dir / ENDPOINTS_FILE
+    )
+    await plc.scan(0, plant.measurements())
+    await plc.start(host=LOOPBACK, modbus_port=modbus_port, opcua_port=opcua_port)
+    if ready is not None:
+        ready(ServeInfo(modbus_port, opcua_port, out_dir / TAGS_FILE, out_dir / ENDPOINTS_FILE))
+    period_s = scenario.scan_ms / 1000 / speed
+    started = time.monotonic()
+    k = 0
+    try:
+        while duration_s is None or k * scenario.scan_ms < duration_s * 1000:
+            k += 1
+            for name, value in plc.take_setpoint_changes().items():
+                plant.apply_setpoint(name, value)
+            t_ms = k * scenario.scan_ms
+            plant.env.run(until=t_ms)
+            await plc.scan(t_ms, plant.measurements())
+            await asyncio.sleep(max(0.0, started + k * period_s - time.monotonic()))
+    finally:
+        await plc.stop()
+    return k
