@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from twin.contracts import Scores  # noqa: E402
 from twin.harness.episode import EpisodeConfig, run_episode  # noqa: E402
-from twin.harness.report import Scores  # noqa: E402
 from twin.harness.scenario import load_scenario  # noqa: E402
 
 FLAGSHIP = Path(__file__).resolve().parents[1] / "scenarios" / "coater_coil_ageing.yaml"

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from rootcause.diagnosis import Candidate, Diagnosis, EvidenceStep
 from twin.cli import app
+from twin.contracts import QualityOutcome, Scores
 from twin.edge.ledger import Ledger
-from twin.harness.report import QualityOutcome, Scores
 
 SEED = 3
 DURATION_S = 40.0

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from rootcause.diagnosis import Diagnosis
 from tests.conftest import REPO
+from twin.contracts import RunReport
 from twin.harness.episode import EpisodeConfig, run_episode
-from twin.harness.report import RunReport
 from twin.harness.scenario import FaultEntry, load_scenario
 
 SLOW = settings(max_examples=3, deadline=None, derandomize=False, print_blob=True,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from twin.contracts import read_report
 from twin.edge.frames import Quality
 from twin.edge.historian import HistorianReader
 from twin.harness.episode import EpisodeConfig, run_episode, run_scan, wire
-from twin.harness.report import read_report
 from twin.harness.scenario import Scenario
 
 SHORT = dict(

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import REPO
+from twin.contracts import RunReport
 from twin.harness.episode import EpisodeConfig, run_episode
-from twin.harness.report import RunReport
 from twin.harness.scenario import Scenario, load_scenario
 
 CLEAN = load_scenario(REPO / "scenarios" / "tep_clean.yaml")

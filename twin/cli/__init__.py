@@ -33,12 +33,12 @@ from twin.cli.check import check
 from twin.cli.ledger import ledger_app
 from twin.cli.report import report_app
 from twin.cli.rootcause import rootcause_app
+from twin.contracts import Mode, Policy, RunReport, choices
 from twin.edge.plugins.choice import PluginChoices
 from twin.edge.plugins.guard import PluginError
-from twin.harness.episode import EpisodeConfig, Mode, build_episode_plant, run_episode, scenario_tagmap
+from twin.harness.episode import EpisodeConfig, build_episode_plant, run_episode, scenario_tagmap
 from twin.harness.progress import progress_bar
-from twin.harness.report import RunReport
-from twin.harness.scenario import Policy, Scenario, load_scenario
+from twin.harness.scenario import Scenario, load_scenario
 from virtual_plc.configfile import ConfigError
 
 app = typer.Typer(help="Quality Twin: fault-injection testbed for manufacturing quality.", no_args_is_help=True)
@@ -105,8 +105,8 @@ def run(
         return
     _quiet_libraries()
     spec = _load(scenario)
-    if policy is not None and policy not in ("off", "recommend", "auto"):
-        raise _fail(f"--policy must be off, recommend or auto, not {policy!r}")
+    if policy is not None and policy not in set(Policy):
+        raise _fail(f"--policy must be {choices(Policy)}, not {policy!r}")
     if duration is not None and duration <= 0:
         raise _fail(f"--duration must be positive, not {duration:g}")
     mode: Mode = "offline" if offline else "lockstep"
@@ -198,8 +198,8 @@ def edge_run(
     from twin.edge.settings import load_edge_settings
 
     _quiet_libraries()
-    if policy is not None and policy not in ("off", "recommend", "auto"):
-        raise _fail(f"--policy must be off, recommend or auto, not {policy!r}")
+    if policy is not None and policy not in set(Policy):
+        raise _fail(f"--policy must be {choices(Policy)}, not {policy!r}")
     address = None
     if broker is not None:
         host, _, port = broker.rpartition(":")

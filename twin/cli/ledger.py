@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from twin.edge.control.wiring import BRIDGE_JOURNAL_FILE, LEDGER_FILE
+from twin.contracts import RunFiles
 from twin.edge.ledger import verify_ledger
 
 ledger_app = typer.Typer(help="The run's tamper-evident ledger.", no_args_is_help=True)
@@ -23,9 +23,9 @@ def ledger_files(target: Path) -> list[Path]:
     """The chains to check: a ledger file itself, or a run directory's ledger and bridge journal."""
     if target.is_file():
         return [target]
-    files = [target / LEDGER_FILE]
-    if (target / BRIDGE_JOURNAL_FILE).exists():
-        files.append(target / BRIDGE_JOURNAL_FILE)
+    files = [target / RunFiles.LEDGER]
+    if (target / RunFiles.BRIDGE_JOURNAL).exists():
+        files.append(target / RunFiles.BRIDGE_JOURNAL)
     return files
 
 

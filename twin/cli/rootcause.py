@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from twin.contracts import Backend, choices
 from twin.harness.progress import progress_bar
 from twin.harness.rca.bench import default_model, evaluate_dataset, train_on
 from twin.harness.rca.dataset import PLANTS, Dataset, fault_kind, generate, load_dataset, sample_specs, sweep_plant
@@ -40,8 +41,8 @@ def _generate(plan: list[tuple[str, int]], seed: int, jobs: int, backend: str, p
 
 
 def _check_backend(backend: str) -> None:
-    if backend not in ("serial", "pool", "ray"):
-        raise typer.BadParameter(f"backend must be serial, pool or ray, not {backend!r}")
+    if backend not in set(Backend):
+        raise typer.BadParameter(f"backend must be {choices(Backend)}, not {backend!r}")
 
 
 def _sweep(plant: str) -> SweepPlant:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from twin.contracts import RunFiles
 from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER
 from twin.edge.bridge.mqtt import BrokerAddress
 from twin.edge.collector import Collector
@@ -41,7 +42,6 @@ from twin.edge.settings import EdgeSettings, Policy
 from twin.edge.stack import EdgeStack, Messaging
 from virtual_plc.endpoints import load_endpoints
 
-EDGE_REPORT_FILE = "edge.json"
 SUMMARY_EVERY = 50  # ticks between refreshes of the result (and checks of ``stop``)
 ACCOUNT_ENV = {  # role → (username variable, password variable, default username)
     "edge": ("TWIN_MQTT_USERNAME", "TWIN_MQTT_PASSWORD", EDGE_USER),
@@ -144,7 +144,7 @@ async def run_edge(
     finally:
         _summarise(result, edge)
         out.mkdir(parents=True, exist_ok=True)
-        (out / EDGE_REPORT_FILE).write_text(json.dumps(result.__dict__, indent=2, default=str) + "\n",
+        (out / RunFiles.EDGE_REPORT).write_text(json.dumps(result.__dict__, indent=2, default=str) + "\n",
                                             encoding="utf-8")
     return result
 

@@ -7,16 +7,14 @@ so a scenario file serves as the standalone edge's settings file too: its other 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from rootcause.settings import RootCauseSettings
+from twin.contracts import Policy
 from twin.edge.detection.settings import DetectionSettings
 from twin.edge.plugins.choice import PluginChoices
 from virtual_plc.configfile import read_yaml, validate_document
-
-Policy = Literal["off", "recommend", "auto"]
 
 
 class ControlSettings(BaseModel):

@@ -43,11 +43,12 @@ from typing import Any
 
 from rootcause.diagnoser import AlarmRef, DiagnosisLoop
 from rootcause.diagnosis import Diagnosis
+from twin.contracts import RunFiles
 from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER
 from twin.edge.bridge.mqtt import BrokerAddress
 from twin.edge.collector import Collector, build_collectors, element_index, poll_all
 from twin.edge.control.playbook import playbook_path
-from twin.edge.control.wiring import BRIDGE_JOURNAL_FILE, LEDGER_FILE, ClosedLoop, open_closed_loop
+from twin.edge.control.wiring import ClosedLoop, open_closed_loop
 from twin.edge.detection.alarms import Alarm, AlarmManager
 from twin.edge.detection.monitor import Detector
 from twin.edge.frames import Aligner, ElementIndex, Frame
@@ -59,7 +60,6 @@ from virtual_plc.drivers import PlcDriver, make_driver
 from virtual_plc.endpoints import Endpoint, ResolvedEndpoints
 from virtual_plc.tagmap import TagMap
 
-HISTORIAN_FILE = "historian.duckdb"
 DriverFactory = Callable[[Endpoint, TagMap], PlcDriver]
 
 
@@ -135,7 +135,7 @@ class EdgeStack:
         try:
             plugins = self.settings.plugins
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            self.historian = Historian(self.out_dir / HISTORIAN_FILE, self.index)
+            self.historian = Historian(self.out_dir / RunFiles.HISTORIAN, self.index)
             self._exit.callback(self.historian.close)
             self.detector = make_detector(plugins.detector, self.settings.detection, self.tagmap, self.index,
                                           self.base)
@@ -156,7 +156,7 @@ class EdgeStack:
 
     async def _open_control(self) -> ClosedLoop:
         """The closed loop, on fresh ledger files (a re-run into the same folder starts its own chain)."""
-        for name in (LEDGER_FILE, BRIDGE_JOURNAL_FILE):
+        for name in (RunFiles.LEDGER, RunFiles.BRIDGE_JOURNAL):
             for path in (self.out_dir / name, self.out_dir / (name + HEAD_SUFFIX)):
                 path.unlink(missing_ok=True)
         m = self.messaging

@@ -6,8 +6,9 @@ import asyncio
 import tempfile
 from pathlib import Path
 
+from twin.contracts import Mode, RunFiles
 from twin.edge.historian import HistorianReader
-from twin.harness.episode import HISTORIAN_FILE, EpisodeConfig, Mode, run_episode
+from twin.harness.episode import EpisodeConfig, run_episode
 from twin.harness.scenario import Scenario
 
 
@@ -23,7 +24,7 @@ def historian_hash(
         run_dir = Path(tmp)
         config = EpisodeConfig(seed=seed, out_dir=run_dir, mode=mode, duration_s=duration_s)
         asyncio.run(run_episode(scenario, config))
-        with HistorianReader(run_dir / HISTORIAN_FILE) as reader:
+        with HistorianReader(run_dir / RunFiles.HISTORIAN) as reader:
             return reader.content_hash()
 
 

@@ -27,19 +27,17 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from plant_models.base import PlantModel
 from plant_models.registry import build_plant
-from twin.edge.control.wiring import LEDGER_FILE
+from twin.contracts import Counts, Durations, Mode, RunFiles, RunReport
 from twin.edge.frames import Frame
 from twin.edge.historian import HistorianReader
 from twin.edge.plugins.choice import PluginChoices
 from twin.edge.settings import EdgeSettings, Policy
 from twin.edge.shipped import default_playbook
-from twin.edge.stack import HISTORIAN_FILE, DriverFactory, EdgeStack
+from twin.edge.stack import DriverFactory, EdgeStack
 from twin.harness.binding import check_binding, plant_tagmap, virtual_endpoints
-from twin.harness.report import Counts, Durations, RunReport
 from twin.harness.scenario import Scenario
 from twin.harness.scores import score_run, with_answers
 from virtual_plc.configfile import ConfigError
@@ -48,14 +46,9 @@ from virtual_plc.endpoints import Endpoint, load_endpoints, read_endpoint_file
 from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port
 from virtual_plc.tagmap import TagMap, load_tagmap
 
-Mode = Literal["lockstep", "offline"]
 FrameHook = Callable[[Frame], "Awaitable[None] | None"]
 Progress = Callable[[int, int], None]
 
-FRAMES_FILE = "frames.parquet"
-REPORT_FILE = "report.json"
-ENDPOINTS_FILE = "endpoints.yaml"
-TAGS_FILE = "tags.csv"
 
 
 @dataclass
@@ -121,14 +114,14 @@ async def wire(scenario: Scenario, seed: int, out_dir: Path, mode: Mode, *, poli
     out_dir.mkdir(parents=True, exist_ok=True)
     plant = build_episode_plant(scenario, seed)
     tagmap = scenario_tagmap(scenario, plant)
-    tagmap.to_csv(out_dir / TAGS_FILE)
+    tagmap.to_csv(out_dir / RunFiles.TAGS)
     plc = VirtualPlc(tagmap)
     plc.initialise_setpoints(plant.setpoints())
     modbus_port, opcua_port = _ports(scenario)
     if scenario.endpoints == "virtual":
-        endpoints_path = out_dir / ENDPOINTS_FILE
+        endpoints_path = out_dir / RunFiles.ENDPOINTS
         virtual_endpoints(
-            tagmap, TAGS_FILE, modbus_port=modbus_port, opcua_port=opcua_port, scan_ms=scenario.scan_ms
+            tagmap, RunFiles.TAGS, modbus_port=modbus_port, opcua_port=opcua_port, scan_ms=scenario.scan_ms
         ).save(endpoints_path)
     else:
         endpoints_path = scenario.resolve(scenario.endpoints)
@@ -251,9 +244,9 @@ def _finish(
     stopped_early: str | None,
 ) -> RunReport:
     """Export Parquet and write the report (runs even when the episode was interrupted)."""
-    with HistorianReader(out_dir / HISTORIAN_FILE) as reader:
+    with HistorianReader(out_dir / RunFiles.HISTORIAN) as reader:
         by_quality = reader.counts_by_quality()
-        reader.export_parquet(out_dir / FRAMES_FILE)
+        reader.export_parquet(out_dir / RunFiles.FRAMES)
     plant_s = scans_done * scenario.scan_ms / 1000
     policy = config.policy or scenario.control.policy
     edge = w.edge
@@ -275,7 +268,7 @@ def _finish(
         diagnoses=diagnoses,
         rootcause=edge.rootcause_info,
         commands=commands,
-        scores=score_run(w.tagmap.plant, faults, alarms, diagnoses, commands, historian=out_dir / HISTORIAN_FILE,
+        scores=score_run(w.tagmap.plant, faults, alarms, diagnoses, commands, historian=out_dir / RunFiles.HISTORIAN,
                          end_ms=int(plant_s * 1000), analysis_wall_ms=edge.analysis_wall_ms),
         detection={
             "enabled": edge.detector is not None,
@@ -296,13 +289,14 @@ def _finish(
             realtime_factor=round(plant_s / wall_s, 2) if wall_s > 0 else 0.0,
         ),
         outputs={
-            "historian": HISTORIAN_FILE,
-            "frames": FRAMES_FILE,
-            "endpoints": ENDPOINTS_FILE if w.endpoints_file == out_dir / ENDPOINTS_FILE else str(w.endpoints_file),
-            "tag_map": TAGS_FILE,
-            **({"ledger": LEDGER_FILE} if edge.control is not None else {}),
+            "historian": RunFiles.HISTORIAN,
+            "frames": RunFiles.FRAMES,
+            "endpoints": (RunFiles.ENDPOINTS if w.endpoints_file == out_dir / RunFiles.ENDPOINTS
+                          else str(w.endpoints_file)),
+            "tag_map": RunFiles.TAGS,
+            **({"ledger": RunFiles.LEDGER} if edge.control is not None else {}),
         },
         stopped_early=stopped_early,
     )
-    report.write(out_dir / REPORT_FILE)
+    report.write(out_dir / RunFiles.REPORT)
     return report

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from multiprocessing import Pool
-from typing import Any, Literal
+from typing import Any
 
-Backend = Literal["serial", "pool", "ray"]
+from twin.contracts import Backend
+
 Progress = Callable[[int, int], None]
 
 

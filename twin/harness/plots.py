@@ -12,10 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from twin.contracts import RunFiles, read_report
 from twin.edge.frames import Quality
 from twin.edge.historian import HistorianReader
-from twin.harness.episode import HISTORIAN_FILE
-from twin.harness.report import read_report
 
 MAX_PANELS = 12
 
@@ -35,7 +34,7 @@ def plot_run(run_dir: str | Path, patterns: Sequence[str], out: str | Path, *, r
     run_dir = Path(run_dir)
     report = read_report(run_dir)
     end_ms = int(report.durations.plant_s * 1000)
-    with HistorianReader(run_dir / HISTORIAN_FILE) as reader:
+    with HistorianReader(run_dir / RunFiles.HISTORIAN) as reader:
         tags = _matching_tags(reader.tags(), patterns)
         series = {tag: _series(reader, tag, resolution_ms, end_ms) for tag in tags}
     fig, axes = plt.subplots(len(tags), 1, figsize=(11, 1.9 * len(tags) + 0.8), sharex=True, squeeze=False)

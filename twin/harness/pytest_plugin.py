@@ -9,7 +9,7 @@ Installed with quality-twin, it gives every test suite three fixtures:
   ``plant.alarms`` / ``plant.diagnoses`` are what the edge saw. Torn down after the test.
 * ``run_episode(scenario, seed=None, *, duration_s=None, detector=None, diagnoser=None,
   control_policy=None, overrides=None, mode="offline")`` — one whole episode, returning its
-  :class:`~twin.harness.report.RunReport` (the run directory is under the test's ``tmp_path``).
+  :class:`~twin.contracts.RunReport` (the run directory is under the test's ``tmp_path``).
 * ``historian(source)`` — a :class:`~twin.edge.historian.HistorianReader` on a report's run, a
   run directory or a virtual plant; closed after the test.
 
@@ -27,11 +27,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from twin.contracts import RunFiles, RunReport
 from twin.edge.historian import HistorianReader
 from twin.edge.shipped import SCENARIOS
-from twin.harness.episode import HISTORIAN_FILE, EpisodeConfig, Wiring, run_scan, wire
+from twin.harness.episode import EpisodeConfig, Wiring, run_scan, wire
 from twin.harness.episode import run_episode as _run_episode
-from twin.harness.report import RunReport
 from twin.harness.scenario import FaultEntry, Scenario, load_scenario
 
 T = TypeVar("T")
@@ -190,7 +190,7 @@ def historian() -> Iterator[Callable[[RunReport | VirtualPlant | str | Path], Hi
             reader = source.reader()
         else:
             run_dir = Path(source.scenario["run_dir"]) if isinstance(source, RunReport) else Path(source)
-            reader = HistorianReader(run_dir / HISTORIAN_FILE)
+            reader = HistorianReader(run_dir / RunFiles.HISTORIAN)
         readers.append(reader)
         return reader
 

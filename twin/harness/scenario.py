@@ -21,7 +21,7 @@ from plant_models.registry import build_plant, known_plants
 from rootcause.settings import RootCauseSettings
 from twin.edge.detection.settings import DetectionSettings
 from twin.edge.plugins.choice import PluginChoices
-from twin.edge.settings import AlignmentSettings, ControlSettings, Policy  # noqa: F401 - Policy re-exported
+from twin.edge.settings import AlignmentSettings, ControlSettings
 from virtual_plc.configfile import ConfigError, line_of, read_yaml, resolve_path, validate_document
 
 

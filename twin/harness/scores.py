@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from plant_models.base import FaultSpec, PlantModel
+from twin.contracts import QualityOutcome, Scores
 from twin.edge.historian import HistorianReader
-from twin.harness.report import QualityOutcome, Scores
 
 # the product-quality tag of each plant: what the customer would reject
 QUALITY_METRICS: dict[str, str] = {

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from twin.contracts import RunFiles
 from twin.harness.binding import virtual_endpoints
-from twin.harness.episode import ENDPOINTS_FILE, TAGS_FILE, build_episode_plant, scenario_tagmap
+from twin.harness.episode import build_episode_plant, scenario_tagmap
 from twin.harness.scenario import Scenario
 from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port
 
@@ -51,14 +52,14 @@ async def serve_plc(
     modbus_port = modbus_port or free_port()
     opcua_port = opcua_port or free_port()
     out_dir.mkdir(parents=True, exist_ok=True)
-    tagmap.to_csv(out_dir / TAGS_FILE)
-    virtual_endpoints(tagmap, TAGS_FILE, modbus_port=modbus_port, opcua_port=opcua_port, scan_ms=scenario.scan_ms).save(
-        out_dir / ENDPOINTS_FILE
-    )
+    tagmap.to_csv(out_dir / RunFiles.TAGS)
+    endpoints = virtual_endpoints(tagmap, RunFiles.TAGS, modbus_port=modbus_port, opcua_port=opcua_port,
+                                  scan_ms=scenario.scan_ms)
+    endpoints.save(out_dir / RunFiles.ENDPOINTS)
     await plc.scan(0, plant.measurements())
     await plc.start(host=LOOPBACK, modbus_port=modbus_port, opcua_port=opcua_port)
     if ready is not None:
-        ready(ServeInfo(modbus_port, opcua_port, out_dir / TAGS_FILE, out_dir / ENDPOINTS_FILE))
+        ready(ServeInfo(modbus_port, opcua_port, out_dir / RunFiles.TAGS, out_dir / RunFiles.ENDPOINTS))
     period_s = scenario.scan_ms / 1000 / speed
     started = time.monotonic()
     k = 0

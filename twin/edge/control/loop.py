@@ -27,9 +27,10 @@ import math
 import queue
 import time
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 from rootcause.diagnosis import Diagnosis
+from twin.contracts import Policy, choices
 from twin.edge.control.channel import CommandChannel
 from twin.edge.control.history import SignalHistory, effect_size
 from twin.edge.control.interlocks import Interlocks, Refusal
@@ -41,7 +42,6 @@ from twin.edge.frames import Frame, Quality
 from twin.edge.ledger import Ledger
 from virtual_plc.tagmap import TagMap
 
-Policy = Literal["off", "recommend", "auto"]
 RECENT_S = 5.0  # the "now" of a signal: mean over the last seconds
 ACTIVE = ("pending", "sent")
 
@@ -63,8 +63,8 @@ class ControlLoop:
         resend_after_s: float = 0.5,
         proposer: ControlPolicy | None = None,
     ) -> None:
-        if policy not in ("off", "recommend", "auto"):
-            raise ValueError(f"policy must be off, recommend or auto, not {policy!r}")
+        if policy not in set(Policy):
+            raise ValueError(f"policy must be {choices(Policy)}, not {policy!r}")
         if policy != "off" and channel is None:
             raise ValueError(f"policy {policy!r} sends commands: give a channel to the bridge")
         if playbook.plant != tagmap.plant:

@@ -23,14 +23,13 @@ True
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from twin.contracts import AckStatus, CommandKind
+
 TOPIC_ROOT = "qt"
-AckStatus = Literal["applied", "refused", "failed", "expired"]
-ACK_STATUSES: tuple[str, ...] = ("applied", "refused", "failed", "expired")
-CommandKind = Literal["correction", "rollback"]
+ACK_STATUSES: tuple[str, ...] = tuple(AckStatus)
 
 
 class _Message(BaseModel):

@@ -10,21 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from twin.contracts import Policy, RunFiles
 from twin.edge.bridge.bridge import DriverFactory, PlcBridge
 from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER, EmbeddedBroker
 from twin.edge.bridge.mqtt import BrokerAddress, MqttLink
 from twin.edge.control.channel import MqttCommandChannel
 from twin.edge.control.interlocks import Interlocks
-from twin.edge.control.loop import ControlLoop, Policy
+from twin.edge.control.loop import ControlLoop
 from twin.edge.control.playbook import Playbook, load_playbook, playbook_path
 from twin.edge.ledger import Ledger
 from twin.edge.plugins.choice import PluginChoice
 from twin.edge.plugins.registry import make_policy
 from virtual_plc.drivers import make_driver
 from virtual_plc.endpoints import ResolvedEndpoints
-
-LEDGER_FILE = "ledger.jsonl"
-BRIDGE_JOURNAL_FILE = "bridge_journal.jsonl"
 
 
 @dataclass
@@ -78,7 +76,7 @@ async def open_closed_loop(
     run_dir = Path(run_dir)
     tagmap = endpoints.tagmap
     playbook = playbook or load_playbook(playbook_path(tagmap.plant), tagmap)
-    ledger = Ledger(run_dir / LEDGER_FILE)
+    ledger = Ledger(run_dir / RunFiles.LEDGER)
     proposer = make_policy(policy_plugin or PluginChoice(use="playbook"), playbook, tagmap, base)
     if policy == "off":
         return ClosedLoop(ControlLoop(playbook, tagmap, None, policy=policy, ledger=ledger, run_id=run_id,
@@ -94,7 +92,7 @@ async def open_closed_loop(
             parts.links.append(bridge_link)
             await bridge_link.connect()
             parts.bridge = PlcBridge(bridge_link, endpoints, Interlocks(playbook.interlocks, tagmap),
-                                     line=playbook.line, journal=run_dir / BRIDGE_JOURNAL_FILE,
+                                     line=playbook.line, journal=run_dir / RunFiles.BRIDGE_JOURNAL,
                                      driver_factory=driver_factory)
             await parts.bridge.start()
         edge_link = MqttLink(broker.as_user(*edge_account), f"{run_id}-edge", persistent=True)

@@ -31,11 +31,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-AlarmState = Literal["normal", "unack_active", "ack_active", "unack_rtn", "shelved"]
+from twin.contracts import AlarmState
+
 TEN_MINUTES_MS = 600_000
 
 

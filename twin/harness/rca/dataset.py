@@ -36,9 +36,10 @@ import numpy as np
 from plant_models.base import PlantShutdown
 from rootcause.features import EvidenceSettings, TagEvidence
 from rootcause.window import read_evidence
+from twin.contracts import Backend, RunFiles
 from twin.edge.historian import HistorianReader
-from twin.harness.episode import TAGS_FILE, EpisodeConfig, build_episode_plant, run_episode, scenario_tagmap
-from twin.harness.parallel import Backend, Progress, run_parallel
+from twin.harness.episode import EpisodeConfig, build_episode_plant, run_episode, scenario_tagmap
+from twin.harness.parallel import Progress, run_parallel
 from twin.harness.rca.coater import COATER
 from twin.harness.rca.sweep import EpisodeSpec, SweepPlant, _base
 from twin.harness.rca.tep import TEP
@@ -196,7 +197,7 @@ def run_spec(spec: EpisodeSpec, base_path: str | None = None, settings: Evidence
         first = min(t for _, t in alarms)
         t_ms = min(first + int(settings.evidence_s * 1000), int(duration * 1000))
         seen = [a for a in alarms if a[1] <= t_ms]
-        tagmap_tags = load_tagmap(out / TAGS_FILE).names()  # the tag map the run itself wrote
+        tagmap_tags = load_tagmap(out / RunFiles.TAGS).names()  # the tag map the run itself wrote
         with HistorianReader(out / "historian.duckdb") as reader:
             evidence = read_evidence(reader, tagmap_tags, seen, t_ms, settings)
         return Sample(spec, True, first / 1000, t_ms, evidence.tags, seen, step_s=settings.mean_s)

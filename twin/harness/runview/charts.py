@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rootcause.diagnosis import Diagnosis
+from twin.contracts import RunFiles
 from twin.edge.detection.spc import control_chart
 from twin.edge.historian import HistorianReader
-from twin.harness.episode import HISTORIAN_FILE
 from twin.harness.plots import plot_run
 from twin.harness.runview.run import RunData
 
@@ -66,7 +66,7 @@ def chart_series(run: RunData, element: str, *, subgroup_s: float = 1.0, phase1_
     """
     if subgroup_s <= 0:
         raise ValueError(f"subgroup_s must be positive, got {subgroup_s}")
-    with HistorianReader(run.run_dir / HISTORIAN_FILE) as reader:
+    with HistorianReader(run.run_dir / RunFiles.HISTORIAN) as reader:
         table = reader.window(None, None, [element])
     good = np.asarray(table.column("quality").to_pylist()) == "good"
     ts = table.column("ts_ms").to_numpy()[good]

@@ -10,11 +10,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from twin.contracts import RunFiles
 from twin.harness.runview.charts import chart_series, control_chart_figure, figure_png, rootcause_figure, trends_png
 from twin.harness.runview.metrics import METRIC_LABELS, run_metrics
 from twin.harness.runview.run import NO_ALARMS, NO_LEDGER, NO_SCORES, RunData, load_run
 
-HTML_FILE = "report.html"
 MAX_ALARM_ROWS = 50
 STYLE = ("body{font-family:sans-serif;max-width:980px;margin:1.5em auto;color:#222}"
          "table{border-collapse:collapse;font-size:13px;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px}"
@@ -49,7 +49,7 @@ def render_html(run: RunData) -> str:
 def write_html(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write the report page of ``run_dir`` (default: ``RUN_DIR/report.html``)."""
     run = load_run(run_dir)
-    path = Path(out) if out else run.run_dir / HTML_FILE
+    path = Path(out) if out else run.run_dir / RunFiles.HTML
     path.write_text(render_html(run), encoding="utf-8")
     return path
 

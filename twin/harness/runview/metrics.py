@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from twin.contracts import RunFiles
 from twin.edge.frames import Quality
 from twin.edge.historian import HistorianReader
-from twin.harness.episode import HISTORIAN_FILE
 from twin.harness.runview.run import RunData
 
 
@@ -99,7 +99,7 @@ def _defect_rate(run: RunData, specs: tuple[QualitySpec, ...], resolution_ms: in
         notes["defect_rate"] = f"no quality specification declared for plant {run.plant!r}"
         return None
     end_ms = max(int(run.plant_s * 1000), resolution_ms)
-    with HistorianReader(run.run_dir / HISTORIAN_FILE) as reader:
+    with HistorianReader(run.run_dir / RunFiles.HISTORIAN) as reader:
         grid = reader.resample(resolution_ms, 0, end_ms, [s.tag for s in specs])
     judged = np.ones(len(next(iter(grid.values()))[0]), dtype=bool)
     defect = np.zeros_like(judged)

@@ -1,7 +1,7 @@
 """A finished run as the app and the HTML report see it: its report, its historian, its ledger.
 
 :class:`RunData` reads ``report.json`` as plain JSON rather than through
-:class:`~twin.harness.report.RunReport`: the report grows keys as layers land (``scores`` with closed-loop
+:class:`~twin.contracts.RunReport`: the report grows keys as layers land (``scores`` with closed-loop
 control), and a viewer must show an older or a newer report without refusing it. What it needs
 is checked, and a missing key is named.
 
@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from rootcause.diagnosis import Diagnosis
+from twin.contracts import RunFiles
 from twin.edge.historian import HistorianReader
 from twin.edge.ledger import Verification, read_entries, verify_ledger
-from twin.harness.episode import FRAMES_FILE, HISTORIAN_FILE, REPORT_FILE
 
-LEDGER_FILE = "ledger.jsonl"
 REQUIRED_KEYS = ("scenario", "seed", "mode", "faults", "counts", "alarms", "durations")
 
 NO_DIAGNOSES = "This run has no diagnoses — root cause (issue 5) is not yet wired into the runner."
@@ -130,14 +129,14 @@ class RunData:
             try:
                 out.append(Diagnosis.model_validate(raw))
             except ValueError as err:
-                raise ValueError(f"{self.run_dir / REPORT_FILE}: diagnoses[{i}] breaks the Diagnosis contract: "
+                raise ValueError(f"{self.run_dir / RunFiles.REPORT}: diagnoses[{i}] breaks the Diagnosis contract: "
                                  f"{err}") from None
         return out
 
     @cached_property
     def ledger(self) -> LedgerStatus | None:
         """The ledger's verification, or None when the run wrote no ledger."""
-        path = self.run_dir / LEDGER_FILE
+        path = self.run_dir / RunFiles.LEDGER
         if not path.exists():
             return None
         verification = verify_ledger(path)
@@ -150,7 +149,7 @@ class RunData:
     @cached_property
     def elements(self) -> list[str]:
         """Every element stored in the historian (array tags per element)."""
-        with HistorianReader(self.run_dir / HISTORIAN_FILE) as reader:
+        with HistorianReader(self.run_dir / RunFiles.HISTORIAN) as reader:
             return reader.tags()
 
     @property
@@ -161,12 +160,12 @@ class RunData:
     @property
     def frames_file(self) -> Path:
         """The Parquet export of the historian."""
-        return self.run_dir / FRAMES_FILE
+        return self.run_dir / RunFiles.FRAMES
 
     @property
     def report_file(self) -> Path:
         """``report.json``."""
-        return self.run_dir / REPORT_FILE
+        return self.run_dir / RunFiles.REPORT
 
     def alarmed_elements(self) -> list[str]:
         """Elements that raised an alarm, in the order they first did."""
@@ -222,9 +221,9 @@ class RunData:
 def load_run(run_dir: str | Path) -> RunData:
     """Read a run directory; a missing report or key is an error naming the file and the key."""
     run_dir = Path(run_dir)
-    path = run_dir / REPORT_FILE
+    path = run_dir / RunFiles.REPORT
     if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run directory: it has no {REPORT_FILE}")
+        raise FileNotFoundError(f"{run_dir} is not a run directory: it has no {RunFiles.REPORT}")
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
@@ -232,8 +231,8 @@ def load_run(run_dir: str | Path) -> RunData:
     missing = [key for key in REQUIRED_KEYS if key not in report]
     if missing:
         raise ValueError(f"{path} lacks {', '.join(missing)}: not a Quality Twin run report")
-    if not (run_dir / HISTORIAN_FILE).is_file():
-        raise FileNotFoundError(f"{run_dir} has a report but no {HISTORIAN_FILE}")
+    if not (run_dir / RunFiles.HISTORIAN).is_file():
+        raise FileNotFoundError(f"{run_dir} has a report but no {RunFiles.HISTORIAN}")
     return RunData(run_dir, report)
 
 
@@ -242,4 +241,4 @@ def list_runs(root: str | Path) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         return []
-    return sorted(p.parent for p in root.rglob(REPORT_FILE) if (p.parent / HISTORIAN_FILE).is_file())
+    return sorted(p.parent for p in root.rglob(RunFiles.REPORT) if (p.parent / RunFiles.HISTORIAN).is_file())

@@ -37,12 +37,12 @@ from typing import Any, Literal, get_args
 
 from plant_models.registry import build_plant
 from rootcause.settings import Method
+from twin.contracts import Mode, Policy, RunReport
 from twin.edge.control.loop import ControlLoop
 from twin.edge.detection.alarms import AlarmManager
 from twin.edge.frames import Frame
-from twin.harness.episode import EpisodeConfig, Mode, Progress, Wiring, run_episode
-from twin.harness.report import RunReport
-from twin.harness.scenario import Policy, Scenario, check_faults
+from twin.harness.episode import EpisodeConfig, Progress, Wiring, run_episode
+from twin.harness.scenario import Scenario, check_faults
 from virtual_plc.configfile import ConfigError
 
 METHODS: tuple[str, ...] = get_args(Method)

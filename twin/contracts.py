@@ -1,21 +1,98 @@
-"""The run report (``report.json``): one per run, read by the app, CI and outside tools.
+"""The contracts the layers share, in one place: enums, run-directory file names, the run report.
 
-Keys (ARCHITECTURE.md "Run report"): ``scenario``, ``seed``, ``mode``, ``faults`` (the
-injected truth), ``counts`` (frames, samples by quality, collector health), ``alarms``,
-``diagnoses``, ``commands`` (filled by the detection, root-cause and control layers),
-``detection`` (what was monitored and the alarm-rate figures), ``scores`` (the run scored
-against the injected truth, :mod:`twin.harness.scores`), ``durations`` (plant and wall-clock
-seconds), ``outputs`` (files of the run).
+Everything here is plain data: the edge (:mod:`twin.edge`) and the harness (:mod:`twin.harness`)
+both import it, and it imports neither (it sits under the edge's import contract). The run
+report's JSON Schema is exported to ``docs/reference/run-report.schema.json``.
+
+Enums are :class:`enum.StrEnum`: a member equals its string, so a YAML file, a CLI flag and a
+JSON report carry the plain value.
+
+>>> Policy("auto") is Policy.AUTO, Policy.AUTO == "auto"
+(True, True)
+>>> choices(Policy)
+'off, recommend or auto'
 """
 
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+
+class Policy(StrEnum):
+    """Closed-loop control: ``off`` logs only, ``recommend`` waits for an operator, ``auto`` acts."""
+
+    OFF = "off"
+    RECOMMEND = "recommend"
+    AUTO = "auto"
+
+
+class Mode(StrEnum):
+    """How an episode advances: lockstep over real sockets, or offline on the process image."""
+
+    LOCKSTEP = "lockstep"
+    OFFLINE = "offline"
+
+
+class Backend(StrEnum):
+    """Where many episodes run: in this process, a local process pool, or a Ray cluster."""
+
+    SERIAL = "serial"
+    POOL = "pool"
+    RAY = "ray"
+
+
+class AckStatus(StrEnum):
+    """What the PLC bridge answered to a command."""
+
+    APPLIED = "applied"
+    REFUSED = "refused"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class CommandKind(StrEnum):
+    """A correction the loop proposed, or the rollback of one that made things worse."""
+
+    CORRECTION = "correction"
+    ROLLBACK = "rollback"
+
+
+class AlarmState(StrEnum):
+    """ISA-18.2 alarm states."""
+
+    NORMAL = "normal"
+    UNACK_ACTIVE = "unack_active"
+    ACK_ACTIVE = "ack_active"
+    UNACK_RTN = "unack_rtn"
+    SHELVED = "shelved"
+
+
+def choices(enum: type[StrEnum]) -> str:
+    """The values of ``enum`` as a phrase for error messages: ``a, b or c``."""
+    values = [m.value for m in enum]
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
+
+
+class RunFiles:
+    """The files of a run directory, by name (what ``report.json``'s ``outputs`` points at)."""
+
+    HISTORIAN = "historian.duckdb"
+    FRAMES = "frames.parquet"
+    REPORT = "report.json"
+    ENDPOINTS = "endpoints.yaml"
+    TAGS = "tags.csv"
+    LEDGER = "ledger.jsonl"
+    BRIDGE_JOURNAL = "bridge_journal.jsonl"
+    EDGE_REPORT = "edge.json"
+    HTML = "report.html"
+
+
+# ------------------------------------------------------------------------------------- run report
 REPORT_VERSION = 1
 
 
@@ -68,15 +145,21 @@ class Scores(BaseModel):
 
 
 class RunReport(BaseModel):
-    """Everything a run produced, and the truth it is scored against."""
+    """Everything a run produced (``report.json``), and the truth it is scored against.
+
+    Keys: ``scenario``, ``seed``, ``mode``, ``faults`` (the injected truth), ``counts`` (frames,
+    samples by quality, collector health), ``alarms``, ``diagnoses``, ``commands``, ``detection``
+    (what was monitored, alarm-rate figures), ``rootcause`` (how diagnoses were made), ``scores``
+    (the run against the truth), ``durations``, ``outputs`` (files of the run, :class:`RunFiles`).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     report_version: int = REPORT_VERSION
-    scenario: dict[str, Any]
+    scenario: dict[str, Any] = Field(description="the scenario as run, with its file, policy and duration")
     seed: int
-    mode: str
-    faults: list[dict[str, Any]]
+    mode: Mode
+    faults: list[dict[str, Any]] = Field(description="the injected faults (truth): kind, target, onset, answer")
     counts: Counts
     alarms: list[dict[str, Any]] = Field(default_factory=list)
     detection: dict[str, Any] = Field(
@@ -103,5 +186,5 @@ def read_report(path: str | Path) -> RunReport:
     """Read a ``report.json`` (or the one inside a run directory)."""
     path = Path(path)
     if path.is_dir():
-        path = path / "report.json"
+        path = path / RunFiles.REPORT
     return RunReport.model_validate_json(path.read_text(encoding="utf-8"))
