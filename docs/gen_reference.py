@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import enum
 import importlib
 import io
 import json
@@ -122,6 +123,8 @@ def _type_name(annotation: Any) -> str:
         return f"{name}[{', '.join(_type_name(a) for a in args)}]" if args else name
     if annotation is Any:
         return "any"
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return " \\| ".join(json.dumps(m.value) for m in annotation)
     return getattr(annotation, "__name__", str(annotation)).replace("typing.", "")
 
 
