@@ -29,7 +29,7 @@ from rootcause.diagnoser import AlarmRef, Diagnoser, graph_with_knowledge  # noq
 from rootcause.knowledge import KnowledgeFile, resolve_knowledge  # noqa: E402
 from twin.edge.frames import ElementIndex, Frame, Quality  # noqa: E402
 from twin.edge.historian import Historian  # noqa: E402
-from twin.edge.shipped import default_model  # noqa: E402
+from twin.harness.rca.bench import default_model  # noqa: E402
 from twin.harness.rca.dataset import generate, sample_specs  # noqa: E402
 from virtual_plc.tagmap import Tag, TagMap  # noqa: E402
 

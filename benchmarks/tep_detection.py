@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
 from benchmarks._parallel import map_with_progress  # noqa: E402
 from plant_models.base import FaultSpec  # noqa: E402
 from plant_models.registry import build_plant  # noqa: E402
-from plant_models.tep_signals import DISTURBANCES, XMEAS, XMV  # noqa: E402
+from plant_models.tennessee_eastman.signals import DISTURBANCES, XMEAS, XMV  # noqa: E402
 from twin.edge.detection.monitor import SubgroupMonitor  # noqa: E402
 from twin.edge.detection.pca import PcaMonitor  # noqa: E402
 from twin.edge.frames import ElementIndex, Frame  # noqa: E402

@@ -28,7 +28,7 @@ import numpy as np
 import simpy
 
 from plant_models.base import SENSOR_FAULT_KINDS, FaultSpec
-from plant_models.coater_physics import Disturbances
+from plant_models.coater.physics import Disturbances
 from plant_models.sensors import SensorBank
 
 RAMP_TICK_MS = 100

@@ -1,4 +1,4 @@
-"""Build plant models by name, as scenario files refer to them.
+"""Plants by name, as scenario files refer to them: their specs (:mod:`plant_models.spec`) and builders.
 
 Examples
 --------
@@ -10,32 +10,25 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from plant_models import coater, tennessee_eastman
 from plant_models.base import PlantModel
-from plant_models.coater import CoaterLine
+from plant_models.spec import PlantSpec
 
-
-def _build_coater(seed: int, options: dict[str, Any]) -> PlantModel:
-    return CoaterLine(seed, blades=options.get("blades", 4), options=options)
-
-
-def _build_tennessee_eastman(seed: int, options: dict[str, Any]) -> PlantModel:
-    from plant_models.tennessee_eastman import TennesseeEastmanPlant  # tep-studio loads scipy and pandas: ~0.6 s
-
-    return TennesseeEastmanPlant(seed, options=options)
-
-
-_BUILDERS: dict[str, Callable[[int, dict[str, Any]], PlantModel]] = {
-    "coater": _build_coater,
-    "tennessee_eastman": _build_tennessee_eastman,
-}
+SPECS: dict[str, PlantSpec] = {spec.name: spec for spec in (coater.SPEC, tennessee_eastman.SPEC)}
 
 
 def known_plants() -> list[str]:
     """Names :func:`build_plant` accepts, sorted."""
-    return sorted(_BUILDERS)
+    return sorted(SPECS)
+
+
+def plant_spec(name: str) -> PlantSpec:
+    """The spec of plant ``name`` (``ValueError`` listing the known plants)."""
+    if name not in SPECS:
+        raise ValueError(f"unknown plant {name!r}; known plants: {known_plants()}")
+    return SPECS[name]
 
 
 def build_plant(name: str, seed: int, options: dict[str, Any] | None = None) -> PlantModel:
@@ -57,6 +50,4 @@ def build_plant(name: str, seed: int, options: dict[str, Any] | None = None) -> 
     ValueError
         For an unknown plant name (listing the known plants) or a bad option.
     """
-    if name not in _BUILDERS:
-        raise ValueError(f"unknown plant {name!r}; known plants: {known_plants()}")
-    return _BUILDERS[name](seed, dict(options or {}))
+    return plant_spec(name).build(seed, dict(options or {}))

@@ -12,18 +12,18 @@ Method = Literal["gnn", "earliest_onset", "correlation", "random_walk"]
 
 
 class RootCauseSettings(BaseModel):
-    """Root-cause diagnosis in a run (defaults: the plant's shipped knowledge file and model)."""
+    """Root-cause diagnosis in a run (defaults, for a plant the project ships: its own knowledge file and model)."""
 
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
     knowledge: str | None = Field(
-        default=None, description="knowledge file (relative to the scenario); default scenarios/knowledge/<plant>.yaml"
+        default=None, description="knowledge file (relative to the scenario); default: the plant's own knowledge.yaml"
     )
     method: Method | None = Field(
         default=None, description="gnn, or a baseline; default: gnn if the plant has a model, else random_walk"
     )
-    model: str | None = Field(default=None, description="model file; default models/rootcause_<plant>.pt")
+    model: str | None = Field(default=None, description="model file; default: the plant's own rootcause.pt")
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
     knowledge_drop: float = Field(default=0.0, ge=0.0, le=1.0, description="share of knowledge links dropped")
     knowledge_add: float = Field(default=0.0, ge=0.0, le=1.0, description="spurious links added, share of links")

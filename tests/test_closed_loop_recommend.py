@@ -1,7 +1,7 @@
 """Policy ``recommend`` in the runner: select-before-operate on the flagship, offline.
 
 The runner gives no handle on its live control loop, so the test wraps the one function that
-makes it (``open_closed_loop`` as the runner imports it) to keep the :class:`ClosedLoop`, and an
+makes it (``open_closed_loop`` as the edge stack imports it) to keep the :class:`ClosedLoop`, and an
 ordinary frame hook (``EpisodeConfig.hooks``) plays the operator. The flagship is compressed as
 in ``tests/test_edge_run.py`` (coil ageing from 30 s, 25 s warm-up), so a valve command is
 proposed about 64 s in; the playbook's ``select_timeout_s`` is 120 s. About 20 s on 2 cores.
@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 
 from tests.test_edge_run import VALVE, compressed_flagship
-from twin import episode
+from twin.edge import stack
 from twin.edge.control.wiring import ClosedLoop
 from twin.edge.frames import Frame
 from twin.edge.ledger import verify_ledger
 from twin.harness.episode import EpisodeConfig, run_episode
 from twin.harness.scenario import load_scenario
 
-SELECT_TIMEOUT_MS = 120_000  # scenarios/playbooks/coater.yaml select_timeout_s
+SELECT_TIMEOUT_MS = 120_000  # plant_models/coater/playbook.yaml select_timeout_s
 
 
 class Operator:
@@ -37,13 +37,13 @@ class Operator:
 
     def capture(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Keep the runner's :class:`ClosedLoop` when it opens it (the wiring itself is unchanged)."""
-        real = episode.open_closed_loop
+        real = stack.open_closed_loop
 
         async def opened(*args: Any, **kwargs: Any) -> ClosedLoop:
             self.closed = await real(*args, **kwargs)
             return self.closed
 
-        monkeypatch.setattr(episode, "open_closed_loop", opened)
+        monkeypatch.setattr(stack, "open_closed_loop", opened)
 
     def __call__(self, frame: Frame) -> None:
         """The frame hook: runs after the loop has seen ``frame``; an approval takes effect next scan."""

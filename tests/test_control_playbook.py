@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from plant_models.registry import plant_spec
 from rootcause.diagnosis import Candidate
 from tests.conftest import REPO
 from tests.mqtt_support import toy_tagmap
-from twin.edge.control.playbook import expand, load_playbook, playbook_path
+from twin.edge.control.playbook import expand, load_playbook
 from twin.harness.episode import build_episode_plant, scenario_tagmap
 from twin.harness.scenario import load_scenario
 from virtual_plc.configfile import ConfigError
@@ -19,12 +20,12 @@ from virtual_plc.configfile import ConfigError
 def test_shipped_playbooks_fit_their_plants(scenario) -> None:
     spec = load_scenario(REPO / "scenarios" / scenario)
     tagmap = scenario_tagmap(spec, build_episode_plant(spec, spec.seed))
-    playbook = load_playbook(playbook_path(tagmap.plant), tagmap)
+    playbook = load_playbook(plant_spec(tagmap.plant).playbook_file(), tagmap)
     assert playbook.plant == tagmap.plant and playbook.rules
 
 
 def test_coater_playbook_answers_each_kind_of_diagnosis() -> None:
-    playbook = load_playbook(playbook_path("coater"))
+    playbook = load_playbook(plant_spec("coater").playbook_file())
     coil = playbook.rule_for(Candidate(asset="coater.coolant.valve", score=0.8))
     assert [expand(a.tag, Candidate(asset="x", score=1)) for a in coil.actions] == ["coater.coolant.valve.command"]
     blade = Candidate(asset="coater.blade3", score=0.7)

@@ -11,7 +11,7 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from plant_models.base import SENSOR_FAULT_KINDS, FaultSpec
-from plant_models.coater import CoaterLine
+from plant_models.coater.model import CoaterLine
 
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 # each example runs the plant for seconds; shrinking a failure would outlast the timeout

@@ -11,8 +11,8 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from plant_models.base import FaultSpec, PlantModel
-from plant_models.coater import CoaterLine
-from plant_models.coater_physics import lane_blades
+from plant_models.coater.model import CoaterLine
+from plant_models.coater.physics import lane_blades
 
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 # each example runs the plant for seconds; shrinking a failure would outlast the timeout

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from plant_models.base import PlantModel
-from plant_models.coater import CoaterLine
+from plant_models.coater.model import CoaterLine
 from plant_models.registry import build_plant, known_plants
 from plant_models.rng import rng_for, stable_hash
 

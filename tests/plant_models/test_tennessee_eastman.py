@@ -11,8 +11,8 @@ from ruamel.yaml import YAML
 
 from plant_models.base import FaultSpec, PlantModel
 from plant_models.registry import build_plant
-from plant_models.tennessee_eastman import PlantShutdown, TennesseeEastmanPlant
-from plant_models.tep_signals import DISTURBANCES, GAS_ANALYSER_MS, PRODUCT_ANALYSER_MS, XMEAS, XMV
+from plant_models.tennessee_eastman.model import PlantShutdown, TennesseeEastmanPlant
+from plant_models.tennessee_eastman.signals import DISTURBANCES, GAS_ANALYSER_MS, PRODUCT_ANALYSER_MS, XMEAS, XMV
 from tests.conftest import REPO
 
 ONSET_S = 180.0  # before the kernel's first random-walk knot at 0.1 h, so every IDV shows by 0.35 h
@@ -222,7 +222,7 @@ def test_causal_graph_has_flow_sheet_loops_and_every_disturbance_entry() -> None
 
 
 def test_the_knowledge_file_links_known_tags_assets_and_declared_nodes() -> None:
-    doc = YAML(typ="safe").load((REPO / "scenarios" / "knowledge" / "tennessee_eastman.yaml").read_text())
+    doc = YAML(typ="safe").load((REPO / "plant_models" / "tennessee_eastman" / "knowledge.yaml").read_text())
     assert doc["plant"] == "tennessee_eastman" and doc["source"].strip()
     assert {n["kind"] for n in doc["nodes"]} <= {"equipment", "process_variable", "quality", "environment"}
     tags = {s.name for s in TennesseeEastmanPlant(1).signals()}

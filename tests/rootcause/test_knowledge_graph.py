@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plant_models.coater import CoaterLine
+from plant_models.coater.model import CoaterLine
 from rootcause.diagnoser import build_graph, plant_names
 from rootcause.graph import NODE_FEATURES
 from rootcause.knowledge import ConfigError, load_knowledge, perturb_links
 from tests.conftest import REPO
 from twin.harness.binding import plant_tagmap
 
-KNOWLEDGE = REPO / "scenarios" / "knowledge" / "coater.yaml"
+KNOWLEDGE = REPO / "plant_models" / "coater" / "knowledge.yaml"
 
 
 def coater_tagmap(blades: int = 4):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from plant_models.tep_signals import DISTURBANCES
+from plant_models.tennessee_eastman.signals import DISTURBANCES
 from rootcause.features import EDGE_FEATURES, EvidenceSettings, evidence_from_series, link_features
 from rootcause.model import ModelConfig, save_model
 from tests.conftest import REPO

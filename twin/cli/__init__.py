@@ -196,6 +196,8 @@ def edge_run(
     from twin.edge.bridge.mqtt import BrokerAddress
     from twin.edge.realtime import run_edge
     from twin.edge.settings import load_edge_settings
+    from twin.harness.plants import with_plant_defaults
+    from virtual_plc.endpoints import load_endpoints
 
     _quiet_libraries()
     if policy is not None and policy not in set(Policy):
@@ -217,6 +219,8 @@ def edge_run(
         raise _fail("--username and --password-file need --broker (the in-process broker has no accounts)")
     try:
         edge_settings, base = load_edge_settings(settings)
+        plant = load_endpoints(endpoints).tagmap.plant  # a plant we ship brings its own knowledge, model, playbook
+        edge_settings = with_plant_defaults(edge_settings, plant)
         console.print(f"[green]edge[/green] reading {endpoints}; writing {out}")
         result = asyncio.run(run_edge(endpoints, out, settings=edge_settings, settings_base=base,
                                       policy=cast(Optional[Policy], policy), broker=address, bridge=bridge,

@@ -11,8 +11,8 @@ hands frame, alarms and diagnosis to the closed loop, whose commands travel over
 bridge. Alarms, diagnoses, commands and acks go to the hash-chained ledger.
 
 The stack is an async context manager: entering starts everything in order (historian,
-collectors, closed loop); leaving stops it in reverse, whatever happened. A plant without a
-playbook runs without a closed loop; policy ``off`` starts no broker and no bridge.
+collectors, closed loop). Settings that name no
+playbook (``control.playbook``) run without a closed loop; policy ``off`` starts no broker and no bridge.
 
 >>> import asyncio, tempfile
 >>> from pathlib import Path
@@ -47,7 +47,7 @@ from twin.contracts import RunFiles
 from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER
 from twin.edge.bridge.mqtt import BrokerAddress
 from twin.edge.collector import Collector, build_collectors, element_index, poll_all
-from twin.edge.control.playbook import playbook_path
+from twin.edge.control.playbook import load_playbook
 from twin.edge.control.wiring import ClosedLoop, open_closed_loop
 from twin.edge.detection.alarms import Alarm, AlarmManager
 from twin.edge.detection.monitor import Detector
@@ -56,6 +56,7 @@ from twin.edge.historian import Historian
 from twin.edge.ledger import HEAD_SUFFIX
 from twin.edge.plugins.registry import make_detector, rootcause_loop
 from twin.edge.settings import EdgeSettings
+from virtual_plc.configfile import resolve_path
 from virtual_plc.drivers import PlcDriver, make_driver
 from virtual_plc.endpoints import Endpoint, ResolvedEndpoints
 from virtual_plc.tagmap import TagMap
@@ -145,7 +146,7 @@ class EdgeStack:
             self.collectors = build_collectors(self.endpoints, self.aligner, self.driver_factory)
             for collector in reversed(self.collectors):
                 self._exit.push_async_callback(collector.close)
-            if self.closed_loop and playbook_path(self.tagmap.plant).is_file():
+            if self.closed_loop and self.settings.control.playbook:
                 self.control = await self._open_control()
                 self._exit.push_async_callback(self.control.close)
                 self.alarms.on_operator_action = self.control.ledger.append  # acks and shelvings go to the ledger
@@ -157,13 +158,15 @@ class EdgeStack:
     async def _open_control(self) -> ClosedLoop:
         """The closed loop, on fresh ledger files (a re-run into the same folder starts its own chain)."""
         for name in (RunFiles.LEDGER, RunFiles.BRIDGE_JOURNAL):
-            for path in (self.out_dir / name, self.out_dir / (name + HEAD_SUFFIX)):
-                path.unlink(missing_ok=True)
+            for old in (self.out_dir / name, self.out_dir / (name + HEAD_SUFFIX)):
+                old.unlink(missing_ok=True)
         m = self.messaging
+        control = self.settings.control
+        playbook = load_playbook(resolve_path(control.playbook or "", self.base), self.tagmap)
         return await open_closed_loop(
-            self.endpoints, self.out_dir, policy=self.settings.control.policy, run_id=self.run_id, broker=m.broker,
-            edge_account=m.edge_account, bridge_account=m.bridge_account, driver_factory=self.driver_factory,
-            policy_plugin=self.settings.plugins.control_policy, base=self.base)
+            self.endpoints, self.out_dir, playbook=playbook, policy=control.policy, run_id=self.run_id,
+            broker=m.broker, edge_account=m.edge_account, bridge_account=m.bridge_account,
+            driver_factory=self.driver_factory, policy_plugin=self.settings.plugins.control_policy, base=self.base)
 
     async def close(self) -> None:
         """Stop the closed loop, close the collectors and the historian, in that order (safe to call twice)."""

@@ -35,9 +35,9 @@ from twin.edge.frames import Frame
 from twin.edge.historian import HistorianReader
 from twin.edge.plugins.choice import PluginChoices
 from twin.edge.settings import EdgeSettings, Policy
-from twin.edge.shipped import default_playbook
 from twin.edge.stack import DriverFactory, EdgeStack
 from twin.harness.binding import check_binding, plant_tagmap, virtual_endpoints
+from twin.harness.plants import with_plant_defaults
 from twin.harness.scenario import Scenario
 from twin.harness.scores import score_run, with_answers
 from virtual_plc.configfile import ConfigError
@@ -142,8 +142,10 @@ async def wire(scenario: Scenario, seed: int, out_dir: Path, mode: Mode, *, poli
 
 
 def edge_settings(scenario: Scenario, policy: Policy | None = None) -> EdgeSettings:
-    """The blocks of the scenario the edge reads (detection, root cause, control, alignment, plug-ins)."""
+    """The blocks of the scenario the edge reads (detection, root cause, control, alignment, plug-ins), with
+    the plant's own knowledge file, model and playbook where the scenario names none."""
     settings = EdgeSettings.model_validate(scenario.model_dump(include=set(EdgeSettings.model_fields)))
+    settings = with_plant_defaults(settings, scenario.plant)
     if policy is not None:
         settings = settings.model_copy(update={"control": settings.control.model_copy(update={"policy": policy})})
     return settings
@@ -257,7 +259,7 @@ def _finish(
         scenario={
             **scenario.model_dump(mode="json"),
             "file": str(scenario.source) if scenario.source else None,
-            "control": {"policy": policy, "playbook": str(default_playbook(w.tagmap.plant))
+            "control": {"policy": policy, "playbook": edge.settings.control.playbook
                         if edge.control is not None else None},
             "duration_s": config.duration_s or scenario.duration_s,
         },

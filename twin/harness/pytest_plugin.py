@@ -29,9 +29,9 @@ import pytest
 
 from twin.contracts import RunFiles, RunReport
 from twin.edge.historian import HistorianReader
-from twin.edge.shipped import SCENARIOS
 from twin.harness.episode import EpisodeConfig, Wiring, run_scan, wire
 from twin.harness.episode import run_episode as _run_episode
+from twin.harness.scenario import SCENARIO_DIR as SCENARIOS
 from twin.harness.scenario import FaultEntry, Scenario, load_scenario
 
 T = TypeVar("T")

@@ -24,6 +24,9 @@ from twin.edge.plugins.choice import PluginChoices
 from twin.edge.settings import AlignmentSettings, ControlSettings
 from virtual_plc.configfile import ConfigError, line_of, read_yaml, resolve_path, validate_document
 
+# the example scenarios of the repository (a checkout has them; a wheel install reads the user's own files)
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -1,4 +1,4 @@
-"""The playbook: what to do about a diagnosis, per plant, in YAML (``scenarios/playbooks/<plant>.yaml``).
+"""The playbook: what to do about a diagnosis, per plant, in YAML (a shipped plant has ``playbook.yaml``).
 
 A playbook lists **rules**, tried in order; the first whose ``match`` fits the diagnosis's
 top candidate (asset name or shell pattern, and kind ``process`` / ``sensor`` / ``any``)
@@ -27,7 +27,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rootcause.diagnosis import Candidate
 from twin.edge.control.interlocks import InterlockSettings
-from twin.edge.shipped import default_playbook
 from virtual_plc.configfile import ConfigError, line_of, read_yaml, validate_document
 from virtual_plc.tagmap import TagMap
 
@@ -161,11 +160,6 @@ def load_playbook(path: str | Path, tagmap: TagMap | None = None) -> Playbook:
         if problems:
             raise ConfigError(path, problems)
     return playbook
-
-
-def playbook_path(plant: str) -> Path:
-    """The shipped playbook of ``plant`` (``scenarios/playbooks/<plant>.yaml``)."""
-    return default_playbook(plant)
 
 
 def cross_check(playbook: Playbook, tagmap: TagMap) -> list[tuple[tuple[int | str, ...], str, str]]:

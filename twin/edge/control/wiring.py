@@ -1,8 +1,14 @@
 """One call to wire the closed loop for a run: broker, PLC bridge, MQTT links, ledger, control loop.
 
->>> # in the runner (sketch):
->>> # closed = await open_closed_loop(endpoints, run_dir, policy="auto", run_id="coater_coil_ageing-7")
->>> # ... per scan: await closed.loop.on_frame(frame) ... finally: await closed.close()
+The edge stack (:class:`twin.edge.stack.EdgeStack`) opens it once per run, hands every scan's
+frame to the control loop, and closes it when the run ends, in a sketch::
+
+    closed = await open_closed_loop(endpoints, run_dir, policy="auto", run_id="coater_coil_ageing-7")
+    try:
+        for frame in frames:  # one per scan
+            await closed.loop.on_frame(frame)
+    finally:
+        await closed.close()
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from twin.edge.bridge.mqtt import BrokerAddress, MqttLink
 from twin.edge.control.channel import MqttCommandChannel
 from twin.edge.control.interlocks import Interlocks
 from twin.edge.control.loop import ControlLoop
-from twin.edge.control.playbook import Playbook, load_playbook, playbook_path
+from twin.edge.control.playbook import Playbook
 from twin.edge.ledger import Ledger
 from twin.edge.plugins.choice import PluginChoice
 from twin.edge.plugins.registry import make_policy
@@ -52,9 +58,9 @@ async def open_closed_loop(
     endpoints: ResolvedEndpoints,
     run_dir: str | Path,
     *,
+    playbook: Playbook,
     policy: Policy,
     run_id: str,
-    playbook: Playbook | None = None,
     broker: BrokerAddress | None = None,
     edge_account: tuple[str, str] = (EDGE_USER, ""),
     bridge_account: tuple[str, str] | None = (BRIDGE_USER, ""),
@@ -75,7 +81,6 @@ async def open_closed_loop(
     """
     run_dir = Path(run_dir)
     tagmap = endpoints.tagmap
-    playbook = playbook or load_playbook(playbook_path(tagmap.plant), tagmap)
     ledger = Ledger(run_dir / RunFiles.LEDGER)
     proposer = make_policy(policy_plugin or PluginChoice(use="playbook"), playbook, tagmap, base)
     if policy == "off":

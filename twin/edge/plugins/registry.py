@@ -34,7 +34,6 @@ from twin.edge.frames import ElementIndex
 from twin.edge.plugins.choice import PluginChoice
 from twin.edge.plugins.guard import GuardedDetector, GuardedDiagnoser, GuardedPolicy, PluginError
 from twin.edge.plugins.protocols import PluginContext
-from twin.edge.shipped import default_knowledge, default_model
 from virtual_plc.configfile import ConfigError, resolve_path
 from virtual_plc.tagmap import TagMap
 
@@ -50,9 +49,9 @@ def spc_detector(context: PluginContext) -> SubgroupMonitor:
     return SubgroupMonitor(context.detection, context.index)
 
 
-def model_file(settings: RootCauseSettings, plant: str, base: Path | None) -> Path:
-    """The root-cause model a run uses: ``settings.model`` (relative to ``base``) or the plant's shipped one."""
-    return resolve_path(settings.model, base) if settings.model else default_model(plant)
+def model_file(settings: RootCauseSettings, base: Path | None) -> Path | None:
+    """The root-cause model the settings name (relative to ``base``), or None."""
+    return resolve_path(settings.model, base) if settings.model else None
 
 
 def graph_diagnoser(context: PluginContext) -> Diagnoser | None:
@@ -61,8 +60,9 @@ def graph_diagnoser(context: PluginContext) -> Diagnoser | None:
     if context.graph is None:
         return None
     settings = context.rootcause
-    model = model_file(settings, context.tagmap.plant, context.base)
-    method = str(context.options.get("method") or settings.method or ("gnn" if model.is_file() else "random_walk"))
+    model = model_file(settings, context.base)
+    has_model = model is not None and model.is_file()
+    method = str(context.options.get("method") or settings.method or ("gnn" if has_model else "random_walk"))
     return Diagnoser.with_method(context.graph, method, model if method == "gnn" else None, settings.evidence)
 
 
@@ -159,16 +159,17 @@ def rootcause_loop(settings: RootCauseSettings, tagmap: TagMap, base: Path | Non
     """The root-cause loop of a line — the plant graph from its knowledge file and the chosen diagnoser
     (ours by default) — and what a report says of it.
 
-    Relative ``knowledge`` / ``model`` paths resolve from ``base``; defaults are the plant's
-    shipped knowledge file and model (``random_walk`` when there is no model).
+    Relative ``knowledge`` / ``model`` paths resolve from ``base``. The edge has no defaults: for a
+    plant it knows, the harness (or ``twin edge run``) fills in the plant's own files. Without a
+    knowledge file there is no diagnosis; without a model, the random walk ranks.
     """
     choice = choice or PluginChoice(use="graph")
     if not settings.enabled:
         return None, {"enabled": False}
     plant = tagmap.plant
-    knowledge = resolve_path(settings.knowledge, base) if settings.knowledge else default_knowledge(plant)
+    knowledge = resolve_path(settings.knowledge, base) if settings.knowledge else None
     graph = None
-    if knowledge.is_file():
+    if knowledge is not None and knowledge.is_file():
         graph = build_graph(tagmap, knowledge, drop=settings.knowledge_drop, add=settings.knowledge_add,
                             seed=settings.knowledge_seed)
     elif settings.knowledge:
@@ -177,7 +178,8 @@ def rootcause_loop(settings: RootCauseSettings, tagmap: TagMap, base: Path | Non
                             options=dict(choice.options), rootcause=settings, graph=graph, base=base)
     diagnoser = build("diagnoser", choice, context)
     if diagnoser is None:
-        return None, {"enabled": False, "note": f"no knowledge file for plant {plant} ({knowledge})"}
+        why = f"no knowledge file ({knowledge})" if knowledge else "no knowledge file given (rootcause.knowledge)"
+        return None, {"enabled": False, "note": f"{why} for plant {plant}"}
     info: dict[str, object] = {"enabled": True, "diagnoser": choice.use}
     info.update({"method": getattr(diagnoser, "method", choice.use),
                  "model_version": getattr(diagnoser, "model_version", "unknown")})

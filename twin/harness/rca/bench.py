@@ -10,25 +10,26 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from plant_models.registry import plant_spec
+from plant_models.spec import KNOWLEDGE_FILE, MODEL_FILE
 from rootcause.baselines import BASELINES, Ranker
 from rootcause.diagnoser import graph_with_knowledge, plant_names
 from rootcause.evaluate import Case, evaluate
 from rootcause.features import Evidence
 from rootcause.graph import PlantGraph
 from rootcause.knowledge import load_knowledge
-from twin.edge import shipped
 from twin.harness.rca.dataset import Dataset, Sample, fault_kind, sweep_plant, truth_label
 from virtual_plc.tagmap import TagMap
 
 
 def default_model(plant: str = "coater") -> Path:
     """The model file shipped for ``plant`` (what a run of that plant uses by default)."""
-    return shipped.default_model(plant)
+    return plant_spec(plant).folder() / MODEL_FILE
 
 
 def knowledge_file(plant: str) -> Path:
     """The knowledge file shipped for ``plant``."""
-    return shipped.default_knowledge(plant)
+    return plant_spec(plant).folder() / KNOWLEDGE_FILE
 
 
 def cases_from(samples: Sequence[Sample], tagmaps: dict[int, TagMap], *, drop: float = 0.0, add: float = 0.0,

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from twin.harness.rca.sweep import SCENARIOS, SENSOR_KINDS, Split, SweepPlant
+from twin.harness.rca.sweep import SENSOR_KINDS, Split, SweepPlant
+from twin.harness.scenario import SCENARIO_DIR
 from virtual_plc.tagmap import TagMap
 
-BASE_SCENARIO = SCENARIOS / "coater_coil_ageing.yaml"
+BASE_SCENARIO = SCENARIO_DIR / "coater_coil_ageing.yaml"
 SWEEP_SCAN_MS = 100
 HELDOUT_TARGET = "coater.blade3"
 DETECT_WITHIN_S = 90.0

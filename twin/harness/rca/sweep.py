@@ -18,7 +18,6 @@ import numpy as np
 
 from plant_models.base import FaultSpec
 from rootcause.features import EvidenceSettings
-from twin.edge.shipped import SCENARIOS  # noqa: F401 - the sweeps' base scenarios live there
 from twin.harness.scenario import Scenario, load_scenario
 from virtual_plc.tagmap import TagMap
 

@@ -4,7 +4,7 @@ Scoring-side code, like :mod:`twin.harness.rca.dataset` (whose machinery runs th
 disturbances and reads the plant's declared causal structure for the labels.
 
 **Disturbances.** Only those with a *local entry point* (one unit or stream where the plant's
-causal structure says they enter, :attr:`plant_models.tep_signals.Disturbance.asset`) and that
+causal structure says they enter, :attr:`plant_models.tennessee_eastman.signals.Disturbance.asset`) and that
 our TEP detectors catch within a few hours at their nominal size:
 
 =====  =====================================  ===============
@@ -55,8 +55,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from plant_models.tep_signals import DISTURBANCES, Disturbance
-from twin.harness.rca.sweep import SCENARIOS, EpisodeSpec, Split, SweepPlant
+from plant_models.tennessee_eastman.signals import DISTURBANCES, Disturbance
+from twin.harness.rca.sweep import EpisodeSpec, Split, SweepPlant
+from twin.harness.scenario import SCENARIO_DIR
 from virtual_plc.tagmap import TagMap
 
 IDVS = (1, 2, 4, 5, 6, 7, 8, 11, 12, 13, 14, 16, 17, 18, 24, 27)
@@ -97,7 +98,7 @@ def fault_kind(spec: EpisodeSpec) -> str:
 
 TEP = SweepPlant(
     name="tennessee_eastman",
-    base_scenario=SCENARIOS / "tep_clean.yaml",
+    base_scenario=SCENARIO_DIR / "tep_clean.yaml",
     splits=SPLITS,
     evaluations={
         "heldout_seeds": ("heldout_seeds", 0.0),

@@ -38,8 +38,8 @@ XMV writes (how the PLC meets the closed loop)
     simply follow a write. There is no way back to AUTO yet.
 
 Faults
-    See :mod:`plant_models.tep_faults` (kind ``step``, target a disturbance id,
-    magnitude = the disturbance's scale) and :mod:`plant_models.tep_signals` for the ids.
+    See :mod:`plant_models.tennessee_eastman.faults` (kind ``step``, target a disturbance id,
+    magnitude = the disturbance's scale) and :mod:`plant_models.tennessee_eastman.signals` for the ids.
 
 Trips
     When the kernel hits a shutdown limit (reactor pressure above 3000 kPa, a level or
@@ -69,7 +69,7 @@ from tep_studio.control import RickerMultiLoopController
 from plant_models.base import FaultSpec, PlantShutdown, Signal
 from plant_models.faults import ResolvedFault
 from plant_models.rng import rng_for
-from plant_models.tep_faults import (
+from plant_models.tennessee_eastman.faults import (
     PROCESS_STATE,
     check_generator_layout,
     disturbance_process,
@@ -78,7 +78,7 @@ from plant_models.tep_faults import (
     resolve_tep_fault,
     set_generator,
 )
-from plant_models.tep_signals import (
+from plant_models.tennessee_eastman.signals import (
     DEFAULT_SAMPLE_PERIOD_S,
     DISTURBANCE_BY_NAME,
     STEP_MS,
@@ -211,7 +211,7 @@ class TennesseeEastmanPlant:
         return [m.tag for m in XMV if m.xmv - 1 in self._manual]
 
     def fault_targets(self) -> dict[str, list[str]]:
-        """``step`` with every disturbance id (see :mod:`plant_models.tep_faults`)."""
+        """``step`` with every disturbance id (see :mod:`plant_models.tennessee_eastman.faults`)."""
         return fault_targets()
 
     def inject(self, fault: FaultSpec) -> None:

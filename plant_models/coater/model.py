@@ -30,8 +30,8 @@ import networkx as nx
 import numpy as np
 import simpy
 
-from plant_models import coater_physics as phys
 from plant_models.base import SENSOR_FAULT_KINDS, FaultSpec, Signal
+from plant_models.coater import physics as phys
 from plant_models.faults import (
     ResolvedFault,
     check_sensor_fault,

@@ -1,7 +1,7 @@
 """Physics of the electrode coating line: one small class per piece of equipment.
 
 Each class holds its own state and random generator and advances by one time step;
-:mod:`plant_models.coater` wires them into SimPy processes. Units: seconds inside the
+:mod:`plant_models.coater.model` wires them into SimPy processes. Units: seconds inside the
 physics, m/min line speed, N blade force, °C, L/min, mPa·s, µm, kN.
 
 Ground-truth causal links (mirrored by ``CoaterLine.causal_graph``):

@@ -28,7 +28,7 @@ import simpy
 
 from plant_models.base import FaultSpec
 from plant_models.faults import ResolvedFault, _finite, _wait_until, onset_ms_of
-from plant_models.tep_signals import DISTURBANCE_BY_NAME, Disturbance
+from plant_models.tennessee_eastman.signals import DISTURBANCE_BY_NAME, Disturbance
 
 KIND = "step"
 MAX_MAGNITUDE = 1.0

@@ -1,0 +1,62 @@
+"""What a plant exports: one :class:`PlantSpec` per plant folder.
+
+A plant folder (``plant_models/coater/``, ``plant_models/tennessee_eastman/``) holds the model
+and, beside it, the plant's default data files: the knowledge file an engineer would write
+about the line, the playbook of corrections, and the trained root-cause model. They are found
+through :mod:`importlib.resources`, so they work from an installed wheel as from a checkout.
+A scenario or the edge's settings may name any other file instead.
+
+>>> from plant_models.registry import plant_spec
+>>> spec = plant_spec("coater")
+>>> spec.knowledge_file().name, spec.playbook_file().name, spec.model_file().name
+('knowledge.yaml', 'playbook.yaml', 'rootcause.pt')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from plant_models.base import PlantModel
+
+KNOWLEDGE_FILE = "knowledge.yaml"
+PLAYBOOK_FILE = "playbook.yaml"
+MODEL_FILE = "rootcause.pt"
+
+
+@dataclass(frozen=True)
+class PlantSpec:
+    """One plant: its name, how to build it, and where its default data files live.
+
+    ``build(seed, options)`` returns a fresh model (unknown options raise ``ValueError`` naming
+    the key); ``package`` is the plant's folder as a package, where the data files are looked up.
+    """
+
+    name: str
+    description: str
+    build: Callable[[int, dict[str, Any]], PlantModel]
+    package: str
+
+    def folder(self) -> Path:
+        """The plant's folder (where ``twin rootcause train`` writes its model by default)."""
+        return Path(str(files(self.package)))
+
+    def data_file(self, name: str) -> Path | None:
+        """The plant's data file ``name``, or None when the plant ships none."""
+        path = self.folder() / name
+        return path if path.is_file() else None
+
+    def knowledge_file(self) -> Path | None:
+        """The knowledge file (cause → effect links an engineer knows about the line)."""
+        return self.data_file(KNOWLEDGE_FILE)
+
+    def playbook_file(self) -> Path | None:
+        """The playbook (what to do about a diagnosis); None: the plant has no closed loop."""
+        return self.data_file(PLAYBOOK_FILE)
+
+    def model_file(self) -> Path | None:
+        """The trained root-cause model; None: diagnosis falls back to the random walk."""
+        return self.data_file(MODEL_FILE)

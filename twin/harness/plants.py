@@ -1,0 +1,35 @@
+"""A known plant's own files as the edge's defaults.
+
+The edge has no defaults of its own (:mod:`twin.edge.settings`): it reads the knowledge file,
+root-cause model and playbook its settings name. For a plant the project ships, the harness
+fills in what the settings leave open from the plant's folder (:class:`plant_models.spec.PlantSpec`);
+an unknown plant (a real line) keeps exactly what its settings say.
+"""
+
+from __future__ import annotations
+
+from plant_models.registry import SPECS
+from twin.edge.settings import EdgeSettings
+
+
+def with_plant_defaults(settings: EdgeSettings, plant: str) -> EdgeSettings:
+    """``settings`` with the plant's own knowledge file, model and playbook where they name none.
+
+    >>> filled = with_plant_defaults(EdgeSettings(), "coater")
+    >>> [p.rsplit("/", 1)[-1] for p in (filled.rootcause.knowledge, filled.rootcause.model, filled.control.playbook)]
+    ['knowledge.yaml', 'rootcause.pt', 'playbook.yaml']
+    >>> with_plant_defaults(EdgeSettings(), "someone_elses_line") == EdgeSettings()
+    True
+    """
+    spec = SPECS.get(plant)
+    if spec is None:
+        return settings
+    rootcause, control = settings.rootcause, settings.control
+    knowledge, model, playbook = spec.knowledge_file(), spec.model_file(), spec.playbook_file()
+    if rootcause.knowledge is None and knowledge is not None:
+        rootcause = rootcause.model_copy(update={"knowledge": str(knowledge)})
+    if rootcause.model is None and model is not None:
+        rootcause = rootcause.model_copy(update={"model": str(model)})
+    if control.playbook is None and playbook is not None:
+        control = control.model_copy(update={"playbook": str(playbook)})
+    return settings.model_copy(update={"rootcause": rootcause, "control": control})
