@@ -97,7 +97,7 @@ def train_cmd(
     dataset: Optional[Path] = typer.Option(None, help="dataset with a train split "
                                                       "[default: runs/rootcause/[PLANT/]train.pkl]"),
     out: Optional[Path] = typer.Option(None, help="model file to write (a .json model card goes beside it) "
-                                                  "[default: models/rootcause_PLANT.pt]"),
+                                                  "[default: rootcause.pt in the plant's folder]"),
     epochs: int = typer.Option(60, min=1),
     seed: int = typer.Option(0, help="training seed"),
     hidden: int = typer.Option(48, min=4),
@@ -156,7 +156,7 @@ def evaluate_cmd(
                                                              "[default: 150 coater, 42 tennessee_eastman]"),
     seed: int = typer.Option(1, help="sweep seed of the evaluation episodes"),
     model: Optional[Path] = typer.Option(None, help="GNN model file ('none': baselines only) "
-                                                    "[default: models/rootcause_PLANT.pt]"),
+                                                    "[default: rootcause.pt in the plant's folder]"),
     dataset: list[Path] = typer.Option([], help="evaluate on these dataset files instead of new episodes"),
     out: Optional[Path] = typer.Option(None, help="JSON results [default: runs/rootcause/[PLANT/]evaluation.json]"),
     jobs: int = typer.Option(2, min=1),
