@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import REPO
 from tests.mqtt_support import PASSWORDS
 from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER, MosquittoBroker, closed_loop_acl
 from twin.edge.bridge.mqtt import BrokerAddress, MqttUnavailable
@@ -35,7 +36,7 @@ TWIN = [str(Path(sys.executable).with_name("twin"))]
 SPEED = 2.0
 VALVE = "coater.coolant.valve.command"
 
-FLAGSHIP = Path(__file__).resolve().parent.parent / "scenarios" / "coater_coil_ageing.yaml"
+FLAGSHIP = REPO / "scenarios" / "coater_coil_ageing.yaml"
 
 
 def compressed_flagship(path: Path) -> Path:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.detection.support import as_list, constant_zones, naive_rules
+from tests.twin.edge.detection.support import as_list, constant_zones, naive_rules
 from twin.edge.detection import spc
 from twin.edge.detection._rules import RuleEngine
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.test_app_fixtures import DURATION_S, ONSET_S, SCORES, bare_run, cli_run, full_run, scenarios_dir
+from tests.app.fixtures import DURATION_S, ONSET_S, SCORES, bare_run, cli_run, full_run, scenarios_dir
 from twin.cli import app
 from twin.harness.runview import RunData, list_runs, load_run
 from twin.harness.runview.charts import chart_series, control_chart_figure, figure_png, rootcause_figure

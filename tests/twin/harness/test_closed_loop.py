@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO
 from twin.edge.ledger import verify_ledger
 from twin.harness.episode import EpisodeConfig, run_episode
 from twin.harness.scenario import load_scenario
 from twin.harness.scores import score_run
 
-FLAGSHIP = Path(__file__).resolve().parent.parent / "scenarios" / "coater_coil_ageing.yaml"
+FLAGSHIP = REPO / "scenarios" / "coater_coil_ageing.yaml"
 VALVE = "coater.coolant.valve.command"
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.test_app_fixtures import scenarios_dir
+from tests.app.fixtures import scenarios_dir
 from virtual_plc.plc import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -3,7 +3,7 @@
 The runner gives no handle on its live control loop, so the test wraps the one function that
 makes it (``open_closed_loop`` as the edge stack imports it) to keep the :class:`ClosedLoop`, and an
 ordinary frame hook (``EpisodeConfig.hooks``) plays the operator. The flagship is compressed as
-in ``tests/test_edge_run.py`` (coil ageing from 30 s, 25 s warm-up), so a valve command is
+in ``tests/twin/edge/test_realtime.py`` (coil ageing from 30 s, 25 s warm-up), so a valve command is
 proposed about 64 s in; the playbook's ``select_timeout_s`` is 120 s. About 20 s on 2 cores.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_edge_run import VALVE, compressed_flagship
+from tests.twin.edge.test_realtime import VALVE, compressed_flagship
 from twin.edge import stack
 from twin.edge.control.wiring import ClosedLoop
 from twin.edge.frames import Frame

@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO
-from tests.test_app_fixtures import bare_run, cli_run, full_run, scenarios_dir
+from tests.app.fixtures import bare_run, cli_run, full_run, scenarios_dir
 from twin.harness.runview.roles import PANEL_TITLES, panels_for
 from twin.harness.runview.run import NO_COMMANDS, NO_DIAGNOSES, NO_LEDGER
 from twin.harness.runview.whatif import FINISHED_NOTE

@@ -3,7 +3,7 @@
 Properties over a range (hypothesis, derandomized so the examples are fixed from run to run):
 the supplier SPC flags any sigma growth of 75 % or more within 80 subgroups and stays silent on
 an in-control stream; end to end, the right supplier is warned and the right lots or legs are
-named. Episodes run in-process (``tests/test_supply_portal.py`` shows MQTT gives the same report).
+named. Episodes run in-process (``tests/twin/edge/supply/test_portal.py`` shows MQTT gives the same report).
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.detection import data
-from tests.detection.support import printed
+from tests.twin.edge.detection import data
+from tests.twin.edge.detection.support import printed
 from twin.edge.detection import spc
 
 PHASE1 = data.PISTONRINGS[:25]

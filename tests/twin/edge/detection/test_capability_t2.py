@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.detection import data
-from tests.detection.support import printed
+from tests.twin.edge.detection import data
+from tests.twin.edge.detection.support import printed
 from twin.edge.detection import spc
 
 # qcc vignette, process.capability(q1, spec.limits = ...) on pistonrings[1:25]
