@@ -17,6 +17,8 @@ from twin.harness.runview.roles import PANEL_TITLES, panels_for
 from twin.harness.runview.run import NO_COMMANDS, NO_DIAGNOSES, NO_LEDGER
 from twin.harness.runview.whatif import FINISHED_NOTE
 
+pytestmark = pytest.mark.slow  # AppTest pages and what-if runs, about 85 s (a live recommend run is 60 s)
+
 PAGES = ("app_pages/run.py", "app_pages/view.py", "app_pages/compare.py")
 
 

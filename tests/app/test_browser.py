@@ -18,6 +18,8 @@ from tests.conftest import REPO
 from tests.app.fixtures import scenarios_dir
 from virtual_plc.plc import free_port
 
+pytestmark = pytest.mark.slow  # streamlit and Chromium, a run in the browser, about 40 s
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

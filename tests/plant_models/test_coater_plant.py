@@ -154,6 +154,7 @@ def paired_means(seed: int, fault: FaultSpec, until_s: float, window_s: float,
     return out
 
 
+@pytest.mark.slow
 @settings(max_examples=8, deadline=None, phases=NO_SHRINK)
 @given(seed=SEEDS, ohms=st.floats(min_value=3.0, max_value=12.0))
 def test_coil_ageing_cuts_flow_and_hits_blade3_hardest(seed: int, ohms: float) -> None:
@@ -188,6 +189,7 @@ def test_blade_drift_moves_only_that_blade(seed: int, blade: int, drift: float) 
             assert abs(delta[f"coater.blade{i}.pressure"]) < 1e-9
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [11, 12])
 def test_flagship_fault_raises_wrinkles_and_more_coolant_restores(seed: int) -> None:
     clean = run_until(CoaterLine(seed), 600.0)

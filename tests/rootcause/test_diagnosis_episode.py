@@ -15,6 +15,8 @@ from twin.contracts import RunReport
 from twin.harness.episode import EpisodeConfig, run_episode
 from twin.harness.scenario import FaultEntry, load_scenario
 
+pytestmark = pytest.mark.slow  # flagship and stuck-sensor episodes with diagnosis, about 50 s
+
 SLOW = settings(max_examples=3, deadline=None, derandomize=False, print_blob=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 

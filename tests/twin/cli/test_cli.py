@@ -180,6 +180,7 @@ def test_detect_arl_prints_run_lengths() -> None:
     assert 1.8 < arl < 2.6  # P(beyond 3 sigma | shift 3) = 0.5: ARL 2
 
 
+@pytest.mark.slow
 def test_a_plant_trip_ends_the_run_with_a_message_not_a_traceback(tmp_path: Path) -> None:
     """IDV 6 (A feed loss) trips the Tennessee Eastman plant some hours after onset."""
     scenario = REPO / "scenarios" / "tep_idv06.yaml"

@@ -21,6 +21,8 @@ from twin.harness.episode import EpisodeConfig, run_episode
 from twin.harness.scenario import load_scenario
 from twin.harness.scores import score_run
 
+pytestmark = pytest.mark.slow  # the flagship in lockstep and offline, about 2 minutes
+
 FLAGSHIP = REPO / "scenarios" / "coater_coil_ageing.yaml"
 VALVE = "coater.coolant.valve.command"
 

@@ -23,6 +23,8 @@ from twin.edge.ledger import verify_ledger
 from twin.harness.episode import EpisodeConfig, run_episode
 from twin.harness.scenario import load_scenario
 
+pytestmark = pytest.mark.slow  # two flagship episodes under recommend, about 40 s
+
 SELECT_TIMEOUT_MS = 120_000  # plant_models/coater/playbook.yaml select_timeout_s
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 from pathlib import Path
 
@@ -12,6 +14,8 @@ from tests.conftest import REPO
 from twin.contracts import RunReport
 from twin.harness.episode import EpisodeConfig, run_episode
 from twin.harness.scenario import Scenario, load_scenario
+
+pytestmark = pytest.mark.slow  # whole offline episodes per example, about 65 s
 
 FLAGSHIP = load_scenario(REPO / "scenarios" / "coater_coil_ageing.yaml")
 DRIFT = load_scenario(REPO / "scenarios" / "coater_blade_drift.yaml")

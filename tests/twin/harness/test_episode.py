@@ -38,6 +38,7 @@ def historian_hash(run_dir: Path) -> str:
         return reader.content_hash()
 
 
+@pytest.mark.slow
 def test_same_seed_gives_an_identical_historian_over_real_sockets(tmp_path: Path) -> None:
     run(scenario(), tmp_path / "a")
     run(scenario(), tmp_path / "b")
@@ -72,6 +73,7 @@ def test_report_holds_truth_counts_and_durations(tmp_path: Path) -> None:
     assert read_report(tmp_path / "r").seed == 5
 
 
+@pytest.mark.slow
 def test_a_plc_that_drops_off_the_network_gives_bad_samples_then_recovers(tmp_path: Path) -> None:
     async def episode() -> list[tuple[int, Quality, Quality]]:
         wiring = await wire(scenario(), 5, tmp_path, "lockstep")

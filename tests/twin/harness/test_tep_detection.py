@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 from pathlib import Path
 
@@ -12,6 +14,8 @@ from tests.conftest import REPO
 from twin.contracts import RunReport
 from twin.harness.episode import EpisodeConfig, run_episode
 from twin.harness.scenario import Scenario, load_scenario
+
+pytestmark = pytest.mark.slow  # 24 h Tennessee Eastman episodes, about 17 s
 
 CLEAN = load_scenario(REPO / "scenarios" / "tep_clean.yaml")
 IDV04 = load_scenario(REPO / "scenarios" / "tep_idv04.yaml")

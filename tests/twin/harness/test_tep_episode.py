@@ -15,6 +15,8 @@ from virtual_plc.drivers import PlcWriteRefused, make_driver
 from virtual_plc.endpoints import Endpoint
 from virtual_plc.image import DueSet
 
+pytestmark = pytest.mark.slow  # Tennessee Eastman episodes over sockets, about 25 s
+
 SCAN_MS = 18_000
 ONSET_S = 540.0  # scan 30
 SHORT = dict(

@@ -74,6 +74,7 @@ def test_malformed_output_is_named(tmp_path: Path, plugin: str, problem: str) ->
         _run(tmp_path, 5.0, detector=f"tests.plugin_examples:{plugin}")
 
 
+@pytest.mark.slow
 def test_an_outside_diagnoser_answers_the_alarms_of_our_detector(tmp_path: Path) -> None:
     report = _run(tmp_path, 230.0, FAST_DRIFT, diagnoser="tests.plugin_examples:Blame")
     assert report.alarms and report.diagnoses
@@ -83,6 +84,7 @@ def test_an_outside_diagnoser_answers_the_alarms_of_our_detector(tmp_path: Path)
     assert report.diagnoses[0]["candidates"][0]["asset"] == first_alarm.rsplit(".", 1)[0]
 
 
+@pytest.mark.slow
 def test_an_outside_policy_cannot_write_past_the_interlocks(tmp_path: Path) -> None:
     overrides = {**FAST_DRIFT, "control": {"policy": "auto"}}
     report = _run(tmp_path, 230.0, overrides, control_policy="tests.plugin_examples:Overreach")

@@ -34,6 +34,8 @@ from twin.harness.rca.dataset import (
 from twin.harness.rca.tep import HELDOUT_IDVS, IDVS, TEP
 from twin.harness.scenario import load_scenario
 
+pytestmark = pytest.mark.slow  # a small TEP sweep through dataset, train and evaluate
+
 PLANT = "tennessee_eastman"
 BY_IDV = {d.idv: d.name for d in DISTURBANCES}
 METHODS = {"gnn", "earliest_onset", "correlation", "random_walk"}

@@ -14,6 +14,8 @@ from rootcause.model import ModelConfig, load_model, save_model, score_candidate
 from twin.harness.rca.bench import cases_from, evaluate_dataset, train_on
 from twin.harness.rca.dataset import Dataset, generate, load_dataset, sample_specs
 
+pytestmark = pytest.mark.slow  # generates episodes and trains a model, 35 s idle, minutes at load
+
 TINY = ModelConfig(hidden=16, layers=2, epochs=15, batch_size=8, seed=3)
 
 

@@ -58,6 +58,7 @@ def test_a_missing_scenario_is_named(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "no scenario file nowhere.yaml" in result.output
 
 
+@pytest.mark.slow
 def test_a_crashing_plugin_fails_only_its_episodes_and_junit_says_why(tmp_path: Path) -> None:
     crash = {"plugins": {"detector": "tests.plugin_examples:Crashing"}}
     path = write_suite(tmp_path / "s.yaml", [
@@ -76,6 +77,7 @@ def test_a_crashing_plugin_fails_only_its_episodes_and_junit_says_why(tmp_path: 
     assert "ZeroDivisionError: the team's detector divided by zero" in errors["crashing[seed=2]"].get("message")
 
 
+@pytest.mark.slow
 def test_a_hanging_plugin_is_stopped_by_the_episode_timeout(tmp_path: Path) -> None:
     hang = {"plugins": {"detector": {"use": "tests.plugin_examples:Hanging", "timeout_s": 100}}}
     path = write_suite(tmp_path / "s.yaml", [{"scenario": str(DRIFT), "seeds": [1], "duration_s": 20,
@@ -86,6 +88,7 @@ def test_a_hanging_plugin_is_stopped_by_the_episode_timeout(tmp_path: Path) -> N
     assert case["status"] == "error" and "episode_timeout_s of 3 s" in case["message"]
 
 
+@pytest.mark.slow
 def test_a_baseline_regression_fails_with_the_old_and_new_figures(tmp_path: Path) -> None:
     entries = [{"scenario": str(DRIFT), "seeds": [1], "duration_s": 200, "overrides": FAST}]
     path = write_suite(tmp_path / "s.yaml", entries, ["top1_accuracy.mean >= 0", "detection_delay_s.max <= 200"])
@@ -120,6 +123,7 @@ def _with(package: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(package), str(REPO)])}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("detector", "passes"), [("zscore", True), ("zscore_lazy", False)])
 def test_the_example_package_is_gated_by_twin_check(byo_package: Path, tmp_path: Path, detector: str,
                                                     passes: bool) -> None:
@@ -159,6 +163,7 @@ def test_the_report_and_the_historian(run_episode, historian):
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("detector", "passes"), [("zscore", True), ("zscore_lazy", False)])
 def test_the_pytest_plugin_runs_the_example_package(byo_package: Path, tmp_path: Path, detector: str,
                                                     passes: bool) -> None:

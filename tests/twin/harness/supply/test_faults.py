@@ -81,6 +81,7 @@ def test_false_alarm_probability_names_an_unknown_chart():
 
 
 # ---- end to end: the truth recovered ------------------------------------------------------------
+@pytest.mark.slow
 @settings(max_examples=8, **FIXED)
 @given(seed=st.integers(0, 10_000), magnitude=st.floats(0.75, 1.5))
 def test_variance_growth_is_flagged_at_the_right_supplier(seed, magnitude):
@@ -97,6 +98,7 @@ def test_variance_growth_is_flagged_at_the_right_supplier(seed, magnitude):
     assert report.scores["escapes"]["adaptive"] < report.scores["escapes"]["fixed"]
 
 
+@pytest.mark.slow
 @settings(max_examples=8, **FIXED)
 @given(seed=st.integers(0, 10_000), share=st.floats(0.15, 0.3))
 def test_mixed_lots_are_named_and_no_other(seed, share):
@@ -114,6 +116,7 @@ def test_mixed_lots_are_named_and_no_other(seed, share):
     assert {w["supplier"] for w in report.warnings} == {"ecuco"}
 
 
+@pytest.mark.slow
 @settings(max_examples=8, **FIXED)
 @given(seed=st.integers(0, 10_000), magnitude=st.floats(45.0, 80.0), start=st.integers(20, 80))
 def test_every_hot_leg_is_named_with_its_lot(seed, magnitude, start):
@@ -129,6 +132,7 @@ def test_every_hot_leg_is_named_with_its_lot(seed, magnitude, start):
     assert all(leg["from"] == "chipco" and start * 24 <= leg["departed_h"] < (start + 3) * 24 for leg in legs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["supply_mixed_lot", "supply_variance_growth"])
 def test_the_fault_scenarios_recover_their_truth(name):
     report = run_supply(load_supply_scenario(SCENARIOS / f"{name}.yaml"), write=False, transport="inprocess")

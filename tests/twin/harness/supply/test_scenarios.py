@@ -17,6 +17,8 @@ from twin.harness.supply.runner import run_episode, run_supply
 from twin.harness.supply.scenario import load_supply_scenario
 from virtual_plc.configfile import ConfigError
 
+pytestmark = pytest.mark.slow  # supply episodes end to end, about 40 s
+
 SCENARIOS = REPO / "scenarios"
 
 
