@@ -28,11 +28,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.mqtt_support import PASSWORDS, toy_tagmap  # noqa: E402
+from twin.contracts import Ack, Command
 from twin.edge.bridge.bridge import PlcBridge  # noqa: E402
 from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER, EmbeddedBroker, MosquittoBroker, closed_loop_acl  # noqa: E402
 from twin.edge.bridge.mqtt import BrokerAddress, MqttLink  # noqa: E402
 from twin.edge.control.interlocks import Interlocks, InterlockSettings  # noqa: E402
-from twin.edge.control.messages import Ack, Command, ack_filter, command_topic  # noqa: E402
+from twin.edge.control.messages import ack_filter, command_topic
 from virtual_plc.endpoints import Endpoint, EndpointFile, resolve  # noqa: E402
 from virtual_plc.modbus_server import ModbusPlcServer  # noqa: E402
 from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port  # noqa: E402

@@ -23,11 +23,11 @@ import networkx as nx
 import numpy as np
 
 from rootcause.baselines import BASELINES, Ranker
-from rootcause.diagnosis import Candidate, Diagnosis, EvidenceStep
 from rootcause.features import Evidence, EvidenceSettings, link_features
 from rootcause.graph import PlantGraph
 from rootcause.knowledge import Knowledge, load_knowledge, perturb_links
 from rootcause.window import read_evidence
+from twin.contracts import Candidate, Diagnosis, EvidenceStep
 from twin.edge.historian import HistorianReader
 from virtual_plc.tagmap import TagMap
 

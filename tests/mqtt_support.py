@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from rootcause.diagnosis import Candidate, Diagnosis
+from twin.contracts import Candidate, Command, Diagnosis
 from twin.edge.bridge.bridge import PlcBridge
 from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER, EmbeddedBroker, MosquittoBroker, closed_loop_acl
 from twin.edge.bridge.mqtt import BrokerAddress, MqttLink
@@ -25,7 +25,6 @@ from twin.edge.collector import build_collectors, element_index, poll_all
 from twin.edge.control.channel import MqttCommandChannel
 from twin.edge.control.interlocks import Interlocks
 from twin.edge.control.loop import ControlLoop
-from twin.edge.control.messages import Command
 from twin.edge.control.playbook import Playbook
 from twin.edge.control.wiring import ClosedLoop, open_closed_loop
 from twin.edge.frames import Aligner, Frame

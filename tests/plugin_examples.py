@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from rootcause.diagnosis import Candidate, Diagnosis
+from twin.contracts import Candidate, Diagnosis
 from twin.edge.control.policy import Proposal
 from twin.edge.detection.alarms import Signal
 

@@ -1,6 +1,6 @@
 """Shared pieces of the app tests (no tests here): a short scenario, one CLI run of it, and a
 hand-made run whose report carries diagnoses, commands, scores and a ledger, shaped by the
-contracts of issues 5 and 6 (``rootcause.diagnosis.Diagnosis``, ``twin.edge.control.records``)."""
+contracts of issues 5 and 6 (``twin.contracts.Diagnosis``, ``twin.contracts.CommandRecord``)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from rootcause.diagnosis import Candidate, Diagnosis, EvidenceStep
 from twin.cli import app
-from twin.contracts import QualityOutcome, Scores
+from twin.contracts import Candidate, Diagnosis, EvidenceStep, QualityOutcome, Scores
 from twin.edge.ledger import Ledger
 
 SEED = 3

@@ -9,15 +9,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rootcause.diagnosis import Diagnosis
 from tests.conftest import REPO
-from twin.contracts import RunReport
+from twin.contracts import Diagnosis, RunReport
 from twin.harness.episode import EpisodeConfig, run_episode
 from twin.harness.scenario import FaultEntry, load_scenario
 
-pytestmark = pytest.mark.slow  # flagship and stuck-sensor episodes with diagnosis, about 50 s
+# flagship and stuck-sensor episodes with diagnosis, about 50 s idle; the timeout guards the module's
+# `flagship` fixture (a whole diagnosed flagship episode, set up inside the first test), which ran past
+# the 300 s default on a loaded machine
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-SLOW = settings(max_examples=3, deadline=None, derandomize=False, print_blob=True,
+SLOW = settings(max_examples=3, deadline=None, derandomize=True, database=None, print_blob=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 

@@ -345,22 +345,20 @@ def _print_summary(report: RunReport, out_dir: Path) -> None:
     table.add_row("failed polls / reconnects", f"{c.failed_polls} / {c.reconnects}")
     table.add_row("plant time", f"{d.plant_s:,.1f} s")
     table.add_row("wall time", f"{d.wall_s:,.1f} s ({d.realtime_factor:g}x real time)")
-    table.add_row("faults injected", ", ".join(f"{f['kind']}@{f['target']}" for f in report.faults) or "none")
+    table.add_row("faults injected", ", ".join(f"{f.kind}@{f.target}" for f in report.faults) or "none")
     table.add_row(
         "alarms / diagnoses / commands", f"{len(report.alarms)} / {len(report.diagnoses)} / {len(report.commands)}"
     )
     if report.alarms:
         first, rates = report.alarms[0], report.detection.get("alarm_rates", {})
-        when = f"{first['t_ms'] / 1000:g} s"
-        table.add_row("first alarm", f"{when}: {first['tag']} ({first['detector']} {first['rule']})")
+        table.add_row("first alarm", f"{first.t_ms / 1000:g} s: {first.tag} ({first.detector} {first.rule})")
         floods = len(rates.get("flood_periods", []))
         table.add_row("alarm floods", f"{floods} (max {rates.get('per_10_min_max', 0)} new alarms in 10 min)")
     for diagnosis in report.diagnoses[:1] + report.diagnoses[-1:] if len(report.diagnoses) > 1 else report.diagnoses:
-        top = diagnosis["candidates"][0] if diagnosis["candidates"] else None
-        path = diagnosis["evidence_path"]
-        route = " <- ".join([path[-1]["effect"], *[step["cause"] for step in reversed(path)]]) if path else "-"
-        table.add_row(f"diagnosis at {diagnosis['t_ms'] / 1000:g} s ({diagnosis['method']})",
-                      f"{top['asset']} ({top['kind']}, {top['score']:.2f})" if top else "no candidate")
+        top, path = diagnosis.top, diagnosis.evidence_path
+        route = " <- ".join([path[-1].effect, *[step.cause for step in reversed(path)]]) if path else "-"
+        table.add_row(f"diagnosis at {diagnosis.t_ms / 1000:g} s ({diagnosis.method})",
+                      f"{top.asset} ({top.kind}, {top.score:.2f})" if top else "no candidate")
         table.add_row("  evidence path", route)
     _score_rows(table, report)
     Console().print(table)
@@ -372,7 +370,7 @@ def _score_rows(table: Table, report: RunReport) -> None:
     s = report.scores
     if s is None:
         return
-    applied = sum(1 for c in report.commands if c.get("status") == "applied")
+    applied = sum(1 for c in report.commands if c.status == "applied")
     table.add_row("commands applied", f"{applied} of {len(report.commands)} ({report.scenario['control']['policy']})")
 
     def secs(value: float | None) -> str:

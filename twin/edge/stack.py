@@ -42,8 +42,7 @@ from types import TracebackType
 from typing import Any
 
 from rootcause.diagnoser import AlarmRef, DiagnosisLoop
-from rootcause.diagnosis import Diagnosis
-from twin.contracts import RunFiles
+from twin.contracts import Diagnosis, RunFiles
 from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER
 from twin.edge.bridge.mqtt import BrokerAddress
 from twin.edge.collector import Collector, build_collectors, element_index, poll_all

@@ -54,8 +54,8 @@ def plot_run(run_dir: str | Path, patterns: Sequence[str], out: str | Path, *, r
             ax.fill_between(t_s, 0, 1, where=bad, transform=ax.get_xaxis_transform(), color="#d62728", alpha=0.15,
                             step="mid", label="not good")
         for fault in report.faults:
-            ax.axvline(float(fault["onset_s"]), color="#ff7f0e", lw=1.2, ls="--")
-    faults = "; ".join(f"{f['kind']} on {f['target']} at {f['onset_s']:g} s" for f in report.faults) or "no fault"
+            ax.axvline(fault.onset_s, color="#ff7f0e", lw=1.2, ls="--")
+    faults = "; ".join(f"{f.kind} on {f.target} at {f.onset_s:g} s" for f in report.faults) or "no fault"
     axes[0, 0].set_title(f"{report.scenario['name']} (seed {report.seed}): {faults}", fontsize=10)
     axes[-1, 0].set_xlabel("plant time (s)")
     fig.tight_layout()

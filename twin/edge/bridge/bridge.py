@@ -28,10 +28,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from twin.contracts import AckStatus
+from twin.contracts import Ack, AckStatus, Command
 from twin.edge.bridge.mqtt import MqttLink
 from twin.edge.control.interlocks import Interlocks
-from twin.edge.control.messages import Ack, Command, ack_topic, command_filter
+from twin.edge.control.messages import ack_topic, command_filter
 from twin.edge.frames import Quality
 from twin.edge.ledger import Ledger, read_entries
 from virtual_plc.codec import ElementLayout

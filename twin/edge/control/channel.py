@@ -13,8 +13,9 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
+from twin.contracts import Ack, Command, WorkOrder
 from twin.edge.bridge.mqtt import MqttLink
-from twin.edge.control.messages import Ack, Command, WorkOrder, ack_filter, command_topic, workorder_topic
+from twin.edge.control.messages import ack_filter, command_topic, workorder_topic
 
 log = logging.getLogger(__name__)
 

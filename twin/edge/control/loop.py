@@ -29,15 +29,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from rootcause.diagnosis import Diagnosis
-from twin.contracts import Policy, choices
+from twin.contracts import Command, CommandKind, CommandRecord, Diagnosis, Policy, Verification, WorkOrder, choices
 from twin.edge.control.channel import CommandChannel
 from twin.edge.control.history import SignalHistory, effect_size
 from twin.edge.control.interlocks import Interlocks, Refusal
-from twin.edge.control.messages import Command, CommandKind, WorkOrder
 from twin.edge.control.playbook import Action, Playbook, Reference, watched_signals
 from twin.edge.control.policy import ControlPolicy, PlaybookPolicy, Proposal, watched_by
-from twin.edge.control.records import CommandRecord, Verification
 from twin.edge.frames import Frame, Quality
 from twin.edge.ledger import Ledger
 from virtual_plc.tagmap import TagMap

@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from rootcause.diagnosis import Candidate
+from twin.contracts import Candidate
 from twin.edge.control.interlocks import InterlockSettings
 from virtual_plc.configfile import ConfigError, line_of, read_yaml, validate_document
 from virtual_plc.tagmap import TagMap

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from rootcause.diagnosis import Candidate, Diagnosis
+from twin.contracts import Candidate, Diagnosis
 from twin.edge.control.playbook import Action, Playbook, Reference, Rule, expand
 from twin.edge.frames import Frame
 

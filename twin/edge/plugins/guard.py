@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from rootcause.diagnoser import AlarmRef
-from rootcause.diagnosis import Diagnosis
+from twin.contracts import Diagnosis
 from twin.edge.control.policy import ControlView, Proposal, check_proposal, watched_by
 from twin.edge.detection.alarms import Signal
 from twin.edge.frames import Frame

@@ -4,7 +4,7 @@
   runner's ISA-18.2 :class:`~twin.edge.detection.alarms.AlarmManager` turns verdicts into alarms.
   Ours: :class:`~twin.edge.detection.monitor.SubgroupMonitor` (registered as ``spc``).
 * :class:`Diagnoser` — alarms + the historian + (from :class:`PluginContext`) the plant graph →
-  a :class:`~rootcause.diagnosis.Diagnosis`: ranked candidates with an evidence path.
+  a :class:`~twin.contracts.Diagnosis`: ranked candidates with an evidence path.
   Ours: :class:`rootcause.diagnoser.Diagnoser` (``graph``).
 * :class:`~twin.edge.control.policy.ControlPolicy` — diagnosis → proposed commands, which always pass
   our interlocks. Ours: :class:`~twin.edge.control.policy.PlaybookPolicy` (``playbook``).
@@ -36,7 +36,7 @@ Worked example, a detector — a z-score on every read-only tag after a 60 s war
 
 Worked example, a diagnoser — blame the asset owning the first alarmed tag::
 
-    from rootcause.diagnosis import Candidate, Diagnosis
+    from twin.contracts import Candidate, Diagnosis
 
     class Blame:
         def __init__(self, context):
@@ -60,9 +60,9 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from rootcause.diagnoser import AlarmRef
-from rootcause.diagnosis import Diagnosis
 from rootcause.graph import PlantGraph
 from rootcause.settings import RootCauseSettings
+from twin.contracts import Diagnosis
 from twin.edge.control.playbook import Playbook
 from twin.edge.control.policy import ControlPolicy, ControlView, Proposal, VerifyRequest
 from twin.edge.detection.monitor import Detector

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rootcause.diagnosis import Diagnosis
-from twin.contracts import RunFiles
+from twin.contracts import Diagnosis, RunFiles
 from twin.edge.detection.spc import control_chart
 from twin.edge.historian import HistorianReader
 from twin.harness.plots import plot_run

@@ -6,8 +6,8 @@ control), and a viewer must show an older or a newer report without refusing it.
 is checked, and a missing key is named.
 
 Sections filled by layers that may not have landed yet (``diagnoses``, ``commands``, ``scores``,
-``ledger.jsonl``) are read against their contracts (:class:`rootcause.diagnosis.Diagnosis`,
-:mod:`twin.edge.control.records`, :mod:`twin.edge.ledger`); when a run has none, the ``NO_*`` notes say so.
+``ledger.jsonl``) are read against their contracts (:class:`twin.contracts.Diagnosis`,
+:class:`twin.contracts.CommandRecord`, :mod:`twin.edge.ledger`); when a run has none, the ``NO_*`` notes say so.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from rootcause.diagnosis import Diagnosis
-from twin.contracts import RunFiles
+from twin.contracts import Diagnosis, RunFiles
 from twin.edge.historian import HistorianReader
 from twin.edge.ledger import Verification, read_entries, verify_ledger
 
@@ -99,7 +98,7 @@ class RunData:
 
     @property
     def commands(self) -> list[dict[str, Any]]:
-        """Command records (``twin.edge.control.records.CommandRecord.to_dict``), empty until issue 6."""
+        """Command records (``twin.contracts.CommandRecord.to_dict``), empty until issue 6."""
         return list(self.report.get("commands") or [])
 
     @property

@@ -8,9 +8,10 @@ import asyncio
 import pytest
 
 from tests.mqtt_support import Brokers, broker_fixture, command, run
+from twin.contracts import Ack
 from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER
 from twin.edge.bridge.mqtt import MqttLink, MqttUnavailable
-from twin.edge.control.messages import Ack, ack_topic, command_topic
+from twin.edge.control.messages import ack_topic, command_topic
 
 
 @pytest.fixture(scope="module", params=["mosquitto"])

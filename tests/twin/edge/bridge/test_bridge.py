@@ -17,8 +17,9 @@ from tests.mqtt_support import (
     toy_playbook,
     toy_tagmap,
 )
+from twin.contracts import Ack
 from twin.edge.bridge.bridge import read_back_matches
-from twin.edge.control.messages import Ack, ack_filter, command_topic
+from twin.edge.control.messages import ack_filter, command_topic
 from twin.edge.ledger import read_entries, verify_ledger
 from virtual_plc.modbus_server import ModbusPlcServer
 from virtual_plc.plc import LOOPBACK

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from plant_models.registry import plant_spec
-from rootcause.diagnosis import Candidate
 from tests.conftest import REPO
 from tests.mqtt_support import toy_tagmap
+from twin.contracts import Candidate
 from twin.edge.control.playbook import expand, load_playbook
 from twin.harness.episode import build_episode_plant, scenario_tagmap
 from twin.harness.scenario import load_scenario

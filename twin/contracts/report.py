@@ -1,98 +1,21 @@
-"""The contracts the layers share, in one place: enums, run-directory file names, the run report.
+"""The run report (``report.json``): one per run, read by the app, CI and outside tools.
 
-Everything here is plain data: the edge (:mod:`twin.edge`) and the harness (:mod:`twin.harness`)
-both import it, and it imports neither (it sits under the edge's import contract). The run
-report's JSON Schema is exported to ``docs/reference/run-report.schema.json``.
-
-Enums are :class:`enum.StrEnum`: a member equals its string, so a YAML file, a CLI flag and a
-JSON report carry the plain value.
-
->>> Policy("auto") is Policy.AUTO, Policy.AUTO == "auto"
-(True, True)
->>> choices(Policy)
-'off, recommend or auto'
+Its JSON Schema is exported to ``docs/reference/run-report.schema.json``.
 """
 
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from twin.contracts.diagnosis import Diagnosis
+from twin.contracts.enums import Mode
+from twin.contracts.files import RunFiles
+from twin.contracts.records import AlarmRecord, CommandRecord, FaultRecord
 
-class Policy(StrEnum):
-    """Closed-loop control: ``off`` logs only, ``recommend`` waits for an operator, ``auto`` acts."""
-
-    OFF = "off"
-    RECOMMEND = "recommend"
-    AUTO = "auto"
-
-
-class Mode(StrEnum):
-    """How an episode advances: lockstep over real sockets, or offline on the process image."""
-
-    LOCKSTEP = "lockstep"
-    OFFLINE = "offline"
-
-
-class Backend(StrEnum):
-    """Where many episodes run: in this process, a local process pool, or a Ray cluster."""
-
-    SERIAL = "serial"
-    POOL = "pool"
-    RAY = "ray"
-
-
-class AckStatus(StrEnum):
-    """What the PLC bridge answered to a command."""
-
-    APPLIED = "applied"
-    REFUSED = "refused"
-    FAILED = "failed"
-    EXPIRED = "expired"
-
-
-class CommandKind(StrEnum):
-    """A correction the loop proposed, or the rollback of one that made things worse."""
-
-    CORRECTION = "correction"
-    ROLLBACK = "rollback"
-
-
-class AlarmState(StrEnum):
-    """ISA-18.2 alarm states."""
-
-    NORMAL = "normal"
-    UNACK_ACTIVE = "unack_active"
-    ACK_ACTIVE = "ack_active"
-    UNACK_RTN = "unack_rtn"
-    SHELVED = "shelved"
-
-
-def choices(enum: type[StrEnum]) -> str:
-    """The values of ``enum`` as a phrase for error messages: ``a, b or c``."""
-    values = [m.value for m in enum]
-    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
-
-
-class RunFiles:
-    """The files of a run directory, by name (what ``report.json``'s ``outputs`` points at)."""
-
-    HISTORIAN = "historian.duckdb"
-    FRAMES = "frames.parquet"
-    REPORT = "report.json"
-    ENDPOINTS = "endpoints.yaml"
-    TAGS = "tags.csv"
-    LEDGER = "ledger.jsonl"
-    BRIDGE_JOURNAL = "bridge_journal.jsonl"
-    EDGE_REPORT = "edge.json"
-    HTML = "report.html"
-
-
-# ------------------------------------------------------------------------------------- run report
 REPORT_VERSION = 1
 
 
@@ -159,17 +82,17 @@ class RunReport(BaseModel):
     scenario: dict[str, Any] = Field(description="the scenario as run, with its file, policy and duration")
     seed: int
     mode: Mode
-    faults: list[dict[str, Any]] = Field(description="the injected faults (truth): kind, target, onset, answer")
+    faults: list[FaultRecord] = Field(description="the injected faults (truth): kind, target, onset, answer")
     counts: Counts
-    alarms: list[dict[str, Any]] = Field(default_factory=list)
+    alarms: list[AlarmRecord] = Field(default_factory=list)
     detection: dict[str, Any] = Field(
         default_factory=dict, description="what was monitored, what was not and why, alarm-rate figures"
     )
-    diagnoses: list[dict[str, Any]] = Field(default_factory=list)
+    diagnoses: list[Diagnosis] = Field(default_factory=list)
     rootcause: dict[str, Any] = Field(
         default_factory=dict, description="how diagnoses were made: method, model version, knowledge file"
     )
-    commands: list[dict[str, Any]] = Field(default_factory=list)
+    commands: list[CommandRecord] = Field(default_factory=list)
     scores: Scores | None = Field(default=None, description="the run scored against the truth")
     durations: Durations
     outputs: dict[str, str]

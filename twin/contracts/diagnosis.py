@@ -9,14 +9,13 @@ and read by the control playbook and the app.
 
 from __future__ import annotations
 
-from typing import Literal
+from pydantic import ConfigDict, Field
 
-from pydantic import BaseModel, ConfigDict, Field
+from twin.contracts.enums import CandidateKind
+from twin.contracts.row import Row
 
-CandidateKind = Literal["process", "sensor"]
 
-
-class Candidate(BaseModel):
+class Candidate(Row):
     """One candidate root cause: an asset and how strongly the model believes in it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -24,38 +23,38 @@ class Candidate(BaseModel):
     asset: str = Field(description="asset path from the tag map, e.g. 'coater.coolant.valve'")
     score: float = Field(description="the model's score; higher is more likely; comparable within a diagnosis")
     kind: CandidateKind = Field(
-        default="process",
+        default=CandidateKind.PROCESS,
         description="'sensor' when the evidence says the measuring instrument, not the process, is at fault",
     )
     signal: str | None = Field(default=None, description="the tag that carries this candidate's strongest evidence")
 
 
-class EvidenceStep(BaseModel):
+class EvidenceStep(Row):
     """One edge of the evidence path: cause → effect, and the signal that shows it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    cause: str
-    effect: str
+    cause: str = Field(description='the upstream node of this link')
+    effect: str = Field(description='the downstream node')
     signal: str = Field(description="the tag whose data support this link")
     score: float = Field(description="strength of the link's evidence in the alarm window (e.g. lagged correlation)")
     lag_s: float | None = Field(default=None, description="delay of effect behind cause, seconds")
 
 
-class Diagnosis(BaseModel):
+class Diagnosis(Row):
     """A ranked answer to 'what caused this alarm?', with the evidence path behind the top candidate."""
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str
+    id: str = Field(description="the diagnosis's id (unique in the run)")
     t_ms: int = Field(description="plant time the diagnosis was made")
-    alarm_ids: list[str]
+    alarm_ids: list[str] = Field(description='the alarms it answers')
     candidates: list[Candidate] = Field(description="best first")
     evidence_path: list[EvidenceStep] = Field(
         default_factory=list, description="from the top candidate down to the alarmed signal"
     )
     method: str = Field(description="which diagnoser produced it, e.g. 'gnn' or 'earliest_onset'")
-    model_version: str
+    model_version: str = Field(description='the version of the model (or baseline) that made it')
     wall_ms: float = Field(default=0.0, description="wall-clock time spent diagnosing")
 
     @property

@@ -1,0 +1,17 @@
+"""The files of a run directory, by name: defined once, used by the runner, the edge and the views."""
+
+from __future__ import annotations
+
+
+class RunFiles:
+    """The files of a run directory, by name (what ``report.json``'s ``outputs`` points at)."""
+
+    HISTORIAN = "historian.duckdb"
+    FRAMES = "frames.parquet"
+    REPORT = "report.json"
+    ENDPOINTS = "endpoints.yaml"
+    TAGS = "tags.csv"
+    LEDGER = "ledger.jsonl"
+    BRIDGE_JOURNAL = "bridge_journal.jsonl"
+    EDGE_REPORT = "edge.json"
+    HTML = "report.html"
