@@ -21,25 +21,20 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
-from typing import Optional, cast
+from typing import TYPE_CHECKING, Optional, cast
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 
-from plant_models.base import PlantShutdown
 from twin.cli.check import check
 from twin.cli.ledger import ledger_app
 from twin.cli.report import report_app
 from twin.cli.rootcause import rootcause_app
-from twin.contracts import Mode, Policy, RunReport, choices
-from twin.edge.plugins.choice import PluginChoices
-from twin.edge.plugins.guard import PluginError
-from twin.harness.episode import EpisodeConfig, build_episode_plant, run_episode, scenario_tagmap
-from twin.harness.progress import progress_bar
-from twin.harness.scenario import Scenario, load_scenario
-from virtual_plc.configfile import ConfigError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from twin.harness.scenario import Scenario
 
 app = typer.Typer(help="Quality Twin: fault-injection testbed for manufacturing quality.", no_args_is_help=True)
 plc_app = typer.Typer(help="Virtual PLCs.", no_args_is_help=True)
@@ -74,6 +69,9 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _load(path: Path) -> Scenario:
+    from twin.harness.scenario import load_scenario
+    from virtual_plc.configfile import ConfigError
+
     try:
         return load_scenario(path)
     except ConfigError as err:
@@ -93,7 +91,13 @@ def run(
     control_policy: Optional[str] = typer.Option(None, help="control-policy plug-in (name or module:attr)"),
 ) -> None:
     """Run one episode; writes historian.duckdb, frames.parquet and report.json."""
+    from plant_models.base import PlantShutdown
+    from twin.cli.summary import print_summary
+    from twin.contracts import Mode, Policy, choices
+    from twin.edge.plugins.guard import PluginError
+    from twin.harness.episode import EpisodeConfig, run_episode
     from twin.harness.supply.scenario import is_supply_file
+    from virtual_plc.configfile import ConfigError
 
     if is_supply_file(scenario):  # supply scenarios (kind: supply) have their own runner
         from twin.cli.supply import run_supply_file
@@ -132,7 +136,7 @@ def run(
             where = out or spec.output_dir()
             raise _fail(f"the plant shut down: {err}; what was collected is in {where} (report.json: stopped_early)",
                         1) from None
-    _print_summary(report, out or spec.output_dir())
+    print_summary(report, out or spec.output_dir())
 
 
 @plc_app.command("serve")
@@ -193,10 +197,12 @@ def edge_run(
     duration: Optional[float] = typer.Option(None, help="stop after this many wall seconds (default: never)"),
 ) -> None:
     """Run collection, detection, root cause and control in real time against the PLCs of an endpoint file."""
+    from twin.contracts import Policy, choices
     from twin.edge.bridge.mqtt import BrokerAddress
     from twin.edge.realtime import run_edge
     from twin.edge.settings import load_edge_settings
     from twin.harness.plants import with_plant_defaults
+    from virtual_plc.configfile import ConfigError
     from virtual_plc.endpoints import load_endpoints
 
     _quiet_libraries()
@@ -242,6 +248,8 @@ def tags_export(
     out: Path = typer.Option(Path("tags.csv"), help="output file: .csv (PLC tag export) or .yaml"),
 ) -> None:
     """Write the scenario's tag map (every address and OPC UA node explicit)."""
+    from twin.harness.episode import build_episode_plant, scenario_tagmap
+
     spec = _load(scenario)
     tagmap = scenario_tagmap(spec, build_episode_plant(spec, spec.seed))
     if out.suffix.lower() in (".yaml", ".yml"):
@@ -288,6 +296,8 @@ def scenario_check(
 ) -> None:
     """Validate scenario files; with --determinism, same seed -> identical historian."""
     from twin.harness.checks import check_determinism
+    from twin.harness.scenario import load_scenario
+    from virtual_plc.configfile import ConfigError
 
     _quiet_libraries()
     paths = files or sorted(Path("scenarios").glob("*.yaml"))
@@ -314,12 +324,17 @@ def scenario_check(
 
 
 def _progress() -> Progress:
+    from twin.harness.progress import progress_bar
+
     return progress_bar(console, "scans")
 
 
 @app.command("plugins")
 def plugins_list() -> None:
     """The detectors, diagnosers and control policies a scenario or ``--detector`` can name."""
+    from rich.table import Table
+
+    from twin.edge.plugins.choice import PluginChoices
     from twin.edge.plugins.registry import GROUPS, available
 
     table = Table(title="plug-ins (choose by name, or give package.module:attr)")
@@ -332,63 +347,6 @@ def plugins_list() -> None:
     defaults = PluginChoices()
     Console().print(f"defaults: detector {defaults.detector.use}, diagnoser {defaults.diagnoser.use}, "
                     f"control policy {defaults.control_policy.use}")
-
-
-def _print_summary(report: RunReport, out_dir: Path) -> None:
-    table = Table(title=f"{report.scenario['name']} — seed {report.seed}, {report.mode}")
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    c, d = report.counts, report.durations
-    table.add_row("frames", f"{c.frames:,}")
-    for quality, n in c.samples_by_quality.items():
-        table.add_row(f"samples {quality}", f"{n:,}")
-    table.add_row("failed polls / reconnects", f"{c.failed_polls} / {c.reconnects}")
-    table.add_row("plant time", f"{d.plant_s:,.1f} s")
-    table.add_row("wall time", f"{d.wall_s:,.1f} s ({d.realtime_factor:g}x real time)")
-    table.add_row("faults injected", ", ".join(f"{f.kind}@{f.target}" for f in report.faults) or "none")
-    table.add_row(
-        "alarms / diagnoses / commands", f"{len(report.alarms)} / {len(report.diagnoses)} / {len(report.commands)}"
-    )
-    if report.alarms:
-        first, rates = report.alarms[0], report.detection.get("alarm_rates", {})
-        table.add_row("first alarm", f"{first.t_ms / 1000:g} s: {first.tag} ({first.detector} {first.rule})")
-        floods = len(rates.get("flood_periods", []))
-        table.add_row("alarm floods", f"{floods} (max {rates.get('per_10_min_max', 0)} new alarms in 10 min)")
-    for diagnosis in report.diagnoses[:1] + report.diagnoses[-1:] if len(report.diagnoses) > 1 else report.diagnoses:
-        top, path = diagnosis.top, diagnosis.evidence_path
-        route = " <- ".join([path[-1].effect, *[step.cause for step in reversed(path)]]) if path else "-"
-        table.add_row(f"diagnosis at {diagnosis.t_ms / 1000:g} s ({diagnosis.method})",
-                      f"{top.asset} ({top.kind}, {top.score:.2f})" if top else "no candidate")
-        table.add_row("  evidence path", route)
-    _score_rows(table, report)
-    Console().print(table)
-    Console().print(f"run directory: {out_dir}")
-
-
-def _score_rows(table: Table, report: RunReport) -> None:
-    """The run scored against the truth: delays from onset, diagnosis hits, quality before and after."""
-    s = report.scores
-    if s is None:
-        return
-    applied = sum(1 for c in report.commands if c.status == "applied")
-    table.add_row("commands applied", f"{applied} of {len(report.commands)} ({report.scenario['control']['policy']})")
-
-    def secs(value: float | None) -> str:
-        return "never" if value is None else f"{value:g} s"
-
-    table.add_row("onset -> alarm / diagnosis", f"{secs(s.detection_delay_s)} / {secs(s.diagnosis_delay_s)}")
-    table.add_row("onset -> applied / verified", f"{secs(s.command_delay_s)} / {secs(s.verified_delay_s)}")
-    hits = {True: "yes", False: "no", None: "-"}
-    table.add_row("diagnosis top-1 / top-3 right", f"{hits[s.top1_correct]} / {hits[s.top3_correct]}")
-    if s.analysis_wall_ms_per_alarm is not None:
-        table.add_row("analysis wall time per alarm", f"{s.analysis_wall_ms_per_alarm:g} ms")
-    q = s.quality
-    if q.metric is not None:
-        table.add_row(f"{q.metric} pre-fault -> final", f"{_num(q.pre_fault)} -> {_num(q.final)}")
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3g}"
 
 
 def main() -> None:  # pragma: no cover - entry point

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from twin.harness.progress import progress_bar
-from twin.harness.suite.gates import format_value
-from twin.harness.suite.junit import write_junit
-from twin.harness.suite.runner import JUNIT_FILE, SuiteResult, load_baseline, metric_table, run_suite, write_summary
-from twin.harness.suite.spec import load_suite
-from virtual_plc.configfile import ConfigError
+if TYPE_CHECKING:
+    from twin.harness.suite.runner import SuiteResult
 
 console = Console(stderr=True)
 out_console = Console()
@@ -32,6 +27,12 @@ def check(
 ) -> None:
     """Run a suite (scenarios × seeds × overrides) and hold its gates; exit 1 when a gate, an episode or a
     regression fails."""
+    from twin.harness.progress import progress_bar
+    from twin.harness.suite.junit import write_junit
+    from twin.harness.suite.runner import JUNIT_FILE, load_baseline, run_suite, write_summary
+    from twin.harness.suite.spec import load_suite
+    from virtual_plc.configfile import ConfigError
+
     try:
         suite = load_suite(suite_file)
     except ConfigError as err:
@@ -62,6 +63,11 @@ def check(
 
 def print_result(result: SuiteResult) -> None:
     """Tables: episodes, gates, regressions."""
+    from rich.table import Table
+
+    from twin.harness.suite.gates import format_value
+    from twin.harness.suite.runner import metric_table
+
     episodes = Table(title=f"suite {result.suite}: episodes")
     for column in ("episode", "status", "detection delay s", "false alarms/h", "top-1", "wall s", "note"):
         episodes.add_column(column, justify="left" if column in ("episode", "status", "note") else "right",

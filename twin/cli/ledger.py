@@ -13,7 +13,6 @@ import typer
 from rich.console import Console
 
 from twin.contracts import RunFiles
-from twin.edge.ledger import verify_ledger
 
 ledger_app = typer.Typer(help="The run's tamper-evident ledger.", no_args_is_help=True)
 console = Console()
@@ -32,6 +31,8 @@ def ledger_files(target: Path) -> list[Path]:
 @ledger_app.command("verify")
 def verify(run_dir: Path = typer.Argument(..., help="run directory (or a ledger .jsonl file)")) -> None:
     """Verify the hash chain; print the first bad index when an entry was edited, deleted, reordered or cut."""
+    from twin.edge.ledger import verify_ledger
+
     broken = False
     for path in ledger_files(run_dir):
         result = verify_ledger(path)

@@ -14,17 +14,17 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from twin.contracts import Backend, choices
-from twin.harness.progress import progress_bar
-from twin.harness.rca.bench import default_model, evaluate_dataset, train_on
-from twin.harness.rca.dataset import PLANTS, Dataset, fault_kind, generate, load_dataset, sample_specs, sweep_plant
-from twin.harness.rca.sweep import SweepPlant
+from twin.harness.rca import PLANTS
+
+if TYPE_CHECKING:
+    from twin.harness.rca.dataset import Dataset
+    from twin.harness.rca.sweep import SweepPlant
 
 rootcause_app = typer.Typer(help="Root cause: datasets, training, evaluation.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -33,6 +33,9 @@ TRAIN_SEED = 0
 
 def _generate(plan: list[tuple[str, int]], seed: int, jobs: int, backend: str, plant: str = "coater") -> Dataset:
     """Run the episodes of several splits of ``plant`` with one progress bar; one dataset."""
+    from twin.harness.progress import progress_bar
+    from twin.harness.rca.dataset import generate, sample_specs
+
     specs = [s for split, n in plan for s in sample_specs(split, n, seed, plant=plant)]
     with progress_bar(console) as bar:
         task = bar.add_task("fault episodes", total=len(specs))
@@ -46,6 +49,8 @@ def _check_backend(backend: str) -> None:
 
 
 def _sweep(plant: str) -> SweepPlant:
+    from twin.harness.rca.dataset import sweep_plant
+
     try:
         return sweep_plant(plant)
     except ValueError as err:
@@ -54,6 +59,8 @@ def _sweep(plant: str) -> SweepPlant:
 
 def _load(path: Path, plant: str | None) -> Dataset:
     """A dataset file, refused by name if missing, unreadable or of another plant than ``plant``."""
+    from twin.harness.rca.dataset import load_dataset
+
     try:
         ds = load_dataset(path)
         found = ds.plant
@@ -79,6 +86,7 @@ def dataset_cmd(
     plant: str = typer.Option("coater", help=PLANT_HELP),
 ) -> None:
     """Run labelled fault episodes offline and save their alarm-window evidence."""
+
     _check_backend(backend)
     sweep = _sweep(plant)
     if split not in sweep.splits:
@@ -105,6 +113,8 @@ def train_cmd(
 ) -> None:
     """Train the root-cause GNN; deterministic for a seed."""
     from rootcause.model import ModelConfig, save_model
+    from twin.harness.progress import progress_bar
+    from twin.harness.rca.bench import default_model, train_on
 
     dataset = dataset or _sweep(plant or "coater").runs_dir / "train.pkl"
     ds = _load(dataset, plant)
@@ -128,6 +138,8 @@ def train_cmd(
 def model_card(ds: Dataset, config: Any, losses: list[float], wall_s: float, path: Path) -> dict[str, Any]:
     """What a model was trained on, how, and how it did (metrics are added by ``evaluate --card``)."""
     from dataclasses import asdict
+
+    from twin.harness.rca.dataset import fault_kind, sweep_plant
 
     train = ds.split("train")
     kinds: dict[str, int] = {}
@@ -167,6 +179,10 @@ def evaluate_cmd(
                                                             "disturbance)"),
 ) -> None:
     """Score the GNN and the baselines: AC@1, AC@3, Avg@5 per split and per fault kind."""
+    from twin.harness.progress import progress_bar
+    from twin.harness.rca.bench import default_model, evaluate_dataset
+    from twin.harness.rca.dataset import Dataset
+
     _check_backend(backend)
     sweep = _sweep(plant)
     model = model or default_model(plant)
@@ -201,6 +217,8 @@ def evaluate_cmd(
 
 def print_results(results: dict[str, Any]) -> None:
     """One table: rows are evaluations x methods, columns the metrics."""
+    from rich.table import Table
+
     table = Table(title="root cause: AC@1 / AC@3 / Avg@5")
     for col in ("evaluation", "method", "AC@1", "AC@3", "Avg@5", "cases"):
         table.add_column(col, justify="left" if col in ("evaluation", "method") else "right")
@@ -214,6 +232,8 @@ def print_results(results: dict[str, Any]) -> None:
 
 def print_per_kind(results: dict[str, Any]) -> None:
     """One table per evaluation: rows are fault kinds, columns each method's AC@1 / AC@3."""
+    from rich.table import Table
+
     for name, result in results.items():
         methods = list(result["methods"])
         table = Table(title=f"{name}: AC@1 / AC@3 per fault kind")

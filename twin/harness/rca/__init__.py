@@ -1,1 +1,3 @@
-"""Root-cause datasets, benchmarks and the Tennessee Eastman sweep: they label episodes with the truth."""
+"""Root-cause datasets, benchmarks and the per-plant sweeps: they label episodes with the truth."""
+
+PLANTS = ("coater", "tennessee_eastman")  # the plants with a root-cause sweep (twin.harness.rca.dataset.SWEEPS)

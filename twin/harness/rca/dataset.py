@@ -40,6 +40,7 @@ from twin.contracts import Backend, RunFiles
 from twin.edge.historian import HistorianReader
 from twin.harness.episode import EpisodeConfig, build_episode_plant, run_episode, scenario_tagmap
 from twin.harness.parallel import Progress, run_parallel
+from twin.harness.rca import PLANTS
 from twin.harness.rca.coater import COATER
 from twin.harness.rca.sweep import EpisodeSpec, SweepPlant, _base
 from twin.harness.rca.tep import TEP
@@ -48,7 +49,6 @@ from twin.harness.scores import expected_answer
 from virtual_plc.tagmap import TagMap, load_tagmap
 
 DATASET_FORMAT = 1
-PLANTS = ("coater", "tennessee_eastman")
 SWEEPS = {"coater": COATER, "tennessee_eastman": TEP}
 
 
