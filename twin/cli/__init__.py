@@ -8,7 +8,7 @@ Commands
 * ``twin plot RUN_DIR`` — a PNG of chosen tags over plant time, quality and fault onsets marked.
 * ``twin scenario check [FILES]`` — validate scenario files; ``--determinism`` runs each twice.
 * ``twin detect arl DETECTOR`` — Monte Carlo run lengths of a detector at chosen shifts.
-* ``twin edge run --endpoints FILE`` — the edge as its own process, in real time, against PLCs of an endpoint file.
+* ``twin edge run --endpoints FILE`` — the edge as its own process, in real time (:mod:`twin.cli.edge`).
 * ``twin ledger verify RUN_DIR`` — check a run's hash-chained ledger (``twin/cli/ledger.py``).
 * ``twin rootcause dataset|train|evaluate`` — labelled fault episodes, the GNN, its scores (:mod:`twin.cli.rootcause`).
 * ``twin check SUITE`` — a scenario suite with score gates, JUnit XML, baseline comparison (:mod:`twin.cli.check`).
@@ -18,7 +18,6 @@ Commands
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, cast
@@ -27,6 +26,8 @@ import typer
 from rich.console import Console
 
 from twin.cli.check import check
+from twin.cli.common import console, fail, quiet_libraries
+from twin.cli.edge import edge_app
 from twin.cli.ledger import ledger_app
 from twin.cli.report import report_app
 from twin.cli.rootcause import rootcause_app
@@ -41,7 +42,6 @@ plc_app = typer.Typer(help="Virtual PLCs.", no_args_is_help=True)
 tags_app = typer.Typer(help="Tag maps.", no_args_is_help=True)
 scenario_app = typer.Typer(help="Scenario files.", no_args_is_help=True)
 detect_app = typer.Typer(help="Detectors: run-length properties.", no_args_is_help=True)
-edge_app = typer.Typer(help="The edge on its own: collection, detection, root cause, control.", no_args_is_help=True)
 app.add_typer(plc_app, name="plc")
 app.add_typer(tags_app, name="tags")
 app.add_typer(scenario_app, name="scenario")
@@ -52,22 +52,6 @@ app.add_typer(rootcause_app, name="rootcause")
 app.add_typer(report_app, name="report")
 app.command("check")(check)
 
-console = Console(stderr=True)
-
-
-def _quiet_libraries() -> None:
-    """Protocol libraries log every connection at INFO; keep the terminal for our output."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for name in ("asyncua", "pymodbus"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    """Print an error as plain text (no wrapping, no markup: it may quote a user's file)."""
-    console.print(message, style="red", markup=False, soft_wrap=True, highlight=False)
-    return typer.Exit(code)
-
-
 def _load(path: Path) -> Scenario:
     from twin.harness.scenario import load_scenario
     from virtual_plc.configfile import ConfigError
@@ -75,7 +59,7 @@ def _load(path: Path) -> Scenario:
     try:
         return load_scenario(path)
     except ConfigError as err:
-        raise _fail(f"invalid scenario: {err}") from None
+        raise fail(f"invalid scenario: {err}") from None
 
 
 @app.command()
@@ -105,14 +89,14 @@ def run(
         try:
             run_supply_file(scenario, seed, out)
         except ConfigError as err:
-            raise _fail(f"invalid scenario: {err}") from None
+            raise fail(f"invalid scenario: {err}") from None
         return
-    _quiet_libraries()
+    quiet_libraries()
     spec = _load(scenario)
     if policy is not None and policy not in set(Policy):
-        raise _fail(f"--policy must be {choices(Policy)}, not {policy!r}")
+        raise fail(f"--policy must be {choices(Policy)}, not {policy!r}")
     if duration is not None and duration <= 0:
-        raise _fail(f"--duration must be positive, not {duration:g}")
+        raise fail(f"--duration must be positive, not {duration:g}")
     mode: Mode = "offline" if offline else "lockstep"
     with _progress() as bar:
         task = bar.add_task(f"{spec.name} ({mode})", total=spec.n_scans)
@@ -128,13 +112,13 @@ def run(
         try:
             report = asyncio.run(run_episode(spec, config))
         except ConfigError as err:
-            raise _fail(f"invalid configuration: {err}") from None
+            raise fail(f"invalid configuration: {err}") from None
         except PluginError as err:
             where = out or spec.output_dir()
-            raise _fail(f"{err}; what was collected is in {where} (report.json: stopped_early)", 1) from None
+            raise fail(f"{err}; what was collected is in {where} (report.json: stopped_early)", 1) from None
         except PlantShutdown as err:
             where = out or spec.output_dir()
-            raise _fail(f"the plant shut down: {err}; what was collected is in {where} (report.json: stopped_early)",
+            raise fail(f"the plant shut down: {err}; what was collected is in {where} (report.json: stopped_early)",
                         1) from None
     print_summary(report, out or spec.output_dir())
 
@@ -152,7 +136,7 @@ def plc_serve(
     """Serve the scenario's virtual PLC in real time until Ctrl-C (or --duration)."""
     from twin.harness.serve import ServeInfo, serve_plc
 
-    _quiet_libraries()
+    quiet_libraries()
     spec = _load(scenario)
 
     def ready(info: ServeInfo) -> None:
@@ -177,69 +161,7 @@ def plc_serve(
     except KeyboardInterrupt:
         console.print("stopped")
     except OSError as err:
-        raise _fail(f"cannot serve: {err}", 1) from None
-
-
-@edge_app.command("run")
-def edge_run(
-    endpoints: Path = typer.Option(..., help="endpoint file: where the PLCs are, and their tag map"),
-    settings: Optional[Path] = typer.Option(None, help="YAML with detection/rootcause/control/alignment blocks "
-                                                      "(a scenario file will do)"),
-    out: Path = typer.Option(Path("runs/edge"), help="where the historian, ledger and edge.json go"),
-    policy: Optional[str] = typer.Option(None, help="control policy: off | recommend | auto"),
-    broker: Optional[str] = typer.Option(None, help="MQTT broker HOST:PORT (default: an in-process amqtt)"),
-    username: Optional[str] = typer.Option(None, help="the edge's MQTT account (default: $TWIN_MQTT_USERNAME, 'edge')"),
-    password_file: Optional[Path] = typer.Option(
-        None, help="file holding the edge's MQTT password (default: $TWIN_MQTT_PASSWORD)"),
-    bridge: bool = typer.Option(True, help="run the PLC bridge in this process (--no-bridge: another does)"),
-    scan_ms: int = typer.Option(10, help="edge scan period, ms of PLC time"),
-    speed: float = typer.Option(1.0, help="PLC seconds per wall second (match the PLC's)"),
-    duration: Optional[float] = typer.Option(None, help="stop after this many wall seconds (default: never)"),
-) -> None:
-    """Run collection, detection, root cause and control in real time against the PLCs of an endpoint file."""
-    from twin.contracts import Policy, choices
-    from twin.edge.bridge.mqtt import BrokerAddress
-    from twin.edge.realtime import run_edge
-    from twin.edge.settings import load_edge_settings
-    from twin.harness.plants import with_plant_defaults
-    from virtual_plc.configfile import ConfigError
-    from virtual_plc.endpoints import load_endpoints
-
-    _quiet_libraries()
-    if policy is not None and policy not in set(Policy):
-        raise _fail(f"--policy must be {choices(Policy)}, not {policy!r}")
-    address = None
-    if broker is not None:
-        host, _, port = broker.rpartition(":")
-        if not host or not port.isdigit():
-            raise _fail(f"--broker must be HOST:PORT, not {broker!r}")
-        password = None
-        if password_file is not None:
-            if not password_file.is_file():
-                raise _fail(f"--password-file: no file {password_file}")
-            password = password_file.read_text(encoding="utf-8").strip()
-        if password is not None and not username:
-            raise _fail("--password-file needs --username")
-        address = BrokerAddress(host, int(port), username, password)
-    elif username or password_file:
-        raise _fail("--username and --password-file need --broker (the in-process broker has no accounts)")
-    try:
-        edge_settings, base = load_edge_settings(settings)
-        plant = load_endpoints(endpoints).tagmap.plant  # a plant we ship brings its own knowledge, model, playbook
-        edge_settings = with_plant_defaults(edge_settings, plant)
-        console.print(f"[green]edge[/green] reading {endpoints}; writing {out}")
-        result = asyncio.run(run_edge(endpoints, out, settings=edge_settings, settings_base=base,
-                                      policy=cast(Optional[Policy], policy), broker=address, bridge=bridge,
-                                      scan_ms=scan_ms, speed=speed, duration_s=duration))
-    except ConfigError as err:
-        raise _fail(f"invalid configuration: {err}") from None
-    except KeyboardInterrupt:
-        console.print("stopped")
-        return
-    except (OSError, ConnectionError) as err:
-        raise _fail(f"edge stopped: {err}", 1) from None
-    console.print(f"{result.frames:,} frames ({result.late_ticks:,} late), {len(result.alarms)} alarms, "
-                  f"{len(result.diagnoses)} diagnoses, {len(result.commands)} commands; see {out / 'edge.json'}")
+        raise fail(f"cannot serve: {err}", 1) from None
 
 
 @tags_app.command("export")
@@ -257,7 +179,7 @@ def tags_export(
     elif out.suffix.lower() == ".csv":
         tagmap.to_csv(out)
     else:
-        raise _fail(f"--out must end in .csv or .yaml, not {out.suffix!r}")
+        raise fail(f"--out must end in .csv or .yaml, not {out.suffix!r}")
     console.print(f"wrote {len(tagmap)} tags to {out}")
 
 
@@ -274,7 +196,7 @@ def plot(
     try:
         written = plot_run(run_dir, tags, out or run_dir / "trends.png", resolution_ms=resolution_ms)
     except (ValueError, FileNotFoundError) as err:
-        raise _fail(f"cannot plot: {err}") from None
+        raise fail(f"cannot plot: {err}") from None
     console.print(f"wrote {written}")
 
 
@@ -299,7 +221,7 @@ def scenario_check(
     from twin.harness.scenario import load_scenario
     from virtual_plc.configfile import ConfigError
 
-    _quiet_libraries()
+    quiet_libraries()
     paths = files or sorted(Path("scenarios").glob("*.yaml"))
     failed = 0
     from twin.harness.supply.scenario import is_supply_file, load_supply_scenario

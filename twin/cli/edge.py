@@ -1,0 +1,75 @@
+"""``twin edge run``: the edge as its own process against the PLCs of an endpoint file (:mod:`twin.edge.realtime`)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Optional, cast
+
+import typer
+
+from twin.cli.common import console, fail, quiet_libraries
+
+edge_app = typer.Typer(help="The edge on its own: collection, detection, root cause, control.", no_args_is_help=True)
+
+
+@edge_app.command("run")
+def edge_run(
+    endpoints: Path = typer.Option(..., help="endpoint file: where the PLCs are, and their tag map"),
+    settings: Optional[Path] = typer.Option(None, help="YAML with detection/rootcause/control/alignment blocks "
+                                                      "(a scenario file will do)"),
+    out: Path = typer.Option(Path("runs/edge"), help="where the historian, ledger and edge.json go"),
+    policy: Optional[str] = typer.Option(None, help="control policy: off | recommend | auto"),
+    broker: Optional[str] = typer.Option(None, help="MQTT broker HOST:PORT (default: an in-process amqtt)"),
+    username: Optional[str] = typer.Option(None, help="the edge's MQTT account (default: $TWIN_MQTT_USERNAME, 'edge')"),
+    password_file: Optional[Path] = typer.Option(
+        None, help="file holding the edge's MQTT password (default: $TWIN_MQTT_PASSWORD)"),
+    bridge: bool = typer.Option(True, help="run the PLC bridge in this process (--no-bridge: another does)"),
+    scan_ms: int = typer.Option(10, help="edge scan period, ms of PLC time"),
+    speed: float = typer.Option(1.0, help="PLC seconds per wall second (match the PLC's)"),
+    duration: Optional[float] = typer.Option(None, help="stop after this many wall seconds (default: never)"),
+) -> None:
+    """Run collection, detection, root cause and control in real time against the PLCs of an endpoint file."""
+    from twin.contracts import Policy, choices
+    from twin.edge.bridge.mqtt import BrokerAddress
+    from twin.edge.realtime import run_edge
+    from twin.edge.settings import load_edge_settings
+    from twin.harness.plants import with_plant_defaults
+    from virtual_plc.configfile import ConfigError
+    from virtual_plc.endpoints import load_endpoints
+
+    quiet_libraries()
+    if policy is not None and policy not in set(Policy):
+        raise fail(f"--policy must be {choices(Policy)}, not {policy!r}")
+    address = None
+    if broker is not None:
+        host, _, port = broker.rpartition(":")
+        if not host or not port.isdigit():
+            raise fail(f"--broker must be HOST:PORT, not {broker!r}")
+        password = None
+        if password_file is not None:
+            if not password_file.is_file():
+                raise fail(f"--password-file: no file {password_file}")
+            password = password_file.read_text(encoding="utf-8").strip()
+        if password is not None and not username:
+            raise fail("--password-file needs --username")
+        address = BrokerAddress(host, int(port), username, password)
+    elif username or password_file:
+        raise fail("--username and --password-file need --broker (the in-process broker has no accounts)")
+    try:
+        edge_settings, base = load_edge_settings(settings)
+        plant = load_endpoints(endpoints).tagmap.plant  # a plant we ship brings its own knowledge, model, playbook
+        edge_settings = with_plant_defaults(edge_settings, plant)
+        console.print(f"[green]edge[/green] reading {endpoints}; writing {out}")
+        result = asyncio.run(run_edge(endpoints, out, settings=edge_settings, settings_base=base,
+                                      policy=cast(Optional[Policy], policy), broker=address, bridge=bridge,
+                                      scan_ms=scan_ms, speed=speed, duration_s=duration))
+    except ConfigError as err:
+        raise fail(f"invalid configuration: {err}") from None
+    except KeyboardInterrupt:
+        console.print("stopped")
+        return
+    except (OSError, ConnectionError) as err:
+        raise fail(f"edge stopped: {err}", 1) from None
+    console.print(f"{result.frames:,} frames ({result.late_ticks:,} late), {len(result.alarms)} alarms, "
+                  f"{len(result.diagnoses)} diagnoses, {len(result.commands)} commands; see {out / 'edge.json'}")
