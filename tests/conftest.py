@@ -6,10 +6,16 @@ import logging
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.support import ServedPlc, every_kind_tagmap
 
 REPO = Path(__file__).resolve().parents[1]
+
+# No test's verdict depends on how busy the machine is: hypothesis's 200 ms per-example deadline is off
+# for every test that does not set its own (a loaded 2-core machine stretches even pure functions).
+settings.register_profile("load_independent", deadline=None)
+settings.load_profile("load_independent")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import REPO
 from tests.app.fixtures import bare_run, cli_run, full_run, scenarios_dir
+from tests.conftest import REPO
 from twin.harness.runview.roles import PANEL_TITLES, panels_for
 from twin.harness.runview.run import NO_COMMANDS, NO_DIAGNOSES, NO_LEDGER
 from twin.harness.runview.whatif import FINISHED_NOTE

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
 from tests.app.fixtures import scenarios_dir
+from tests.conftest import REPO
 from virtual_plc.plc import free_port
 
 pytestmark = pytest.mark.slow  # streamlit and Chromium, a run in the browser, about 40 s

@@ -9,7 +9,6 @@ import socket
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from virtual_plc.codec import quantise
 from virtual_plc.tagmap import Tag, TagMap
 
 STRUCT = {"int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "float32": "f", "float64": "d", "uint64": "Q"}
+NOTIFICATION_TIMEOUT_S = 30.0  # guards: one OPC UA data-change notification reaching the subscriber
 
 
 def decode_words(tag: Tag, words: list[int]) -> list[float]:
@@ -259,10 +259,13 @@ class TestSubscriptions:
         tag = served_plc.plc.tagmap["t.float32.little"]
         seen: list[float] = []
         arrived = threading.Event()
+        changed = threading.Condition()
 
         class Handler:
             def datachange_notification(self, node, value, data) -> None:  # noqa: ANN001
-                seen.append(value)
+                with changed:
+                    seen.append(value)
+                    changed.notify_all()
                 if 7.5 in seen:
                     arrived.set()
 
@@ -274,8 +277,9 @@ class TestSubscriptions:
             values = {n: _mid(t) for n, t in _measured(served_plc.plc.tagmap)}
             for k, value in enumerate((2.5, 5.0, 7.5)):
                 served_plc.call(served_plc.plc.scan(180_000 + 60_000 * k, {**values, tag.name: value}))
-                time.sleep(0.2)
-            assert arrived.wait(5), seen
+                with changed:  # the next value only once this one was published, however busy the machine
+                    changed.wait_for(lambda v=value: v in seen, timeout=NOTIFICATION_TIMEOUT_S)
+            assert arrived.wait(NOTIFICATION_TIMEOUT_S), seen
             subscription.delete()
         finally:
             client.disconnect()

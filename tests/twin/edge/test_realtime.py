@@ -1,8 +1,16 @@
 """The real-hardware shape: ``twin plc serve`` in one process, ``twin edge run`` in another.
 
 The edge knows only the endpoint file the served PLC wrote; it detects the coil fault, diagnoses
-it, and its bridge writes a valve command over Modbus TCP and acks it over MQTT. The flagship
-with its fault moved to 30 s, served at twice real time, keeps it under about a minute.
+it, and its bridge writes a valve command over Modbus TCP and acks it over MQTT. The flagship,
+served at twice real time for :data:`END_S` of plant time, keeps it around a minute and a half.
+
+Nothing here depends on how busy the machine is. The edge starts on the served PLC's clock
+(``start_t_ms`` in ``edge.json``), and its detection warm-up counts on that clock too, so the
+warm-up and the fault onset are placed in plant time with room for a slow edge start: the edge
+may start as late as :data:`LATEST_EDGE_START_S` of plant time (about 8 s at idle, 17 s at load 4)
+and still learn :data:`MIN_BASELINE_S` of in-control data before the fault. The run ends when the
+served plant reaches :data:`END_S` of plant time, not after so many wall seconds; every wait is
+bounded by a timeout named for what it guards.
 A second test logs ``twin edge run --broker`` in to a Mosquitto with passwords and an ACL.
 """
 
@@ -11,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,15 +42,30 @@ from virtual_plc.endpoints import Endpoint, EndpointFile
 from virtual_plc.modbus_server import ModbusPlcServer
 from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port
 
+pytestmark = pytest.mark.slow
+
 TWIN = [str(Path(sys.executable).with_name("twin"))]
 SPEED = 2.0
 VALVE = "coater.coolant.valve.command"
 
 FLAGSHIP = REPO / "scenarios" / "coater_coil_ageing.yaml"
 
+# Plant time (the served PLC's clock), in s. The edge's warm-up ends at WARMUP_S on that clock.
+WARMUP_S = 75
+FAULT_S = 80  # coil ageing onset: after the warm-up; the valve command follows about 35 s later
+MIN_BASELINE_S = 20  # in-control plant seconds the edge must see before its warm-up ends
+LATEST_EDGE_START_S = WARMUP_S - MIN_BASELINE_S
+END_S = 150  # the served plant stops here, and then the edge is stopped
+# Wall-clock bounds, each for one thing that could hang (none paces the test).
+SERVE_READY_TIMEOUT_S = 60  # twin plc serve: files written and both servers listening
+PLANT_END_TIMEOUT_S = 300  # the served plant reaching END_S (75 s of wall time when it keeps pace)
+EDGE_STOP_TIMEOUT_S = 60  # twin edge run writing edge.json and exiting after SIGINT
+EDGE_BACKSTOP_S = PLANT_END_TIMEOUT_S + SERVE_READY_TIMEOUT_S  # --duration: the edge never outlives the test
+
 
 def compressed_flagship(path: Path) -> Path:
-    """The flagship with the coil starting to age at 30 s (after a 25 s warm-up), policy auto."""
+    """The flagship with the coil starting to age at 30 s (after a 25 s warm-up), policy auto
+    (what ``tests/twin/harness/test_closed_loop_recommend.py`` runs in lockstep, where the edge starts at 0 s)."""
     spec = yaml.safe_load(FLAGSHIP.read_text())
     spec["name"] = "edge_two_process"
     spec["faults"][0].update(start_s=30)
@@ -50,39 +75,85 @@ def compressed_flagship(path: Path) -> Path:
     return path
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, timeout_s: float) -> None:
+def served_flagship(path: Path) -> Path:
+    """The flagship for the two processes: warm-up until :data:`WARMUP_S`, coil ageing from :data:`FAULT_S`."""
+    spec = yaml.safe_load(FLAGSHIP.read_text())
+    spec["name"] = "edge_two_process"
+    spec["faults"][0].update(start_s=FAULT_S)
+    spec["detection"]["warmup_s"] = WARMUP_S
+    spec["control"] = {"policy": "auto"}
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _wait_until_served(plc_dir: Path, ports: tuple[int, ...], proc: subprocess.Popen, timeout_s: float) -> None:
+    """Until the served PLC has written its endpoint file and both its servers accept connections."""
     deadline = time.monotonic() + timeout_s
-    while not path.exists():
+    while not ((plc_dir / "endpoints.yaml").exists() and all(_listening(p) for p in ports)):
         assert proc.poll() is None, proc.communicate()[1]
-        assert time.monotonic() < deadline, f"{path} never appeared"
+        assert time.monotonic() < deadline, f"twin plc serve not listening on {ports} within {timeout_s:g} s"
         time.sleep(0.1)
 
 
-@pytest.mark.timeout(150)
+def _stop(proc: subprocess.Popen, timeout_s: float) -> tuple[str, str]:
+    """SIGINT (Ctrl-C, what a person stops the edge with), then its output; killed if it hangs."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"{proc.args[:3]} did not stop within {timeout_s:g} s of SIGINT:\n{err[-3000:]}")
+
+
+@pytest.mark.timeout(SERVE_READY_TIMEOUT_S + PLANT_END_TIMEOUT_S + 2 * EDGE_STOP_TIMEOUT_S)
 def test_plc_serve_and_edge_run_close_the_loop_over_sockets_and_mqtt(tmp_path: Path) -> None:
-    scenario = compressed_flagship(tmp_path / "scenario.yaml")
+    scenario = served_flagship(tmp_path / "scenario.yaml")
     plc_dir, edge_dir = tmp_path / "plc", tmp_path / "edge"
-    serve = subprocess.Popen([*TWIN, "plc", "serve", str(scenario), "--modbus-port", str(free_port()),
-                              "--opcua-port", str(free_port()), "--speed", str(SPEED), "--duration", "200",
+    ports = (free_port(), free_port())
+    serve = subprocess.Popen([*TWIN, "plc", "serve", str(scenario), "--modbus-port", str(ports[0]),
+                              "--opcua-port", str(ports[1]), "--speed", str(SPEED), "--duration", str(END_S),
                               "--out", str(plc_dir)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
+    edge = None
     try:
-        _wait_for(plc_dir / "endpoints.yaml", serve, 60)
-        time.sleep(1.0)  # the servers start listening right after the files are written
-        edge = subprocess.run([*TWIN, "edge", "run", "--endpoints", str(plc_dir / "endpoints.yaml"),
-                               "--settings", str(scenario), "--out", str(edge_dir), "--speed", str(SPEED),
-                               "--duration", "40"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
-        assert edge.returncode == 0, edge.stderr
+        _wait_until_served(plc_dir, ports, serve, SERVE_READY_TIMEOUT_S)
+        edge = subprocess.Popen([*TWIN, "edge", "run", "--endpoints", str(plc_dir / "endpoints.yaml"),
+                                 "--settings", str(scenario), "--out", str(edge_dir), "--speed", str(SPEED),
+                                 "--duration", str(EDGE_BACKSTOP_S)], cwd=tmp_path, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:  # the plant's clock ends the run: serve exits once END_S of plant time has passed
+            _, serve_err = serve.communicate(timeout=PLANT_END_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the served plant did not reach {END_S} s of plant time within {PLANT_END_TIMEOUT_S} s")
+        assert serve.returncode == 0, serve_err
+        assert edge.poll() is None, edge.communicate()[1]  # the edge ran the whole time
+        _, edge_err = _stop(edge, EDGE_STOP_TIMEOUT_S)
+        assert edge.returncode == 0, edge_err
     finally:
-        serve.terminate()
-        serve.communicate(timeout=30)
+        for proc in (edge, serve):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.communicate()
     result = json.loads((edge_dir / "edge.json").read_text())
+    assert result["start_t_ms"] <= LATEST_EDGE_START_S * 1000, (
+        f"the edge started at {result['start_t_ms'] / 1000:g} s of plant time: its warm-up (until {WARMUP_S} s) "
+        f"had less than {MIN_BASELINE_S} s of in-control data")
     assert result["alarms"] and result["diagnoses"]
     applied = [c for c in result["commands"] if c["tag"] == VALVE and c["status"] == "applied"]
     assert applied, result["commands"]
     first = applied[0]
     assert first["value"] > first["previous"] and first["ack"]["read_back"] == pytest.approx(first["value"], rel=1e-6)
-    assert first["ack"]["plc_t_ms"] >= 30_000  # the PLC's clock, after the fault's onset
+    assert first["ack"]["plc_t_ms"] >= FAULT_S * 1000  # the PLC's clock, after the fault's onset
     assert verify_ledger(edge_dir / "ledger.jsonl").ok and verify_ledger(edge_dir / "bridge_journal.jsonl").ok
     assert not (edge_dir / "report.json").exists()  # the edge never sees the truth, so it scores nothing
 

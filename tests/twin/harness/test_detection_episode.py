@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 import asyncio
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +19,8 @@ pytestmark = pytest.mark.slow  # whole offline episodes per example, about 65 s
 FLAGSHIP = load_scenario(REPO / "scenarios" / "coater_coil_ageing.yaml")
 DRIFT = load_scenario(REPO / "scenarios" / "coater_blade_drift.yaml")
 # whole episodes: few examples, and no shrinking (a failing seed is reported as found)
-SLOW = settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+SLOW = settings(max_examples=3, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture],
                 phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 
