@@ -187,15 +187,18 @@ def tags_export(
 def plot(
     run_dir: Path = typer.Argument(..., help="a run directory (with historian.duckdb and report.json)"),
     tags: list[str] = typer.Option(["*"], "--tag", "-t", help="tag name or shell pattern; repeat for more"),
-    out: Optional[Path] = typer.Option(None, help="PNG file (default: RUN_DIR/trends.png)"),
+    out: Optional[Path] = typer.Option(
+        None, help="PNG file, or a folder for FOLDER/trends.png (default: RUN_DIR/trends.png); "
+        "replaced whole, or removed if the plot fails"),
     resolution_ms: int = typer.Option(1000, help="grid step of the plot in ms"),
+    truth: bool = typer.Option(True, "--truth/--no-truth", help="mark the injected faults' onsets (the run's truth)"),
 ) -> None:
-    """Plot trends of chosen tags with quality flags and fault onsets, as a PNG."""
+    """Plot trends of chosen tags with units, alarms and limits, diagnoses, commands and fault onsets, as a PNG."""
     from twin.harness.plots import plot_run
 
     try:
-        written = plot_run(run_dir, tags, out or run_dir / "trends.png", resolution_ms=resolution_ms)
-    except (ValueError, FileNotFoundError) as err:
+        written = plot_run(run_dir, tags, out or run_dir / "trends.png", resolution_ms=resolution_ms, truth=truth)
+    except (ValueError, OSError) as err:
         raise fail(f"cannot plot: {err}") from None
     console.print(f"wrote {written}")
 
