@@ -22,12 +22,9 @@ Output is deterministic (sorted JSON keys, fields in declaration order), so
 from __future__ import annotations
 
 import argparse
-import contextlib
 import enum
 import importlib
-import io
 import json
-import os
 import sys
 import types
 import typing
@@ -188,6 +185,7 @@ def field_rows(short: str, model: type[BaseModel], notes: dict[str, dict[str, st
 
 
 def fields_markdown(short: str, title: str, model: type[BaseModel], notes: dict[str, dict[str, str]]) -> str:
+    """The field table of one model, nested fields by dotted path, descriptions from the model or the notes."""
     lines = [GENERATED_NOTE,
              f"Fields of `{model.__module__}.{model.__name__}` ({title}); JSON Schema: "
              f"[`{short}.schema.json`]({short}.schema.json).\n\n",
@@ -200,6 +198,7 @@ def fields_markdown(short: str, title: str, model: type[BaseModel], notes: dict[
 
 
 def schema_json(model: type[BaseModel]) -> str:
+    """The model's JSON Schema, keys sorted, so the file is the same on every run."""
     return json.dumps(model.model_json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
@@ -260,27 +259,8 @@ def _param_type(param: Any, ctx: Any) -> str:
     return first[first.index("<") + 1:first.rindex(">")] if "<" in first else first.split(" ", 1)[-1]
 
 
-def _argparse_help(command_name: str) -> str | None:
-    """The help of a command that hands its arguments to argparse (``twin detect arl``)."""
-    if command_name != "twin detect arl":
-        return None
-    from twin.edge.detection.arl import main
-
-    previous = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = "100"
-    buffer = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(buffer), contextlib.suppress(SystemExit):
-            main(["--help"])
-    finally:
-        if previous is None:
-            del os.environ["COLUMNS"]
-        else:
-            os.environ["COLUMNS"] = previous
-    return buffer.getvalue().rstrip() + "\n"
-
-
 def cli_markdown() -> str:
+    """The CLI reference page: every command and group of the typer app, with every option."""
     lines = [GENERATED_NOTE, "# CLI reference\n\n",
              "Every command of `twin` (the typer app `twin.cli:app`), generated from the code by "
              "`docs/gen_reference.py`. `twin COMMAND --help` prints the same.\n\n"]
@@ -301,9 +281,6 @@ def cli_markdown() -> str:
                              f"| {_cell(sub.get_short_help_str(limit=200))} |\n")
             lines.append("\n")
             continue
-        extra = _argparse_help(full)
-        if extra:
-            lines.append(f"Its arguments are parsed by argparse:\n\n```\n{extra}```\n\n")
         params = [p for p in command.params if p.name != "help" and not getattr(p, "hidden", False)]
         if params:
             lines.append("| argument / option | type | default | help |\n|---|---|---|---|\n")
@@ -338,6 +315,7 @@ def render() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Write every generated reference file into ``--out``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REFERENCE, help="folder to write into (default: docs/reference)")
     args = parser.parse_args(argv)

@@ -78,6 +78,7 @@ def cli_groups() -> list[str]:
 def test_quick_start_has_exactly_two_commands_run_then_test() -> None:
     first, second = quick_start_commands()
     assert "twin run scenarios/coater_coil_ageing.yaml" in first and "pip install" in first
+    assert " -q" not in first, "the first install is ~2 GB: it shows pip's progress"
     assert "pytest" in second
 
 

@@ -8,6 +8,8 @@ in the file and what is wrong with it.
 
 from __future__ import annotations
 
+import difflib
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,9 +38,30 @@ def read_yaml(path: str | Path) -> Any:
     try:
         return YAML(typ="rt").load(path.read_text(encoding="utf-8"))
     except MarkedYAMLError as err:
-        mark = err.problem_mark
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ConfigError(path, [f"{line}YAML syntax error: {err.problem}"]) from None
+        raise ConfigError(path, [yaml_error_message(err)]) from None
+
+
+# contexts that begin where the mistake is (a key missing its colon, a quote or bracket never closed):
+# the parser only notices later, so the line to show is the context's, not the problem's
+_STARTS_AT_CONTEXT = ("while scanning a simple key", "while scanning a quoted scalar", "while parsing a flow")
+
+
+def yaml_error_message(err: MarkedYAMLError) -> str:
+    r"""``line N: YAML syntax error: ...`` with N the line the mistake is on.
+
+    >>> from ruamel.yaml import YAML
+    >>> try:
+    ...     YAML(typ="rt").load("name: x\nplant coater\nseed: 1\n")
+    ... except MarkedYAMLError as err:
+    ...     print(yaml_error_message(err))
+    line 2: YAML syntax error: could not find expected ':' (while scanning a simple key; noticed at line 3)
+    """
+    problem, context = err.problem_mark, err.context_mark
+    if context is not None and str(err.context or "").startswith(_STARTS_AT_CONTEXT):
+        noticed = f"; noticed at line {problem.line + 1}" if problem is not None else ""
+        return f"line {context.line + 1}: YAML syntax error: {err.problem} ({err.context}{noticed})"
+    line = f"line {problem.line + 1}: " if problem is not None else ""
+    return f"{line}YAML syntax error: {err.problem}"
 
 
 def resolve_path(relative: str | Path, base: Path | None) -> Path:
@@ -63,16 +86,51 @@ def line_of(document: Any, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
-def describe_validation_error(err: ValidationError, document: Any) -> list[str]:
-    """One message per pydantic error: ``field a.b[2].c (line N): what is wrong``."""
+def describe_validation_error(err: ValidationError, document: Any, model: type[BaseModel] | None = None) -> list[str]:
+    """One message per pydantic error: ``field a.b[2].c (line N): what is wrong``; an unknown key gets
+    a "did you mean" from the fields ``model`` has at that place."""
     problems = []
     for item in err.errors():
         loc = tuple(part for part in item["loc"] if not _is_union_tag(part))
         field = _dotted(loc) or "(top level)"
         line = line_of(document, loc)
         where = f"field {field}" + (f" (line {line})" if line else "")
-        problems.append(f"{where}: {item['msg']}")
+        message = item["msg"]
+        if item["type"] == "extra_forbidden" and model is not None and loc and isinstance(loc[-1], str):
+            known = fields_at(model, loc[:-1])
+            close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
+            message = f"unknown key {loc[-1]!r}" + (f"; did you mean {close[0]!r}?" if close else
+                                                     f"; known keys: {', '.join(known)}" if known else "")
+        problems.append(f"{where}: {message}")
     return problems
+
+
+def fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The field names of the model found by walking ``loc`` from ``model`` (empty when the walk leaves models).
+
+    >>> from virtual_plc.endpoints import EndpointFile
+    >>> fields_at(EndpointFile, ("plcs", 0))[:4]
+    ['name', 'protocol', 'host', 'port']
+    """
+    current: Any = model
+    for part in loc:
+        current = _model_in(current.model_fields[part].annotation) if isinstance(part, str) and \
+            isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields else \
+            (current if isinstance(part, int) else None)
+        if current is None:
+            return []
+    return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model an annotation holds: itself, or inside Optional, list or dict values."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in reversed(typing.get_args(annotation)):  # dict[str, M]: the value type is last
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def validate_document(model: type[ModelT], document: Any, path: str | Path) -> ModelT:
@@ -82,7 +140,7 @@ def validate_document(model: type[ModelT], document: Any, path: str | Path) -> M
     try:
         return model.model_validate(_plain(document))
     except ValidationError as err:
-        raise ConfigError(path, describe_validation_error(err, document)) from None
+        raise ConfigError(path, describe_validation_error(err, document, model)) from None
 
 
 def load_yaml_model(model: type[ModelT], path: str | Path) -> ModelT:

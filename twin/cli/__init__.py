@@ -26,7 +26,8 @@ import typer
 from rich.console import Console
 
 from twin.cli.check import check
-from twin.cli.common import console, fail, quiet_libraries
+from twin.cli.common import command_group, console, fail, quiet_libraries
+from twin.cli.detect import detect_app
 from twin.cli.edge import edge_app
 from twin.cli.ledger import ledger_app
 from twin.cli.report import report_app
@@ -37,11 +38,10 @@ if TYPE_CHECKING:
 
     from twin.harness.scenario import Scenario
 
-app = typer.Typer(help="Quality Twin: fault-injection testbed for manufacturing quality.", no_args_is_help=True)
-plc_app = typer.Typer(help="Virtual PLCs.", no_args_is_help=True)
-tags_app = typer.Typer(help="Tag maps.", no_args_is_help=True)
-scenario_app = typer.Typer(help="Scenario files.", no_args_is_help=True)
-detect_app = typer.Typer(help="Detectors: run-length properties.", no_args_is_help=True)
+app = command_group("Quality Twin: fault-injection testbed for manufacturing quality.")
+plc_app = command_group("Virtual PLCs.")
+tags_app = command_group("Tag maps.")
+scenario_app = command_group("Scenario files.")
 app.add_typer(plc_app, name="plc")
 app.add_typer(tags_app, name="tags")
 app.add_typer(scenario_app, name="scenario")
@@ -97,6 +97,8 @@ def run(
         raise fail(f"--policy must be {choices(Policy)}, not {policy!r}")
     if duration is not None and duration <= 0:
         raise fail(f"--duration must be positive, not {duration:g}")
+    for warning in spec.duration_warnings(duration):
+        console.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True, highlight=False)
     mode: Mode = "offline" if offline else "lockstep"
     with _progress() as bar:
         task = bar.add_task(f"{spec.name} ({mode})", total=spec.n_scans)
@@ -201,16 +203,6 @@ def plot(
     except (ValueError, OSError) as err:
         raise fail(f"cannot plot: {err}") from None
     console.print(f"wrote {written}")
-
-
-@detect_app.command(
-    "arl", add_help_option=False, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)
-def detect_arl(ctx: typer.Context) -> None:
-    """Monte Carlo ARL, SDRL and standard error of a detector (``twin detect arl --help``)."""
-    from twin.edge.detection.arl import main as arl_main
-
-    raise typer.Exit(arl_main(ctx.args))
 
 
 @scenario_app.command("check")

@@ -19,7 +19,7 @@ def check(
     suite_file: Path = typer.Argument(..., help="suite file, e.g. scenarios/suites/smoke.yaml"),
     detector: Optional[str] = typer.Option(None, help="detector plug-in: registered name or module:attr"),
     diagnoser: Optional[str] = typer.Option(None, help="diagnoser plug-in: registered name or module:attr"),
-    policy: Optional[str] = typer.Option(None, help="control-policy plug-in: registered name or module:attr"),
+    control_policy: Optional[str] = typer.Option(None, help="control-policy plug-in: registered name or module:attr"),
     jobs: int = typer.Option(1, min=1, help="episodes run at once (worker processes)"),
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/check-<suite>)"),
     junit: Optional[Path] = typer.Option(None, help="JUnit XML path (default OUT/junit.xml)"),
@@ -46,7 +46,7 @@ def check(
             console.print(str(err), style="red", markup=False, soft_wrap=True)
             raise typer.Exit(2) from None
     out = out or Path("runs") / f"check-{suite.name}"
-    plugins = {"detector": detector, "diagnoser": diagnoser, "control_policy": policy}
+    plugins = {"detector": detector, "diagnoser": diagnoser, "control_policy": control_policy}
     n = sum(len(e.seeds) for e in suite.entries)
     with progress_bar(console, "episodes") as bar:
         task = bar.add_task(f"suite {suite.name} ({jobs} at once)", total=n)

@@ -8,9 +8,9 @@ from typing import Optional, cast
 
 import typer
 
-from twin.cli.common import console, fail, quiet_libraries
+from twin.cli.common import command_group, console, fail, quiet_libraries
 
-edge_app = typer.Typer(help="The edge on its own: collection, detection, root cause, control.", no_args_is_help=True)
+edge_app = command_group("The edge on its own: collection, detection, root cause, control.")
 
 
 @edge_app.command("run")
@@ -27,7 +27,8 @@ def edge_run(
     bridge: bool = typer.Option(True, help="run the PLC bridge in this process (--no-bridge: another does)"),
     scan_ms: int = typer.Option(10, help="edge scan period, ms of PLC time"),
     speed: float = typer.Option(1.0, help="PLC seconds per wall second (match the PLC's)"),
-    duration: Optional[float] = typer.Option(None, help="stop after this many wall seconds (default: never)"),
+    duration: Optional[float] = typer.Option(None, help="stop after this many seconds of PLC time (default: never)"),
+    wall_seconds: Optional[float] = typer.Option(None, help="stop after this many wall-clock seconds (default: never)"),
 ) -> None:
     """Run collection, detection, root cause and control in real time against the PLCs of an endpoint file."""
     from twin.contracts import Policy, choices
@@ -63,7 +64,8 @@ def edge_run(
         console.print(f"[green]edge[/green] reading {endpoints}; writing {out}")
         result = asyncio.run(run_edge(endpoints, out, settings=edge_settings, settings_base=base,
                                       policy=cast(Optional[Policy], policy), broker=address, bridge=bridge,
-                                      scan_ms=scan_ms, speed=speed, duration_s=duration))
+                                      scan_ms=scan_ms, speed=speed, duration_s=wall_seconds,
+                                      plant_s=duration))
     except ConfigError as err:
         raise fail(f"invalid configuration: {err}") from None
     except KeyboardInterrupt:

@@ -12,9 +12,10 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from twin.cli.common import command_group
 from twin.contracts import RunFiles
 
-ledger_app = typer.Typer(help="The run's tamper-evident ledger.", no_args_is_help=True)
+ledger_app = command_group("The run's tamper-evident ledger.")
 console = Console()
 
 

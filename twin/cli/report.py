@@ -8,7 +8,9 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-report_app = typer.Typer(help="Reports of finished runs.", no_args_is_help=True)
+from twin.cli.common import command_group
+
+report_app = command_group("Reports of finished runs.")
 
 
 @report_app.command("html")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 from rich.console import Console
 
+from twin.cli.common import command_group
 from twin.contracts import Backend, choices
 from twin.harness.rca import PLANTS
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from twin.harness.rca.dataset import Dataset
     from twin.harness.rca.sweep import SweepPlant
 
-rootcause_app = typer.Typer(help="Root cause: datasets, training, evaluation.", no_args_is_help=True)
+rootcause_app = command_group("Root cause: datasets, training, evaluation.")
 console = Console(stderr=True)
 TRAIN_SEED = 0
 

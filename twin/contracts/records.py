@@ -38,8 +38,9 @@ class Verification(Row):
     before: float | None = Field(default=None, description='deviation from the reference before the correction')
     after: float | None = Field(default=None, description='deviation after it')
     effect: float | None = Field(default=None, description='share of the deviation removed (1: all)')
-    outcome: str = Field(default="watching", description="watching | worked | partial | no_effect | worse | "
-                                                          "no_deviation | no_data | not_applied")
+    outcome: str = Field(default="watching", description="not_sent (logged or awaiting approval) | watching | worked | "
+                                                          "partial | no_effect | worse | no_deviation | no_data | "
+                                                          "not_applied")
     verified_t_ms: int | None = Field(default=None, description='plant time the outcome was settled')
 
 

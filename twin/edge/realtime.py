@@ -8,7 +8,7 @@ and the control loop; commands go over MQTT to the PLC bridge (in this process u
 ``bridge=False``), which writes them through the same drivers, reads back and acks.
 When the edge falls behind the wall clock it catches up without sleeping and counts the late
 ticks. Everything goes to ``out_dir``: ``historian.duckdb``, ``ledger.jsonl``,
-``bridge_journal.jsonl`` and ``edge.json`` (alarms, diagnoses, commands, counts; no truth,
+``bridge_journal.jsonl`` and ``edge.json`` (alarms, diagnoses, commands, counts, refreshed while it runs; no truth,
 so no scores).
 
 Settings come from a YAML file with any of the blocks ``detection``, ``rootcause``,
@@ -100,9 +100,11 @@ async def run_edge(
     scan_ms: int = 10,
     speed: float = 1.0,
     duration_s: float | None = None,
+    plant_s: float | None = None,
     stop: Callable[[EdgeRunResult], bool] | None = None,
 ) -> EdgeRunResult:
-    """Run the edge in real time until ``duration_s`` wall seconds pass or ``stop(result)`` says so.
+    """Run the edge in real time until it has covered ``plant_s`` seconds of PLC time, ``duration_s`` wall
+    seconds pass, or ``stop(result)`` says so (whichever comes first; none of them: until cancelled).
 
     ``broker`` None starts an in-process amqtt broker (only when the policy sends commands);
     ``bridge`` False leaves the PLC bridge to another process. ``edge_account`` and
@@ -128,10 +130,12 @@ async def run_edge(
             k = 0
             while duration_s is None or time.monotonic() - started < duration_s:
                 t_ms = t0 + k * scan_ms
+                if plant_s is not None and t_ms - t0 >= plant_s * 1000:
+                    break
                 step = await edge.step(t_ms)
                 result.frames, result.end_t_ms = result.frames + 1, t_ms
                 if k % SUMMARY_EVERY == 0 or step.diagnosis is not None:
-                    _summarise(result, edge)
+                    _summarise(result, edge, out)
                     if stop is not None and stop(result):
                         break
                 k += 1
@@ -142,16 +146,19 @@ async def run_edge(
                     result.late_ticks += 1
                     await asyncio.sleep(0)  # let the bridge and the MQTT links run
     finally:
-        _summarise(result, edge)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / RunFiles.EDGE_REPORT).write_text(json.dumps(result.__dict__, indent=2, default=str) + "\n",
-                                            encoding="utf-8")
+        _summarise(result, edge, out)
     return result
 
 
-def _summarise(result: EdgeRunResult, edge: EdgeStack) -> None:
-    """Refresh the result's alarms, diagnoses and commands (JSON-ready)."""
+def _summarise(result: EdgeRunResult, edge: EdgeStack, out: Path | None = None) -> None:
+    """Refresh the result's alarms, diagnoses and commands (JSON-ready); with ``out``, write ``edge.json``
+    there, so that what the edge has done so far (its start time too) can be read while it runs."""
     result.alarms, result.diagnoses, result.commands = (edge.records()[k] for k in ("alarms", "diagnoses", "commands"))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / (RunFiles.EDGE_REPORT + ".tmp")
+        tmp.write_text(json.dumps(result.__dict__, indent=2, default=str) + "\n", encoding="utf-8")
+        tmp.replace(out / RunFiles.EDGE_REPORT)
 
 
 async def _plc_clock(collectors: list[Collector], aligner: Aligner, scan_ms: int) -> int:

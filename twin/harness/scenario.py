@@ -102,6 +102,28 @@ class Scenario(_Strict):
         """A path from the file, relative to the scenario file's folder."""
         return resolve_path(relative, self.source.parent if self.source is not None else None)
 
+    def duration_warnings(self, duration_s: float | None = None) -> list[str]:
+        """What a run of ``duration_s`` plant seconds (default: the scenario's) cannot show, in words.
+
+        >>> s = Scenario(name="t", plant="coater", seed=1, duration_s=600,
+        ...              faults=[{"kind": "step", "target": "coater.blade3", "start_s": 120, "magnitude": 1}])
+        >>> s.duration_warnings(100)  # doctest: +NORMALIZE_WHITESPACE
+        ['the run ends at 100 s, before the first fault starts (120 s): nothing is injected',
+         'the run ends at 100 s, within the detection warm-up (120 s): no alarm can be raised']
+        >>> s.duration_warnings()
+        []
+        """
+        end_s = self.duration_s if duration_s is None else duration_s
+        warnings = []
+        onsets = [f.start_s for f in self.faults]
+        if onsets and end_s <= min(onsets):
+            warnings.append(f"the run ends at {end_s:g} s, before the first fault starts ({min(onsets):g} s): "
+                            "nothing is injected")
+        if self.detection.enabled and end_s <= self.detection.warmup_s:
+            warnings.append(f"the run ends at {end_s:g} s, within the detection warm-up "
+                            f"({self.detection.warmup_s:g} s): no alarm can be raised")
+        return warnings
+
     def output_dir(self) -> Path:
         """The run directory."""
         return Path(self.outputs.dir) if self.outputs.dir else Path("runs") / self.name

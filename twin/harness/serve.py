@@ -55,9 +55,9 @@ async def serve_plc(
     tagmap.to_csv(out_dir / RunFiles.TAGS)
     endpoints = virtual_endpoints(tagmap, RunFiles.TAGS, modbus_port=modbus_port, opcua_port=opcua_port,
                                   scan_ms=scenario.scan_ms)
-    endpoints.save(out_dir / RunFiles.ENDPOINTS)
     await plc.scan(0, plant.measurements())
     await plc.start(host=LOOPBACK, modbus_port=modbus_port, opcua_port=opcua_port)
+    endpoints.save(out_dir / RunFiles.ENDPOINTS)  # only once the servers listen: a client may read it at once
     if ready is not None:
         ready(ServeInfo(modbus_port, opcua_port, out_dir / RunFiles.TAGS, out_dir / RunFiles.ENDPOINTS))
     period_s = scenario.scan_ms / 1000 / speed

@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from plant_models.registry import plant_spec
 from tests.conftest import REPO
 from tests.mqtt_support import PASSWORDS
 from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER, MosquittoBroker, closed_loop_acl
@@ -60,7 +61,7 @@ END_S = 150  # the served plant stops here, and then the edge is stopped
 SERVE_READY_TIMEOUT_S = 60  # twin plc serve: files written and both servers listening
 PLANT_END_TIMEOUT_S = 300  # the served plant reaching END_S (75 s of wall time when it keeps pace)
 EDGE_STOP_TIMEOUT_S = 60  # twin edge run writing edge.json and exiting after SIGINT
-EDGE_BACKSTOP_S = PLANT_END_TIMEOUT_S + SERVE_READY_TIMEOUT_S  # --duration: the edge never outlives the test
+EDGE_BACKSTOP_S = PLANT_END_TIMEOUT_S + SERVE_READY_TIMEOUT_S  # --wall-seconds: the edge never outlives the test
 
 
 def compressed_flagship(path: Path) -> Path:
@@ -129,7 +130,7 @@ def test_plc_serve_and_edge_run_close_the_loop_over_sockets_and_mqtt(tmp_path: P
         _wait_until_served(plc_dir, ports, serve, SERVE_READY_TIMEOUT_S)
         edge = subprocess.Popen([*TWIN, "edge", "run", "--endpoints", str(plc_dir / "endpoints.yaml"),
                                  "--settings", str(scenario), "--out", str(edge_dir), "--speed", str(SPEED),
-                                 "--duration", str(EDGE_BACKSTOP_S)], cwd=tmp_path, stdout=subprocess.PIPE,
+                                 "--wall-seconds", str(EDGE_BACKSTOP_S)], cwd=tmp_path, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         try:  # the plant's clock ends the run: serve exits once END_S of plant time has passed
             _, serve_err = serve.communicate(timeout=PLANT_END_TIMEOUT_S)
@@ -179,7 +180,9 @@ async def edge_against_mosquitto(tmp_path: Path, broker: BrokerAddress) -> tuple
     EndpointFile(tag_map="tags.yaml", plcs=[Endpoint(name="plc", protocol="modbus", port=plc.modbus.port)]).save(
         endpoints)
     settings = tmp_path / "edge.yaml"
-    settings.write_text(yaml.safe_dump({"rootcause": {"enabled": False}, "control": {"policy": "auto"}}))
+    playbook = str(plant_spec("coater").playbook_file())  # the edge has no plant defaults: its settings name it
+    settings.write_text(yaml.safe_dump({"rootcause": {"enabled": False},
+                                        "control": {"policy": "auto", "playbook": playbook}}))
     try:
         with pytest.raises(MqttUnavailable, match="refused"):  # no credentials: the edge and bridge defaults
             edge_settings, base = load_edge_settings(settings)
@@ -210,3 +213,37 @@ def test_edge_run_logs_in_to_a_broker_with_passwords(tmp_path: Path, monkeypatch
     result = json.loads((out / "edge.json").read_text())
     assert result["policy"] == "auto" and result["frames"] > 0
     assert verify_ledger(out / "ledger.jsonl").ok
+
+
+def test_edge_run_duration_counts_plc_seconds_and_wall_seconds_count_wall_time(tmp_path: Path) -> None:
+    """``--duration`` is plant (PLC) time everywhere: the edge stops after that many seconds of its PLC
+    grid, however busy the machine; ``--wall-seconds`` is the wall-clock stop."""
+    scenario = load_scenario(FLAGSHIP)
+    tagmap = scenario_tagmap(scenario, build_episode_plant(scenario, scenario.seed))
+    tagmap.to_yaml(tmp_path / "tags.yaml")
+    settings = tmp_path / "edge.yaml"
+    settings.write_text(yaml.safe_dump({"rootcause": {"enabled": False}, "detection": {"enabled": False}}))
+
+    async def main() -> tuple[dict, dict]:
+        plc = VirtualPlc(tagmap)
+        plc.modbus = ModbusPlcServer(plc.image, host=LOOPBACK, port=free_port())
+        await plc.modbus.start()
+        endpoints = tmp_path / "endpoints.yaml"
+        EndpointFile(tag_map="tags.yaml", plcs=[Endpoint(name="plc", protocol="modbus", port=plc.modbus.port)]).save(
+            endpoints)
+        try:
+            runs = {}
+            for name, flags in (("plant", ["--duration", "0.5"]), ("wall", ["--wall-seconds", "0.5"])):
+                cli = await asyncio.create_subprocess_exec(
+                    *TWIN, "edge", "run", "--endpoints", str(endpoints), "--settings", str(settings), "--out",
+                    str(tmp_path / name), "--scan-ms", "10", *flags, cwd=tmp_path, stderr=subprocess.PIPE)
+                _, stderr = await asyncio.wait_for(cli.communicate(), 120)  # bounds a hung edge, not its speed
+                assert cli.returncode == 0, stderr.decode()
+                runs[name] = json.loads((tmp_path / name / "edge.json").read_text())
+            return runs["plant"], runs["wall"]
+        finally:
+            await plc.stop()
+
+    plant, wall = asyncio.run(main())
+    assert plant["frames"] == 50 and plant["end_t_ms"] - plant["start_t_ms"] == 490
+    assert wall["frames"] >= 1  # stopped by the wall clock, after however many ticks it managed

@@ -239,7 +239,7 @@ class ControlLoop:
             if ref is None:
                 ref = self.pre_alarm_mean(verify.signal, 60.0, diagnosis)
             record.verification = Verification(signal=verify.signal, window_s=verify.window_s, reference=ref,
-                                               before=self.recent_mean(verify.signal))
+                                               before=self.recent_mean(verify.signal), outcome="not_sent")
         if self.policy == "off":
             record.status = "logged"
             return self._record(record)
@@ -271,6 +271,8 @@ class ControlLoop:
             expires_t_ms=t + int(self.playbook.command_expiry_s * 1000))
         self.interlocks.commit(record.tag, record.value, t, rollback=rollback)
         record.status, record.sent_t_ms = "sent", t
+        if record.verification is not None and record.verification.outcome == "not_sent":
+            record.verification.outcome = "watching"  # only a command that went out is watched
         self._transmit(record)
         return self._record(record)
 

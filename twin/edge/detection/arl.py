@@ -5,16 +5,15 @@ N(shift, 1) observation for every run still going, and a run ends at its first s
 (zero-state run length: the shift is present from the first observation). The bank is
 compacted as runs finish, so the cost follows the runs still alive.
 
-Reproduce from a shell (``twin detect arl`` wraps the same function)::
+Reproduce from a shell (``twin detect arl`` wraps the same functions)::
 
-    python -m twin.edge.detection.arl cusum --k 0.5 --h 5 --shift 0 --shift 1 --runs 20000
+    twin detect arl cusum --k 0.5 --h 5 --shift 0 --shift 1 --runs 20000
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,37 +133,3 @@ def detector_factory(name: str, **params: object) -> BankFactory:
         return cls(np.zeros(n), np.ones(n), **params)
 
     return factory
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: print ARL, SDRL and standard error for each requested shift."""
-    parser = argparse.ArgumentParser(prog="twin detect arl", description=main.__doc__)
-    parser.add_argument("detector", choices=["shewhart", "ewma", "cusum"])
-    parser.add_argument("--shift", type=float, action="append", help="mean shift in sigmas (repeatable)")
-    parser.add_argument("--runs", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-length", type=int, default=100_000)
-    parser.add_argument("--rules", default="1,2,3,4", help="Shewhart rule numbers, comma-separated")
-    parser.add_argument("--rule-set", default="western-electric", choices=["western-electric", "nelson"])
-    parser.add_argument("--lam", type=float, default=0.1)
-    parser.add_argument("--L", type=float, default=2.814)
-    parser.add_argument("--exact-limits", action="store_true")
-    parser.add_argument("--k", type=float, default=0.5)
-    parser.add_argument("--h", type=float, default=5.0)
-    args = parser.parse_args(argv)
-    params: dict[str, object] = {
-        "shewhart": {"rules": tuple(int(r) for r in args.rules.split(",")), "rule_set": args.rule_set},
-        "ewma": {"lam": args.lam, "L": args.L, "exact_limits": args.exact_limits},
-        "cusum": {"k": args.k, "h": args.h},
-    }[args.detector]
-    factory = detector_factory(args.detector, **params)
-    print(f"{args.detector} {params}  runs={args.runs} seed={args.seed}")
-    print(f"{'shift':>6} {'ARL':>9} {'SDRL':>9} {'SE':>7} {'censored':>8}")
-    for shift in args.shift or [0.0]:
-        r = run_length_arl(factory, shift, runs=args.runs, seed=args.seed, max_length=args.max_length)
-        print(f"{shift:6.2f} {r.arl:9.2f} {r.sdrl:9.2f} {r.se:7.2f} {r.censored:8d}")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -8,7 +8,8 @@
 
 1. every frame, the fresh ``good`` readings of each monitored tag element are summed into
    the current subgroup (``subgroup_s`` of plant time);
-2. for the first ``warmup_s`` the subgroup means only teach each element what in control
+2. for the first ``warmup_s`` after the first frame the monitor sees (so an edge that joins a
+   running PLC late still learns), the subgroup means only teach each element what in control
    looks like; an element that stayed constant, or was seen fewer than
    ``MIN_WARMUP_SUBGROUPS`` times, is not monitored, and the report says so;
 3. after that, each closed subgroup goes through the monitor rule's pipeline — the residual
@@ -90,6 +91,7 @@ class SubgroupMonitor:
         self._sums = np.zeros(n)
         self._counts = np.zeros(n)
         self._warmup: list[np.ndarray] = []
+        self._warmup_until_ms = self.warmup_ms  # moved to the first frame's time + warm-up by observe()
         self._next_close: int | None = None
         self.not_monitored: dict[str, str] = {}
         watched = np.unique(np.concatenate([g.positions for g in self.groups])) if self.groups else np.zeros(0, int)
@@ -109,7 +111,8 @@ class SubgroupMonitor:
     def observe(self, frame: Frame) -> list[Signal]:
         """Add the frame to the current subgroup; judge the subgroup that closes, if one does."""
         signals: list[Signal] = []
-        if self._next_close is None:
+        if self._next_close is None:  # the first frame: the warm-up counts from here, not from plant time 0
+            self._warmup_until_ms = frame.ts_ms + self.warmup_ms
             self._next_close = frame.ts_ms - frame.ts_ms % self.subgroup_ms + self.subgroup_ms
         while frame.ts_ms >= self._next_close:
             signals.extend(self._close(self._next_close))
@@ -129,7 +132,7 @@ class SubgroupMonitor:
             means = np.where(self._counts > 0, self._sums / self._counts, np.nan)
         self._sums[:] = 0.0
         self._counts[:] = 0.0
-        warmup = t_ms <= self.warmup_ms
+        warmup = t_ms <= self._warmup_until_ms
         stuck = self.flatline.close(warmup=warmup) if self.flatline is not None else None
         lost = self.dataloss.close() if self.dataloss is not None else None
         if warmup:

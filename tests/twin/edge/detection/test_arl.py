@@ -53,9 +53,12 @@ def test_bad_arl_arguments_are_refused() -> None:
         detector_factory("ewma", lam=0.0, L=2.8)
 
 
-def test_the_command_line_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
-    from twin.edge.detection.arl import main
+def test_the_command_line_prints_a_table() -> None:
+    from typer.testing import CliRunner
 
-    assert main(["cusum", "--shift", "2", "--runs", "300", "--seed", "3"]) == 0
-    out = capsys.readouterr().out
+    from twin.cli import app
+
+    result = CliRunner().invoke(app, ["detect", "arl", "cusum", "--shift", "2", "--runs", "300", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    out = result.output
     assert "ARL" in out and "SDRL" in out and out.strip().splitlines()[-1].split()[0] == "2.00"
