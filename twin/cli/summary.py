@@ -46,9 +46,11 @@ def print_summary(report: RunReport, out_dir: Path, console: Console | None = No
     _defect_row(table, out_dir)
     console.print(table)
     run = shlex.quote(str(out_dir))
-    console.print(f"run directory: {out_dir}\n"
-                  f"next: twin plot {run} -t TAG ... (trends with alarms and diagnoses marked); "
-                  f"twin report html {run} (a one-page report); twin ledger verify {run}", soft_wrap=True)
+    for line in (f"run directory: {out_dir}", "next:",
+                 f"  twin plot {run} -t TAG ...   (trends, alarms and diagnoses marked)",
+                 f"  twin report html {run}   (a one-page report)",
+                 f"  twin ledger verify {run}   (the tamper-evident record of alarms and commands)"):
+        console.print(line, markup=False, highlight=False, overflow="fold")
 
 
 def _alarm_rows(table: Table, report: RunReport) -> None:

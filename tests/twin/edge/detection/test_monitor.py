@@ -51,3 +51,16 @@ def test_a_tag_seen_too_rarely_during_warm_up_is_reported_not_monitored() -> Non
     monitor = SubgroupMonitor(DetectionSettings(warmup_s=5), INDEX)
     feed(monitor, [1.0, 2.0, 3.0, 2.0, 1.0, 2.0, 3.0, 2.0])
     assert monitor.not_monitored["l.a.x"].startswith("only 5 good subgroups")
+
+
+def test_the_warm_up_counts_from_the_first_frame_not_from_plant_time_zero() -> None:
+    """An edge that joins a PLC whose clock is long past ``warmup_s`` still learns for ``warmup_s``, then judges."""
+    rng = np.random.default_rng(1)
+    settings = DetectionSettings(warmup_s=60, monitor=[MonitorRule(name="level", tags=["l.a.*"], detector="shewhart",
+                                                                   rules=[1], L=4.0, prewhiten=False)])
+    late, early = SubgroupMonitor(settings, INDEX), SubgroupMonitor(settings, INDEX)
+    xs = list(100 + rng.normal(0, 1, 62))
+    assert feed(late, xs, start_s=10_000) == [] and feed(early, xs) == []
+    assert late.ready and early.ready  # the subgroup closing 61 s after the first frame built the banks
+    assert late.groups[0].bank.center[0] == early.groups[0].bank.center[0]  # learned from the same 60 s
+    assert [(s.detector, s.rule) for s in feed(late, [200.0, 200.0], start_s=10_062)] == [("level", "WE1")]
