@@ -14,7 +14,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from twin.cli import app
-from twin.contracts import Candidate, Diagnosis, EvidenceStep, QualityOutcome, Scores
+from twin.contracts import Ack, Candidate, CommandRecord, Diagnosis, EvidenceStep, QualityOutcome, Scores, Verification
 from twin.edge.ledger import Ledger
 
 SEED = 3
@@ -115,13 +115,13 @@ def diagnosis() -> Diagnosis:
     )
 
 
-COMMAND = {  # a CommandRecord.to_dict() of issue 6, as the playbook trims blade 3
-    "id": "C0001", "kind": "correction", "t_ms": 22_000, "tag": "coater.blade3.pressure_sp", "value": 7.6,
-    "previous": 8.0, "reason": "blade pressure drift → trim that blade's setpoint", "diagnosis_id": "D0001",
-    "rule": "blade pressure drift", "policy": "auto", "status": "applied", "applied_t_ms": 23_500,
-    "ack": {"command_id": "C0001", "status": "applied", "read_back": 7.6},
-    "verification": {"signal": "coater.blade3.pressure", "outcome": "worked"},
-}
+COMMAND = CommandRecord(  # as the playbook trims blade 3; built through the contract
+    id="C0001", kind="correction", t_ms=22_000, tag="coater.blade3.pressure_sp", value=7.6,
+    previous=8.0, reason="blade pressure drift → trim that blade's setpoint", diagnosis_id="D0001",
+    rule="blade pressure drift", policy="auto", status="applied", applied_t_ms=23_500,
+    ack=Ack(command_id="C0001", tag="coater.blade3.pressure_sp", status="applied", value=7.6, read_back=7.6),
+    verification=Verification(signal="coater.blade3.pressure", window_s=10.0, outcome="worked"),
+).to_dict()
 SCORES = Scores(  # as closed-loop control (issue 6) scores the run; built through the contract
     detection_delay_s=0.0, diagnosis_delay_s=1.0, command_delay_s=2.0, verified_delay_s=3.5,
     analysis_wall_ms_per_alarm=1.2, top1_correct=True, top3_correct=True,

@@ -48,7 +48,7 @@ def test_at_least_three_coater_scenarios_ship() -> None:
         ("    target: coater.blade3", "    target: coater.blade9", "field faults[0].target (line 8)"),
         ("plant: coater", "plant: bakery", "field plant (line 2): Value error, unknown plant 'bakery'"),
         ("    start_s: 2", "    start_s: 20", "field faults[0].start_s (line 9): the fault starts at 20 s"),
-        ("scan_ms: 10", "scan_ms: [10", "line 6: YAML syntax error"),
+        ("scan_ms: 10", "scan_ms: [10", "line 5: YAML syntax error"),  # the line of the open bracket
     ],
 )
 def test_broken_scenario_names_field_and_line(tmp_path: Path, old: str, new: str, expected: str) -> None:

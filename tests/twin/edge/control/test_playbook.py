@@ -67,7 +67,8 @@ def test_a_good_toy_playbook_loads(tmp_path) -> None:
 @pytest.mark.parametrize(("edit", "message"), [
     (("kind: restore", "kind: nudge"), "field rules[0].actions[0].kind (line 6): Input should be 'step', 'set'"),
     (("max_move: 10", "max_move: -1"), "field rules[0].actions[0].max_move (line 10): Input should be greater than 0"),
-    (("gain: 2.0", "gain: 2.0\n        colour: red"), "field rules[0].actions[0].colour (line 10): Extra inputs"),
+    (("gain: 2.0", "gain: 2.0\n        colour: red"),
+     "field rules[0].actions[0].colour (line 10): unknown key 'colour'"),
     (("        gain: 2.0\n", ""), "field rules[0].actions[0] (line 6): Value error, a restore action needs gain"),
     (("gain: 2.0", "gain: 2.0\n        by: 1"), "a restore action does not take by"),
     (("  - name: coil\n    match", "  - match"), "field rules[0].name (line 3): Field required"),
