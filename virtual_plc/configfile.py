@@ -109,8 +109,8 @@ def fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
     """The field names of the model found by walking ``loc`` from ``model`` (empty when the walk leaves models).
 
     >>> from virtual_plc.endpoints import EndpointFile
-    >>> fields_at(EndpointFile, ("plcs", 0))[:4]
-    ['name', 'protocol', 'host', 'port']
+    >>> tuple(fields_at(EndpointFile, ("plcs", 0))[:4])
+    ('name', 'protocol', 'host', 'port')
     """
     current: Any = model
     for part in loc:

@@ -16,8 +16,9 @@ def with_plant_defaults(settings: EdgeSettings, plant: str) -> EdgeSettings:
     """``settings`` with the plant's own knowledge file, model and playbook where they name none.
 
     >>> filled = with_plant_defaults(EdgeSettings(), "coater")
-    >>> [p.rsplit("/", 1)[-1] for p in (filled.rootcause.knowledge, filled.rootcause.model, filled.control.playbook)]
-    ['knowledge.yaml', 'rootcause.pt', 'playbook.yaml']
+    >>> paths = (filled.rootcause.knowledge, filled.rootcause.model, filled.control.playbook)
+    >>> tuple(p.rsplit("/", 1)[-1] for p in paths)
+    ('knowledge.yaml', 'rootcause.pt', 'playbook.yaml')
     >>> with_plant_defaults(EdgeSettings(), "someone_elses_line") == EdgeSettings()
     True
     """
