@@ -224,3 +224,12 @@ def test_mkdocs_builds_strict(tmp_path: Path) -> None:
                                                                            "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "site" / "reference" / "cli" / "index.html").is_file()
+
+
+def test_the_api_pages_render_rest_roles_and_doctests_as_markdown() -> None:
+    spec = importlib.util.spec_from_file_location("griffe_rst", DOCS / "griffe_rst.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = "Calls :meth:`~twin.edge.stack.EdgeStack.step` and ``x``.\n\n>>> 1 + 1\n2\n\nAfter."
+    assert module.to_markdown(text) == ("Calls `twin.edge.stack.EdgeStack.step` and `x`.\n\n```pycon\n>>> 1 + 1\n2\n```\n"
+                                        "\nAfter.")
