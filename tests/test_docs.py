@@ -231,5 +231,5 @@ def test_the_api_pages_render_rest_roles_and_doctests_as_markdown() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     text = "Calls :meth:`~twin.edge.stack.EdgeStack.step` and ``x``.\n\n>>> 1 + 1\n2\n\nAfter."
-    assert module.to_markdown(text) == ("Calls `twin.edge.stack.EdgeStack.step` and `x`.\n\n```pycon\n>>> 1 + 1\n2\n```\n"
-                                        "\nAfter.")
+    expected = "Calls `twin.edge.stack.EdgeStack.step` and `x`.\n\n```pycon\n>>> 1 + 1\n2\n```\n\nAfter."
+    assert module.to_markdown(text) == expected
