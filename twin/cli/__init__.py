@@ -256,7 +256,7 @@ def plugins_list() -> None:
 
     table = Table(title="plug-ins (choose by name, or give package.module:attr)")
     for column in ("kind", "name", "from", "entry-point group"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for kind, group in GROUPS.items():
         for name, origin in sorted(available(kind).items()):
             table.add_row(kind, name, origin, group)

@@ -71,7 +71,7 @@ def print_result(result: SuiteResult) -> None:
     episodes = Table(title=f"suite {result.suite}: episodes")
     for column in ("episode", "status", "detection delay s", "false alarms/h", "top-1", "wall s", "note"):
         episodes.add_column(column, justify="left" if column in ("episode", "status", "note") else "right",
-                            no_wrap=column == "episode")
+                            overflow="fold")
     for case in result.cases:
         m = case.metrics
         status = "[red]error[/red]" if case.status != "ok" else ("[red]fail[/red]" if case.failed_gates
@@ -84,7 +84,7 @@ def print_result(result: SuiteResult) -> None:
     out_console.print(episodes)
     gates = Table(title="gates")
     for column in ("gate", "measured", "episodes", "result"):
-        gates.add_column(column)
+        gates.add_column(column, overflow="fold")
     for gate in result.gates:
         gates.add_row(gate.gate, format_value(gate.value), str(gate.episodes),
                       "[green]pass[/green]" if gate.passed else "[red]FAIL[/red]")
@@ -95,7 +95,7 @@ def print_result(result: SuiteResult) -> None:
     if figures:
         table = Table(title="figures over ok episodes")
         for column in ("metric", "n", "mean", "p50", "p90", "max"):
-            table.add_column(column, justify="left" if column == "metric" else "right")
+            table.add_column(column, justify="left" if column == "metric" else "right", overflow="fold")
         for name, row in figures.items():
             table.add_row(name, f"{row['n']:.0f}", *(format_value(row[k]) for k in ("mean", "p50", "p90", "max")))
         out_console.print(table)

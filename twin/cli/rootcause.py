@@ -222,7 +222,7 @@ def print_results(results: dict[str, Any]) -> None:
 
     table = Table(title="root cause: AC@1 / AC@3 / Avg@5")
     for col in ("evaluation", "method", "AC@1", "AC@3", "Avg@5", "cases"):
-        table.add_column(col, justify="left" if col in ("evaluation", "method") else "right")
+        table.add_column(col, justify="left" if col in ("evaluation", "method") else "right", overflow="fold")
     for name, result in results.items():
         for method, scores in result["methods"].items():
             o = scores["overall"]
@@ -238,10 +238,10 @@ def print_per_kind(results: dict[str, Any]) -> None:
     for name, result in results.items():
         methods = list(result["methods"])
         table = Table(title=f"{name}: AC@1 / AC@3 per fault kind")
-        table.add_column("fault kind", no_wrap=True)
-        table.add_column("cases", justify="right")
+        table.add_column("fault kind", overflow="fold")
+        table.add_column("cases", justify="right", overflow="fold")
         for method in methods:
-            table.add_column(method, justify="right")
+            table.add_column(method, justify="right", overflow="fold")
         kinds = sorted({k for scores in result["methods"].values() for k in scores["per_kind"]})
         for kind in kinds:
             cells = [result["methods"][m]["per_kind"].get(kind) for m in methods]

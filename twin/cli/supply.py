@@ -25,8 +25,8 @@ def print_summary(report: SupplyReport) -> None:
     """A table of the headline scores."""
     s = report.scores
     table = Table(title=f"{report.scenario['name']} — seed {report.seed}, supply chain")
-    table.add_column("what")
-    table.add_column("value", justify="right")
+    table.add_column("what", overflow="fold")
+    table.add_column("value", justify="right", overflow="fold")
     for d in report.detection:
         found = f"after {d.delay_days:g} d ({d.first_warning['kind']})" if d.detected else "not detected"
         table.add_row(f"fault {d.fault}: {d.kind} at {d.supplier}", found)

@@ -112,3 +112,37 @@ def test_only_a_command_that_was_sent_is_watching(tmp_path: Path, policy: str) -
         else:
             assert outcome != "not_sent", command
     assert any(c["sent_t_ms"] is not None for c in commands) == (policy == "auto")
+
+
+def _options() -> list[tuple[str, str, str]]:
+    """(command, option, help) of every option of every command of ``twin``."""
+    import typer.main
+
+    found = []
+
+    def walk(group, prefix: str) -> None:  # noqa: ANN001
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                walk(command, f"{prefix} {name}")
+                continue
+            for param in command.params:
+                for option in getattr(param, "opts", []):
+                    found.append((f"{prefix} {name}", option, getattr(param, "help", "") or ""))
+
+    walk(typer.main.get_command(app), "twin")
+    return found
+
+
+def test_each_flag_name_means_one_thing_across_commands() -> None:
+    """``--policy`` is the control mode wherever it appears (plug-ins are ``--control-policy``); ``--duration``
+    is plant time wherever it appears (wall time is ``--wall-seconds``)."""
+    options = _options()
+    policies = [(c, h) for c, o, h in options if o == "--policy"]
+    durations = [(c, h) for c, o, h in options if o == "--duration"]
+    assert policies and durations
+    for command, text in policies:
+        assert "off | recommend | auto" in text, command
+    for command, text in durations:
+        assert "plant" in text or "PLC time" in text, command
+    assert all("wall" in h for c, o, h in options if o == "--wall-seconds")
+    assert any(o == "--control-policy" for c, o, h in options if c == "twin check")
