@@ -29,12 +29,15 @@ def edge_run(
     speed: float = typer.Option(1.0, help="PLC seconds per wall second (match the PLC's)"),
     duration: Optional[float] = typer.Option(None, help="stop after this many seconds of PLC time (default: never)"),
     wall_seconds: Optional[float] = typer.Option(None, help="stop after this many wall-clock seconds (default: never)"),
+    knowledge: Optional[Path] = typer.Option(None, help="knowledge file (default: the settings' rootcause.knowledge)"),
+    model: Optional[Path] = typer.Option(None, help="root-cause model file (default: the settings' rootcause.model)"),
+    playbook: Optional[Path] = typer.Option(None, help="playbook file (default: the settings' control.playbook)"),
 ) -> None:
     """Run collection, detection, root cause and control in real time against the PLCs of an endpoint file."""
     from twin.contracts import Policy, choices
     from twin.edge.bridge.mqtt import BrokerAddress
     from twin.edge.realtime import run_edge
-    from twin.edge.settings import load_edge_settings
+    from twin.edge.settings import describe_files, load_edge_settings, with_files
     from twin.harness.plants import with_plant_defaults
     from virtual_plc.configfile import ConfigError
     from virtual_plc.endpoints import load_endpoints
@@ -60,8 +63,10 @@ def edge_run(
     try:
         edge_settings, base = load_edge_settings(settings)
         plant = load_endpoints(endpoints).tagmap.plant  # a plant we ship brings its own knowledge, model, playbook
-        edge_settings = with_plant_defaults(edge_settings, plant)
+        edge_settings = with_plant_defaults(with_files(edge_settings, knowledge, model, playbook), plant)
         console.print(f"[green]edge[/green] reading {endpoints}; writing {out}")
+        for line in describe_files(edge_settings, base):
+            console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
         result = asyncio.run(run_edge(endpoints, out, settings=edge_settings, settings_base=base,
                                       policy=cast(Optional[Policy], policy), broker=address, bridge=bridge,
                                       scan_ms=scan_ms, speed=speed, duration_s=wall_seconds,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -42,6 +43,7 @@ from twin.edge.settings import EdgeSettings, Policy
 from twin.edge.stack import EdgeStack, Messaging
 from virtual_plc.endpoints import load_endpoints
 
+log = logging.getLogger(__name__)
 SUMMARY_EVERY = 50  # ticks between refreshes of the result (and checks of ``stop``)
 ACCOUNT_ENV = {  # role → (username variable, password variable, default username)
     "edge": ("TWIN_MQTT_USERNAME", "TWIN_MQTT_PASSWORD", EDGE_USER),
@@ -83,6 +85,7 @@ class EdgeRunResult:
     diagnoses: list[dict[str, Any]] = field(default_factory=list)
     commands: list[dict[str, Any]] = field(default_factory=list)
     rootcause: dict[str, object] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
     policy: str = "off"
 
 
@@ -123,7 +126,9 @@ async def run_edge(
     result = EdgeRunResult(policy=settings.control.policy)
     try:
         async with edge:
-            result.rootcause = edge.rootcause_info
+            result.rootcause, result.notes = edge.rootcause_info, edge.notes
+            for note in edge.notes:
+                log.warning("%s", note)
             t0 = await _plc_clock(edge.collectors, edge.aligner, scan_ms)
             result.start_t_ms = t0
             started = time.monotonic()

@@ -14,7 +14,7 @@ from rootcause.settings import RootCauseSettings
 from twin.contracts import Policy
 from twin.edge.detection.settings import DetectionSettings
 from twin.edge.plugins.choice import PluginChoices
-from virtual_plc.configfile import read_yaml, validate_document
+from virtual_plc.configfile import read_yaml, resolve_path, validate_document
 
 
 class ControlSettings(BaseModel):
@@ -45,6 +45,38 @@ class EdgeSettings(BaseModel):
     control: ControlSettings = Field(default_factory=ControlSettings)
     alignment: AlignmentSettings = Field(default_factory=AlignmentSettings)
     plugins: PluginChoices = Field(default_factory=PluginChoices)
+
+
+def with_files(settings: EdgeSettings, knowledge: Path | None = None, model: Path | None = None,
+               playbook: Path | None = None) -> EdgeSettings:
+    """``settings`` with the files given on the command line in place of its own (absolute paths)."""
+    rootcause, control = settings.rootcause, settings.control
+    if knowledge is not None:
+        rootcause = rootcause.model_copy(update={"knowledge": str(knowledge.resolve())})
+    if model is not None:
+        rootcause = rootcause.model_copy(update={"model": str(model.resolve())})
+    if playbook is not None:
+        control = control.model_copy(update={"playbook": str(playbook.resolve())})
+    return settings.model_copy(update={"rootcause": rootcause, "control": control})
+
+
+def describe_files(settings: EdgeSettings, base: Path | None) -> tuple[str, ...]:
+    """One line per file the edge reads (or what it does without), as the console shows it at start-up.
+
+    >>> describe_files(EdgeSettings(), None)  # doctest: +NORMALIZE_WHITESPACE
+    ('knowledge: none given: no diagnosis',
+     'model: none: the random walk ranks the candidates',
+     'playbook: none given: detection and diagnosis only, nothing is proposed')
+    """
+    def shown(value: str | None) -> str | None:
+        return str(resolve_path(value, base)) if value else None
+
+    rootcause = settings.rootcause
+    no_playbook = "none given: detection and diagnosis only, nothing is proposed"
+    return (f"knowledge: {shown(rootcause.knowledge) or 'none given: no diagnosis'}"
+            if rootcause.enabled else "knowledge: root cause is off (rootcause.enabled: false)",
+            f"model: {shown(rootcause.model) or 'none: the random walk ranks the candidates'}",
+            f"playbook: {shown(settings.control.playbook) or no_playbook}")
 
 
 def load_edge_settings(path: str | Path | None) -> tuple[EdgeSettings, Path | None]:

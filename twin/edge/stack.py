@@ -118,6 +118,7 @@ class EdgeStack:
         self.rootcause_info: dict[str, object] = {}
         self.control: ClosedLoop | None = None
         self.analysis_wall_ms = 0.0  # detection + root cause on scans that raised alarms or diagnosed
+        self.notes: list[str] = []  # what the edge runs without, said once (edge.json, the console)
         self._exit = AsyncExitStack()
 
     @property
@@ -149,6 +150,10 @@ class EdgeStack:
                 self.control = await self._open_control()
                 self._exit.push_async_callback(self.control.close)
                 self.alarms.on_operator_action = self.control.ledger.append  # acks and shelvings go to the ledger
+            elif self.closed_loop:
+                self.notes.append("no playbook (control.playbook): detection and diagnosis only, nothing is proposed")
+            if self.settings.rootcause.enabled and self.diagnosis is None:
+                self.notes.append(f"no diagnosis: {self.rootcause_info.get('note', 'no diagnoser')}")
         except BaseException:
             await self.close()
             raise

@@ -247,3 +247,45 @@ def test_edge_run_duration_counts_plc_seconds_and_wall_seconds_count_wall_time(t
     plant, wall = asyncio.run(main())
     assert plant["frames"] == 50 and plant["end_t_ms"] - plant["start_t_ms"] == 490
     assert wall["frames"] >= 1  # stopped by the wall clock, after however many ticks it managed
+
+
+def test_edge_run_needs_nothing_from_the_project_for_a_line_it_does_not_know(tmp_path: Path) -> None:
+    """A plant the project does not ship: the edge runs detection only and says, once, what it runs without;
+    a playbook given by flag is read from there (and refused by name when it is another plant's)."""
+    from virtual_plc.tagmap import Tag, TagMap
+
+    tagmap = TagMap(plant="bottling", opcua_namespace="urn:bottling", clock_tag="bottling.plc.clock", tags=[
+        Tag(name="bottling.plc.clock", dtype="uint64", low=0, high=1e12, period_ms=10),
+        Tag(name="bottling.filler.level", unit="mm", low=0, high=500, period_ms=10),
+        Tag(name="bottling.filler.level_sp", unit="mm", access="rw", low=0, high=500, period_ms=10)]).allocated()
+    tagmap.to_yaml(tmp_path / "tags.yaml")
+
+    async def main() -> list[tuple[int, str, Path]]:
+        plc = VirtualPlc(tagmap)
+        plc.modbus = ModbusPlcServer(plc.image, host=LOOPBACK, port=free_port())
+        await plc.modbus.start()
+        endpoints = tmp_path / "endpoints.yaml"
+        EndpointFile(tag_map="tags.yaml", plcs=[Endpoint(name="plc", protocol="modbus", port=plc.modbus.port)]).save(
+            endpoints)
+        try:
+            runs = []
+            coater_playbook = plant_spec("coater").playbook_file()
+            for name, flags in (("bare", []), ("foreign", ["--playbook", str(coater_playbook)])):
+                cli = await asyncio.create_subprocess_exec(
+                    *TWIN, "edge", "run", "--endpoints", str(endpoints), "--out", str(tmp_path / name),
+                    "--policy", "auto", "--duration", "0.3", *flags, cwd=tmp_path, stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"})
+                output, _ = await asyncio.wait_for(cli.communicate(), 120)  # bounds a hung edge, not its speed
+                runs.append((cli.returncode, output.decode(), tmp_path / name))
+            return runs
+        finally:
+            await plc.stop()
+
+    (code, output, out), (foreign_code, foreign_output, _) = asyncio.run(main())
+    assert code == 0, output
+    assert "knowledge: none given: no diagnosis" in output
+    assert "playbook: none given: detection and diagnosis only, nothing is proposed" in output
+    edge = json.loads((out / "edge.json").read_text())
+    assert edge["frames"] == 30 and edge["commands"] == []
+    assert any("no playbook" in note for note in edge["notes"]) and any("knowledge" in n for n in edge["notes"])
+    assert foreign_code == 2 and "playbook is for 'coater', the tag map for 'bottling'" in foreign_output
