@@ -76,8 +76,8 @@ from twin.harness.binding import virtual_endpoints  # noqa: E402
 from virtual_plc.codec import ElementLayout  # noqa: E402
 from virtual_plc.drivers import ModbusDriver, make_driver  # noqa: E402
 from virtual_plc.endpoints import ResolvedEndpoints, resolve  # noqa: E402
-from virtual_plc.image import DueSet  # noqa: E402
 from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port  # noqa: E402
+from virtual_plc.schedule import DueSet  # noqa: E402
 from virtual_plc.tagmap import Tag, TagMap  # noqa: E402
 
 PLANT = "bench"

@@ -23,7 +23,8 @@ from pymodbus.exceptions import ModbusException
 
 from virtual_plc.codec import ElementLayout, decode, to_words
 from virtual_plc.endpoints import Endpoint
-from virtual_plc.image import DueSet, ProcessImage, WriteRefused
+from virtual_plc.image import ProcessImage, WriteRefused
+from virtual_plc.schedule import DueSet
 from virtual_plc.tagmap import Tag, TagMap
 
 MODBUS_MAX_READ = 125  # registers per read request (Modbus spec)

@@ -165,34 +165,3 @@ class ProcessImage:
         err = WriteRefused(reason, message)
         self.log.refuse(err)
         return err
-
-
-@dataclass(frozen=True)
-class DueSet:
-    """The tags due at one scan, with their element layout."""
-
-    tags: list[Tag]
-    layout: ElementLayout
-
-
-class PollSchedule:
-    """Which tags are due at a given time: a tag is due when its period divides ``t_ms``.
-
-    The PLC refreshes and the edge polls by the same rule. Due sets are cached per
-    combination of due periods, so a scan costs a tuple and a dict lookup.
-    """
-
-    def __init__(self, tags: Sequence[Tag], always: Sequence[Tag] = ()) -> None:
-        self.tags = list(tags)
-        self.always = [t for t in always if t not in self.tags]
-        self.periods = sorted({t.period_ms for t in self.tags})
-        self._cache: dict[tuple[int, ...], DueSet] = {}
-
-    def due(self, t_ms: int) -> DueSet:
-        """The due set at plant time ``t_ms`` (``always`` tags first)."""
-        key = tuple(p for p in self.periods if t_ms % p == 0)
-        found = self._cache.get(key)
-        if found is None:
-            tags = self.always + [t for t in self.tags if t.period_ms in key]
-            found = self._cache[key] = DueSet(tags, ElementLayout(tags))
-        return found

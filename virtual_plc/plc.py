@@ -16,9 +16,10 @@ from operator import itemgetter
 import numpy as np
 
 from virtual_plc.codec import ElementLayout
-from virtual_plc.image import DueSet, PollSchedule, ProcessImage
+from virtual_plc.image import ProcessImage
 from virtual_plc.modbus_server import ModbusPlcServer
 from virtual_plc.opcua_server import OpcUaPlcServer
+from virtual_plc.schedule import DueSet, PollSchedule
 from virtual_plc.tagmap import TagMap
 
 LOOPBACK = "127.0.0.1"

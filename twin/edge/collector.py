@@ -20,7 +20,7 @@ from twin.edge.frames import Aligner, ElementIndex, Frame
 from virtual_plc.codec import ElementLayout
 from virtual_plc.drivers import PlcDriver, PlcUnavailable
 from virtual_plc.endpoints import Endpoint, ResolvedEndpoints
-from virtual_plc.image import DueSet, PollSchedule
+from virtual_plc.schedule import DueSet, PollSchedule
 from virtual_plc.tagmap import Tag, TagMap
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from twin.harness.scenario import Scenario
 from virtual_plc.codec import ElementLayout, quantise
 from virtual_plc.drivers import PlcWriteRefused, make_driver
 from virtual_plc.endpoints import Endpoint
-from virtual_plc.image import DueSet
+from virtual_plc.schedule import DueSet
 
 pytestmark = pytest.mark.slow  # Tennessee Eastman episodes over sockets, about 25 s
 

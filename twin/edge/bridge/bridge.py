@@ -37,7 +37,7 @@ from twin.edge.ledger import Ledger, read_entries
 from virtual_plc.codec import ElementLayout
 from virtual_plc.drivers import PlcDriver, PlcUnavailable, PlcWriteRefused, make_driver
 from virtual_plc.endpoints import Endpoint, ResolvedEndpoints
-from virtual_plc.image import DueSet
+from virtual_plc.schedule import DueSet
 from virtual_plc.tagmap import Tag, TagMap
 
 log = logging.getLogger(__name__)
