@@ -42,6 +42,7 @@ from twin.harness.scenario import load_scenario
 from virtual_plc.endpoints import Endpoint, EndpointFile
 from virtual_plc.modbus_server import ModbusPlcServer
 from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port
+from virtual_plc.tagmap import Tag, TagMap
 
 pytestmark = pytest.mark.slow
 
@@ -62,6 +63,18 @@ SERVE_READY_TIMEOUT_S = 60  # twin plc serve: files written and both servers lis
 PLANT_END_TIMEOUT_S = 300  # the served plant reaching END_S (75 s of wall time when it keeps pace)
 EDGE_STOP_TIMEOUT_S = 60  # twin edge run writing edge.json and exiting after SIGINT
 EDGE_BACKSTOP_S = PLANT_END_TIMEOUT_S + SERVE_READY_TIMEOUT_S  # --wall-seconds: the edge never outlives the test
+
+
+async def serve_bare_modbus(tagmap: TagMap, folder: Path) -> tuple[VirtualPlc, Path]:
+    """``tagmap``'s process image behind a bare Modbus server on 127.0.0.1 (no plant, no scan), and an
+    endpoint file for it in ``folder`` (the tag map must be saved there as ``tags.yaml``)."""
+    plc = VirtualPlc(tagmap)
+    plc.modbus = ModbusPlcServer(plc.image, host=LOOPBACK, port=free_port())
+    await plc.modbus.start()
+    endpoints = folder / "endpoints.yaml"
+    EndpointFile(tag_map="tags.yaml", plcs=[Endpoint(name="plc", protocol="modbus", port=plc.modbus.port)]).save(
+        endpoints)
+    return plc, endpoints
 
 
 def compressed_flagship(path: Path) -> Path:
@@ -173,12 +186,7 @@ async def edge_against_mosquitto(tmp_path: Path, broker: BrokerAddress) -> tuple
     scenario = load_scenario(FLAGSHIP)
     tagmap = scenario_tagmap(scenario, build_episode_plant(scenario, scenario.seed))
     tagmap.to_yaml(tmp_path / "tags.yaml")
-    plc = VirtualPlc(tagmap)
-    plc.modbus = ModbusPlcServer(plc.image, host=LOOPBACK, port=free_port())
-    await plc.modbus.start()
-    endpoints = tmp_path / "endpoints.yaml"
-    EndpointFile(tag_map="tags.yaml", plcs=[Endpoint(name="plc", protocol="modbus", port=plc.modbus.port)]).save(
-        endpoints)
+    plc, endpoints = await serve_bare_modbus(tagmap, tmp_path)
     settings = tmp_path / "edge.yaml"
     playbook = str(plant_spec("coater").playbook_file())  # the edge has no plant defaults: its settings name it
     settings.write_text(yaml.safe_dump({"rootcause": {"enabled": False},
@@ -225,12 +233,7 @@ def test_edge_run_duration_counts_plc_seconds_and_wall_seconds_count_wall_time(t
     settings.write_text(yaml.safe_dump({"rootcause": {"enabled": False}, "detection": {"enabled": False}}))
 
     async def main() -> tuple[dict, dict]:
-        plc = VirtualPlc(tagmap)
-        plc.modbus = ModbusPlcServer(plc.image, host=LOOPBACK, port=free_port())
-        await plc.modbus.start()
-        endpoints = tmp_path / "endpoints.yaml"
-        EndpointFile(tag_map="tags.yaml", plcs=[Endpoint(name="plc", protocol="modbus", port=plc.modbus.port)]).save(
-            endpoints)
+        plc, endpoints = await serve_bare_modbus(tagmap, tmp_path)
         try:
             runs = {}
             for name, flags in (("plant", ["--duration", "0.5"]), ("wall", ["--wall-seconds", "0.5"])):
@@ -252,8 +255,6 @@ def test_edge_run_duration_counts_plc_seconds_and_wall_seconds_count_wall_time(t
 def test_edge_run_needs_nothing_from_the_project_for_a_line_it_does_not_know(tmp_path: Path) -> None:
     """A plant the project does not ship: the edge runs detection only and says, once, what it runs without;
     a playbook given by flag is read from there (and refused by name when it is another plant's)."""
-    from virtual_plc.tagmap import Tag, TagMap
-
     tagmap = TagMap(plant="bottling", opcua_namespace="urn:bottling", clock_tag="bottling.plc.clock", tags=[
         Tag(name="bottling.plc.clock", dtype="uint64", low=0, high=1e12, period_ms=10),
         Tag(name="bottling.filler.level", unit="mm", low=0, high=500, period_ms=10),
@@ -261,12 +262,7 @@ def test_edge_run_needs_nothing_from_the_project_for_a_line_it_does_not_know(tmp
     tagmap.to_yaml(tmp_path / "tags.yaml")
 
     async def main() -> list[tuple[int, str, Path]]:
-        plc = VirtualPlc(tagmap)
-        plc.modbus = ModbusPlcServer(plc.image, host=LOOPBACK, port=free_port())
-        await plc.modbus.start()
-        endpoints = tmp_path / "endpoints.yaml"
-        EndpointFile(tag_map="tags.yaml", plcs=[Endpoint(name="plc", protocol="modbus", port=plc.modbus.port)]).save(
-            endpoints)
+        plc, endpoints = await serve_bare_modbus(tagmap, tmp_path)
         try:
             runs = []
             coater_playbook = plant_spec("coater").playbook_file()
