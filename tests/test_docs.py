@@ -233,3 +233,26 @@ def test_the_api_pages_render_rest_roles_and_doctests_as_markdown() -> None:
     text = "Calls :meth:`~twin.edge.stack.EdgeStack.step` and ``x``.\n\n>>> 1 + 1\n2\n\nAfter."
     expected = "Calls `twin.edge.stack.EdgeStack.step` and `x`.\n\n```pycon\n>>> 1 + 1\n2\n```\n\nAfter."
     assert module.to_markdown(text) == expected
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # the flagship, offline: about a minute on an idle 2-core machine
+def test_the_readme_tour_says_what_the_flagship_run_prints(tmp_path: Path) -> None:
+    """The figures the README's tour quotes (alarms, floods, the first alarm and diagnosis) are what the
+    first Quick-start command's run reports; a change to the run must change the README."""
+    from typer.testing import CliRunner
+
+    from twin.contracts import read_report
+
+    result = CliRunner().invoke(app, ["run", str(REPO / "scenarios" / "coater_coil_ageing.yaml"), "--offline",
+                                      "--out", str(tmp_path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    report = read_report(tmp_path)
+    tour = README.split("## A five-minute tour", 1)[1].split("\n## ", 1)[0]
+    first_alarm_s = report.alarms[0].t_ms / 1000 - report.faults[0].onset_s
+    first_diagnosis_s = report.diagnoses[0].t_ms / 1000 - report.alarms[0].t_ms / 1000
+    floods = len(report.detection["alarm_rates"]["flood_periods"])
+    assert f"{len(report.alarms)} alarms" in tour
+    assert f"{first_alarm_s:g} s after onset" in tour and f"{first_diagnosis_s:g} s later" in tour
+    assert report.diagnoses[0].top.asset in tour and report.alarms[0].tag.rsplit(".", 1)[-1].replace("_", " ") in tour
+    assert ("one ISA-18.2 flood period" in tour) == (floods == 1) and "1 flood period" in result.output
