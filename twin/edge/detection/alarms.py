@@ -35,7 +35,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from twin.contracts import AlarmState
+from twin.contracts import AlarmRecord, AlarmState
 
 TEN_MINUTES_MS = 600_000
 
@@ -69,12 +69,10 @@ class Alarm:
     shelved_until_ms: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form for ``report.json``."""
-        return {
-            "id": self.id, "t_ms": self.t_ms, "tag": self.tag, "detector": self.detector, "rule": self.rule,
-            "value": _finite(self.value), "limit": _finite(self.limit), "state": self.state,
-            "history": list(self.history),
-        }
+        """JSON-ready form for ``report.json``, through the contract (:class:`twin.contracts.AlarmRecord`)."""
+        return AlarmRecord(id=self.id, t_ms=self.t_ms, tag=self.tag, detector=self.detector, rule=self.rule,
+                           value=_finite(self.value), limit=_finite(self.limit), state=self.state,
+                           history=list(self.history)).model_dump(mode="json")
 
     def _move(self, state: AlarmState, t_ms: int, reason: str) -> None:
         self.state = state
