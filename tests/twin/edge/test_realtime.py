@@ -285,3 +285,58 @@ def test_edge_run_needs_nothing_from_the_project_for_a_line_it_does_not_know(tmp
     assert edge["frames"] == 30 and edge["commands"] == []
     assert any("no playbook" in note for note in edge["notes"]) and any("knowledge" in n for n in edge["notes"])
     assert foreign_code == 2 and "playbook is for 'coater', the tag map for 'bottling'" in foreign_output
+
+
+def test_edge_run_reads_a_plain_pymodbus_server(tmp_path: Path) -> None:
+    """Interoperability: the edge against pymodbus's own TCP server (no code of ours serving), a line it does
+    not know, only an endpoint file and a tag map. What the server holds is what the historian stores."""
+    import struct
+
+    from pymodbus.datastore import ModbusDeviceContext, ModbusSequentialDataBlock, ModbusServerContext
+    from pymodbus.server import ModbusTcpServer
+
+    from twin.edge.historian import HistorianReader
+
+    tagmap = TagMap(plant="bottling", opcua_namespace="urn:bottling", clock_tag="bottling.plc.clock", tags=[
+        Tag(name="bottling.plc.clock", dtype="uint64", low=0, high=1e12, period_ms=10, address=0),
+        Tag(name="bottling.filler.level", unit="mm", low=0, high=500, period_ms=10, address=4),
+        Tag(name="bottling.filler.pressure", unit="bar", low=0, high=10, period_ms=10, address=6, scale=100.0,
+            dtype="uint16")])
+    tagmap.to_yaml(tmp_path / "tags.yaml")
+    registers = [*struct.unpack(">4H", struct.pack(">Q", 5_000)), *struct.unpack(">2H", struct.pack(">f", 123.5)), 250]
+
+    async def main() -> tuple[int, str]:
+        port = free_port()
+        block = ModbusSequentialDataBlock(1, registers)  # pymodbus counts block addresses from 1: this is register 0
+        server = ModbusTcpServer(ModbusServerContext(devices=ModbusDeviceContext(hr=block, ir=block), single=True),
+                                 address=(LOOPBACK, port))
+        serving = asyncio.create_task(server.serve_forever())
+        try:
+            for _ in range(100):  # until it accepts connections (bounded)
+                try:
+                    _, writer = await asyncio.open_connection(LOOPBACK, port)
+                    writer.close()
+                    break
+                except OSError:
+                    await asyncio.sleep(0.05)
+            EndpointFile(tag_map="tags.yaml", plcs=[Endpoint(name="plc", protocol="modbus", port=port)]).save(
+                tmp_path / "endpoints.yaml")
+            cli = await asyncio.create_subprocess_exec(
+                *TWIN, "edge", "run", "--endpoints", str(tmp_path / "endpoints.yaml"), "--out", str(tmp_path / "edge"),
+                "--duration", "0.2", cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            output, _ = await asyncio.wait_for(cli.communicate(), 120)  # bounds a hung edge, not its speed
+            return cli.returncode, output.decode()
+        finally:
+            await server.shutdown()
+            serving.cancel()
+
+    code, output = asyncio.run(main())
+    assert code == 0, output
+    with HistorianReader(tmp_path / "edge" / "historian.duckdb") as reader:
+        rows = reader.window(tags=["bottling.filler.level", "bottling.filler.pressure"]).to_pylist()
+    level = [r for r in rows if r["tag"] == "bottling.filler.level"]
+    pressure = [r for r in rows if r["tag"] == "bottling.filler.pressure"]
+    assert len(level) == 20 and {r["value"] for r in level} == {123.5} and level[0]["quality"] == "good"
+    # this server's clock tag never moves, so later reads of the same PLC time are judged stale, not bad
+    assert {r["quality"] for r in level} <= {"good", "stale"}
+    assert {r["value"] for r in pressure} == {2.5}  # 250 raw counts at scale 100
