@@ -112,14 +112,14 @@ def fields_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
     >>> tuple(fields_at(EndpointFile, ("plcs", 0))[:4])
     ('name', 'protocol', 'host', 'port')
     """
-    current: Any = model
+    current: type[BaseModel] | None = model
     for part in loc:
-        current = _model_in(current.model_fields[part].annotation) if isinstance(part, str) and \
-            isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields else \
-            (current if isinstance(part, int) else None)
-        if current is None:
+        if isinstance(part, int):  # a list index: the list's items are the model already found
+            continue
+        if current is None or part not in current.model_fields:
             return []
-    return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
+        current = _model_in(current.model_fields[part].annotation)
+    return list(current.model_fields) if current is not None else []
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

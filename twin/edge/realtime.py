@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -43,7 +42,6 @@ from twin.edge.settings import EdgeSettings, Policy
 from twin.edge.stack import EdgeStack, Messaging
 from virtual_plc.endpoints import load_endpoints
 
-log = logging.getLogger(__name__)
 SUMMARY_EVERY = 50  # ticks between refreshes of the result (and checks of ``stop``)
 ACCOUNT_ENV = {  # role → (username variable, password variable, default username)
     "edge": ("TWIN_MQTT_USERNAME", "TWIN_MQTT_PASSWORD", EDGE_USER),
@@ -115,9 +113,7 @@ async def run_edge(
     """
     if speed <= 0 or scan_ms <= 0:
         raise ValueError(f"speed and scan_ms must be positive, got {speed} and {scan_ms}")
-    settings = settings or EdgeSettings()
-    if policy is not None:
-        settings = settings.model_copy(update={"control": settings.control.model_copy(update={"policy": policy})})
+    settings = (settings or EdgeSettings()).with_policy(policy)
     out = Path(out_dir)
     messaging = Messaging(broker, edge_account or broker_account("edge", broker),
                           (bridge_account or broker_account("bridge")) if bridge else None)
@@ -127,8 +123,6 @@ async def run_edge(
     try:
         async with edge:
             result.rootcause, result.notes = edge.rootcause_info, edge.notes
-            for note in edge.notes:
-                log.warning("%s", note)
             t0 = await _plc_clock(edge.collectors, edge.aligner, scan_ms)
             result.start_t_ms = t0
             started = time.monotonic()
@@ -158,7 +152,8 @@ async def run_edge(
 def _summarise(result: EdgeRunResult, edge: EdgeStack, out: Path | None = None) -> None:
     """Refresh the result's alarms, diagnoses and commands (JSON-ready); with ``out``, write ``edge.json``
     there, so that what the edge has done so far (its start time too) can be read while it runs."""
-    result.alarms, result.diagnoses, result.commands = (edge.records()[k] for k in ("alarms", "diagnoses", "commands"))
+    records = edge.records()
+    result.alarms, result.diagnoses, result.commands = records["alarms"], records["diagnoses"], records["commands"]
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / (RunFiles.EDGE_REPORT + ".tmp")

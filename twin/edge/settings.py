@@ -46,17 +46,25 @@ class EdgeSettings(BaseModel):
     alignment: AlignmentSettings = Field(default_factory=AlignmentSettings)
     plugins: PluginChoices = Field(default_factory=PluginChoices)
 
+    def with_policy(self, policy: Policy | None) -> EdgeSettings:
+        """These settings with the control ``policy`` in place of their own (unchanged for None)."""
+        if policy is None:
+            return self
+        return self.model_copy(update={"control": self.control.model_copy(update={"policy": policy})})
+
 
 def with_files(settings: EdgeSettings, knowledge: Path | None = None, model: Path | None = None,
-               playbook: Path | None = None) -> EdgeSettings:
-    """``settings`` with the files given on the command line in place of its own (absolute paths)."""
+               playbook: Path | None = None, *, only_missing: bool = False) -> EdgeSettings:
+    """``settings`` with the knowledge file, model and playbook given (absolute paths) in place of their own;
+    with ``only_missing``, only where the settings name none."""
     rootcause, control = settings.rootcause, settings.control
-    if knowledge is not None:
-        rootcause = rootcause.model_copy(update={"knowledge": str(knowledge.resolve())})
-    if model is not None:
-        rootcause = rootcause.model_copy(update={"model": str(model.resolve())})
-    if playbook is not None:
-        control = control.model_copy(update={"playbook": str(playbook.resolve())})
+
+    def take(current: str | None, given: Path | None) -> str | None:
+        return current if given is None or (only_missing and current is not None) else str(given.resolve())
+
+    rootcause = rootcause.model_copy(update={"knowledge": take(rootcause.knowledge, knowledge),
+                                             "model": take(rootcause.model, model)})
+    control = control.model_copy(update={"playbook": take(control.playbook, playbook)})
     return settings.model_copy(update={"rootcause": rootcause, "control": control})
 
 

@@ -11,8 +11,9 @@ hands frame, alarms and diagnosis to the closed loop, whose commands travel over
 bridge. Alarms, diagnoses, commands and acks go to the hash-chained ledger.
 
 The stack is an async context manager: entering starts everything in order (historian,
-collectors, closed loop). Settings that name no
-playbook (``control.playbook``) run without a closed loop; policy ``off`` starts no broker and no bridge.
+collectors, closed loop); leaving stops it in reverse, whatever happened. Settings that name no
+playbook (``control.playbook``) run without a closed loop; policy ``off`` starts no broker and no
+bridge.
 
 >>> import asyncio, tempfile
 >>> from pathlib import Path
@@ -125,11 +126,6 @@ class EdgeStack:
     def tagmap(self) -> TagMap:
         """The tag map the endpoint file names."""
         return self.endpoints.tagmap
-
-    @property
-    def policy(self) -> str:
-        """The control policy in force (``off``, ``recommend`` or ``auto``)."""
-        return self.settings.control.policy
 
     async def open(self) -> EdgeStack:
         """Start everything in order; on a failure, stop what had started and re-raise."""

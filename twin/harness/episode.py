@@ -145,10 +145,7 @@ def edge_settings(scenario: Scenario, policy: Policy | None = None) -> EdgeSetti
     """The blocks of the scenario the edge reads (detection, root cause, control, alignment, plug-ins), with
     the plant's own knowledge file, model and playbook where the scenario names none."""
     settings = EdgeSettings.model_validate(scenario.model_dump(include=set(EdgeSettings.model_fields)))
-    settings = with_plant_defaults(settings, scenario.plant)
-    if policy is not None:
-        settings = settings.model_copy(update={"control": settings.control.model_copy(update={"policy": policy})})
-    return settings
+    return with_plant_defaults(settings, scenario.plant).with_policy(policy)
 
 
 def _base(scenario: Scenario) -> Path | None:

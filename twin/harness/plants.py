@@ -9,7 +9,7 @@ an unknown plant (a real line) keeps exactly what its settings say.
 from __future__ import annotations
 
 from plant_models.registry import SPECS
-from twin.edge.settings import EdgeSettings
+from twin.edge.settings import EdgeSettings, with_files
 
 
 def with_plant_defaults(settings: EdgeSettings, plant: str) -> EdgeSettings:
@@ -25,12 +25,4 @@ def with_plant_defaults(settings: EdgeSettings, plant: str) -> EdgeSettings:
     spec = SPECS.get(plant)
     if spec is None:
         return settings
-    rootcause, control = settings.rootcause, settings.control
-    knowledge, model, playbook = spec.knowledge_file(), spec.model_file(), spec.playbook_file()
-    if rootcause.knowledge is None and knowledge is not None:
-        rootcause = rootcause.model_copy(update={"knowledge": str(knowledge)})
-    if rootcause.model is None and model is not None:
-        rootcause = rootcause.model_copy(update={"model": str(model)})
-    if control.playbook is None and playbook is not None:
-        control = control.model_copy(update={"playbook": str(playbook)})
-    return settings.model_copy(update={"rootcause": rootcause, "control": control})
+    return with_files(settings, spec.knowledge_file(), spec.model_file(), spec.playbook_file(), only_missing=True)
