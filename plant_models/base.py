@@ -58,6 +58,8 @@ class Signal:
 
 FaultKind = Literal[
     "valve_coil_ageing",
+    "condition_drift",
+    "oscillation",
     "blade_pressure_drift",
     "step",
     "thermal_shock",

@@ -128,14 +128,15 @@ class ResolvedFault:
 
 def onset_ms_of(spec: FaultSpec, now_ms: int, what: str) -> int:
     """Onset of ``spec`` in plant ms; refuses a non-finite start or one the plant has already passed."""
-    start_s = _finite(spec.start_s, f"start_s of {what}")
+    start_s = finite(spec.start_s, f"start_s of {what}")
     onset_ms = int(round(start_s * 1000))
     if onset_ms < now_ms:
         raise ValueError(f"start_s={spec.start_s} of {what} is before the plant's current time {now_ms / 1000:g} s")
     return onset_ms
 
 
-def _finite(value: Any, what: str) -> float:
+def finite(value: Any, what: str) -> float:
+    """``value`` as a finite float; ``ValueError`` naming ``what`` otherwise."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -162,7 +163,7 @@ def resolve_fault(spec: FaultSpec, targets: dict[str, list[str]], now_ms: int) -
             f"valid targets: {targets[spec.kind]}"
         )
     onset_ms = onset_ms_of(spec, now_ms, f"{spec.kind} on {spec.target}")
-    magnitude = _finite(spec.magnitude, f"magnitude of {spec.kind}")
+    magnitude = finite(spec.magnitude, f"magnitude of {spec.kind}")
     low, high = MAGNITUDE_LIMITS[(spec.kind, target_family(spec.kind, spec.target))]
     if not low <= magnitude <= high or (spec.kind == "valve_coil_ageing" and magnitude == 0):
         raise ValueError(
@@ -175,7 +176,7 @@ def resolve_fault(spec: FaultSpec, targets: dict[str, list[str]], now_ms: int) -
             raise ValueError(
                 f"unknown parameter {key!r} for {spec.kind}; valid parameters: {sorted(allowed)}"
             )
-        if _finite(value, f"parameter {key} of {spec.kind}") < 0:
+        if finite(value, f"parameter {key} of {spec.kind}") < 0:
             raise ValueError(f"parameter {key} of {spec.kind} must be >= 0, got {value}")
     return ResolvedFault(spec, onset_ms, _resolve_rate(spec, magnitude), _resolve_duration(spec))
 
@@ -189,7 +190,7 @@ def _resolve_rate(spec: FaultSpec, magnitude: float) -> float | None:
         return None
     if spec.rate is None:
         return abs(magnitude) / RAMP_KINDS[spec.kind]
-    rate = _finite(spec.rate, f"rate of {spec.kind}")
+    rate = finite(spec.rate, f"rate of {spec.kind}")
     if rate <= 0:
         raise ValueError(f"rate of {spec.kind} must be > 0, got {spec.rate}")
     return rate
@@ -198,7 +199,7 @@ def _resolve_rate(spec: FaultSpec, magnitude: float) -> float | None:
 def _resolve_duration(spec: FaultSpec) -> float | None:
     if spec.duration_s is None:
         return DEFAULT_DURATION_S.get(spec.kind)
-    duration = _finite(spec.duration_s, f"duration_s of {spec.kind}")
+    duration = finite(spec.duration_s, f"duration_s of {spec.kind}")
     if duration <= 0:
         raise ValueError(f"duration_s of {spec.kind} must be > 0, got {spec.duration_s}")
     return duration
@@ -233,7 +234,8 @@ def _array_adder(array: np.ndarray, where: int | slice) -> Callable[[float], Non
     return add
 
 
-def _wait_until(env: simpy.Environment, at_ms: float) -> Generator[simpy.Event, Any, None]:
+def wait_until(env: simpy.Environment, at_ms: float) -> Generator[simpy.Event, Any, None]:
+    """Wait (inside a SimPy process) until plant time ``at_ms``; no wait when it is past or infinite."""
     if math.isfinite(at_ms) and at_ms > env.now:
         yield env.timeout(at_ms - env.now)
 
@@ -255,7 +257,7 @@ def process_fault(host: FaultHost, fault: ResolvedFault) -> Generator[simpy.Even
     """The SimPy process of one process (non-sensor) fault."""
     env, spec = host.env, fault.spec
     add = disturbance_adder(host, spec.kind, spec.target)
-    yield from _wait_until(env, fault.onset_ms)
+    yield from wait_until(env, fault.onset_ms)
     if fault.rate is not None:
         applied = yield from ramp(env, add, spec.magnitude, fault.rate, fault.end_ms)
     elif spec.kind == "thermal_shock":
@@ -265,7 +267,7 @@ def process_fault(host: FaultHost, fault: ResolvedFault) -> Generator[simpy.Even
     else:
         add(spec.magnitude)
         applied = spec.magnitude
-    yield from _wait_until(env, fault.end_ms)
+    yield from wait_until(env, fault.end_ms)
     if math.isfinite(fault.end_ms):
         add(-applied)
         if spec.kind == "thermal_shock":
@@ -278,7 +280,7 @@ def sensor_fault(host: FaultHost, fault: ResolvedFault,
     env, spec = host.env, fault.spec
     group = host.sensors.group(spec.target)
     lag = group.skew_samples(spec.magnitude) if spec.kind == "sensor_clock_skew" else 0
-    yield from _wait_until(env, fault.onset_ms)
+    yield from wait_until(env, fault.onset_ms)
     undo: Callable[[], None]
     if spec.kind == "sensor_stuck":
         group.stick(spec.target)
@@ -296,7 +298,7 @@ def sensor_fault(host: FaultHost, fault: ResolvedFault,
         group.add_lag(spec.target, lag)
         undo = lambda: group.add_lag(spec.target, -lag)  # noqa: E731
     if math.isfinite(fault.end_ms):
-        yield from _wait_until(env, fault.end_ms)
+        yield from wait_until(env, fault.end_ms)
         undo()
 
 

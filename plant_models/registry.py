@@ -3,7 +3,7 @@
 Examples
 --------
 >>> known_plants()
-['coater', 'tennessee_eastman']
+['coater', 'line', 'tennessee_eastman']
 >>> build_plant("coater", seed=3, options={"blades": 6}).blades
 6
 """
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from plant_models import coater, tennessee_eastman
+from plant_models import coater, line, tennessee_eastman
 from plant_models.base import PlantModel
 from plant_models.spec import PlantSpec
 
-SPECS: dict[str, PlantSpec] = {spec.name: spec for spec in (coater.SPEC, tennessee_eastman.SPEC)}
+SPECS: dict[str, PlantSpec] = {spec.name: spec for spec in (coater.SPEC, line.SPEC, tennessee_eastman.SPEC)}
 
 
 def known_plants() -> list[str]:

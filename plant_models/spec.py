@@ -28,6 +28,19 @@ MODEL_FILE = "rootcause.pt"
 
 
 @dataclass(frozen=True)
+class QualityCharacteristic:
+    """A quality characteristic of the product (what a customer would reject) and its spec limits.
+
+    The first of a plant's characteristics is what ``report.json`` scores as the run's quality;
+    the limits (None: open side) give the app's defect rate.
+    """
+
+    tag: str
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True)
 class PlantSpec:
     """One plant: its name, how to build it, and where its default data files live.
 
@@ -39,24 +52,35 @@ class PlantSpec:
     description: str
     build: Callable[[int, dict[str, Any]], PlantModel]
     package: str
+    # where the data files of one instance live, from its options (the declarative line: beside its
+    # template); None: the plant's own folder
+    data_folder: Callable[[dict[str, Any]], Path] | None = None
+    # the product's quality characteristics, from the options (a declarative line's are in its template)
+    quality: Callable[[dict[str, Any]], tuple[QualityCharacteristic, ...]] = lambda options: ()
 
-    def folder(self) -> Path:
-        """The plant's folder (where ``twin rootcause train`` writes its model by default)."""
+    def quality_characteristics(self, options: dict[str, Any] | None = None) -> tuple[QualityCharacteristic, ...]:
+        """The product's quality characteristics (first: the one a run's quality is scored on)."""
+        return self.quality(dict(options or {}))
+
+    def folder(self, options: dict[str, Any] | None = None) -> Path:
+        """The folder of the plant's data files (where ``twin rootcause train`` writes its model by default)."""
+        if self.data_folder is not None and options:
+            return self.data_folder(options)
         return Path(str(files(self.package)))
 
-    def data_file(self, name: str) -> Path | None:
+    def data_file(self, name: str, options: dict[str, Any] | None = None) -> Path | None:
         """The plant's data file ``name``, or None when the plant ships none."""
-        path = self.folder() / name
+        path = self.folder(options) / name
         return path if path.is_file() else None
 
-    def knowledge_file(self) -> Path | None:
+    def knowledge_file(self, options: dict[str, Any] | None = None) -> Path | None:
         """The knowledge file (cause → effect links an engineer knows about the line)."""
-        return self.data_file(KNOWLEDGE_FILE)
+        return self.data_file(KNOWLEDGE_FILE, options)
 
-    def playbook_file(self) -> Path | None:
+    def playbook_file(self, options: dict[str, Any] | None = None) -> Path | None:
         """The playbook (what to do about a diagnosis); None: the plant has no closed loop."""
-        return self.data_file(PLAYBOOK_FILE)
+        return self.data_file(PLAYBOOK_FILE, options)
 
-    def model_file(self) -> Path | None:
+    def model_file(self, options: dict[str, Any] | None = None) -> Path | None:
         """The trained root-cause model; None: diagnosis falls back to the random walk."""
-        return self.data_file(MODEL_FILE)
+        return self.data_file(MODEL_FILE, options)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from plant_models.base import PlantModel
-from plant_models.spec import PlantSpec
+from plant_models.spec import PlantSpec, QualityCharacteristic
 
 
 def _build(seed: int, options: dict[str, Any]) -> PlantModel:
@@ -20,5 +20,8 @@ def _build(seed: int, options: dict[str, Any]) -> PlantModel:
     return TennesseeEastmanPlant(seed, options=options)
 
 
-SPEC = PlantSpec(name="tennessee_eastman", package=__name__, build=_build,
+# stream 11's G content: the product the plant is run to make (its G/H mix is the spec)
+QUALITY = (QualityCharacteristic("tep.analyser.product.g_pct"),)
+
+SPEC = PlantSpec(name="tennessee_eastman", package=__name__, build=_build, quality=lambda options: QUALITY,
                  description="the Tennessee Eastman challenge process (Downs & Vogel) with its 28 disturbances")

@@ -27,7 +27,7 @@ import numpy as np
 import simpy
 
 from plant_models.base import FaultSpec
-from plant_models.faults import ResolvedFault, _finite, _wait_until, onset_ms_of
+from plant_models.faults import ResolvedFault, finite, wait_until, onset_ms_of
 from plant_models.tennessee_eastman.signals import DISTURBANCE_BY_NAME, Disturbance
 
 KIND = "step"
@@ -91,7 +91,7 @@ def resolve_tep_fault(spec: FaultSpec, now_ms: int) -> ResolvedFault:
             f"fault {spec.kind!r} cannot target {spec.target!r}; valid targets: {list(DISTURBANCE_BY_NAME)}"
         )
     onset_ms = onset_ms_of(spec, now_ms, spec.target)
-    magnitude = _finite(spec.magnitude, f"magnitude of {spec.target}")
+    magnitude = finite(spec.magnitude, f"magnitude of {spec.target}")
     if not 0.0 < magnitude <= MAX_MAGNITUDE:
         raise ValueError(
             f"magnitude {magnitude} of {spec.target} is outside 0 < magnitude <= {MAX_MAGNITUDE} "
@@ -103,7 +103,7 @@ def resolve_tep_fault(spec: FaultSpec, now_ms: int) -> ResolvedFault:
         raise ValueError(f"unknown parameter {sorted(spec.params)[0]!r} for {spec.target}; valid parameters: []")
     duration = None
     if spec.duration_s is not None:
-        duration = _finite(spec.duration_s, f"duration_s of {spec.target}")
+        duration = finite(spec.duration_s, f"duration_s of {spec.target}")
         if duration <= 0:
             raise ValueError(f"duration_s of {spec.target} must be > 0, got {spec.duration_s}")
     return ResolvedFault(spec, onset_ms, None, duration)
@@ -121,10 +121,10 @@ def disturbance_process(
     so two faults on one disturbance stack and each takes back only its own share.
     """
     dist: Disturbance = DISTURBANCE_BY_NAME[fault.spec.target]
-    yield from _wait_until(env, fault.onset_ms)
+    yield from wait_until(env, fault.onset_ms)
     if reseed is not None:
         reseed()
     idv[dist.idv - 1] += fault.spec.magnitude
     if math.isfinite(fault.end_ms):
-        yield from _wait_until(env, fault.end_ms)
+        yield from wait_until(env, fault.end_ms)
         idv[dist.idv - 1] -= fault.spec.magnitude

@@ -14,7 +14,7 @@ from plant_models.rng import rng_for, stable_hash
 
 
 def test_known_plants_and_build() -> None:
-    assert known_plants() == ["coater", "tennessee_eastman"]
+    assert known_plants() == ["coater", "line", "tennessee_eastman"]
     plant = build_plant("coater", 3)
     assert isinstance(plant, PlantModel) and isinstance(plant, CoaterLine)
     assert plant.blades == 4

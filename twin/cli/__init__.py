@@ -8,6 +8,7 @@ Commands
 * ``twin plot RUN_DIR`` — a PNG of chosen tags over plant time, quality and fault onsets marked.
 * ``twin scenario check [FILES]`` — validate scenario files; ``--determinism`` runs each twice.
 * ``twin detect arl DETECTOR`` — Monte Carlo run lengths of a detector at chosen shifts.
+* ``twin line check|graph|new`` — line templates: validate and run clean, draw, start one.
 * ``twin edge run --endpoints FILE`` — the edge as its own process, in real time (:mod:`twin.cli.edge`).
 * ``twin ledger verify RUN_DIR`` — check a run's hash-chained ledger (``twin/cli/ledger.py``).
 * ``twin rootcause dataset|train|evaluate`` — labelled fault episodes, the GNN, its scores (:mod:`twin.cli.rootcause`).
@@ -28,6 +29,7 @@ from rich.console import Console
 from twin.cli.check import check
 from twin.cli.common import command_group, console, fail, quiet_libraries
 from twin.cli.detect import detect_app
+from twin.cli.line import line_app
 from twin.cli.edge import edge_app
 from twin.cli.ledger import ledger_app
 from twin.cli.report import report_app
@@ -46,6 +48,7 @@ app.add_typer(plc_app, name="plc")
 app.add_typer(tags_app, name="tags")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(detect_app, name="detect")
+app.add_typer(line_app, name="line")
 app.add_typer(edge_app, name="edge")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(rootcause_app, name="rootcause")

@@ -22,7 +22,7 @@ class ControlSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    policy: Policy = "off"
+    policy: Policy = Policy.OFF
     playbook: str | None = Field(default=None, description="playbook file (relative to this file); default: the "
                                  "plant's own when the harness knows the plant, else none (no closed loop)")
 

@@ -145,7 +145,7 @@ def edge_settings(scenario: Scenario, policy: Policy | None = None) -> EdgeSetti
     """The blocks of the scenario the edge reads (detection, root cause, control, alignment, plug-ins), with
     the plant's own knowledge file, model and playbook where the scenario names none."""
     settings = EdgeSettings.model_validate(scenario.model_dump(include=set(EdgeSettings.model_fields)))
-    return with_plant_defaults(settings, scenario.plant).with_policy(policy)
+    return with_plant_defaults(settings, scenario.plant, scenario.plant_options).with_policy(policy)
 
 
 def _base(scenario: Scenario) -> Path | None:
@@ -267,8 +267,9 @@ def _finish(
         diagnoses=diagnoses,
         rootcause=edge.rootcause_info,
         commands=commands,
-        scores=score_run(w.tagmap.plant, faults, alarms, diagnoses, commands, historian=out_dir / RunFiles.HISTORIAN,
-                         end_ms=int(plant_s * 1000), analysis_wall_ms=edge.analysis_wall_ms),
+        scores=score_run(scenario.plant, faults, alarms, diagnoses, commands, historian=out_dir / RunFiles.HISTORIAN,
+                         end_ms=int(plant_s * 1000), analysis_wall_ms=edge.analysis_wall_ms,
+                         plant_options=scenario.plant_options),
         detection={
             "enabled": edge.detector is not None,
             **(edge.detector.summary() if callable(getattr(edge.detector, "summary", None)) else {}),

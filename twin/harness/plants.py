@@ -8,12 +8,16 @@ an unknown plant (a real line) keeps exactly what its settings say.
 
 from __future__ import annotations
 
+from typing import Any
+
 from plant_models.registry import SPECS
 from twin.edge.settings import EdgeSettings, with_files
 
 
-def with_plant_defaults(settings: EdgeSettings, plant: str) -> EdgeSettings:
+def with_plant_defaults(settings: EdgeSettings, plant: str, options: dict[str, Any] | None = None) -> EdgeSettings:
     """``settings`` with the plant's own knowledge file, model and playbook where they name none.
+
+    ``options`` are the plant's (a declarative line's files sit beside its ``template``).
 
     >>> filled = with_plant_defaults(EdgeSettings(), "coater")
     >>> paths = (filled.rootcause.knowledge, filled.rootcause.model, filled.control.playbook)
@@ -25,4 +29,5 @@ def with_plant_defaults(settings: EdgeSettings, plant: str) -> EdgeSettings:
     spec = SPECS.get(plant)
     if spec is None:
         return settings
-    return with_files(settings, spec.knowledge_file(), spec.model_file(), spec.playbook_file(), only_missing=True)
+    return with_files(settings, spec.knowledge_file(options), spec.model_file(options), spec.playbook_file(options),
+                      only_missing=True)

@@ -139,6 +139,8 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) 
         document = merge_overrides(document, overrides)
     scenario = validate_document(Scenario, document, path)
     scenario.source = path.resolve()
+    if isinstance(scenario.plant_options.get("template"), str):  # a line template, relative to the scenario file
+        scenario.plant_options["template"] = str(scenario.resolve(scenario.plant_options["template"]))
     check_faults(scenario, document, path)
     return scenario
 

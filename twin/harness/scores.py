@@ -9,7 +9,7 @@ episode, on what the edge produced (alarms, diagnoses, commands) and on the hist
   ``answer`` (:func:`expected_answer`; the ``target`` when a record has none) among its first
   one / three candidates: the asset where a process fault enters the plant (``tep.reactor`` for
   IDV 4) and the measured tag for a sensor fault (the candidate then has kind ``sensor``).
-* ``quality``: the plant's product-quality tag (:data:`QUALITY_METRICS`), its mean before the
+* ``quality``: the plant's first quality characteristic (its spec's ``quality_characteristics``), its mean before the
   onset and over the last 10 % of the run.
 
 >>> faults = [{"kind": "valve_coil_ageing", "target": "coater.coolant.valve", "onset_s": 120.0}]
@@ -27,15 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from plant_models.base import FaultSpec, PlantModel
+from plant_models.registry import SPECS
 from twin.contracts import QualityOutcome, Scores
 from twin.edge.historian import HistorianReader
 
-# the product-quality tag of each plant: what the customer would reject
-QUALITY_METRICS: dict[str, str] = {
-    "coater": "coater.xray.wrinkles_per_m",
-    # stream 11's G content: the product the plant is run to make (its G/H mix is the spec)
-    "tennessee_eastman": "tep.analyser.product.g_pct",
-}
 FINAL_SHARE = 0.10
 Record = Mapping[str, Any]
 
@@ -91,9 +86,21 @@ def with_answers(plant: PlantModel, faults: Sequence[Mapping[str, Any]]) -> list
     return out
 
 
-def quality_outcome(plant: str, historian: str | Path, onset_ms: int | None, end_ms: int) -> QualityOutcome:
+def quality_metric(plant: str, options: Mapping[str, Any] | None = None) -> str | None:
+    """The tag a run's quality is scored on: the plant's first quality characteristic (None: it declares none).
+
+    >>> quality_metric("coater")
+    'coater.xray.wrinkles_per_m'
+    """
+    spec = SPECS.get(plant)
+    characteristics = spec.quality_characteristics(dict(options or {})) if spec is not None else ()
+    return characteristics[0].tag if characteristics else None
+
+
+def quality_outcome(plant: str, historian: str | Path, onset_ms: int | None, end_ms: int,
+                    options: Mapping[str, Any] | None = None) -> QualityOutcome:
     """The plant's quality metric before the onset (whole run if clean) and over the last 10 % of the run."""
-    metric = QUALITY_METRICS.get(plant)
+    metric = quality_metric(plant, options)
     if metric is None or end_ms <= 0:
         return QualityOutcome(metric=metric, pre_fault=None, final=None)
     with HistorianReader(historian) as reader:
@@ -123,6 +130,7 @@ def score_run(
     historian: str | Path,
     end_ms: int,
     analysis_wall_ms: float,
+    plant_options: Mapping[str, Any] | None = None,
 ) -> Scores:
     """Everything ``report.json`` ``scores`` holds, from the run's records, its historian and the truth."""
     onset = first_onset_ms(faults)
@@ -137,5 +145,5 @@ def score_run(
         analysis_wall_ms_per_alarm=round(analysis_wall_ms / len(alarms), 3) if alarms else None,
         top1_correct=top1,
         top3_correct=top3,
-        quality=quality_outcome(plant, historian, onset, end_ms),
+        quality=quality_outcome(plant, historian, onset, end_ms, plant_options),
     )

@@ -1,7 +1,7 @@
 """What a run achieved, in the figures two runs are compared by.
 
 * **defect rate** — the share of plant seconds in which a quality characteristic was out of
-  its specification (:data:`QUALITY_SPECS`), judged on good samples on a 1 s grid;
+  its specification (the plant's quality characteristics, :func:`quality_specs`), judged on good samples on a 1 s grid;
 * **detection delay** — from the first injected fault's onset (the truth) to the first alarm
   at or after it; alarms before the onset are counted as false alarms;
 * **time to correction** — from the onset to the first correction the PLC applied (a command
@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from plant_models.registry import SPECS
 from twin.contracts import RunFiles
 from twin.edge.frames import Quality
 from twin.edge.historian import HistorianReader
@@ -41,11 +42,16 @@ class QualitySpec:
         return out
 
 
-# Specifications of each plant's quality characteristics. Coater: wrinkles at ~0.1 /m in
-# control; 0.5 /m is five times that (the flagship fault drives them to ~1 /m).
-QUALITY_SPECS: dict[str, tuple[QualitySpec, ...]] = {
-    "coater": (QualitySpec("coater.xray.wrinkles_per_m", high=0.5),),
-}
+def quality_specs(run: RunData) -> tuple[QualitySpec, ...]:
+    """The specification limits of the run's plant (its spec's quality characteristics that have limits)."""
+    spec = SPECS.get(run.plant)
+    if spec is None:
+        return ()
+    try:
+        characteristics = spec.quality_characteristics(run.report["scenario"].get("plant_options") or {})
+    except (OSError, ValueError):  # a line whose template has moved since the run
+        return ()
+    return tuple(QualitySpec(c.tag, c.low, c.high) for c in characteristics if c.low is not None or c.high is not None)
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,7 @@ def run_metrics(run: RunData, specs: tuple[QualitySpec, ...] | None = None, *,
     """Defect rate, detection delay and time to correction of one run (see the module docstring)."""
     notes: dict[str, str] = {}
     onset_s = min((float(f["onset_s"]) for f in run.faults), default=None)
-    defect_rate = _defect_rate(run, QUALITY_SPECS.get(run.plant, ()) if specs is None else specs,
+    defect_rate = _defect_rate(run, quality_specs(run) if specs is None else specs,
                                resolution_ms, notes)
     starts = sorted(a["t_ms"] / 1000 for a in run.alarms)
     false_alarms = len(starts) if onset_s is None else sum(t < onset_s for t in starts)

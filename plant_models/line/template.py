@@ -1,0 +1,316 @@
+"""The line template: a production line declared in YAML, validated by :class:`LineTemplate`.
+
+A template names the line, its assets in a hierarchy (line → cell/unit → equipment), and on
+each asset its hidden **conditions** (wear, ageing, fouling: what faults move and no tag shows)
+and its **signals** (measurements, setpoints, quality characteristics, internal values). Each
+signal says how it depends on other signals and conditions (:class:`Input`: linear gains,
+saturation, hinge, product, lookup table), may follow a first-order lag and a dead time, and
+may be a servo loop (:class:`Servo`) so that a setpoint write acts through the process.
+Discrete parts (:class:`Parts`) flow through stations and are measured one by one: per-part
+values, curves per part, defect counts, pass/fail against spec limits, lot identifiers.
+
+Every name is local to its asset; a reference (``from:``) is looked up from the referring
+asset outwards (``tip_wear`` on ``cell.gun`` finds ``cell.gun.tip_wear``, ``coolant.flow``
+finds ``cell.coolant.flow`` or ``coolant.flow``), and ``part.X`` names an attribute of the part
+being measured (a lot property or an earlier per-part measurement). The full tag of a signal is
+``<line>.<asset path>.<signal>``.
+
+:func:`load_template` reads a file and reports any problem with the field and its line; the
+structural checks (unknown references, algebraic loops) are made when the engine compiles the
+template (:mod:`plant_models.line.compile`). The JSON Schema of this model is published as
+``docs/reference/line-template.schema.json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from virtual_plc.configfile import load_yaml_model
+
+NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+Number = float
+Ref = Annotated[str, Field(min_length=1, description="a signal, condition or part attribute, looked up from this asset outwards")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Input(_Strict):
+    """One dependency of a signal: ``value += f(x) - f(x_nominal)``, so at nominal inputs the
+    signal sits at its nominal.
+
+    ``form`` is ``linear`` (``gain·x``), ``saturation`` (``gain·clip(x, low, high)``), ``hinge``
+    (``gain·max(0, x - threshold)``; ``below: true`` for ``max(0, threshold - x)``), ``product``
+    (``gain·x·y`` with ``from: [x, y]``) or ``table`` (linear interpolation through ``points``
+    ``[[x, y], ...]``, flat beyond the ends). ``weights`` spreads the contribution over the
+    elements of an array signal (a list, one per element, or ``{from, to}`` for a straight ramp).
+    """
+
+    from_: Ref | list[Ref] = Field(alias="from")
+    form: Literal["linear", "saturation", "hinge", "product", "table"] = "linear"
+    gain: Number = 1.0
+    low: Number | None = None
+    high: Number | None = None
+    threshold: Number | None = None
+    below: bool = False
+    points: list[tuple[Number, Number]] | None = None
+    weights: list[Number] | Ramp | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _form_fields(self) -> Input:
+        sources = self.from_ if isinstance(self.from_, list) else [self.from_]
+        if self.form == "product":
+            if len(sources) != 2:
+                raise ValueError("form product takes two inputs: from: [x, y]")
+        elif len(sources) != 1:
+            raise ValueError(f"form {self.form} takes one input (a list of two is for form product)")
+        if self.form == "saturation" and self.low is None and self.high is None:
+            raise ValueError("form saturation needs low, high or both")
+        if self.form == "hinge" and self.threshold is None:
+            raise ValueError("form hinge needs a threshold")
+        if self.form == "table":
+            if not self.points or len(self.points) < 2:
+                raise ValueError("form table needs points: [[x, y], ...] (at least two)")
+            xs = [p[0] for p in self.points]
+            if any(b <= a for a, b in zip(xs, xs[1:])):
+                raise ValueError("the x values of a table's points must increase")
+        return self
+
+    @property
+    def sources(self) -> list[str]:
+        """The referenced names, in order."""
+        return self.from_ if isinstance(self.from_, list) else [self.from_]
+
+
+class Ramp(_Strict):
+    """A straight ramp over the elements of an array: ``from`` at the first, ``to`` at the last."""
+
+    from_: Number = Field(alias="from")
+    to: Number
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+Input.model_rebuild()
+
+
+class Servo(_Strict):
+    """A servo loop: a PI controller moves ``output`` so the signal follows ``setpoint``.
+
+    The signal's value is ``gain·output`` plus its inputs (disturbances the loop works against),
+    through its lag. The controller output is limited to ``output_range`` (anti-windup); when it
+    saturates, the disturbance shows. ``output_name`` makes the output a node of its own (e.g.
+    ``valve_position``), a measured tag when ``output_measured``.
+    """
+
+    setpoint: Ref
+    kp: Number = Field(default=0.5, ge=0)
+    ki: Number = Field(default=1.0, ge=0, description="integral gain per second")
+    gain: Number = Field(default=1.0, description="signal units per unit of controller output")
+    output_range: tuple[Number, Number] = (0.0, 100.0)
+    output_name: str | None = Field(default=None, pattern=NAME)
+    output_unit: str = "%"
+    output_measured: bool = False
+
+    @model_validator(mode="after")
+    def _range(self) -> Servo:
+        if self.output_range[1] <= self.output_range[0]:
+            raise ValueError("output_range must be [low, high] with low < high")
+        if self.gain == 0:
+            raise ValueError("a servo's gain must not be 0")
+        return self
+
+
+class Signal(_Strict):
+    """A signal of an asset.
+
+    ``kind``: ``measurement`` (a tag), ``quality`` (a tag that is a quality characteristic,
+    optionally with ``spec`` limits), ``setpoint`` (a writable tag, ``nominal`` is its initial
+    value) or ``internal`` (a value of the process no tag shows, e.g. a valve's opening).
+    ``range`` is the engineering range (the sensor saturates there; a setpoint write outside it
+    is refused). ``size`` > 1 makes an array (a profile across lanes, a spectrum, a curve per
+    part) whose elements are ``base`` (a number, a list, or a ramp) plus the weighted inputs.
+    ``distribution: poisson`` (per-part signals) draws a count with the computed mean.
+    """
+
+    kind: Literal["measurement", "quality", "setpoint", "internal"] = "measurement"
+    unit: str = ""
+    range: tuple[Number, Number]
+    nominal: Number = 0.0
+    noise: Number = Field(default=0.0, ge=0, description="sensor noise, standard deviation")
+    period_ms: int | None = Field(default=None, ge=1, description="sample period; default: the line's")
+    lag_s: Number = Field(default=0.0, ge=0, description="first-order time constant")
+    dead_time_s: Number = Field(default=0.0, ge=0)
+    inputs: list[Input] = Field(default_factory=list)
+    servo: Servo | None = None
+    size: int = Field(default=1, ge=1, le=10_000)
+    base: Number | list[Number] | Ramp | None = None
+    spec: tuple[Number | None, Number | None] | None = Field(
+        default=None, description="quality spec limits [low, high]; null for an open side")
+    distribution: Literal["normal", "poisson"] = "normal"
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Signal:
+        low, high = self.range
+        if high <= low:
+            raise ValueError(f"range must be [low, high] with low < high, got {list(self.range)}")
+        if self.size == 1 and not low <= self.nominal <= high:
+            raise ValueError(f"nominal {self.nominal:g} is outside the range {low:g}..{high:g}")
+        if self.kind == "setpoint" and (self.inputs or self.servo or self.lag_s or self.dead_time_s):
+            raise ValueError("a setpoint is written, not computed: no inputs, servo, lag or dead time")
+        if self.servo is not None and self.size > 1:
+            raise ValueError("a servo acts on a scalar signal (size 1)")
+        if self.spec is not None and self.kind != "quality":
+            raise ValueError("spec limits belong to kind quality")
+        if isinstance(self.base, list) and len(self.base) != self.size:
+            raise ValueError(f"base has {len(self.base)} values for a signal of size {self.size}")
+        for item in self.inputs:
+            if isinstance(item.weights, list) and len(item.weights) != self.size:
+                raise ValueError(f"weights of input {item.sources} have {len(item.weights)} values "
+                                 f"for a signal of size {self.size}")
+        return self
+
+
+class Condition(_Strict):
+    """A hidden state of an asset (wear, ageing, fouling, misalignment): faults move it, no tag shows it.
+
+    ``per_part`` adds wear per part the asset processes (a station); ``reset_every_parts`` puts
+    it back to ``initial`` after that many parts (tip dressing, a tool change). ``fault_range``
+    bounds what a fault may add (and what a root-cause sweep draws from).
+    """
+
+    unit: str = ""
+    initial: Number = 0.0
+    range: tuple[Number, Number]
+    per_part: Number = 0.0
+    reset_every_parts: int | None = Field(default=None, ge=1)
+    fault_range: tuple[Number, Number] | None = None
+    count_tag: str | None = Field(default=None, pattern=NAME,
+                                  description="a tag of the asset counting parts since the last reset "
+                                              "(e.g. welds since tip dressing); the condition itself stays hidden")
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Condition:
+        low, high = self.range
+        if high <= low:
+            raise ValueError(f"range must be [low, high] with low < high, got {list(self.range)}")
+        if not low <= self.initial <= high:
+            raise ValueError(f"initial {self.initial:g} is outside the range {low:g}..{high:g}")
+        if self.count_tag is not None and self.reset_every_parts is None:
+            raise ValueError("count_tag counts parts since a reset: it needs reset_every_parts")
+        return self
+
+
+class Asset(_Strict):
+    """An asset of the line: a cell, unit or piece of equipment, with its own assets below it."""
+
+    kind: Literal["cell", "unit", "equipment", "utility", "supplier", "area"] = "equipment"
+    description: str = ""
+    conditions: dict[Annotated[str, Field(pattern=NAME)], Condition] = Field(default_factory=dict)
+    signals: dict[Annotated[str, Field(pattern=NAME)], Signal] = Field(default_factory=dict)
+    assets: dict[Annotated[str, Field(pattern=NAME)], Asset] = Field(default_factory=dict)
+
+
+class Cycle(_Strict):
+    """A daily (or any period) cycle: ``mean + amplitude·sin(2π t / period_s + phase)``."""
+
+    mean: Number
+    amplitude: Number = 0.0
+    period_s: Number = Field(default=86_400.0, gt=0)
+    phase: Number = 0.0
+    noise: Number = Field(default=0.0, ge=0)
+    range: tuple[Number, Number]
+
+
+class Environment(_Strict):
+    """The hall's climate, as signals ``ambient.temperature`` and ``ambient.humidity`` of the line."""
+
+    temperature: Cycle | None = None
+    humidity: Cycle | None = None
+    period_ms: int = Field(default=1000, ge=1)
+
+
+class LotProperty(_Strict):
+    """A property every part of a lot carries (clearance, capacity, a latent defect).
+
+    Each lot draws its own mean ``mean + N(0, between)``; each part ``lot mean + N(0, within)``.
+    ``share`` makes it a yes/no property instead: 1 for that share of parts, else 0.
+    Each of ``mean``, ``between``, ``within`` and ``share`` may name a condition of the lot's
+    asset (a supplier whose spread a fault widens) instead of a number; it is read when a lot
+    starts, so a fault shows from the first lot after its onset.
+    """
+
+    mean: Number | str = 0.0
+    between: Number | str = 0.0
+    within: Number | str = 0.0
+    share: Number | str | None = None
+
+
+class Lot(_Strict):
+    """Lots of a supply the parts are built from: ``size`` parts per lot, numbered from 1."""
+
+    asset: str = Field(description="the asset (a supplier) the lot comes from, and whose conditions it may read")
+    size: int = Field(ge=1)
+    properties: dict[Annotated[str, Field(pattern=NAME)], LotProperty] = Field(default_factory=dict)
+
+
+class Station(_Strict):
+    """A station parts pass through, in order: it takes ``process_s`` per part and measures it.
+
+    ``measure`` are per-part signals (computed when the part leaves, from the process signals of
+    the line and the part's attributes ``part.X``); their tags hold the latest part's value.
+    The station also counts parts (``<station>.parts``, ``<station>.rejects``) and keeps the
+    number of its latest part (``<station>.part_id``) and of each lot (``<station>.<lot>``).
+    """
+
+    asset: str = Field(description="the asset this station is (its path below the line)")
+    process_s: Number = Field(gt=0)
+    measure: dict[Annotated[str, Field(pattern=NAME)], Signal] = Field(default_factory=dict)
+
+
+class Parts(_Strict):
+    """Discrete parts: one starts every ``cycle_s`` (± ``jitter_s``), flows through the stations."""
+
+    name: str = Field(default="part", pattern=NAME)
+    cycle_s: Number = Field(gt=0)
+    jitter_s: Number = Field(default=0.0, ge=0)
+    lots: dict[Annotated[str, Field(pattern=NAME)], Lot] = Field(default_factory=dict)
+    stations: list[Station] = Field(min_length=1)
+
+
+class LineTemplate(_Strict):
+    """A whole line template (see the module docstring)."""
+
+    line: str = Field(pattern=NAME, description="the line's name: every tag starts with it")
+    description: str = ""
+    tick_ms: int = Field(default=100, ge=1, description="integration step of the continuous dynamics")
+    period_ms: int = Field(default=1000, ge=1, description="default sample period of a signal")
+    environment: Environment | None = None
+    assets: dict[Annotated[str, Field(pattern=NAME)], Asset] = Field(min_length=1)
+    parts: Parts | None = None
+
+    @model_validator(mode="after")
+    def _periods(self) -> LineTemplate:
+        if self.period_ms % self.tick_ms:
+            raise ValueError(f"period_ms {self.period_ms} must be a multiple of tick_ms {self.tick_ms}")
+        return self
+
+
+def load_template(path: str | Path) -> LineTemplate:
+    """Read and validate a line template; a :class:`~virtual_plc.configfile.ConfigError` names
+    the file, the field and its line for any problem."""
+    return load_yaml_model(LineTemplate, path)
+
+
+def template_schema() -> dict[str, Any]:
+    """The JSON Schema of a line template (``docs/reference/line-template.schema.json``)."""
+    schema = LineTemplate.model_json_schema(by_alias=True)
+    schema["title"] = "Quality Twin line template"
+    return schema
