@@ -9,8 +9,8 @@ It writes
 
 * ``cli.md`` — every command and subcommand of the typer app (``twin.cli:app``): usage, help,
   every argument and option with its help and default;
-* ``scenario.schema.json``, ``run-report.schema.json``, ``tag-map.schema.json`` and
-  ``endpoints.schema.json`` — JSON Schemas from the pydantic models (``model_json_schema()``);
+* ``scenario.schema.json``, ``run-report.schema.json``, ``tag-map.schema.json``,
+  ``endpoints.schema.json`` and ``line-template.schema.json`` — JSON Schemas from the pydantic models (``model_json_schema()``);
 * ``generated/*-fields.md`` — one table of fields per model, every nested field by its dotted
   path (``detection.warmup_s``, ``faults[].kind``), included into the hand-written reference pages.
 
@@ -63,6 +63,7 @@ def run_report_model() -> type[BaseModel]:
 
 def models() -> dict[str, tuple[str, type[BaseModel]]]:
     """Short name -> (title, model) of every documented file format."""
+    from plant_models.line.template import LineTemplate
     from twin.harness.scenario import Scenario
     from virtual_plc.endpoints import EndpointFile
     from virtual_plc.tagmap import TagMap
@@ -72,19 +73,20 @@ def models() -> dict[str, tuple[str, type[BaseModel]]]:
         "run-report": ("Run report (report.json)", run_report_model()),
         "tag-map": ("Tag map", TagMap),
         "endpoints": ("Endpoint file", EndpointFile),
+        "line-template": ("Line template", LineTemplate),
     }
 
 
-def _submodels(annotation: Any) -> Iterator[tuple[type[BaseModel], bool]]:
-    """Pydantic models inside an annotation, with whether they sit in a list."""
+def _submodels(annotation: Any) -> Iterator[tuple[type[BaseModel], str]]:
+    """Pydantic models inside an annotation, with the container they sit in (``[]``, ``.<name>`` or none)."""
     origin = typing.get_origin(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        yield annotation, False
+        yield annotation, ""
         return
-    in_list = origin in (list, tuple, set, frozenset)
+    container = "[]" if origin in (list, tuple, set, frozenset) else ".<name>" if origin is dict else ""
     for arg in typing.get_args(annotation):
-        for model, nested_list in _submodels(arg):
-            yield model, in_list or nested_list
+        for model, nested in _submodels(arg):
+            yield model, container or nested
 
 
 def walk_fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, FieldInfo]]:
@@ -92,14 +94,14 @@ def walk_fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str,
     for name, field in model.model_fields.items():
         if field.exclude:
             continue
-        path = f"{prefix}{name}"
+        path = f"{prefix}{field.alias or name}"
         yield path, field
         seen: set[type[BaseModel]] = set()
-        for sub, in_list in _submodels(field.annotation):
+        for sub, container in _submodels(field.annotation):
             if sub in seen or sub is model:
                 continue
             seen.add(sub)
-            yield from walk_fields(sub, f"{path}[]." if in_list else f"{path}.")
+            yield from walk_fields(sub, f"{path}{container}.")
 
 
 def _type_name(annotation: Any) -> str:

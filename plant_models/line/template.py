@@ -50,15 +50,17 @@ class Input(_Strict):
     elements of an array signal (a list, one per element, or ``{from, to}`` for a straight ramp).
     """
 
-    from_: Ref | list[Ref] = Field(alias="from")
-    form: Literal["linear", "saturation", "hinge", "product", "table"] = "linear"
-    gain: Number = 1.0
-    low: Number | None = None
-    high: Number | None = None
-    threshold: Number | None = None
-    below: bool = False
-    points: list[tuple[Number, Number]] | None = None
-    weights: list[Number] | Ramp | None = None
+    from_: Ref | list[Ref] = Field(alias="from", description="the input's name (two names for form product)")
+    form: Literal["linear", "saturation", "hinge", "product", "table"] = Field(
+        default="linear", description="how the input acts (see the model's docstring)")
+    gain: Number = Field(default=1.0, description="signal units per input unit (table: scales the table's y)")
+    low: Number | None = Field(default=None, description="saturation: the input's lower clip")
+    high: Number | None = Field(default=None, description="saturation: the input's upper clip")
+    threshold: Number | None = Field(default=None, description="hinge: where the input starts to act")
+    below: bool = Field(default=False, description="hinge: act below the threshold instead of above")
+    points: list[tuple[Number, Number]] | None = Field(default=None, description="table: [[x, y], ...], x increasing")
+    weights: list[Number] | Ramp | None = Field(
+        default=None, description="array signals: the contribution's weight per element (default 1)")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -91,8 +93,8 @@ class Input(_Strict):
 class Ramp(_Strict):
     """A straight ramp over the elements of an array: ``from`` at the first, ``to`` at the last."""
 
-    from_: Number = Field(alias="from")
-    to: Number
+    from_: Number = Field(alias="from", description="value at the first element")
+    to: Number = Field(description="value at the last element")
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
@@ -108,14 +110,15 @@ class Servo(_Strict):
     ``valve_position``), a measured tag when ``output_measured``.
     """
 
-    setpoint: Ref
-    kp: Number = Field(default=0.5, ge=0)
+    setpoint: Ref = Field(description="the setpoint the loop follows (a kind: setpoint signal)")
+    kp: Number = Field(default=0.5, ge=0, description="proportional gain, output units per signal unit of error")
     ki: Number = Field(default=1.0, ge=0, description="integral gain per second")
     gain: Number = Field(default=1.0, description="signal units per unit of controller output")
-    output_range: tuple[Number, Number] = (0.0, 100.0)
-    output_name: str | None = Field(default=None, pattern=NAME)
-    output_unit: str = "%"
-    output_measured: bool = False
+    output_range: tuple[Number, Number] = Field(default=(0.0, 100.0), description="the controller output's limits")
+    output_name: str | None = Field(default=None, pattern=NAME,
+                                    description="name of the output node on the asset (default: <signal>_output)")
+    output_unit: str = Field(default="%", description="unit of the controller output")
+    output_measured: bool = Field(default=False, description="publish the output as a tag")
 
     @model_validator(mode="after")
     def _range(self) -> Servo:
@@ -138,22 +141,25 @@ class Signal(_Strict):
     ``distribution: poisson`` (per-part signals) draws a count with the computed mean.
     """
 
-    kind: Literal["measurement", "quality", "setpoint", "internal"] = "measurement"
-    unit: str = ""
-    range: tuple[Number, Number]
-    nominal: Number = 0.0
+    kind: Literal["measurement", "quality", "setpoint", "internal"] = Field(
+        default="measurement", description="measurement, quality, setpoint or internal (no tag)")
+    unit: str = Field(default="", description="engineering unit")
+    range: tuple[Number, Number] = Field(description="engineering range [low, high]")
+    nominal: Number = Field(default=0.0, description="value at nominal inputs (a setpoint's initial value)")
     noise: Number = Field(default=0.0, ge=0, description="sensor noise, standard deviation")
     period_ms: int | None = Field(default=None, ge=1, description="sample period; default: the line's")
     lag_s: Number = Field(default=0.0, ge=0, description="first-order time constant")
-    dead_time_s: Number = Field(default=0.0, ge=0)
-    inputs: list[Input] = Field(default_factory=list)
-    servo: Servo | None = None
-    size: int = Field(default=1, ge=1, le=10_000)
-    base: Number | list[Number] | Ramp | None = None
+    dead_time_s: Number = Field(default=0.0, ge=0, description="pure delay before the signal responds")
+    inputs: list[Input] = Field(default_factory=list, description="what the signal depends on")
+    servo: Servo | None = Field(default=None, description="make the signal a servo loop following a setpoint")
+    size: int = Field(default=1, ge=1, le=10_000, description="elements: 1 for a scalar, more for an array")
+    base: Number | list[Number] | Ramp | None = Field(
+        default=None, description="arrays: the elements at nominal inputs (default: nominal)")
     spec: tuple[Number | None, Number | None] | None = Field(
         default=None, description="quality spec limits [low, high]; null for an open side")
-    distribution: Literal["normal", "poisson"] = "normal"
-    description: str = ""
+    distribution: Literal["normal", "poisson"] = Field(
+        default="normal", description="per-part signals: poisson draws a count with the computed mean")
+    description: str = Field(default="", description="what the signal is, for the tag map")
 
     @model_validator(mode="after")
     def _consistent(self) -> Signal:
@@ -185,16 +191,17 @@ class Condition(_Strict):
     bounds what a fault may add (and what a root-cause sweep draws from).
     """
 
-    unit: str = ""
-    initial: Number = 0.0
-    range: tuple[Number, Number]
-    per_part: Number = 0.0
-    reset_every_parts: int | None = Field(default=None, ge=1)
-    fault_range: tuple[Number, Number] | None = None
+    unit: str = Field(default="", description="unit of the condition")
+    initial: Number = Field(default=0.0, description="value of a healthy asset")
+    range: tuple[Number, Number] = Field(description="the physical bounds the condition is clipped to")
+    per_part: Number = Field(default=0.0, description="wear added per part the asset (a station) processes")
+    reset_every_parts: int | None = Field(default=None, ge=1, description="back to initial after this many parts")
+    fault_range: tuple[Number, Number] | None = Field(
+        default=None, description="what a fault may add (default: ± the width of range); sweeps draw from it")
     count_tag: str | None = Field(default=None, pattern=NAME,
                                   description="a tag of the asset counting parts since the last reset "
                                               "(e.g. welds since tip dressing); the condition itself stays hidden")
-    description: str = ""
+    description: str = Field(default="", description="what the condition is")
 
     @model_validator(mode="after")
     def _consistent(self) -> Condition:
@@ -211,30 +218,34 @@ class Condition(_Strict):
 class Asset(_Strict):
     """An asset of the line: a cell, unit or piece of equipment, with its own assets below it."""
 
-    kind: Literal["cell", "unit", "equipment", "utility", "supplier", "area"] = "equipment"
-    description: str = ""
-    conditions: dict[Annotated[str, Field(pattern=NAME)], Condition] = Field(default_factory=dict)
-    signals: dict[Annotated[str, Field(pattern=NAME)], Signal] = Field(default_factory=dict)
-    assets: dict[Annotated[str, Field(pattern=NAME)], Asset] = Field(default_factory=dict)
+    kind: Literal["cell", "unit", "equipment", "utility", "supplier", "area"] = Field(
+        default="equipment", description="what the asset is in the hierarchy")
+    description: str = Field(default="", description="what the asset is")
+    conditions: dict[Annotated[str, Field(pattern=NAME)], Condition] = Field(
+        default_factory=dict, description="hidden states by name")
+    signals: dict[Annotated[str, Field(pattern=NAME)], Signal] = Field(
+        default_factory=dict, description="signals by name (tag: <line>.<asset path>.<name>)")
+    assets: dict[Annotated[str, Field(pattern=NAME)], Asset] = Field(
+        default_factory=dict, description="the assets below this one, by name")
 
 
 class Cycle(_Strict):
     """A daily (or any period) cycle: ``mean + amplitude·sin(2π t / period_s + phase)``."""
 
-    mean: Number
-    amplitude: Number = 0.0
-    period_s: Number = Field(default=86_400.0, gt=0)
-    phase: Number = 0.0
-    noise: Number = Field(default=0.0, ge=0)
-    range: tuple[Number, Number]
+    mean: Number = Field(description="the daily mean")
+    amplitude: Number = Field(default=0.0, description="half the daily swing")
+    period_s: Number = Field(default=86_400.0, gt=0, description="the cycle's period")
+    phase: Number = Field(default=0.0, description="phase at t = 0, radians")
+    noise: Number = Field(default=0.0, ge=0, description="sensor noise, standard deviation")
+    range: tuple[Number, Number] = Field(description="the sensor's range")
 
 
 class Environment(_Strict):
     """The hall's climate, as signals ``ambient.temperature`` and ``ambient.humidity`` of the line."""
 
-    temperature: Cycle | None = None
-    humidity: Cycle | None = None
-    period_ms: int = Field(default=1000, ge=1)
+    temperature: Cycle | None = Field(default=None, description="hall temperature, degC")
+    humidity: Cycle | None = Field(default=None, description="hall relative humidity, %RH")
+    period_ms: int = Field(default=1000, ge=1, description="sample period of the two tags")
 
 
 class LotProperty(_Strict):
@@ -247,18 +258,19 @@ class LotProperty(_Strict):
     starts, so a fault shows from the first lot after its onset.
     """
 
-    mean: Number | str = 0.0
-    between: Number | str = 0.0
-    within: Number | str = 0.0
-    share: Number | str | None = None
+    mean: Number | str = Field(default=0.0, description="the property's mean (or a condition's name)")
+    between: Number | str = Field(default=0.0, description="spread of lot means (or a condition's name)")
+    within: Number | str = Field(default=0.0, description="spread of parts within a lot (or a condition's name)")
+    share: Number | str | None = Field(default=None, description="yes/no property: share of parts with it")
 
 
 class Lot(_Strict):
     """Lots of a supply the parts are built from: ``size`` parts per lot, numbered from 1."""
 
     asset: str = Field(description="the asset (a supplier) the lot comes from, and whose conditions it may read")
-    size: int = Field(ge=1)
-    properties: dict[Annotated[str, Field(pattern=NAME)], LotProperty] = Field(default_factory=dict)
+    size: int = Field(ge=1, description="parts per lot")
+    properties: dict[Annotated[str, Field(pattern=NAME)], LotProperty] = Field(
+        default_factory=dict, description="properties every part of the lot carries (read as part.<name>)")
 
 
 class Station(_Strict):
@@ -271,30 +283,33 @@ class Station(_Strict):
     """
 
     asset: str = Field(description="the asset this station is (its path below the line)")
-    process_s: Number = Field(gt=0)
-    measure: dict[Annotated[str, Field(pattern=NAME)], Signal] = Field(default_factory=dict)
+    process_s: Number = Field(gt=0, description="time a part spends in the station")
+    measure: dict[Annotated[str, Field(pattern=NAME)], Signal] = Field(
+        default_factory=dict, description="per-part signals measured as the part leaves")
 
 
 class Parts(_Strict):
     """Discrete parts: one starts every ``cycle_s`` (± ``jitter_s``), flows through the stations."""
 
-    name: str = Field(default="part", pattern=NAME)
-    cycle_s: Number = Field(gt=0)
-    jitter_s: Number = Field(default=0.0, ge=0)
-    lots: dict[Annotated[str, Field(pattern=NAME)], Lot] = Field(default_factory=dict)
-    stations: list[Station] = Field(min_length=1)
+    name: str = Field(default="part", pattern=NAME, description="what a part is called")
+    cycle_s: Number = Field(gt=0, description="a part starts every cycle_s")
+    jitter_s: Number = Field(default=0.0, ge=0, description="uniform jitter of the start, ±")
+    lots: dict[Annotated[str, Field(pattern=NAME)], Lot] = Field(
+        default_factory=dict, description="supplies the parts are built from, by name")
+    stations: list[Station] = Field(min_length=1, description="the stations in flow order")
 
 
 class LineTemplate(_Strict):
     """A whole line template (see the module docstring)."""
 
     line: str = Field(pattern=NAME, description="the line's name: every tag starts with it")
-    description: str = ""
+    description: str = Field(default="", description="what the line is")
     tick_ms: int = Field(default=100, ge=1, description="integration step of the continuous dynamics")
     period_ms: int = Field(default=1000, ge=1, description="default sample period of a signal")
-    environment: Environment | None = None
-    assets: dict[Annotated[str, Field(pattern=NAME)], Asset] = Field(min_length=1)
-    parts: Parts | None = None
+    environment: Environment | None = Field(default=None, description="the hall's climate (optional)")
+    assets: dict[Annotated[str, Field(pattern=NAME)], Asset] = Field(
+        min_length=1, description="the line's assets by name, each with its own below it")
+    parts: Parts | None = Field(default=None, description="discrete parts and their stations (optional)")
 
     @model_validator(mode="after")
     def _periods(self) -> LineTemplate:
@@ -308,9 +323,3 @@ def load_template(path: str | Path) -> LineTemplate:
     the file, the field and its line for any problem."""
     return load_yaml_model(LineTemplate, path)
 
-
-def template_schema() -> dict[str, Any]:
-    """The JSON Schema of a line template (``docs/reference/line-template.schema.json``)."""
-    schema = LineTemplate.model_json_schema(by_alias=True)
-    schema["title"] = "Quality Twin line template"
-    return schema
