@@ -28,6 +28,36 @@ MODEL_FILE = "rootcause.pt"
 
 
 @dataclass(frozen=True)
+class FaultRange:
+    """One entry of a plant's fault catalogue: a fault kind on a target, and the magnitudes a sweep draws.
+
+    ``target`` is a fault target, or ``*`` for every measured tag (sensor faults). A sweep draws a
+    magnitude ``low + q·(high - low)`` for a quantile ``q``, negated half the time when ``signed``;
+    with ``relative`` the magnitude is a fraction of the tag's engineering range.
+    """
+
+    kind: str
+    target: str
+    low: float
+    high: float
+    signed: bool = False
+    relative: bool = False
+
+    @property
+    def family(self) -> str:
+        """``sensor`` for sensor faults, else ``process``."""
+        return "sensor" if self.kind.startswith("sensor_") else "process"
+
+
+# sensor faults on any measured tag, magnitudes as a fraction of its engineering range (stuck and
+# drop-out have none): what the plants' sweeps draw
+SENSOR_FAULTS = (FaultRange("sensor_bias", "*", 0.01, 0.04, signed=True, relative=True),
+                 FaultRange("sensor_noise_burst", "*", 0.005, 0.02, relative=True),
+                 FaultRange("sensor_stuck", "*", 0.0, 0.0, relative=True),
+                 FaultRange("sensor_dropout", "*", 0.0, 0.0, relative=True))
+
+
+@dataclass(frozen=True)
 class QualityCharacteristic:
     """A quality characteristic of the product (what a customer would reject) and its spec limits.
 
@@ -57,6 +87,12 @@ class PlantSpec:
     data_folder: Callable[[dict[str, Any]], Path] | None = None
     # the product's quality characteristics, from the options (a declarative line's are in its template)
     quality: Callable[[dict[str, Any]], tuple[QualityCharacteristic, ...]] = lambda options: ()
+    # the fault catalogue, from the options: what a root-cause sweep may inject, and how strongly
+    faults: Callable[[dict[str, Any]], tuple[FaultRange, ...]] = lambda options: ()
+
+    def fault_catalogue(self, options: dict[str, Any] | None = None) -> tuple[FaultRange, ...]:
+        """The faults a sweep of this plant (with ``options``) draws from, with their magnitude ranges."""
+        return self.faults(dict(options or {}))
 
     def quality_characteristics(self, options: dict[str, Any] | None = None) -> tuple[QualityCharacteristic, ...]:
         """The product's quality characteristics (first: the one a run's quality is scored on)."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from plant_models.base import PlantModel
-from plant_models.spec import PlantSpec, QualityCharacteristic
+from plant_models.spec import FaultRange, PlantSpec, QualityCharacteristic
 
 STARTER = "starter.yaml"
 
@@ -55,6 +55,14 @@ def _quality(options: dict[str, Any]) -> tuple[QualityCharacteristic, ...]:
     return quality_characteristics(compile_template(load_template(template_of(options))))
 
 
-SPEC = PlantSpec(name="line", package=__name__, build=_build, quality=_quality,
+def _faults(options: dict[str, Any]) -> tuple[FaultRange, ...]:
+    from plant_models.line.compile import compile_template
+    from plant_models.line.faults import fault_catalogue
+    from plant_models.line.template import load_template
+
+    return fault_catalogue(compile_template(load_template(template_of(options))))
+
+
+SPEC = PlantSpec(name="line", package=__name__, build=_build, quality=_quality, faults=_faults,
                  data_folder=lambda options: template_of(options).parent,
                  description="a line declared in a YAML template (plant_options: {template: PATH})")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import networkx as nx
 import numpy as np
@@ -33,6 +33,7 @@ from plant_models.line.template import Asset, Input, LineTemplate, LotProperty, 
 
 Role = Literal["environment", "condition", "setpoint", "servo_output", "signal", "part", "lot", "station"]
 PART = "part."
+DENSE_LIMIT = 40_000  # matrix elements up to which the linear gains are kept dense
 
 
 class TemplateError(ValueError):
@@ -106,9 +107,11 @@ class Terms:
                  nominal: np.ndarray, x_nominal: np.ndarray) -> None:
         self.rows = rows
         linear = [(r, s[0], i.gain) for r, i, s in entries if i.form == "linear"]
-        self.matrix = sparse.csr_matrix(
+        matrix = sparse.csr_matrix(
             ([g for _, _, g in linear], ([r for r, _, _ in linear], [c for _, c, _ in linear])),
             shape=(rows, width))
+        # a small block is faster dense (one BLAS call); a large one stays sparse
+        self.matrix: Any = matrix.toarray() if rows * width <= DENSE_LIMIT else matrix
         self._groups: list[Callable[[np.ndarray, np.ndarray], None]] = []
         sat = [(r, i, s) for r, i, s in entries if i.form == "saturation"]
         if sat:
@@ -141,7 +144,7 @@ class Terms:
         n = self.rows
 
         def apply(x: np.ndarray, out: np.ndarray) -> None:
-            out += np.bincount(rows, gain * np.clip(x[cols], low, high), minlength=n)
+            out += np.bincount(rows, gain * np.minimum(np.maximum(x[cols], low), high), minlength=n)
         return apply
 
     def _hinge(self, items: list[tuple[int, Input, list[int]]]) -> Callable[[np.ndarray, np.ndarray], None]:

@@ -29,6 +29,7 @@ import simpy
 from plant_models.base import SENSOR_FAULT_KINDS, FaultSpec
 from plant_models.faults import RAMP_TICK_MS, ResolvedFault, finite, onset_ms_of, ramp, wait_until
 from plant_models.line.compile import CompiledLine
+from plant_models.spec import SENSOR_FAULTS, FaultRange
 
 PROCESS_KINDS = ("condition_drift", "step", "oscillation", "thermal_shock")
 DEFAULT_RAMP_S = 300.0
@@ -48,6 +49,26 @@ def fault_targets(compiled: CompiledLine) -> dict[str, list[str]]:
     for kind in sorted(SENSOR_FAULT_KINDS):
         targets[kind] = list(tags)
     return targets
+
+
+def fault_catalogue(compiled: CompiledLine) -> tuple[FaultRange, ...]:
+    """What a sweep of this line draws: a drift and a step on every condition, within its fault
+    range (from a tenth of its larger side; both signs when the range spans zero), and the
+    sensor faults on every measured tag."""
+    out = []
+    for name, node in compiled.nodes.items():
+        if node.role != "condition":
+            continue
+        low, high = magnitude_range(name, compiled)
+        if low < 0 < high:
+            top = max(-low, high)
+            entry = (0.1 * top, top, True)
+        elif high <= 0:
+            entry = (min(high, 0.1 * low), low, False)
+        else:
+            entry = (max(low, 0.1 * high), high, False)
+        out += [FaultRange(kind, name, *entry) for kind in ("condition_drift", "step")]
+    return (*out, *SENSOR_FAULTS)
 
 
 def condition_of(target: str, compiled: CompiledLine) -> str:

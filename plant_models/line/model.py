@@ -257,12 +257,13 @@ class LineModel:
         for index, cycle in self._environment:
             x[index] = cycle.mean + cycle.amplitude * math.sin(2 * math.pi * t_s / cycle.period_s + cycle.phase)
         if len(self._cond_x):
-            x[self._cond_x] = np.clip(self._cond_base + self.condition_offset, self._cond_low, self._cond_high)
+            x[self._cond_x] = np.minimum(np.maximum(self._cond_base + self.condition_offset, self._cond_low),
+                                         self._cond_high)
         if len(self._servo_pv):
             error = (x[self._servo_sp] - x[self._servo_pv]) * self._servo_sign
             integral = self._servo_integral + self._servo_ki * error * dt
             raw = integral + self._servo_kp * error
-            output = np.clip(raw, self._servo_low, self._servo_high)
+            output = np.minimum(np.maximum(raw, self._servo_low), self._servo_high)
             windup = (raw != output)
             self._servo_integral = np.where(windup, self._servo_integral, integral)
             x[self._servo_out] = output

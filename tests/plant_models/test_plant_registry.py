@@ -7,9 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plant_models.base import PlantModel
+from plant_models.base import FaultSpec, PlantModel
 from plant_models.coater.model import CoaterLine
-from plant_models.registry import build_plant, known_plants
+from plant_models.line import starter_template_path
+from plant_models.registry import build_plant, known_plants, plant_spec
 from plant_models.rng import rng_for, stable_hash
 
 
@@ -48,3 +49,23 @@ def test_bad_seeds_are_refused() -> None:
     for seed in (-1, 1.5, True, "3"):
         with pytest.raises(ValueError, match="seed"):
             rng_for(seed, "x")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("name", "options"), [
+    ("coater", {}), ("coater", {"blades": 6}), ("tennessee_eastman", {}),
+    ("line", {"template": str(starter_template_path())}),
+])
+def test_every_catalogued_fault_is_one_the_plant_accepts_at_both_ends_of_its_range(
+        name: str, options: dict[str, object]) -> None:
+    spec = plant_spec(name)
+    catalogue = spec.fault_catalogue(options)
+    assert {r.family for r in catalogue} == ({"process"} if name == "tennessee_eastman" else {"process", "sensor"})
+    plant = build_plant(name, 1, options)
+    targets = plant.fault_targets()
+    for entry in catalogue:
+        if entry.target == "*":
+            assert targets[entry.kind], entry
+            continue
+        assert entry.target in targets[entry.kind], entry
+        for magnitude in {entry.low, entry.high, -entry.high if entry.signed else entry.high}:
+            plant.inject(FaultSpec(entry.kind, entry.target, start_s=1.0, magnitude=magnitude))  # type: ignore[arg-type]

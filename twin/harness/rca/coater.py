@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from plant_models.registry import plant_spec
+from plant_models.spec import FaultRange
 from twin.harness.rca.sweep import SENSOR_KINDS, Split, SweepPlant
 from twin.harness.scenario import SCENARIO_DIR
 from virtual_plc.tagmap import TagMap
@@ -35,48 +37,26 @@ SPLITS: dict[str, Split] = {
     "line_variant": Split(6, ((0.2, 0.8),), (130.0, 190.0), "all"),
 }
 
-# process fault kinds: (target family prefix or exact target) -> (|magnitude| low, high, may be negative)
-PROCESS_MAGNITUDES: dict[tuple[str, str], tuple[float, float, bool]] = {
-    ("valve_coil_ageing", "coater.coolant.valve"): (2.0, 10.0, False),
-    ("blade_pressure_drift", "blade"): (0.1, 0.6, True),
-    ("step", "blade"): (0.2, 1.0, True),
-    ("step", "zone"): (3.0, 12.0, True),
-    ("step", "coater.slurry"): (300.0, 1500.0, True),
-    ("step", "coater.coolant"): (1.0, 5.0, True),
-    ("step", "coater.line"): (2.0, 8.0, True),
-    ("thermal_shock", "zone"): (10.0, 40.0, False),
-    ("thermal_shock", "coater.head"): (5.0, 20.0, False),
-}
-# sensor fault magnitude as a fraction of the tag's engineering range
-SENSOR_MAGNITUDES: dict[str, tuple[float, float, bool]] = {
-    "sensor_bias": (0.01, 0.04, True),
-    "sensor_noise_burst": (0.005, 0.02, False),
-    "sensor_stuck": (0.0, 0.0, False),
-    "sensor_dropout": (0.0, 0.0, False),
-}
-
 
 def _coater_draw(rule: Split, rng: np.random.Generator, tagmap: TagMap, index: int) -> tuple[str, str, float, float]:
     """A coater fault: sensor or process family, then kind, target, magnitude quantile and magnitude."""
-    choices = _fault_choices(tagmap, rule.variant, rule.targets)
+    catalogue = plant_spec("coater").fault_catalogue({"blades": rule.variant})
+    choices = _fault_choices(catalogue, tagmap, rule.targets)
     family = "sensor" if rng.random() < 0.5 else "process"
     kind = str(rng.choice(sorted({k for k, _ in choices[family]})))
     targets = sorted(t for k, t in choices[family] if k == kind)
     target = str(targets[int(rng.integers(len(targets)))])
     lo_q, hi_q = rule.quantiles[int(rng.integers(len(rule.quantiles)))]
     q = float(rng.uniform(lo_q, hi_q))
-    return kind, target, _magnitude(kind, target, q, rng, tagmap), q
+    return kind, target, _magnitude(catalogue, kind, target, q, rng, tagmap), q
 
 
-def _fault_choices(tagmap: TagMap, blades: int, which: str) -> dict[str, list[tuple[str, str]]]:
-    blade_assets = [f"coater.blade{i}" for i in range(1, blades + 1)]
-    zones = [f"coater.oven.zone{j}" for j in range(1, 4)]
-    process = [("valve_coil_ageing", "coater.coolant.valve")]
-    process += [("blade_pressure_drift", b) for b in blade_assets]
-    process += [("step", t) for t in [*blade_assets, *zones, "coater.slurry", "coater.coolant", "coater.line"]]
-    process += [("thermal_shock", t) for t in [*zones, "coater.head"]]
+def _fault_choices(catalogue: tuple[FaultRange, ...], tagmap: TagMap, which: str) -> dict[str, list[tuple[str, str]]]:
+    """(kind, target) pairs of the plant's fault catalogue, by family, for the split's targets."""
+    process = [(r.kind, r.target) for r in catalogue if r.family == "process"]
     measured = [t.name for t in tagmap.tags if t.access == "ro" and t.name != tagmap.clock_tag]
-    sensor = [(k, t) for k in SENSOR_KINDS for t in measured]
+    sensor_kinds = {r.kind for r in catalogue if r.family == "sensor"}
+    sensor = [(k, t) for k in SENSOR_KINDS if k in sensor_kinds for t in measured]
 
     def keep(target: str) -> bool:
         held = target == HELDOUT_TARGET or target.startswith(HELDOUT_TARGET + ".")
@@ -85,18 +65,14 @@ def _fault_choices(tagmap: TagMap, blades: int, which: str) -> dict[str, list[tu
     return {"process": [c for c in process if keep(c[1])], "sensor": [c for c in sensor if keep(c[1])]}
 
 
-def _magnitude(kind: str, target: str, q: float, rng: np.random.Generator, tagmap: TagMap) -> float:
-    if kind in SENSOR_MAGNITUDES:
-        lo, hi, signed = SENSOR_MAGNITUDES[kind]
-        tag = tagmap[target]
-        scale = tag.high - tag.low
-    else:
-        family = "blade" if target.startswith("coater.blade") else "zone" if target.startswith("coater.oven.zone") \
-            else target
-        lo, hi, signed = PROCESS_MAGNITUDES[(kind, family)]
-        scale = 1.0
-    value = (lo + q * (hi - lo)) * scale
-    if signed and rng.random() < 0.5:
+def _magnitude(catalogue: tuple[FaultRange, ...], kind: str, target: str, q: float, rng: np.random.Generator,
+               tagmap: TagMap) -> float:
+    """The magnitude at quantile ``q`` of the catalogue's range for ``kind`` on ``target``."""
+    ranges = {(r.kind, r.target): r for r in catalogue}
+    entry = ranges.get((kind, target)) or ranges[(kind, "*")]
+    scale = (tagmap[target].high - tagmap[target].low) if entry.relative else 1.0
+    value = (entry.low + q * (entry.high - entry.low)) * scale
+    if entry.signed and rng.random() < 0.5:
         value = -value
     return float(np.round(value, 6))
 

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from plant_models.registry import plant_spec
 from plant_models.tennessee_eastman.signals import DISTURBANCES, Disturbance
 from twin.harness.rca.sweep import EpisodeSpec, Split, SweepPlant
 from twin.harness.scenario import SCENARIO_DIR
@@ -62,9 +63,10 @@ from virtual_plc.tagmap import TagMap
 
 IDVS = (1, 2, 4, 5, 6, 7, 8, 11, 12, 13, 14, 16, 17, 18, 24, 27)
 HELDOUT_IDVS = (12, 27)
-MIN_MAGNITUDE = 0.25  # magnitude = MIN + quantile * (1 - MIN); 1.0 is the benchmark's nominal size
 HOUR = 3600.0
 BY_IDV: dict[int, Disturbance] = {d.idv: d for d in DISTURBANCES}
+# the plant's fault catalogue: a magnitude range per disturbance
+CATALOGUE = {(r.kind, r.target): r for r in plant_spec("tennessee_eastman").fault_catalogue()}
 
 SPLITS: dict[str, Split] = {
     "train": Split(0, ((1 / 3, 1.0),), (7 * HOUR, 9 * HOUR), "not_heldout"),
@@ -88,7 +90,8 @@ def draw(rule: Split, rng: np.random.Generator, tagmap: TagMap, index: int) -> t
     dist = pool[index % len(pool)]
     lo_q, hi_q = rule.quantiles[int(rng.integers(len(rule.quantiles)))]
     q = float(rng.uniform(lo_q, hi_q))
-    return "step", dist.name, float(np.round(MIN_MAGNITUDE + q * (1 - MIN_MAGNITUDE), 6)), q
+    entry = CATALOGUE[("step", dist.name)]
+    return "step", dist.name, float(np.round(entry.low + q * (entry.high - entry.low), 6)), q
 
 
 def fault_kind(spec: EpisodeSpec) -> str:
