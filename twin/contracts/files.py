@@ -15,3 +15,4 @@ class RunFiles:
     BRIDGE_JOURNAL = "bridge_journal.jsonl"
     EDGE_REPORT = "edge.json"
     HTML = "report.html"
+    PARTS = "parts.parquet"  # truth side: every part a line made, with its lots and hidden attributes

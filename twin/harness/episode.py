@@ -216,6 +216,20 @@ async def run_episode(scenario: Scenario, config: EpisodeConfig | None = None) -
     return report
 
 
+def write_parts(plant: PlantModel, path: Path) -> bool:
+    """Write the parts a line made (``parts_log``: ids, lots, lot properties, per-part values, rejected)
+    to Parquet; False when the plant makes no discrete parts. Truth side: it holds hidden attributes."""
+    log = getattr(plant, "parts_log", None)
+    if not log:
+        return False
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = list(dict.fromkeys(key for record in log for key in record))
+    pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in columns} for r in log]), path)
+    return True
+
+
 async def run_scan(w: Wiring, t_ms: int, hooks: Sequence[FrameHook] = ()) -> Frame:
     """One scan at plant time ``t_ms``: apply written setpoints, advance the plant, PLC scan, then
     the edge stack's step (poll, align, store, detect, diagnose, control), then the hooks. Returns the frame."""
@@ -252,6 +266,7 @@ def _finish(
     records = edge.records()
     alarms, diagnoses, commands = records["alarms"], records["diagnoses"], records["commands"]
     faults = with_answers(w.plant, w.plant.truth())
+    parts_written = write_parts(w.plant, out_dir / RunFiles.PARTS)
     report = RunReport(
         scenario={
             **scenario.model_dump(mode="json"),
@@ -295,6 +310,7 @@ def _finish(
                           else str(w.endpoints_file)),
             "tag_map": RunFiles.TAGS,
             **({"ledger": RunFiles.LEDGER} if edge.control is not None else {}),
+            **({"parts": RunFiles.PARTS} if parts_written else {}),
         },
         stopped_early=stopped_early,
     )
