@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from plant_models.line import starter_template_path
@@ -100,3 +101,6 @@ detection:
     assert report["counts"]["samples_by_quality"].get("good", 0) > 0
     assert report["scores"]["detection_delay_s"] is not None  # the flow falls 0.1 L/min per s
     assert report["scores"]["quality"]["metric"] == "starter.press.push_out_force"
+    parts = pq.read_table(tmp_path / "run" / report["outputs"]["parts"]).to_pylist()
+    assert len(parts) >= 60 and [p["part_id"] for p in parts] == list(range(1, len(parts) + 1))
+    assert all(p["bushing_lot"] == (p["part_id"] - 1) // 100 + 1 and p["interference"] > 0 for p in parts)
