@@ -48,6 +48,26 @@ class QualityOutcome(BaseModel):
     final: float | None = Field(description="mean over the last 10 % of the run")
 
 
+class SentinelScore(BaseModel):
+    """Per-part early warnings scored against the parts' hidden truth (a scenario's ``sentinel``).
+
+    A part is *latent* when its hidden attribute says it would fail in the field; it is *warned*
+    when a station rejected it; a warning is *in time* when it comes at least ``lead_h`` before
+    the part would fail (it leaves the line, then fails ``fails_after_h`` later).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    latent: int = Field(description="latent parts made")
+    warned_in_time: int = Field(description="latent parts warned at least lead_h before they would fail")
+    recall: float | None = Field(description="warned_in_time / latent (None without latent parts)")
+    healthy: int = Field(description="healthy parts made")
+    false_warnings: int = Field(description="healthy parts warned")
+    false_per_1000: float | None = Field(description="false warnings per 1,000 healthy parts")
+    min_lead_h: float | None = Field(description="the shortest warning lead over the warned latent parts, hours")
+    target_met: bool | None = Field(description="recall >= the target and false_per_1000 <= the target")
+
+
 class Scores(BaseModel):
     """A run scored against the injected truth (keys fixed: CI and outside tools read them).
 
@@ -65,6 +85,7 @@ class Scores(BaseModel):
     top1_correct: bool | None = Field(description="the first diagnosis after onset names the fault target first")
     top3_correct: bool | None = Field(description="... among its first three candidates")
     quality: QualityOutcome
+    sentinel: SentinelScore | None = Field(default=None, description="per-part early warnings (scenarios with sentinel)")
 
 
 class RunReport(BaseModel):

@@ -40,6 +40,7 @@ from twin.harness.binding import check_binding, plant_tagmap, virtual_endpoints
 from twin.harness.plants import with_plant_defaults
 from twin.harness.scenario import Scenario
 from twin.harness.scores import score_run, with_answers
+from twin.harness.sentinel import score_sentinel
 from virtual_plc.configfile import ConfigError
 from virtual_plc.drivers import ImageDriver, PlcDriver, make_driver
 from virtual_plc.endpoints import Endpoint, load_endpoints, read_endpoint_file
@@ -267,6 +268,11 @@ def _finish(
     alarms, diagnoses, commands = records["alarms"], records["diagnoses"], records["commands"]
     faults = with_answers(w.plant, w.plant.truth())
     parts_written = write_parts(w.plant, out_dir / RunFiles.PARTS)
+    scores = score_run(scenario.plant, faults, alarms, diagnoses, commands, historian=out_dir / RunFiles.HISTORIAN,
+                       end_ms=int(plant_s * 1000), analysis_wall_ms=edge.analysis_wall_ms,
+                       plant_options=scenario.plant_options)
+    if scenario.sentinel is not None:
+        scores.sentinel = score_sentinel(getattr(w.plant, "parts_log", []), scenario.sentinel)
     report = RunReport(
         scenario={
             **scenario.model_dump(mode="json"),
@@ -282,9 +288,7 @@ def _finish(
         diagnoses=diagnoses,
         rootcause=edge.rootcause_info,
         commands=commands,
-        scores=score_run(scenario.plant, faults, alarms, diagnoses, commands, historian=out_dir / RunFiles.HISTORIAN,
-                         end_ms=int(plant_s * 1000), analysis_wall_ms=edge.analysis_wall_ms,
-                         plant_options=scenario.plant_options),
+        scores=scores,
         detection={
             "enabled": edge.detector is not None,
             **(edge.detector.summary() if callable(getattr(edge.detector, "summary", None)) else {}),

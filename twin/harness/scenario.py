@@ -22,6 +22,7 @@ from rootcause.settings import RootCauseSettings
 from twin.edge.detection.settings import DetectionSettings
 from twin.edge.plugins.choice import PluginChoices
 from twin.edge.settings import AlignmentSettings, ControlSettings
+from twin.harness.sentinel import SentinelSettings
 from virtual_plc.configfile import ConfigError, line_of, read_yaml, resolve_path, validate_document
 
 # the example scenarios of the repository (a checkout has them; a wheel install reads the user's own files)
@@ -82,6 +83,8 @@ class Scenario(_Strict):
     endpoints: str = Field(default="virtual", description="'virtual', or an endpoint file fixing ports")
     tag_map: str | None = Field(default=None, description="a tag map file; default: generated from the plant")
     outputs: Outputs = Field(default_factory=Outputs)
+    sentinel: SentinelSettings | None = Field(
+        default=None, description="score per-part early warnings against the parts' hidden truth (a line with parts)")
 
     # set by load_scenario: where the file lives, to resolve relative paths
     source: Path | None = Field(default=None, exclude=True)
