@@ -69,3 +69,11 @@ def test_the_wheel_runs_the_flagship_offline_outside_the_checkout(tmp_path: Path
     assert report["rootcause"]["method"] == "gnn", report["rootcause"]
     assert report["scenario"]["control"]["playbook"].startswith(str(site))
     assert report["alarms"] and report["diagnoses"], "the flagship's fault was detected and diagnosed"
+
+    # a line as a file: the starter template comes from the installed wheel, and checks there
+    new = subprocess.run([str(env_dir / "bin" / "twin"), "line", "new", "my_line"], capture_output=True, text=True,
+                         cwd=work, timeout=120)
+    assert new.returncode == 0, new.stdout + new.stderr
+    check = subprocess.run([str(env_dir / "bin" / "twin"), "line", "check", "my_line.yaml", "--seconds", "30"],
+                           capture_output=True, text=True, cwd=work, timeout=300)
+    assert check.returncode == 0 and "my_line" in check.stdout, check.stdout + check.stderr
