@@ -205,9 +205,11 @@ class CompiledLine:
 
 
 def quality_characteristics(compiled: CompiledLine) -> tuple[QualityCharacteristic, ...]:
-    """The line's quality characteristics: every ``kind: quality`` signal, those with spec limits first."""
+    """The line's quality characteristics: every ``kind: quality`` signal, the template's ``quality_metric``
+    first, then those with spec limits."""
     quality = [n for n in compiled.nodes.values() if n.signal is not None and n.signal.kind == "quality"]
-    quality.sort(key=lambda n: n.signal.spec is None)  # type: ignore[union-attr]
+    chosen = compiled.template.quality_metric
+    quality.sort(key=lambda n: (n.name != chosen, n.signal.spec is None))  # type: ignore[union-attr]
     return tuple(QualityCharacteristic(n.name, *(n.signal.spec or (None, None))) for n in quality)  # type: ignore[union-attr]
 
 
@@ -289,9 +291,10 @@ class _Compiler:
         period = sig.period_ms or self.t.period_ms
         if period % self.t.tick_ms:
             self.problems.append(f"{path}.{name}: period_ms {period} is not a multiple of tick_ms {self.t.tick_ms}")
-        if station is not None and (sig.servo or sig.lag_s or sig.dead_time_s or sig.kind == "setpoint"):
+        if station is not None and (sig.servo or sig.lag_s or sig.dead_time_s or sig.process_noise
+                                    or sig.kind == "setpoint"):
             self.problems.append(f"{path}.{name}: a per-part signal is measured on the part: "
-                                 "no servo, lag, dead time or setpoint")
+                                 "no servo, lag, dead time, process noise or setpoint (its noise is per part)")
         node = self.add(Node(f"{path}.{name}", "part" if station is not None else
                              ("setpoint" if sig.kind == "setpoint" else "signal"), path, sig.nominal,
                              sig.range[0], sig.range[1], sig.unit, sig, size=sig.size, station=station,
@@ -339,9 +342,10 @@ class _Compiler:
                 return name
         if ref.startswith(PART):
             short = ref[len(PART):]
-            matches = [n for n, x in self.nodes.items() if x.role == "part" and n.rsplit(".", 1)[-1] == short]
-            if node.role == "part" and matches:
-                return matches[0]
+            matches = [x for n, x in self.nodes.items() if x.role == "part" and n.rsplit(".", 1)[-1] == short
+                       and node.station is not None and x.station is not None and x.station <= node.station]
+            if node.role == "part" and matches:  # its own station first, then the latest station before it
+                return max(matches, key=lambda x: (x.station == node.station, x.station)).name
             self.problems.append(f"{node.name}: unknown part attribute {ref!r} (lot properties: "
                                  f"{', '.join(p[len(PART):] for p in self.lot_properties) or 'none'}; "
                                  "or a per-part measurement)")
@@ -444,6 +448,10 @@ class _Compiler:
     def run(self) -> CompiledLine:
         self.declare()
         self.resolve_all()
+        chosen = self.t.quality_metric
+        if chosen is not None and not (chosen in self.nodes and self.nodes[chosen].signal is not None
+                                       and self.nodes[chosen].signal.kind == "quality"):  # type: ignore[union-attr]
+            self.problems.append(f"quality_metric {chosen!r} is not a kind: quality signal (a full tag name)")
         scalars, dynamic, levels, arrays, servos = self.order()
         if self.problems:
             raise TemplateError(self.problems)

@@ -114,6 +114,14 @@ class LineModel:
         self._delay_ring = np.tile(self._dyn_terms.evaluate(x_nom), (int(delay.max(initial=0)) + 1, 1))
         self._delay_row = 0
         self._levels = [(np.array([nodes[n].index for n in level], dtype=int), terms(level)) for level in c.instant_levels]
+        # process noise, per row of the dynamic block and of each instant level (None: none there)
+        def sigma(names: list[str]) -> np.ndarray | None:
+            values = np.array([nodes[n].signal.process_noise if nodes[n].signal else 0.0 for n in names])
+            return values if values.any() else None
+
+        self._dyn_noise = sigma(c.dynamic)
+        self._level_noise = [sigma(level) for level in c.instant_levels]
+        self._process_rng = rng_for(self.seed, f"{self.name}.process_noise")
         # servos: setpoint, actual, output indices and gains
         servo_nodes = [nodes[n] for n in c.servos]
         self._servo_sp = np.array([nodes[str(n.servo_setpoint)].index for n in servo_nodes], dtype=int)
@@ -269,6 +277,8 @@ class LineModel:
             x[self._servo_out] = output
         if len(self._dyn_index):
             target = self._dyn_terms.evaluate(x)
+            if self._dyn_noise is not None:
+                target += self._dyn_noise * self._process_rng.standard_normal(len(target))
             self._delay_row = (self._delay_row + 1) % len(self._delay_ring)
             self._delay_ring[self._delay_row] = target
             if self._delay.any():
@@ -276,8 +286,10 @@ class LineModel:
                 target = self._delay_ring[rows, np.arange(len(target))]
             current = x[self._dyn_index]
             x[self._dyn_index] = current + self._dyn_alpha * (target - current)
-        for index, terms in self._levels:
+        for (index, terms), noise in zip(self._levels, self._level_noise):
             x[index] = terms.evaluate(x)
+            if noise is not None:
+                x[index] += noise * self._process_rng.standard_normal(len(index))
         if len(self._array_base):
             self.arrays = self._array_base + self._array_weights @ self._array_terms.evaluate(x)
 

@@ -147,6 +147,9 @@ class Signal(_Strict):
     range: tuple[Number, Number] = Field(description="engineering range [low, high]")
     nominal: Number = Field(default=0.0, description="value at nominal inputs (a setpoint's initial value)")
     noise: Number = Field(default=0.0, ge=0, description="sensor noise, standard deviation")
+    process_noise: Number = Field(
+        default=0.0, ge=0, description="process noise: standard deviation added to the signal's target every tick "
+                                       "(what a servo works against; continuous signals only)")
     period_ms: int | None = Field(default=None, ge=1, description="sample period; default: the line's")
     lag_s: Number = Field(default=0.0, ge=0, description="first-order time constant")
     dead_time_s: Number = Field(default=0.0, ge=0, description="pure delay before the signal responds")
@@ -168,8 +171,9 @@ class Signal(_Strict):
             raise ValueError(f"range must be [low, high] with low < high, got {list(self.range)}")
         if self.size == 1 and not low <= self.nominal <= high:
             raise ValueError(f"nominal {self.nominal:g} is outside the range {low:g}..{high:g}")
-        if self.kind == "setpoint" and (self.inputs or self.servo or self.lag_s or self.dead_time_s):
-            raise ValueError("a setpoint is written, not computed: no inputs, servo, lag or dead time")
+        if self.kind == "setpoint" and (self.inputs or self.servo or self.lag_s or self.dead_time_s
+                                        or self.process_noise):
+            raise ValueError("a setpoint is written, not computed: no inputs, servo, lag, dead time or process noise")
         if self.servo is not None and self.size > 1:
             raise ValueError("a servo acts on a scalar signal (size 1)")
         if self.spec is not None and self.kind != "quality":
@@ -278,8 +282,9 @@ class Station(_Strict):
 
     ``measure`` are per-part signals (computed when the part leaves, from the process signals of
     the line and the part's attributes ``part.X``); their tags hold the latest part's value.
-    The station also counts parts (``<station>.parts``, ``<station>.rejects``) and keeps the
-    number of its latest part (``<station>.part_id``) and of each lot (``<station>.<lot>``).
+    The station publishes the share of the last 50 parts it rejected (``<station>.reject_rate``),
+    the number of its latest part (``<station>.part_id``) and of each of that part's lots
+    (``<station>.<lot>``).
     """
 
     asset: str = Field(description="the asset this station is (its path below the line)")
@@ -310,6 +315,9 @@ class LineTemplate(_Strict):
     assets: dict[Annotated[str, Field(pattern=NAME)], Asset] = Field(
         min_length=1, description="the line's assets by name, each with its own below it")
     parts: Parts | None = Field(default=None, description="discrete parts and their stations (optional)")
+    quality_metric: str | None = Field(
+        default=None, description="the quality characteristic a run's quality is scored on (a full tag); "
+                                  "default: the first kind: quality signal with spec limits")
 
     @model_validator(mode="after")
     def _periods(self) -> LineTemplate:

@@ -267,3 +267,56 @@ def test_a_setpoint_write_outside_its_range_is_refused() -> None:
         line.apply_setpoint("starter.press.force_sp", 25)
     with pytest.raises(KeyError, match="unknown setpoint"):
         line.apply_setpoint("starter.press.force", 5)
+
+
+def test_process_noise_is_what_a_servo_works_against(tmp_path: Path) -> None:
+    quiet = model_with(tmp_path, SERVO)
+    noisy_path = tmp_path / "noisy"
+    noisy_path.mkdir()
+    noisy = model_with(noisy_path, SERVO.replace("        lag_s: 0.2\n", "        lag_s: 0.2\n        process_noise: 0.5\n"))
+    valves = {id(m): [] for m in (quiet, noisy)}
+    for t in range(10_000, 30_000, 500):
+        for model in (quiet, noisy):
+            model.env.run(until=t)
+            valves[id(model)].append(value(model, "s.press.valve"))
+    assert np.std(valves[id(quiet)]) < 1e-9 < 0.1 < np.std(valves[id(noisy)])  # the output now moves
+    assert abs(np.mean(valves[id(noisy)]) - 50.0) < 2.0  # around its nominal: 10 N / 0.2
+
+
+def test_part_attributes_resolve_to_the_same_station_first(tmp_path: Path) -> None:
+    text = """\
+line: r
+assets:
+  a: {}
+  b: {}
+parts:
+  cycle_s: 1
+  stations:
+    - asset: a
+      process_s: 0.5
+      measure:
+        x: {range: [0, 100], nominal: 10}
+        y: {range: [0, 100], nominal: 1}
+    - asset: b
+      process_s: 0.5
+      measure:
+        x: {range: [0, 100], nominal: 20}
+        z: {range: [0, 100], nominal: 5, inputs: [{from: part.x}]}
+        w: {range: [0, 100], nominal: 5, inputs: [{from: part.y}]}
+"""
+    line = model_with(tmp_path, text)
+    nodes = line.compiled.nodes
+    assert nodes["r.b.z"].inputs[0][1] == ["r.b.x"]  # b's own x, not a's
+    assert nodes["r.b.w"].inputs[0][1] == ["r.a.y"]  # an earlier station's, when b has none
+
+
+def test_the_scored_quality_metric_can_be_chosen(tmp_path: Path) -> None:
+    from plant_models.line.compile import TemplateError, quality_characteristics
+
+    text = starter_template_path().read_text(encoding="utf-8")
+    chosen = model_with(tmp_path, text.replace("line: starter ", "quality_metric: starter.press.scratches\nline: starter "))
+    assert quality_characteristics(chosen.compiled)[0].tag == "starter.press.scratches"
+    assert quality_characteristics(LineModel(starter_template_path(), 0).compiled)[0].tag == \
+        "starter.press.push_out_force"  # default: the first with spec limits
+    with pytest.raises(TemplateError, match="quality_metric 'starter.press.force' is not a kind: quality"):
+        model_with(tmp_path, text.replace("line: starter ", "quality_metric: starter.press.force\nline: starter "))
