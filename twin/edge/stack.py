@@ -43,6 +43,7 @@ from types import TracebackType
 from typing import Any
 
 from rootcause.diagnoser import AlarmRef, DiagnosisLoop
+from rootcause.knowledge import KnowledgeFile
 from twin.contracts import Diagnosis, RunFiles
 from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER
 from twin.edge.bridge.mqtt import BrokerAddress
@@ -56,7 +57,7 @@ from twin.edge.historian import Historian
 from twin.edge.ledger import HEAD_SUFFIX
 from twin.edge.plugins.registry import make_detector, rootcause_loop
 from twin.edge.settings import EdgeSettings
-from virtual_plc.configfile import resolve_path
+from virtual_plc.configfile import load_yaml_model, resolve_path
 from virtual_plc.drivers import PlcDriver, make_driver
 from virtual_plc.endpoints import Endpoint, ResolvedEndpoints
 from virtual_plc.tagmap import TagMap
@@ -162,11 +163,20 @@ class EdgeStack:
                 old.unlink(missing_ok=True)
         m = self.messaging
         control = self.settings.control
-        playbook = load_playbook(resolve_path(control.playbook or "", self.base), self.tagmap)
+        playbook = load_playbook(resolve_path(control.playbook or "", self.base), self.tagmap,
+                                 extra_assets=self._knowledge_nodes())
         return await open_closed_loop(
             self.endpoints, self.out_dir, playbook=playbook, policy=control.policy, run_id=self.run_id,
             broker=m.broker, edge_account=m.edge_account, bridge_account=m.bridge_account,
             driver_factory=self.driver_factory, policy_plugin=self.settings.plugins.control_policy, base=self.base)
+
+    def _knowledge_nodes(self) -> list[str]:
+        """The nodes the knowledge file declares (assets a diagnosis may name without a tag of their own)."""
+        knowledge = self.settings.rootcause.knowledge
+        path = resolve_path(knowledge, self.base) if knowledge else None
+        if path is None or not path.is_file():
+            return []
+        return [node.name for node in load_yaml_model(KnowledgeFile, path).nodes]
 
     async def close(self) -> None:
         """Stop the closed loop, close the collectors and the historian, in that order (safe to call twice)."""

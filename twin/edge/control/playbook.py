@@ -19,6 +19,8 @@ select-before-operate timeout. Errors name the field and its line (:class:`Confi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import fnmatch
 from pathlib import Path
 from typing import Literal
@@ -148,30 +150,38 @@ def expand(template: str, candidate: Candidate) -> str:
     return template.replace("{asset}", candidate.asset).replace("{signal}", candidate.signal or "")
 
 
-def load_playbook(path: str | Path, tagmap: TagMap | None = None) -> Playbook:
-    """Read and validate a playbook; with ``tagmap``, also check every tag it could write and watch."""
+def load_playbook(path: str | Path, tagmap: TagMap | None = None, extra_assets: Sequence[str] = ()) -> Playbook:
+    """Read and validate a playbook; with ``tagmap``, also check every tag it could write and watch.
+
+    ``extra_assets`` are assets a diagnosis may name that have no tag of their own (a supplier
+    declared in the knowledge file): a rule may match them.
+    """
     document = read_yaml(path)
     playbook = validate_document(Playbook, document, path)
     if tagmap is not None:
         problems = [
             f"field {field}" + (f" (line {line})" if (line := line_of(document, loc)) else "") + f": {message}"
-            for loc, field, message in cross_check(playbook, tagmap)
+            for loc, field, message in cross_check(playbook, tagmap, extra_assets)
         ]
         if problems:
             raise ConfigError(path, problems)
     return playbook
 
 
-def cross_check(playbook: Playbook, tagmap: TagMap) -> list[tuple[tuple[int | str, ...], str, str]]:
-    """(location, dotted field, problem) for every tag a rule could touch that the tag map lacks."""
+def cross_check(playbook: Playbook, tagmap: TagMap,
+                extra_assets: Sequence[str] = ()) -> list[tuple[tuple[int | str, ...], str, str]]:
+    """(location, dotted field, problem) for every tag a rule could touch that the tag map lacks
+    (``extra_assets``: tag-less assets a rule may match, see :func:`load_playbook`)."""
     if playbook.plant != tagmap.plant:
         return [(("plant",), "plant", f"playbook is for {playbook.plant!r}, the tag map for {tagmap.plant!r}")]
     out: list[tuple[tuple[int | str, ...], str, str]] = []
     for i, rule in enumerate(playbook.rules):
         matched = assets_matching(rule.match.asset, tagmap)
-        if not matched:
+        extra = [a for a in extra_assets if fnmatch.fnmatchcase(a, rule.match.asset)]
+        if not matched and not extra:
             out.append((("rules", i, "match", "asset"), f"rules[{i}].match.asset",
-                        f"{rule.match.asset!r} matches no asset of the {tagmap.plant} tag map"))
+                        f"{rule.match.asset!r} matches no asset of the {tagmap.plant} tag map"
+                        + (" nor a node of the knowledge file" if extra_assets else "")))
         for j, action in enumerate(rule.actions):
             for asset in matched:
                 out.extend(_check_action(i, j, action, Candidate(asset=asset, score=1.0), tagmap))

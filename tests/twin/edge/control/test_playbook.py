@@ -97,3 +97,18 @@ def test_a_rule_that_does_nothing_is_an_error(tmp_path) -> None:
     text = "plant: t\nrules:\n  - name: idle\n    match: {asset: t.oven}\n"
     with pytest.raises(ConfigError, match=r"rules\[0\] \(line 3\).*neither actions nor a work_order"):
         load_playbook(write(tmp_path, text))
+
+
+def test_a_rule_may_match_a_tagless_asset_the_knowledge_file_declares(tmp_path: Path) -> None:
+    spec = load_scenario(REPO / "scenarios" / "coater_coil_ageing.yaml")
+    tagmap = scenario_tagmap(spec, build_episode_plant(spec, spec.seed))
+    path = tmp_path / "playbook.yaml"
+    path.write_text("plant: coater\nrules:\n  - name: a bad slurry batch -> tell the supplier\n"
+                    "    match: {asset: coater.slurry_supplier, kind: process}\n"
+                    "    work_order: \"quarantine the batch; {asset} to investigate\"\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="'coater.slurry_supplier' matches no asset of the coater tag map"):
+        load_playbook(path, tagmap)
+    playbook = load_playbook(path, tagmap, extra_assets=["coater.slurry_supplier"])
+    assert playbook.rule_for(Candidate(asset="coater.slurry_supplier", score=0.9)) is not None
+    with pytest.raises(ConfigError, match="nor a node of the knowledge file"):
+        load_playbook(path, tagmap, extra_assets=["coater.other_supplier"])
