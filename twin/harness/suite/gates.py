@@ -4,7 +4,8 @@
   ``detection_delay_s`` (and the other delays; a fault never detected counts as ∞),
   ``false_alarms_per_hour`` (alarms before the first onset, or in a clean run, per plant hour),
   ``top1_accuracy`` / ``top3_accuracy`` (1 or 0 per faulty episode; no diagnosis is 0),
-  ``alarms``, ``commands_applied``, ``commands_refused``, ``quality_final``, and for supply runs
+  ``alarms``, ``commands_applied``, ``commands_refused``, ``quality_final``, ``sentinel_recall`` and
+  ``sentinel_false_per_1000`` (a scenario with a ``sentinel`` block), and for supply runs
   ``escapes`` and every other numeric score. A metric that does not apply to an episode (a delay
   in a clean run) leaves it out.
 * **aggregate** — ``p50``, ``p90``, ``p95``, ``max``, ``min``, ``mean``, ``sum``; without one, the gate

@@ -45,6 +45,10 @@ def episode_metrics(report: Mapping[str, Any]) -> dict[str, float]:
             out[key] = math.inf if value is None else float(value)
         out["top1_accuracy"] = 1.0 if scores.get("top1_correct") else 0.0
         out["top3_accuracy"] = 1.0 if scores.get("top3_correct") else 0.0
+    sentinel = scores.get("sentinel") or {}
+    for key in ("recall", "false_per_1000"):
+        if isinstance(sentinel.get(key), (int, float)):
+            out[f"sentinel_{key}"] = float(sentinel[key])
     final = (scores.get("quality") or {}).get("final")
     if isinstance(final, (int, float)):
         out["quality_final"] = float(final)

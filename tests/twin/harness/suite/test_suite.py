@@ -195,3 +195,14 @@ def test_entry_gates_judge_only_their_own_episodes(tmp_path: Path) -> None:
     loop = gates["loop: verified_delay_s.max <= 120"]
     assert (loop.value, loop.passed, loop.episodes) == (130.0, False, 2)  # the plain run's ∞ is not its business
     assert [c.failed_gates for c in cases] == [[], [{"gate": "verified_delay_s.max <= 120", "value": 130.0}], []]
+
+
+def test_a_sentinel_score_is_gateable() -> None:
+    from twin.harness.suite.metrics import episode_metrics
+
+    report = {"faults": [{"onset_s": 10.0}], "durations": {"plant_s": 100.0},
+              "scores": {"sentinel": {"recall": 0.93, "false_per_1000": 0.4}, "quality": {}}}
+    metrics = episode_metrics(report)
+    assert (metrics["sentinel_recall"], metrics["sentinel_false_per_1000"]) == (0.93, 0.4)
+    assert parse_gate("sentinel_recall >= 0.9").holds(metrics["sentinel_recall"])
+    assert "sentinel_recall" not in episode_metrics({**report, "scores": {"quality": {}}})
