@@ -4,7 +4,7 @@ Commands
 --------
 * ``twin run SCENARIO`` — run one episode (lockstep over real sockets, or ``--offline``).
 * ``twin plc serve SCENARIO`` — serve the scenario's virtual PLC in real time.
-* ``twin tags export SCENARIO`` — write the scenario's tag map as CSV (or YAML).
+* ``twin tags export|import`` — a tag map out (CSV, YAML, Kepware CSV), or in from a tag export (:mod:`twin.cli.tags`).
 * ``twin plot RUN_DIR`` — a PNG of chosen tags over plant time, quality and fault onsets marked.
 * ``twin scenario check [FILES]`` — validate scenario files; ``--determinism`` runs each twice.
 * ``twin detect arl DETECTOR`` — Monte Carlo run lengths of a detector at chosen shifts.
@@ -34,6 +34,7 @@ from twin.cli.edge import edge_app
 from twin.cli.ledger import ledger_app
 from twin.cli.report import report_app
 from twin.cli.rootcause import rootcause_app
+from twin.cli.tags import tags_app
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 
 app = command_group("Quality Twin: fault-injection testbed for manufacturing quality.")
 plc_app = command_group("Virtual PLCs.")
-tags_app = command_group("Tag maps.")
 scenario_app = command_group("Scenario files.")
 app.add_typer(plc_app, name="plc")
 app.add_typer(tags_app, name="tags")
@@ -167,25 +167,6 @@ def plc_serve(
         console.print("stopped")
     except OSError as err:
         raise fail(f"cannot serve: {err}", 1) from None
-
-
-@tags_app.command("export")
-def tags_export(
-    scenario: Path = typer.Argument(..., help="scenario YAML file"),
-    out: Path = typer.Option(Path("tags.csv"), help="output file: .csv (PLC tag export) or .yaml"),
-) -> None:
-    """Write the scenario's tag map (every address and OPC UA node explicit)."""
-    from twin.harness.episode import build_episode_plant, scenario_tagmap
-
-    spec = _load(scenario)
-    tagmap = scenario_tagmap(spec, build_episode_plant(spec, spec.seed))
-    if out.suffix.lower() in (".yaml", ".yml"):
-        tagmap.to_yaml(out)
-    elif out.suffix.lower() == ".csv":
-        tagmap.to_csv(out)
-    else:
-        raise fail(f"--out must end in .csv or .yaml, not {out.suffix!r}")
-    console.print(f"wrote {len(tagmap)} tags to {out}")
 
 
 @app.command()
