@@ -12,7 +12,7 @@ from app_pages.panels import render_run
 from twin.harness.runview import load_run
 from twin.harness.runview.whatif import METHODS, FaultKnob, Knobs, LiveRun, fault_targets, run_whatif, whatif_dir
 from twin.harness.scenario import Scenario, load_scenario
-from virtual_plc.configfile import ConfigError
+from qtconfig import ConfigError
 
 
 @st.cache_data(show_spinner=False)

@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from virtual_plc.configfile import ConfigError, line_of, read_yaml, validate_document
+from qtconfig import ConfigError, line_of, read_yaml, validate_document
 
 NodeKind = Literal["equipment", "process_variable", "quality", "environment"]
 RELATIONS = ("has_signal", "causes")  # the graph's edge relations (rootcause.graph, rootcause.tensors)

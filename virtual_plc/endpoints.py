@@ -28,7 +28,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ruamel.yaml import YAML
 
-from virtual_plc.configfile import ConfigError, load_yaml_model
+from qtconfig import ConfigError, load_yaml_model
 from virtual_plc.tagmap import Tag, TagMap, load_tagmap, select_tags
 
 

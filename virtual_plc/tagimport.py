@@ -34,7 +34,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from virtual_plc.configfile import ConfigError
+from qtconfig import ConfigError
 from virtual_plc.tagmap import DType, Tag, TagMap
 
 FORMATS: tuple[str, ...] = ("kepware", "tia", "rockwell")
@@ -506,7 +506,7 @@ def import_tags(path: str | Path, fmt: str, plant: str | None = None) -> ImportR
     """Read a ``kepware``, ``tia`` or ``rockwell`` tag export into a tag map.
 
     ``plant`` defaults to the file's name. A file that cannot be read at all (missing, not the
-    format, no header) raises :class:`~virtual_plc.configfile.ConfigError`; a row that cannot
+    format, no header) raises :class:`~qtconfig.ConfigError`; a row that cannot
     become a tag is skipped and named in the result.
     """
     path = Path(path)

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from virtual_plc.configfile import ConfigError, describe_validation_error, read_yaml, validate_document
+from qtconfig import ConfigError, describe_validation_error, read_yaml, validate_document
 
 DType = Literal["int16", "uint16", "int32", "uint32", "float32", "float64", "uint64"]
 Table = Literal["holding", "input"]

@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from virtual_plc.configfile import load_yaml_model
+from qtconfig import load_yaml_model
 
 NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Number = float
@@ -327,7 +327,7 @@ class LineTemplate(_Strict):
 
 
 def load_template(path: str | Path) -> LineTemplate:
-    """Read and validate a line template; a :class:`~virtual_plc.configfile.ConfigError` names
+    """Read and validate a line template; a :class:`~qtconfig.ConfigError` names
     the file, the field and its line for any problem."""
     return load_yaml_model(LineTemplate, path)
 

@@ -73,7 +73,7 @@ def check_template(path: str | Path, seconds: float | None = None, seed: int = 0
 
     Raises
     ------
-    virtual_plc.configfile.ConfigError
+    qtconfig.ConfigError
         A field is wrong (named with its line).
     plant_models.line.compile.TemplateError
         Unknown references or algebraic loops (every one named).

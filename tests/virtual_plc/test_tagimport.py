@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import REPO
 from tests.support import every_kind_tagmap
-from virtual_plc.configfile import ConfigError
+from qtconfig import ConfigError
 from virtual_plc.tagimport import (
     DEFAULT_PERIOD_MS,
     FLOAT_RANGE,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import every_kind_tagmap
-from virtual_plc.configfile import ConfigError
+from qtconfig import ConfigError
 from virtual_plc.tagmap import Tag, TagMap, load_tagmap
 
 

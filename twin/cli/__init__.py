@@ -57,7 +57,7 @@ app.command("check")(check)
 
 def _load(path: Path) -> Scenario:
     from twin.harness.scenario import load_scenario
-    from virtual_plc.configfile import ConfigError
+    from qtconfig import ConfigError
 
     try:
         return load_scenario(path)
@@ -84,7 +84,7 @@ def run(
     from twin.edge.plugins.guard import PluginError
     from twin.harness.episode import EpisodeConfig, run_episode
     from twin.harness.supply.scenario import is_supply_file
-    from virtual_plc.configfile import ConfigError
+    from qtconfig import ConfigError
 
     if is_supply_file(scenario):  # supply scenarios (kind: supply) have their own runner
         from twin.cli.supply import run_supply_file
@@ -198,7 +198,7 @@ def scenario_check(
     """Validate scenario files; with --determinism, same seed -> identical historian."""
     from twin.harness.checks import check_determinism
     from twin.harness.scenario import load_scenario
-    from virtual_plc.configfile import ConfigError
+    from qtconfig import ConfigError
 
     quiet_libraries()
     paths = files or sorted(Path("scenarios").glob("*.yaml"))

@@ -31,7 +31,7 @@ def check(
     from twin.harness.suite.junit import write_junit
     from twin.harness.suite.runner import JUNIT_FILE, load_baseline, run_suite, write_summary
     from twin.harness.suite.spec import load_suite
-    from virtual_plc.configfile import ConfigError
+    from qtconfig import ConfigError
 
     try:
         suite = load_suite(suite_file)

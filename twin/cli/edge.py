@@ -39,7 +39,7 @@ def edge_run(
     from twin.edge.realtime import run_edge
     from twin.edge.settings import describe_files, load_edge_settings, with_files
     from twin.harness.plants import with_plant_defaults
-    from virtual_plc.configfile import ConfigError
+    from qtconfig import ConfigError
     from virtual_plc.endpoints import load_endpoints
 
     quiet_libraries()

@@ -25,7 +25,7 @@ def line_check(
 
     from plant_models.line.compile import TemplateError
     from plant_models.line.tools import check_template
-    from virtual_plc.configfile import ConfigError
+    from qtconfig import ConfigError
 
     console = Console()
     try:
@@ -57,7 +57,7 @@ def line_graph(
     """Draw the template's declared structure: conditions and setpoints on the left, quality on the right."""
     from plant_models.line.compile import TemplateError
     from plant_models.line.tools import draw_template
-    from virtual_plc.configfile import ConfigError
+    from qtconfig import ConfigError
 
     try:
         written = draw_template(template, out)

@@ -53,7 +53,7 @@ def tags_export(
 
 def _tagmap_of(source: Path) -> TagMap:
     """The tag map of a tag map file (.csv, or YAML with ``tags:``) or of a scenario, allocated."""
-    from virtual_plc.configfile import ConfigError, read_yaml
+    from qtconfig import ConfigError, read_yaml
     from virtual_plc.tagmap import load_tagmap
 
     try:
@@ -77,7 +77,7 @@ def tags_import(
     plant: Optional[str] = typer.Option(None, help="plant name, first word of every tag name (default: FILE's name)"),
 ) -> None:
     """Make a tag map from a plant's tag export; every row it cannot import is named (file, row, column)."""
-    from virtual_plc.configfile import ConfigError
+    from qtconfig import ConfigError
     from virtual_plc.tagimport import FORMATS, import_tags
 
     if source_format not in FORMATS:

@@ -14,7 +14,7 @@ from rootcause.settings import RootCauseSettings
 from twin.contracts import Policy
 from twin.edge.detection.settings import DetectionSettings
 from twin.edge.plugins.choice import PluginChoices
-from virtual_plc.configfile import read_yaml, resolve_path, validate_document
+from qtconfig import read_yaml, resolve_path, validate_document
 
 
 class ControlSettings(BaseModel):

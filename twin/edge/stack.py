@@ -57,7 +57,7 @@ from twin.edge.historian import Historian
 from twin.edge.ledger import HEAD_SUFFIX
 from twin.edge.plugins.registry import make_detector, rootcause_loop
 from twin.edge.settings import EdgeSettings
-from virtual_plc.configfile import load_yaml_model, resolve_path
+from qtconfig import load_yaml_model, resolve_path
 from virtual_plc.drivers import PlcDriver, make_driver
 from virtual_plc.endpoints import Endpoint, ResolvedEndpoints
 from virtual_plc.tagmap import TagMap

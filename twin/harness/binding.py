@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from plant_models.base import PlantModel
-from virtual_plc.configfile import ConfigError
+from qtconfig import ConfigError
 from virtual_plc.endpoints import Endpoint, EndpointFile
 from virtual_plc.tagmap import Tag, TagMap
 

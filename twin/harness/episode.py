@@ -41,7 +41,7 @@ from twin.harness.plants import with_plant_defaults
 from twin.harness.scenario import Scenario
 from twin.harness.scores import score_run, with_answers
 from twin.harness.sentinel import score_sentinel
-from virtual_plc.configfile import ConfigError
+from qtconfig import ConfigError
 from virtual_plc.drivers import ImageDriver, PlcDriver, make_driver
 from virtual_plc.endpoints import Endpoint, load_endpoints, read_endpoint_file
 from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port

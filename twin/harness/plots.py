@@ -365,7 +365,7 @@ def _series(reader: HistorianReader, tag: str, resolution_ms: int, end_ms: int) 
 
 def _tag_info(run_dir: Path) -> dict[str, dict[str, Any]]:
     """Unit and engineering range per tag from the run's ``tags.csv`` (none if the run has no readable one)."""
-    from virtual_plc.configfile import ConfigError
+    from qtconfig import ConfigError
     from virtual_plc.tagmap import load_tagmap
 
     try:

@@ -2,7 +2,7 @@
 
 A scenario is YAML validated by :class:`Scenario`; :func:`load_scenario` also checks the
 faults against the plant (kind, target) and reports any problem as a
-:class:`~virtual_plc.configfile.ConfigError` naming the field and its line, e.g.::
+:class:`~qtconfig.ConfigError` naming the field and its line, e.g.::
 
     scenarios/broken.yaml: field faults[0].target (line 14): 'coater.blade9' is not a
     target of blade_pressure_drift; valid: coater.blade1, coater.blade2, ...
@@ -23,7 +23,7 @@ from twin.edge.detection.settings import DetectionSettings
 from twin.edge.plugins.choice import PluginChoices
 from twin.edge.settings import AlignmentSettings, ControlSettings
 from twin.harness.sentinel import SentinelSettings
-from virtual_plc.configfile import ConfigError, line_of, read_yaml, resolve_path, validate_document
+from qtconfig import ConfigError, line_of, read_yaml, resolve_path, validate_document
 
 # the example scenarios of the repository (a checkout has them; a wheel install reads the user's own files)
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"

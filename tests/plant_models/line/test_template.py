@@ -11,7 +11,7 @@ from plant_models.line import starter_template_path, template_of
 from plant_models.line.compile import TemplateError, compile_template
 from plant_models.line.template import LineTemplate, load_template
 from tests.conftest import REPO
-from virtual_plc.configfile import ConfigError
+from qtconfig import ConfigError
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -19,7 +19,7 @@ from twin.cli import app
 from twin.cli.summary import MAX_DIAGNOSES, print_summary
 from twin.contracts import RunReport
 from twin.harness.scenario import load_scenario
-from virtual_plc.configfile import ConfigError
+from qtconfig import ConfigError
 
 runner = CliRunner()
 FLAGSHIP = REPO / "scenarios" / "coater_coil_ageing.yaml"

@@ -198,7 +198,7 @@ def test_a_scenario_endpoint_file_fixes_the_ports_the_edge_uses(tmp_path: Path) 
 
 
 def test_a_virtual_plc_refuses_an_endpoint_file_off_loopback(tmp_path: Path) -> None:
-    from virtual_plc.configfile import ConfigError
+    from qtconfig import ConfigError
 
     (tmp_path / "endpoints.yaml").write_text(
         "tag_map: line.csv\nplcs:\n  - {name: head, protocol: modbus, host: 10.0.0.5, port: 5020}\n"

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import REPO
 from twin.harness.scenario import load_scenario
-from virtual_plc.configfile import ConfigError
+from qtconfig import ConfigError
 
 SHIPPED = sorted(p for p in (REPO / "scenarios").glob("*.yaml") if not p.stem.startswith("supply_"))
 

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from twin.contracts import Candidate
 from twin.edge.control.interlocks import InterlockSettings
-from virtual_plc.configfile import ConfigError, line_of, read_yaml, validate_document
+from qtconfig import ConfigError, line_of, read_yaml, validate_document
 from virtual_plc.tagmap import TagMap
 
 

@@ -34,7 +34,7 @@ from twin.edge.frames import ElementIndex
 from twin.edge.plugins.choice import PluginChoice
 from twin.edge.plugins.guard import GuardedDetector, GuardedDiagnoser, GuardedPolicy, PluginError
 from twin.edge.plugins.protocols import PluginContext
-from virtual_plc.configfile import ConfigError, resolve_path
+from qtconfig import ConfigError, resolve_path
 from virtual_plc.tagmap import TagMap
 
 Kind = Literal["detector", "diagnoser", "control_policy"]

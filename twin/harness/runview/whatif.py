@@ -43,7 +43,7 @@ from twin.edge.detection.alarms import AlarmManager
 from twin.edge.frames import Frame
 from twin.harness.episode import EpisodeConfig, Progress, Wiring, run_episode
 from twin.harness.scenario import Scenario, check_faults
-from virtual_plc.configfile import ConfigError
+from qtconfig import ConfigError
 
 METHODS: tuple[str, ...] = get_args(Method)
 OPEN_STATES = ("unack_active", "ack_active", "unack_rtn", "shelved")

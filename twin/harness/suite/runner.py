@@ -162,7 +162,7 @@ def _preload() -> None:
 def _explained(err: BaseException) -> bool:
     """Errors whose message says it all (no traceback needed)."""
     from twin.edge.plugins.guard import PluginError
-    from virtual_plc.configfile import ConfigError
+    from qtconfig import ConfigError
 
     return isinstance(err, (PluginError, ConfigError, EpisodeTimeout))
 

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from twin.harness.suite.gates import Gate, parse_gate
-from virtual_plc.configfile import ConfigError, read_yaml, resolve_path, validate_document
+from qtconfig import ConfigError, read_yaml, resolve_path, validate_document
 
 
 class _Strict(BaseModel):

@@ -2,7 +2,7 @@
 
 A supply scenario is a different kind of file from a plant scenario (``twin.harness.scenario``): no PLC,
 no scan, time in hours and days. Errors name the field and its line, as for every file a
-person writes (``virtual_plc.configfile``).
+person writes (``qtconfig``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from supply_chain_sim.spec import Chain
 from twin.edge.supply.field import QualificationBand
 from twin.edge.supply.oem import OemSettings
 from twin.harness.supply.portal import PortalSettings
-from virtual_plc.configfile import load_yaml_model, read_yaml
+from qtconfig import load_yaml_model, read_yaml
 
 
 class Costs(BaseModel):

@@ -13,7 +13,7 @@ from twin.contracts import Candidate
 from twin.edge.control.playbook import expand, load_playbook
 from twin.harness.episode import build_episode_plant, scenario_tagmap
 from twin.harness.scenario import load_scenario
-from virtual_plc.configfile import ConfigError
+from qtconfig import ConfigError
 
 
 @pytest.mark.parametrize("scenario", ["coater_coil_ageing.yaml", "tep_idv04.yaml"])

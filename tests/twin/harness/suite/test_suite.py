@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from tests.conftest import REPO
 from twin.cli import app
 from twin.harness.suite import load_suite, parse_gate
-from virtual_plc.configfile import ConfigError
+from qtconfig import ConfigError
 
 runner = CliRunner()
 DRIFT = REPO / "scenarios" / "coater_blade_drift.yaml"

@@ -15,7 +15,7 @@ from twin.cli import app
 from twin.edge.ledger import read_entries
 from twin.harness.supply.runner import run_episode, run_supply
 from twin.harness.supply.scenario import load_supply_scenario
-from virtual_plc.configfile import ConfigError
+from qtconfig import ConfigError
 
 pytestmark = pytest.mark.slow  # supply episodes end to end, about 40 s
 
