@@ -15,6 +15,8 @@ A stale value keeps the last good value; bad and missing values are NaN.
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -60,6 +62,8 @@ class Frame:
 
     ``fresh`` marks the elements sampled at this frame (their tag was due); the
     historian stores those, so each tag keeps its own rate on the common timeline.
+    ``wall_ms`` is the UTC wall-clock time (ms since the epoch) the edge aligned the frame at:
+    the receive time of its samples, stored beside plant time.
     """
 
     ts_ms: int
@@ -67,6 +71,7 @@ class Frame:
     values: np.ndarray
     quality: np.ndarray
     fresh: np.ndarray
+    wall_ms: int = 0
 
     def value(self, tag: str) -> float | np.ndarray:
         """Value of ``tag``: a float for a scalar, an array for an array tag."""
@@ -114,9 +119,10 @@ class Aligner:
         self.last_failed[positions] = ~ok
         self._fresh[positions] = True
 
-    def frame(self, ts_ms: int) -> Frame:
-        """The frame at ``ts_ms``; resets the "sampled since last frame" marks."""
+    def frame(self, ts_ms: int, wall_ms: int | None = None) -> Frame:
+        """The frame at ``ts_ms`` (``wall_ms``: its UTC time, default now); resets the "sampled since last
+        frame" marks."""
         quality = classify(ts_ms, self.last_good_ms, self.last_failed, self.bound_ms)
         values = np.where(quality <= Quality.STALE, self.last_value, np.nan)
         fresh, self._fresh = self._fresh, np.zeros_like(self._fresh)
-        return Frame(ts_ms, self.index, values, quality, fresh)
+        return Frame(ts_ms, self.index, values, quality, fresh, time.time_ns() // 1_000_000 if wall_ms is None else wall_ms)

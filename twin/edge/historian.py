@@ -1,8 +1,10 @@
 """The historian: one DuckDB file per run, in long format, with a small query API.
 
-Table ``samples(ts_ms BIGINT, tag VARCHAR, value DOUBLE, quality ENUM)`` holds, for every
-frame, the elements sampled at that frame (each tag at its own rate, on the common
-plant-time timeline); ``ts_ms`` is plant time, so runs compare. Array tags are stored
+Table ``samples(ts_ms BIGINT, tag VARCHAR, value DOUBLE, quality ENUM, wall_utc TIMESTAMPTZ)`` holds,
+for every frame, the elements sampled at that frame (each tag at its own rate, on the common
+plant-time timeline); ``ts_ms`` is plant (run) time, so runs compare, and ``wall_utc`` the UTC
+wall-clock time the edge received them (not part of :meth:`HistorianReader.digest`: two runs of
+one seed store the same samples at different hours). Array tags are stored
 per element (``coater.xray.thickness_profile[7]``). Table ``elements`` describes each
 element (tag, unit, period), so the file explains itself.
 
@@ -44,7 +46,7 @@ class Historian:
         self.con.execute(f"CREATE TYPE quality_t AS {_QUALITY_ENUM}")
         self.con.execute(
             "CREATE TABLE samples (ts_ms BIGINT NOT NULL, tag VARCHAR NOT NULL, "
-            "value DOUBLE, quality quality_t NOT NULL)"
+            "value DOUBLE, quality quality_t NOT NULL, wall_utc TIMESTAMPTZ)"
         )
         self.con.execute(
             "CREATE TABLE elements (name VARCHAR PRIMARY KEY, tag VARCHAR, unit VARCHAR, period_ms BIGINT)"
@@ -58,7 +60,7 @@ class Historian:
             self.con.executemany("INSERT INTO elements VALUES (?, ?, ?, ?)", rows)
         self._names = pa.array(index.names, type=pa.string())
         self._qualities = pa.array(QUALITY_NAMES, type=pa.string())
-        self._buffer: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._buffer: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
         self._buffered = 0
         self.frames = 0
         self.closed = False
@@ -67,7 +69,8 @@ class Historian:
     def append(self, frame: Frame) -> None:
         """Buffer the fresh elements of ``frame``; flushes when the buffer is full."""
         positions = np.flatnonzero(frame.fresh)
-        self._buffer.append((frame.ts_ms, positions, frame.values[positions], frame.quality[positions]))
+        self._buffer.append((frame.ts_ms, frame.wall_ms, positions, frame.values[positions],
+                             frame.quality[positions]))
         self._buffered += len(positions)
         self.frames += 1
         if self._buffered >= self.flush_rows:
@@ -77,20 +80,23 @@ class Historian:
         """Write buffered rows to the database."""
         if not self._buffer:
             return
-        ts = np.concatenate([np.full(len(p), t, dtype=np.int64) for t, p, _, _ in self._buffer])
-        positions = np.concatenate([p for _, p, _, _ in self._buffer])
-        values = np.concatenate([v for _, _, v, _ in self._buffer])
-        quality = np.concatenate([q for _, _, _, q in self._buffer]).astype(np.int32)
+        ts = np.concatenate([np.full(len(p), t, dtype=np.int64) for t, _, p, _, _ in self._buffer])
+        wall = np.concatenate([np.full(len(p), w, dtype=np.int64) for _, w, p, _, _ in self._buffer])
+        positions = np.concatenate([p for _, _, p, _, _ in self._buffer])
+        values = np.concatenate([v for _, _, _, v, _ in self._buffer])
+        quality = np.concatenate([q for _, _, _, _, q in self._buffer]).astype(np.int32)
         batch = pa.table(
             {
                 "ts_ms": ts,
                 "tag": pa.DictionaryArray.from_arrays(pa.array(positions.astype(np.int32)), self._names),
                 "value": pa.array(values, from_pandas=True),
                 "quality": pa.DictionaryArray.from_arrays(pa.array(quality), self._qualities),
+                "wall_ms": wall,
             }
         )
         self.con.register("_batch", batch)
-        self.con.execute("INSERT INTO samples SELECT ts_ms, tag::VARCHAR, value, quality::VARCHAR FROM _batch")
+        self.con.execute("INSERT INTO samples SELECT ts_ms, tag::VARCHAR, value, quality::VARCHAR, "
+                         "to_timestamp(wall_ms / 1000.0) FROM _batch")
         self.con.unregister("_batch")
         self._buffer, self._buffered = [], 0
 
@@ -174,7 +180,7 @@ class HistorianReader:
     ) -> pa.Table:
         """Rows with ``start_ms <= ts_ms < end_ms`` for ``tags`` (elements or whole array tags)."""
         where, params = self._where(start_ms, end_ms, tags)
-        sql = f"SELECT ts_ms, tag, value, quality::VARCHAR AS quality FROM samples {where} ORDER BY ts_ms, tag"
+        sql = f"SELECT ts_ms, tag, value, quality::VARCHAR AS quality, wall_utc FROM samples {where} ORDER BY ts_ms, tag"
         return self.con.sql(sql, params=params).to_arrow_table()
 
     def resample(
@@ -229,7 +235,7 @@ class HistorianReader:
         """Write every row, ordered by time and tag, to a Parquet file."""
         path = Path(path)
         self.con.execute(
-            f"COPY (SELECT ts_ms, tag, value, quality::VARCHAR AS quality FROM samples ORDER BY ts_ms, tag) "
+            f"COPY (SELECT ts_ms, tag, value, quality::VARCHAR AS quality, wall_utc FROM samples ORDER BY ts_ms, tag) "
             f"TO '{path.as_posix()}' (FORMAT parquet)"
         )
         return path

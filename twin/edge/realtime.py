@@ -6,8 +6,10 @@ of ``scan_ms / speed`` wall seconds it polls every PLC on the edge's own time gr
 at the PLC's clock), aligns a frame, stores it in the historian, runs detection, root cause
 and the control loop; commands go over MQTT to the PLC bridge (in this process unless
 ``bridge=False``), which writes them through the same drivers, reads back and acks.
-When the edge falls behind the wall clock it catches up without sleeping and counts the late
-ticks. Everything goes to ``out_dir``: ``historian.duckdb``, ``ledger.jsonl``,
+When the edge falls behind the wall clock it skips the ticks it missed and counts them: a frame
+is stamped with the edge time it was taken at, so a slow poll or a frozen device never
+compresses time (a 12 s outage is 12 s of ``bad`` samples). Every sample also carries the UTC
+wall-clock time the edge received it (the historian's ``wall_utc``). Everything goes to ``out_dir``: ``historian.duckdb``, ``ledger.jsonl``,
 ``bridge_journal.jsonl`` and ``edge.json`` (alarms, diagnoses, commands, counts, refreshed while it runs; no truth,
 so no scores).
 
@@ -141,8 +143,10 @@ async def run_edge(
                 wait = started + k * scan_ms / 1000 / speed - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
-                else:
-                    result.late_ticks += 1
+                else:  # late: the next frame is stamped when it happens, never compressing time
+                    due = int((time.monotonic() - started) * 1000 * speed // scan_ms)
+                    result.late_ticks += 1 + max(0, due - k)
+                    k = max(k, due)
                     await asyncio.sleep(0)  # let the bridge and the MQTT links run
     finally:
         _summarise(result, edge, out)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from pathlib import Path
 
 import duckdb
@@ -37,7 +39,11 @@ def test_long_format_each_tag_at_its_own_rate(tmp_path: Path) -> None:
         assert reader.tags() == ["l.a.fast", "l.b.profile[0]", "l.b.profile[1]"]
     assert sum(r["tag"] == "l.a.fast" for r in rows) == 50
     assert sum(r["tag"] == "l.b.profile[1]" for r in rows) == 5
+    wall = rows[0].pop("wall_utc")
     assert rows[0] == {"ts_ms": 0, "tag": "l.a.fast", "value": 0.0, "quality": "good"}
+    # beside plant time, the UTC wall-clock time the edge received the sample
+    assert wall.utcoffset() == datetime.timedelta(0)
+    assert abs((datetime.datetime.now(datetime.UTC) - wall).total_seconds()) < 600
 
 
 def test_nothing_buffered_is_lost_when_the_run_stops(tmp_path: Path) -> None:
@@ -96,3 +102,17 @@ def test_the_file_describes_its_elements(tmp_path: Path) -> None:
     rows = con.execute("SELECT name, tag, unit, period_ms FROM elements ORDER BY name").fetchall()
     assert rows[0] == ("l.a.fast", "l.a.fast", "N", 10)
     assert rows[2] == ("l.b.profile[1]", "l.b.profile", "", 100)
+
+
+def test_a_frames_wall_clock_time_is_stored_to_the_millisecond(tmp_path) -> None:
+    from twin.edge.frames import Aligner, ElementIndex
+    from virtual_plc.tagmap import Tag
+
+    index = ElementIndex([Tag(name="l.a.x", low=0, high=10, period_ms=10)])
+    aligner = Aligner(index)
+    at = 1_796_000_000_123  # 2026-11-30, ms since the epoch
+    with Historian(tmp_path / "h.duckdb", index) as historian:
+        aligner.update(np.array([0]), np.array([1.5]), 40)
+        historian.append(aligner.frame(40, wall_ms=at))
+        rows = historian.reader().window().to_pylist()
+    assert rows[0]["ts_ms"] == 40 and round(rows[0]["wall_utc"].timestamp() * 1000) == at

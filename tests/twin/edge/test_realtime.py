@@ -236,20 +236,29 @@ def test_edge_run_duration_counts_plc_seconds_and_wall_seconds_count_wall_time(t
         plc, endpoints = await serve_bare_modbus(tagmap, tmp_path)
         try:
             runs = {}
-            for name, flags in (("plant", ["--duration", "0.5"]), ("wall", ["--wall-seconds", "0.5"])):
+            for name, flags in (("plant", ["--duration", "0.5", "--scan-ms", "10"]),
+                                ("wall", ["--wall-seconds", "0.5", "--scan-ms", "10"]),
+                                ("too_fast", ["--wall-seconds", "1.5", "--scan-ms", "1"])):
                 cli = await asyncio.create_subprocess_exec(
                     *TWIN, "edge", "run", "--endpoints", str(endpoints), "--settings", str(settings), "--out",
-                    str(tmp_path / name), "--scan-ms", "10", *flags, cwd=tmp_path, stderr=subprocess.PIPE)
+                    str(tmp_path / name), *flags, cwd=tmp_path, stderr=subprocess.PIPE)
                 _, stderr = await asyncio.wait_for(cli.communicate(), 120)  # bounds a hung edge, not its speed
                 assert cli.returncode == 0, stderr.decode()
                 runs[name] = json.loads((tmp_path / name / "edge.json").read_text())
-            return runs["plant"], runs["wall"]
+            return runs
         finally:
             await plc.stop()
 
-    plant, wall = asyncio.run(main())
-    assert plant["frames"] == 50 and plant["end_t_ms"] - plant["start_t_ms"] == 490
+    runs = asyncio.run(main())
+    plant, wall, too_fast = runs["plant"], runs["wall"], runs["too_fast"]
+    # every tick of the 0.5 s PLC grid was taken, or skipped and counted late (never squeezed in)
+    assert 0 < plant["frames"] <= 50 and plant["end_t_ms"] - plant["start_t_ms"] <= 490
+    assert plant["frames"] + plant["late_ticks"] >= 50
     assert wall["frames"] >= 1  # stopped by the wall clock, after however many ticks it managed
+    # a 1 ms scan no machine holds: frames are stamped when they happen, so 1.5 s of wall time is not
+    # stored as the few hundred ms its frames would add up to
+    span_ms = too_fast["end_t_ms"] - too_fast["start_t_ms"]
+    assert span_ms >= 1000 and too_fast["frames"] + too_fast["late_ticks"] >= span_ms
 
 
 def test_edge_run_needs_nothing_from_the_project_for_a_line_it_does_not_know(tmp_path: Path) -> None:
