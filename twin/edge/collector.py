@@ -47,6 +47,12 @@ class Collector:
         self.stats = CollectorStats()
         self._positions: dict[ElementLayout, np.ndarray] = {}
         self._was_down = False
+        self.last_failed_ms: int | None = None  # edge time of the latest failed poll
+
+    @property
+    def down(self) -> bool:
+        """True while the PLC does not answer (from a failed poll until the next good one)."""
+        return self._was_down
 
     def _positions_of(self, due: DueSet) -> np.ndarray:
         """Aligner positions of the due set's elements, clock excluded (cached)."""
@@ -68,6 +74,7 @@ class Collector:
             if not self._was_down:
                 log.warning("collector %s: %s; samples are bad until it reconnects", self.name, err)
             self._was_down = True
+            self.last_failed_ms = t_ms
             self.aligner.update(positions, np.full(len(positions), np.nan), t_ms)
             return None
         if self._was_down:

@@ -50,13 +50,15 @@ from twin.edge.bridge.mqtt import BrokerAddress
 from twin.edge.collector import Collector, build_collectors, element_index, poll_all
 from twin.edge.control.playbook import load_playbook
 from twin.edge.control.wiring import ClosedLoop, open_closed_loop
-from twin.edge.detection.alarms import Alarm, AlarmManager
+from twin.edge.detection.alarms import Alarm, AlarmManager, Signal
 from twin.edge.detection.monitor import Detector
 from twin.edge.frames import Aligner, ElementIndex, Frame
 from twin.edge.historian import Historian
 from twin.edge.ledger import HEAD_SUFFIX
 from twin.edge.plugins.registry import make_detector, rootcause_loop
 from twin.edge.settings import EdgeSettings
+
+COMM_DETECTOR = "comm"  # the alarm of a PLC link: tag = the endpoint's name, rule comm_lost
 from qtconfig import load_yaml_model, resolve_path
 from virtual_plc.drivers import PlcDriver, make_driver
 from virtual_plc.endpoints import Endpoint, ResolvedEndpoints
@@ -121,6 +123,7 @@ class EdgeStack:
         self.control: ClosedLoop | None = None
         self.analysis_wall_ms = 0.0  # detection + root cause on scans that raised alarms or diagnosed
         self.notes: list[str] = []  # what the edge runs without, said once (edge.json, the console)
+        self._source_of: dict[str, Collector] = {}  # tag element -> the collector that reads it
         self._exit = AsyncExitStack()
 
     @property
@@ -196,14 +199,16 @@ class EdgeStack:
         frame = await poll_all(self.collectors, self.aligner, t_ms)
         self.historian.append(frame)
         step = Step(frame)
+        started = time.perf_counter()
+        signals = self._comm_signals()
         if self.detector is not None:
-            started = time.perf_counter()
-            step.alarms = self.alarms.process(t_ms, self.detector.observe(frame))
-            if self.diagnosis is not None:
-                refs = [AlarmRef(a.id, a.tag, a.t_ms) for a in step.alarms]
-                step.diagnosis = self.diagnosis.step(t_ms, refs, self.historian.reader)
-            if step.alarms or step.diagnosis is not None:
-                self.analysis_wall_ms += (time.perf_counter() - started) * 1000
+            signals += self._without_lost_plcs(self.detector.observe(frame), t_ms)
+        step.alarms = self.alarms.process(t_ms, signals)
+        if self.detector is not None and self.diagnosis is not None:
+            refs = [AlarmRef(a.id, a.tag, a.t_ms) for a in step.alarms if a.detector != COMM_DETECTOR]
+            step.diagnosis = self.diagnosis.step(t_ms, refs, self.historian.reader)
+        if step.alarms or step.diagnosis is not None:
+            self.analysis_wall_ms += (time.perf_counter() - started) * 1000
         if self.control is not None:
             loop = self.control.loop
             for alarm in step.alarms:
@@ -212,6 +217,28 @@ class EdgeStack:
             if step.diagnosis is not None:
                 await loop.on_diagnosis(step.diagnosis, frame)
         return step
+
+    def _comm_signals(self) -> list[Signal]:
+        """One ``comm_lost`` signal per PLC that does not answer (ISA-18.2: one alarm for the link,
+        returning to normal once it answers again); the per-tag quality stays in the historian."""
+        return [Signal(tag=c.name, detector=COMM_DETECTOR, rule="comm_lost", value=float("nan"), limit=0.0)
+                for c in self.collectors if c.down]
+
+    def _without_lost_plcs(self, signals: list[Signal], t_ms: int) -> list[Signal]:
+        """The detector's signals minus the data-loss ones of PLCs whose link was lost lately (their
+        ``comm_lost`` alarm says it once, instead of one alarm per tag element)."""
+        detection = self.settings.detection
+        horizon_ms = (detection.dataloss_subgroups + 2) * detection.subgroup_s * 1000
+        if not self._source_of:
+            self._source_of = {name: c for c in self.collectors for tag in c.schedule.tags
+                               for name in tag.element_names()}
+
+        def lost_lately(tag: str) -> bool:
+            collector = self._source_of.get(tag)
+            return (collector is not None and collector.last_failed_ms is not None
+                    and t_ms - collector.last_failed_ms <= horizon_ms)
+
+        return [s for s in signals if not (s.detector == "data_loss" and lost_lately(s.tag))]
 
     def records(self) -> dict[str, list[dict[str, Any]]]:
         """Alarms, diagnoses and commands so far, JSON-ready (what ``report.json`` and ``edge.json`` hold)."""

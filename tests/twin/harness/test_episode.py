@@ -13,6 +13,7 @@ from twin.edge.frames import Quality
 from twin.edge.historian import HistorianReader
 from twin.harness.episode import EpisodeConfig, run_episode, run_scan, wire
 from twin.harness.scenario import Scenario
+from virtual_plc.endpoints import load_endpoints
 
 SHORT = dict(
     name="short",
@@ -210,3 +211,29 @@ def test_a_virtual_plc_refuses_an_endpoint_file_off_loopback(tmp_path: Path) -> 
 def test_a_non_positive_duration_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="duration must be positive"):
         run(scenario(), tmp_path, duration_s=-3.0)
+
+
+@pytest.mark.slow
+def test_a_lost_plc_raises_one_comm_lost_alarm_per_link_that_returns_to_normal(tmp_path: Path) -> None:
+    async def episode() -> list:
+        wiring = await wire(scenario(), 5, tmp_path, "lockstep")
+        try:
+            modbus_port, opcua_port = wiring.plc.modbus.port, wiring.plc.opcua.port
+            for k in range(1400):
+                if k == 100:
+                    await wiring.plc.stop()
+                if k == 150:
+                    await wiring.plc.start(modbus_port=modbus_port, opcua_port=opcua_port)
+                await run_scan(wiring, k * 10)
+        finally:
+            await wiring.close()
+        return [a.to_dict() for a in wiring.edge.alarms.alarms]
+
+    alarms = asyncio.run(episode())
+    comm = [a for a in alarms if a["detector"] == "comm"]
+    links = sorted(e.name for e, _ in load_endpoints(tmp_path / "endpoints.yaml").assignments)
+    assert sorted(a["tag"] for a in comm) == links and {a["rule"] for a in comm} == {"comm_lost"}
+    assert all(a["t_ms"] == 1000 for a in comm)
+    assert not [a for a in alarms if a["detector"] == "data_loss"]  # not one per tag element
+    # back to normal (unacknowledged) once the link has answered for the off-delay
+    assert all(a["history"][-1]["state"] == "unack_rtn" for a in comm), [a["history"] for a in comm]
