@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                 runs = by.get((path, method, "off"), [])
                 cells.append(f"{share([r['top1'] for r in runs])} / {share([r['top3'] for r in runs])}")
             auto = by.get((path, "default", "auto"), [])
-            auto_cell = f"{share([r['applied'] for r in auto])} / {share([r['verified'] for r in auto])}" if auto else "no playbook"
+            auto_cell = (f"{share([r['applied'] for r in auto])} / {share([r['verified'] for r in auto])}"
+                         if auto else "no playbook")
             quality = ""
             if auto and auto[0]["quality"] and auto[0]["quality"][0]:
                 pre = [r["quality"][1] for r in auto if r["quality"][1] is not None]

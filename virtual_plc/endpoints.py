@@ -45,12 +45,20 @@ class Endpoint(BaseModel):
     timeout_s: float = Field(default=1.0, gt=0)
     security: Literal["none"] = Field(default="none", description="only unsecured sessions are implemented so far")
     tags: list[str] = Field(default_factory=lambda: ["*"])
+    clock: Literal["tagmap", "none"] = Field(
+        default="tagmap", description="tagmap: this PLC serves the tag map's clock tag; none: it serves no clock "
+                                      "(the edge stamps its samples with its own time)")
 
     @property
     def url(self) -> str:
         """``opc.tcp://host:port`` for OPC UA, ``modbus://host:port`` for Modbus."""
         scheme = "opc.tcp" if self.protocol == "opcua" else "modbus"
         return f"{scheme}://{self.host}:{self.port}"
+
+
+def endpoint_clock(endpoint: Endpoint, tagmap: TagMap) -> Tag | None:
+    """The clock tag a PLC serves: the tag map's, unless the endpoint says ``clock: none`` (or the map has none)."""
+    return None if endpoint.clock == "none" else tagmap.clock
 
 
 class EndpointFile(BaseModel):

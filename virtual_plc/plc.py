@@ -39,6 +39,8 @@ class VirtualPlc:
         self.tagmap = tagmap
         self.image = ProcessImage(tagmap)
         clock = tagmap.clock
+        if clock is None:
+            raise ValueError(f"the {tagmap.plant} tag map names no clock_tag: a virtual PLC serves its clock")
         measured = [t for t in tagmap.tags if t.access == "ro" and t.name != clock.name]
         self.schedule = PollSchedule(measured, always=[clock])
         self.modbus: ModbusPlcServer | None = None

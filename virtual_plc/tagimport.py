@@ -11,9 +11,10 @@ A row that cannot become a tag (a Boolean, a String, a number that is not one, a
 skipped and named by file, row and column in :attr:`ImportResult.skipped`; nothing is dropped
 silently. What the exports lack is filled with the defaults documented on the tag-map reference
 page ("Importing a plant's tag export"): the data type's range (floats: ±1e9, ``FLOAT_RANGE``),
-a period of 1000 ms (``DEFAULT_PERIOD_MS``), Modbus addresses and OPC UA nodes left to allocation, and
-a clock tag added when the export has none. Every name is put under the plant
-(``<plant>.<name>``) and made of dotted words; a name that had to change is noted.
+a period of 1000 ms (``DEFAULT_PERIOD_MS``), Modbus addresses and OPC UA nodes left to allocation,
+and no clock tag when the export has none (the edge then stamps samples with its own time).
+Every name is put under the plant (``<plant>.<name>``) and made of dotted words; a name that had
+to change is noted.
 
 :func:`write_kepware_csv` writes any tag map in Kepware's CSV import format; reading that file
 back with :func:`import_tags` gives the same tags (names, types, units, ranges, periods, access,
@@ -76,7 +77,7 @@ class ImportResult:
     ``rows`` counts the export's data rows (header, remarks and blank lines not counted); each
     became a tag (``imported``) or is in ``skipped``. ``notes`` name rows imported with a change
     (a renamed tag, a writable array made read-only, a scaling the map cannot hold); ``remarks``
-    are about the whole map (defaulted ranges, an added clock tag).
+    are about the whole map (defaulted ranges, a missing clock tag).
     """
 
     tagmap: TagMap
@@ -543,11 +544,10 @@ def import_tags(path: str | Path, fmt: str, plant: str | None = None) -> ImportR
     imported = len(tags)
     clock = _imported_clock(tags)
     if clock is None:
-        clock = _new_clock(tags, plant)
-        tags.append(clock)
-        remarks.append(f"added {clock.name} as the map's clock tag (uint64, ms): the export has none and a tag map "
-                       "needs one; the plant's PLC does not serve it")
-    tagmap = TagMap(plant=plant, opcua_namespace=f"urn:quality-twin:{plant}", clock_tag=clock.name, tags=tags)
+        remarks.append("no clock tag in the export (a uint64 tag named ...clock_ms): the edge stamps samples "
+                       "with its own time")
+    tagmap = TagMap(plant=plant, opcua_namespace=f"urn:quality-twin:{plant}",
+                    clock_tag=None if clock is None else clock.name, tags=tags)
     return ImportResult(tagmap, fmt, path, len(rows), imported, skipped, notes, remarks)
 
 
@@ -563,19 +563,6 @@ def _validated(draft: _Draft, name: str) -> Tag:
 def _imported_clock(tags: list[Tag]) -> Tag | None:
     """The first imported uint64 tag whose last word is ``clock_ms``, if any."""
     return next((t for t in tags if t.dtype == "uint64" and t.name.rsplit(".", 1)[-1] == CLOCK_SEGMENT), None)
-
-
-def _new_clock(tags: list[Tag], plant: str) -> Tag:
-    """A ``<plant>.plc.clock_ms`` tag (``_1``, ``_2``… if taken) at the fastest period of ``tags``."""
-    names = {t.name for t in tags}
-    base = name = f"{name_segment(plant)}.plc.{CLOCK_SEGMENT}"
-    suffix = 0
-    while name in names:
-        suffix += 1
-        name = f"{base}_{suffix}"
-    return Tag(name=name, dtype="uint64", low=0, high=2**53, table="input",
-               period_ms=min((t.period_ms for t in tags), default=DEFAULT_PERIOD_MS),
-               description="PLC clock in ms; not in the export: added because a tag map needs a clock tag")
 
 
 # --------------------------------------------------------------------------- Kepware CSV out

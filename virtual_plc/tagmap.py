@@ -141,7 +141,9 @@ class TagMap(BaseModel):
     plant: str
     opcua_namespace: str = Field(description="namespace URI; its index on the server is 2")
     unit_id: int = Field(default=1, ge=0, le=247)
-    clock_tag: str = Field(description="uint64 tag holding the PLC clock in ms of plant time")
+    clock_tag: str | None = Field(
+        default=None, description="uint64 tag holding the PLC clock in ms of plant time; none (a real PLC that "
+                                  "serves no clock): the edge stamps samples with its own clock")
     tags: list[Tag]
 
     @model_validator(mode="after")
@@ -150,7 +152,7 @@ class TagMap(BaseModel):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"duplicate tag names: {', '.join(dupes)}")
-        if self.clock_tag not in names:
+        if self.clock_tag is not None and self.clock_tag not in names:
             raise ValueError(f"clock_tag {self.clock_tag!r} is not one of the tags")
         unallocated = [t.name for t in self.tags if t.address is None or t.opcua_node is None]
         if not unallocated:
@@ -186,9 +188,9 @@ class TagMap(BaseModel):
         return select_tags(self.tags, patterns)
 
     @property
-    def clock(self) -> Tag:
-        """The PLC clock tag."""
-        return self[self.clock_tag]
+    def clock(self) -> Tag | None:
+        """The PLC clock tag (None: the PLC serves no clock)."""
+        return None if self.clock_tag is None else self[self.clock_tag]
 
     # -------------------------------------------------------------- allocation
     def allocated(self) -> TagMap:
@@ -239,7 +241,9 @@ class TagMap(BaseModel):
         """Write the map as a PLC-style tag export; header fields go in ``#`` comment lines."""
         with Path(path).open("w", encoding="utf-8", newline="") as fh:
             fh.write(f"# plant: {self.plant}\n# opcua_namespace: {self.opcua_namespace}\n")
-            fh.write(f"# unit_id: {self.unit_id}\n# clock_tag: {self.clock_tag}\n")
+            fh.write(f"# unit_id: {self.unit_id}\n")
+            if self.clock_tag is not None:
+                fh.write(f"# clock_tag: {self.clock_tag}\n")
             writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
             writer.writeheader()
             for tag in self.tags:

@@ -28,8 +28,8 @@ import networkx as nx
 import numpy as np
 from scipy import sparse
 
-from plant_models.spec import QualityCharacteristic
 from plant_models.line.template import Asset, Input, LineTemplate, LotProperty, Ramp, Signal, Station
+from plant_models.spec import QualityCharacteristic
 
 Role = Literal["environment", "condition", "setpoint", "servo_output", "signal", "part", "lot", "station"]
 PART = "part."

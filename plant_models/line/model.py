@@ -113,7 +113,8 @@ class LineModel:
         self._delay = delay
         self._delay_ring = np.tile(self._dyn_terms.evaluate(x_nom), (int(delay.max(initial=0)) + 1, 1))
         self._delay_row = 0
-        self._levels = [(np.array([nodes[n].index for n in level], dtype=int), terms(level)) for level in c.instant_levels]
+        self._levels = [(np.array([nodes[n].index for n in level], dtype=int), terms(level))
+                        for level in c.instant_levels]
         # process noise, per row of the dynamic block and of each instant level (None: none there)
         def sigma(names: list[str]) -> np.ndarray | None:
             values = np.array([nodes[n].signal.process_noise if nodes[n].signal else 0.0 for n in names])
@@ -318,7 +319,8 @@ class LineModel:
                 if spec.share is not None:
                     part[f"{PART}{prop}"] = float(self._part_rng.random() < state[f"{prop}.share"])
                 else:
-                    part[f"{PART}{prop}"] = state[f"{prop}.mean"] + state[f"{prop}.within"] * self._part_rng.standard_normal()
+                    draw = self._part_rng.standard_normal()
+                    part[f"{PART}{prop}"] = state[f"{prop}.mean"] + state[f"{prop}.within"] * draw
         return part
 
     def _new_lot(self, lot_name: str, number: int) -> dict[str, float]:
@@ -363,7 +365,8 @@ class LineModel:
                 for item, sources in node.inputs:
                     now = [self._value_of(s, part) for s in sources]
                     nominal = [nodes[s].nominal for s in sources]
-                    values = values + spread(item.weights, node.size, 1.0) * (form_value(item, now) - form_value(item, nominal))
+                    moved = form_value(item, now) - form_value(item, nominal)
+                    values = values + spread(item.weights, node.size, 1.0) * moved
                 values = values + sig.noise * rng.standard_normal(node.size)
                 self.part_values[self._part_slices[name]] = values
                 continue
@@ -384,7 +387,8 @@ class LineModel:
         self.parts_log.append(record)
         self._rejects[k].append(rejected)
         self._station_parts[k] += 1
-        self.part_values[self._part_slices[f"{path}.reject_rate"]] = 100.0 * sum(self._rejects[k]) / len(self._rejects[k])
+        rejects = self._rejects[k]
+        self.part_values[self._part_slices[f"{path}.reject_rate"]] = 100.0 * sum(rejects) / len(rejects)
         self.part_values[self._part_slices[f"{path}.part_id"]] = part["part_id"]
         for lot_name in (self.template.parts.lots if self.template.parts else {}):
             self.part_values[self._part_slices[f"{path}.{lot_name}"]] = part[f"{PART}{lot_name}"]

@@ -24,7 +24,7 @@ template (:mod:`plant_models.line.compile`). The JSON Schema of this model is pu
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -32,7 +32,8 @@ from qtconfig import load_yaml_model
 
 NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Number = float
-Ref = Annotated[str, Field(min_length=1, description="a signal, condition or part attribute, looked up from this asset outwards")]
+Ref = Annotated[str, Field(min_length=1, description="a signal, condition or part attribute, looked up from this "
+                                                     "asset outwards")]
 
 
 class _Strict(BaseModel):

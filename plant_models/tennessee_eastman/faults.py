@@ -27,7 +27,7 @@ import numpy as np
 import simpy
 
 from plant_models.base import FaultSpec
-from plant_models.faults import ResolvedFault, finite, wait_until, onset_ms_of
+from plant_models.faults import ResolvedFault, finite, onset_ms_of, wait_until
 from plant_models.tennessee_eastman.signals import DISTURBANCE_BY_NAME, Disturbance
 
 KIND = "step"

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from qtconfig import ConfigError
 from tests.conftest import REPO
 from tests.support import every_kind_tagmap
-from qtconfig import ConfigError
 from virtual_plc.tagimport import (
     DEFAULT_PERIOD_MS,
     FLOAT_RANGE,
@@ -98,10 +98,11 @@ def test_rockwell_export_scopes_arrays_attributes_and_skipped_rows() -> None:
 
 
 @pytest.mark.parametrize(("fmt", "path"), [("kepware", KEPWARE), ("tia", TIA), ("rockwell", ROCKWELL)])
-def test_an_imported_map_has_a_clock_and_loads_back_from_yaml_and_csv(fmt: str, path: Path, tmp_path: Path) -> None:
+def test_an_imported_map_without_a_clock_says_so_and_loads_back_from_yaml_and_csv(
+        fmt: str, path: Path, tmp_path: Path) -> None:
     result = import_tags(path, fmt, plant="line1")
-    assert result.tagmap.clock_tag == "line1.plc.clock_ms" and len(result.tagmap) == result.imported + 1
-    assert any("added line1.plc.clock_ms" in r for r in result.remarks)
+    assert result.tagmap.clock_tag is None and len(result.tagmap) == result.imported  # nothing invented
+    assert any("no clock tag in the export" in r for r in result.remarks)
     assert result.imported + len(result.skipped) == result.rows  # nothing dropped silently
     for name in ("tags.yaml", "tags.csv"):
         (result.tagmap.to_yaml if name.endswith(".yaml") else result.tagmap.to_csv)(tmp_path / name)

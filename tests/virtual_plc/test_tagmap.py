@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import every_kind_tagmap
 from qtconfig import ConfigError
+from tests.support import every_kind_tagmap
 from virtual_plc.tagmap import Tag, TagMap, load_tagmap
 
 

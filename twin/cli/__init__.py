@@ -29,9 +29,9 @@ from rich.console import Console
 from twin.cli.check import check
 from twin.cli.common import command_group, console, fail, quiet_libraries
 from twin.cli.detect import detect_app
-from twin.cli.line import line_app
 from twin.cli.edge import edge_app
 from twin.cli.ledger import ledger_app
+from twin.cli.line import line_app
 from twin.cli.report import report_app
 from twin.cli.rootcause import rootcause_app
 from twin.cli.tags import tags_app
@@ -56,8 +56,8 @@ app.add_typer(report_app, name="report")
 app.command("check")(check)
 
 def _load(path: Path) -> Scenario:
-    from twin.harness.scenario import load_scenario
     from qtconfig import ConfigError
+    from twin.harness.scenario import load_scenario
 
     try:
         return load_scenario(path)
@@ -79,12 +79,12 @@ def run(
 ) -> None:
     """Run one episode; writes historian.duckdb, frames.parquet and report.json."""
     from plant_models.base import PlantShutdown
+    from qtconfig import ConfigError
     from twin.cli.summary import print_summary
     from twin.contracts import Mode, Policy, choices
     from twin.edge.plugins.guard import PluginError
     from twin.harness.episode import EpisodeConfig, run_episode
     from twin.harness.supply.scenario import is_supply_file
-    from qtconfig import ConfigError
 
     if is_supply_file(scenario):  # supply scenarios (kind: supply) have their own runner
         from twin.cli.supply import run_supply_file
@@ -196,9 +196,9 @@ def scenario_check(
     duration: float = typer.Option(20.0, help="plant seconds per determinism run"),
 ) -> None:
     """Validate scenario files; with --determinism, same seed -> identical historian."""
+    from qtconfig import ConfigError
     from twin.harness.checks import check_determinism
     from twin.harness.scenario import load_scenario
-    from qtconfig import ConfigError
 
     quiet_libraries()
     paths = files or sorted(Path("scenarios").glob("*.yaml"))

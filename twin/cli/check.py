@@ -27,11 +27,11 @@ def check(
 ) -> None:
     """Run a suite (scenarios × seeds × overrides) and hold its gates; exit 1 when a gate, an episode or a
     regression fails."""
+    from qtconfig import ConfigError
     from twin.harness.progress import progress_bar
     from twin.harness.suite.junit import write_junit
     from twin.harness.suite.runner import JUNIT_FILE, load_baseline, run_suite, write_summary
     from twin.harness.suite.spec import load_suite
-    from qtconfig import ConfigError
 
     try:
         suite = load_suite(suite_file)

@@ -34,12 +34,12 @@ def edge_run(
     playbook: Optional[Path] = typer.Option(None, help="playbook file (default: the settings' control.playbook)"),
 ) -> None:
     """Run collection, detection, root cause and control in real time against the PLCs of an endpoint file."""
+    from qtconfig import ConfigError
     from twin.contracts import Policy, choices
     from twin.edge.bridge.mqtt import BrokerAddress
     from twin.edge.realtime import run_edge
     from twin.edge.settings import describe_files, load_edge_settings, with_files
     from twin.harness.plants import with_plant_defaults
-    from qtconfig import ConfigError
     from virtual_plc.endpoints import load_endpoints
 
     quiet_libraries()

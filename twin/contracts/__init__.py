@@ -18,9 +18,19 @@ from twin.contracts.enums import AckStatus, AlarmState, Backend, CandidateKind, 
 from twin.contracts.files import RunFiles
 from twin.contracts.messages import Ack, Command, WorkOrder
 from twin.contracts.records import AlarmRecord, CommandRecord, FaultRecord, Verification
-from twin.contracts.report import REPORT_VERSION, Counts, Durations, QualityOutcome, RunReport, Scores, SentinelScore, read_report
+from twin.contracts.report import (
+           REPORT_VERSION,
+           Counts,
+           Durations,
+           QualityOutcome,
+           RunReport,
+           Scores,
+           SentinelScore,
+           read_report,
+)
 
 __all__ = ["REPORT_VERSION", "Ack", "AckStatus", "AlarmRecord", "AlarmState", "Backend", "Candidate", "CandidateKind",
            "Command", "CommandKind", "CommandRecord", "Counts", "Diagnosis", "Durations", "EvidenceStep", "FaultRecord",
-           "Mode", "Policy", "QualityOutcome", "RunFiles", "RunReport", "Scores", "SentinelScore", "Verification", "WorkOrder",
+           "Mode", "Policy", "QualityOutcome", "RunFiles", "RunReport", "Scores", "SentinelScore",
+           "Verification", "WorkOrder",
            "choices", "read_report"]

@@ -85,7 +85,8 @@ class Scores(BaseModel):
     top1_correct: bool | None = Field(description="the first diagnosis after onset names the fault target first")
     top3_correct: bool | None = Field(description="... among its first three candidates")
     quality: QualityOutcome
-    sentinel: SentinelScore | None = Field(default=None, description="per-part early warnings (scenarios with sentinel)")
+    sentinel: SentinelScore | None = Field(
+        default=None, description="per-part early warnings (scenarios with sentinel)")
 
 
 class RunReport(BaseModel):

@@ -2,7 +2,8 @@
 
 A :class:`Collector` owns one PLC endpoint. At each poll it reads the tags due at that
 time (by sample period; the PLC clock always) and feeds the samples to the aligner,
-stamped with the PLC clock it read. When the read fails, the due tags become ``bad``
+stamped with the PLC clock it read — or, for a PLC that serves no clock (the tag map names
+none, or the endpoint says ``clock: none``), with the edge's own time. When the read fails, the due tags become ``bad``
 samples and the next poll reconnects: a dropped connection is never a crash or a
 silent gap. :func:`build_collectors` builds one collector per PLC of an endpoint file.
 """
@@ -19,7 +20,7 @@ import numpy as np
 from twin.edge.frames import Aligner, ElementIndex, Frame
 from virtual_plc.codec import ElementLayout
 from virtual_plc.drivers import PlcDriver, PlcUnavailable
-from virtual_plc.endpoints import Endpoint, ResolvedEndpoints
+from virtual_plc.endpoints import Endpoint, ResolvedEndpoints, endpoint_clock
 from virtual_plc.schedule import DueSet, PollSchedule
 from virtual_plc.tagmap import Tag, TagMap
 
@@ -39,10 +40,11 @@ class CollectorStats:
 class Collector:
     """Polls one PLC and feeds an :class:`Aligner`."""
 
-    def __init__(self, driver: PlcDriver, tags: list[Tag], clock: Tag, aligner: Aligner) -> None:
+    def __init__(self, driver: PlcDriver, tags: list[Tag], clock: Tag | None, aligner: Aligner) -> None:
         self.driver = driver
         self.name = driver.endpoint.name
-        self.schedule = PollSchedule(tags, always=[clock])
+        self.has_clock = clock is not None
+        self.schedule = PollSchedule(tags, always=[clock] if clock is not None else [])
         self.aligner = aligner
         self.stats = CollectorStats()
         self._positions: dict[ElementLayout, np.ndarray] = {}
@@ -58,7 +60,8 @@ class Collector:
         """Aligner positions of the due set's elements, clock excluded (cached)."""
         found = self._positions.get(due.layout)
         if found is None:
-            found = self._positions[due.layout] = self.aligner.index.positions(due.layout.names[1:])
+            names = due.layout.names[1:] if self.has_clock else due.layout.names
+            found = self._positions[due.layout] = self.aligner.index.positions(names)
         return found
 
     async def poll(self, t_ms: int) -> int | None:
@@ -81,6 +84,9 @@ class Collector:
             self.stats.reconnects += 1
             log.info("collector %s: reconnected", self.name)
             self._was_down = False
+        if not self.has_clock:  # a PLC without a clock: its samples carry the edge's time
+            self.aligner.update(positions, values, t_ms)
+            return t_ms
         plc_clock = int(values[0]) if np.isfinite(values[0]) else t_ms
         self.aligner.update(positions, values[1:], plc_clock)
         return plc_clock
@@ -110,9 +116,8 @@ def build_collectors(
     endpoints: ResolvedEndpoints, aligner: Aligner, make_driver: Callable[[Endpoint, TagMap], PlcDriver]
 ) -> list[Collector]:
     """One collector per PLC that has tags to read, each with the driver ``make_driver`` gives."""
-    clock = endpoints.tagmap.clock
     return [
-        Collector(make_driver(endpoint, endpoints.tagmap), tags, clock, aligner)
+        Collector(make_driver(endpoint, endpoints.tagmap), tags, endpoint_clock(endpoint, endpoints.tagmap), aligner)
         for endpoint, tags in endpoints.assignments
         if tags
     ]

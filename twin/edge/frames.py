@@ -16,7 +16,6 @@ A stale value keeps the last good value; bad and missing values are NaN.
 from __future__ import annotations
 
 import time
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -125,4 +124,5 @@ class Aligner:
         quality = classify(ts_ms, self.last_good_ms, self.last_failed, self.bound_ms)
         values = np.where(quality <= Quality.STALE, self.last_value, np.nan)
         fresh, self._fresh = self._fresh, np.zeros_like(self._fresh)
-        return Frame(ts_ms, self.index, values, quality, fresh, time.time_ns() // 1_000_000 if wall_ms is None else wall_ms)
+        wall = time.time_ns() // 1_000_000 if wall_ms is None else wall_ms
+        return Frame(ts_ms, self.index, values, quality, fresh, wall)

@@ -180,7 +180,8 @@ class HistorianReader:
     ) -> pa.Table:
         """Rows with ``start_ms <= ts_ms < end_ms`` for ``tags`` (elements or whole array tags)."""
         where, params = self._where(start_ms, end_ms, tags)
-        sql = f"SELECT ts_ms, tag, value, quality::VARCHAR AS quality, wall_utc FROM samples {where} ORDER BY ts_ms, tag"
+        sql = (f"SELECT ts_ms, tag, value, quality::VARCHAR AS quality, wall_utc FROM samples {where} "
+               "ORDER BY ts_ms, tag")
         return self.con.sql(sql, params=params).to_arrow_table()
 
     def resample(

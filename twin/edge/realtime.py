@@ -3,15 +3,16 @@
 It knows only an endpoint file (and the tag map it names), exactly what it would know about
 a real line: no scenario, no plant model (the import contract covers this module). Per tick
 of ``scan_ms / speed`` wall seconds it polls every PLC on the edge's own time grid (started
-at the PLC's clock), aligns a frame, stores it in the historian, runs detection, root cause
-and the control loop; commands go over MQTT to the PLC bridge (in this process unless
-``bridge=False``), which writes them through the same drivers, reads back and acks.
-When the edge falls behind the wall clock it skips the ticks it missed and counts them: a frame
-is stamped with the edge time it was taken at, so a slow poll or a frozen device never
-compresses time (a 12 s outage is 12 s of ``bad`` samples). Every sample also carries the UTC
-wall-clock time the edge received it (the historian's ``wall_utc``). Everything goes to ``out_dir``: ``historian.duckdb``, ``ledger.jsonl``,
-``bridge_journal.jsonl`` and ``edge.json`` (alarms, diagnoses, commands, counts, refreshed while it runs; no truth,
-so no scores).
+at the PLC's clock, or at the UTC wall clock when no PLC serves one), aligns a frame, stores
+it in the historian, runs detection, root cause and the control loop; commands go over MQTT to
+the PLC bridge (in this process unless ``bridge=False``), which writes them through the same
+drivers, reads back and acks. When the edge falls behind the wall clock it skips the ticks it
+missed and counts them: a frame is stamped with the edge time it was taken at, so a slow poll
+or a frozen device never compresses time (a 12 s outage is 12 s of ``bad`` samples). Every
+sample also carries the UTC wall-clock time the edge received it (the historian's
+``wall_utc``). Everything goes to ``out_dir``: ``historian.duckdb``, ``ledger.jsonl``,
+``bridge_journal.jsonl`` and ``edge.json`` (alarms, diagnoses, commands, counts, refreshed
+while it runs; no truth, so no scores).
 
 Settings come from a YAML file with any of the blocks ``detection``, ``rootcause``,
 ``control`` and ``alignment`` (a scenario file will do: its other keys are ignored).
@@ -166,10 +167,13 @@ def _summarise(result: EdgeRunResult, edge: EdgeStack, out: Path | None = None) 
 
 
 async def _plc_clock(collectors: list[Collector], aligner: Aligner, scan_ms: int) -> int:
-    """The PLCs' clock now, rounded down to the edge's scan grid (the edge's time starts there)."""
+    """The PLCs' clock now, rounded down to the edge's scan grid (the edge's time starts there); when no
+    PLC serves a clock, the UTC wall clock in ms since the epoch."""
     clocks = await asyncio.gather(*(c.poll(0) for c in collectors))
-    seen = [c for c in clocks if c is not None]
-    if not seen:
+    answered = [c for c, clock in zip(collectors, clocks) if clock is not None]
+    if not answered:
         raise ConnectionError("no PLC of the endpoint file answered")
     aligner.frame(0)  # discard the probe
-    return max(seen) // scan_ms * scan_ms
+    seen = [clock for c, clock in zip(collectors, clocks) if clock is not None and c.has_clock]
+    start = max(seen) if seen else time.time_ns() // 1_000_000
+    return start // scan_ms * scan_ms

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from qtconfig import read_yaml, resolve_path, validate_document
 from rootcause.settings import RootCauseSettings
 from twin.contracts import Policy
 from twin.edge.detection.settings import DetectionSettings
 from twin.edge.plugins.choice import PluginChoices
-from qtconfig import read_yaml, resolve_path, validate_document
 
 
 class ControlSettings(BaseModel):

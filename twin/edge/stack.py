@@ -42,6 +42,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from qtconfig import load_yaml_model, resolve_path
 from rootcause.diagnoser import AlarmRef, DiagnosisLoop
 from rootcause.knowledge import KnowledgeFile
 from twin.contracts import Diagnosis, RunFiles
@@ -57,12 +58,11 @@ from twin.edge.historian import Historian
 from twin.edge.ledger import HEAD_SUFFIX
 from twin.edge.plugins.registry import make_detector, rootcause_loop
 from twin.edge.settings import EdgeSettings
-
-COMM_DETECTOR = "comm"  # the alarm of a PLC link: tag = the endpoint's name, rule comm_lost
-from qtconfig import load_yaml_model, resolve_path
 from virtual_plc.drivers import PlcDriver, make_driver
 from virtual_plc.endpoints import Endpoint, ResolvedEndpoints
 from virtual_plc.tagmap import TagMap
+
+COMM_DETECTOR = "comm"  # the alarm of a PLC link: tag = the endpoint's name, rule comm_lost
 
 DriverFactory = Callable[[Endpoint, TagMap], PlcDriver]
 

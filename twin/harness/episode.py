@@ -30,6 +30,7 @@ from pathlib import Path
 
 from plant_models.base import PlantModel
 from plant_models.registry import build_plant
+from qtconfig import ConfigError
 from twin.contracts import Counts, Durations, Mode, RunFiles, RunReport
 from twin.edge.frames import Frame
 from twin.edge.historian import HistorianReader
@@ -41,7 +42,6 @@ from twin.harness.plants import with_plant_defaults
 from twin.harness.scenario import Scenario
 from twin.harness.scores import score_run, with_answers
 from twin.harness.sentinel import score_sentinel
-from qtconfig import ConfigError
 from virtual_plc.drivers import ImageDriver, PlcDriver, make_driver
 from virtual_plc.endpoints import Endpoint, load_endpoints, read_endpoint_file
 from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port

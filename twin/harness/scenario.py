@@ -18,12 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from plant_models.base import FaultKind, FaultSpec
 from plant_models.registry import build_plant, known_plants
+from qtconfig import ConfigError, line_of, read_yaml, resolve_path, validate_document
 from rootcause.settings import RootCauseSettings
 from twin.edge.detection.settings import DetectionSettings
 from twin.edge.plugins.choice import PluginChoices
 from twin.edge.settings import AlignmentSettings, ControlSettings
 from twin.harness.sentinel import SentinelSettings
-from qtconfig import ConfigError, line_of, read_yaml, resolve_path, validate_document
 
 # the example scenarios of the repository (a checkout has them; a wheel install reads the user's own files)
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"

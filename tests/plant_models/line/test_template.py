@@ -10,8 +10,8 @@ import pytest
 from plant_models.line import starter_template_path, template_of
 from plant_models.line.compile import TemplateError, compile_template
 from plant_models.line.template import LineTemplate, load_template
-from tests.conftest import REPO
 from qtconfig import ConfigError
+from tests.conftest import REPO
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 from rich.console import Console
 from typer.testing import CliRunner
 
+from qtconfig import ConfigError
 from tests.conftest import REPO
 from twin.cli import app
 from twin.cli.summary import MAX_DIAGNOSES, print_summary
 from twin.contracts import RunReport
 from twin.harness.scenario import load_scenario
-from qtconfig import ConfigError
 
 runner = CliRunner()
 FLAGSHIP = REPO / "scenarios" / "coater_coil_ageing.yaml"

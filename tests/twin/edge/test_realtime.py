@@ -296,21 +296,27 @@ def test_edge_run_needs_nothing_from_the_project_for_a_line_it_does_not_know(tmp
     assert foreign_code == 2 and "playbook is for 'coater', the tag map for 'bottling'" in foreign_output
 
 
-def test_edge_run_reads_a_plain_pymodbus_server(tmp_path: Path) -> None:
+@pytest.mark.parametrize("clock", ["tag_map", "none_in_tag_map", "none_at_endpoint"])
+def test_edge_run_reads_a_plain_pymodbus_server(tmp_path: Path, clock: str) -> None:
     """Interoperability: the edge against pymodbus's own TCP server (no code of ours serving), a line it does
-    not know, only an endpoint file and a tag map. What the server holds is what the historian stores."""
+    not know, only an endpoint file and a tag map. What the server holds is what the historian stores; a
+    server without a clock register needs no clock tag: the edge stamps samples with its own time."""
     import struct
+    import time
 
     from pymodbus.datastore import ModbusDeviceContext, ModbusSequentialDataBlock, ModbusServerContext
     from pymodbus.server import ModbusTcpServer
 
     from twin.edge.historian import HistorianReader
 
-    tagmap = TagMap(plant="bottling", opcua_namespace="urn:bottling", clock_tag="bottling.plc.clock", tags=[
-        Tag(name="bottling.plc.clock", dtype="uint64", low=0, high=1e12, period_ms=10, address=0),
-        Tag(name="bottling.filler.level", unit="mm", low=0, high=500, period_ms=10, address=4),
-        Tag(name="bottling.filler.pressure", unit="bar", low=0, high=10, period_ms=10, address=6, scale=100.0,
-            dtype="uint16")])
+    in_map = clock != "none_in_tag_map"
+    clocked = clock == "tag_map"
+    clock_tag = [Tag(name="bottling.plc.clock", dtype="uint64", low=0, high=1e12, period_ms=10, address=0)]
+    tagmap = TagMap(plant="bottling", opcua_namespace="urn:bottling", clock_tag="bottling.plc.clock" if in_map else None,
+                    tags=[*(clock_tag if in_map else []),
+                          Tag(name="bottling.filler.level", unit="mm", low=0, high=500, period_ms=10, address=4),
+                          Tag(name="bottling.filler.pressure", unit="bar", low=0, high=10, period_ms=10, address=6,
+                              scale=100.0, dtype="uint16")])
     tagmap.to_yaml(tmp_path / "tags.yaml")
     registers = [*struct.unpack(">4H", struct.pack(">Q", 5_000)), *struct.unpack(">2H", struct.pack(">f", 123.5)), 250]
 
@@ -328,8 +334,8 @@ def test_edge_run_reads_a_plain_pymodbus_server(tmp_path: Path) -> None:
                     break
                 except OSError:
                     await asyncio.sleep(0.05)
-            EndpointFile(tag_map="tags.yaml", plcs=[Endpoint(name="plc", protocol="modbus", port=port)]).save(
-                tmp_path / "endpoints.yaml")
+            endpoint = Endpoint(name="plc", protocol="modbus", port=port, clock="tagmap" if clocked else "none")
+            EndpointFile(tag_map="tags.yaml", plcs=[endpoint]).save(tmp_path / "endpoints.yaml")
             cli = await asyncio.create_subprocess_exec(
                 *TWIN, "edge", "run", "--endpoints", str(tmp_path / "endpoints.yaml"), "--out", str(tmp_path / "edge"),
                 "--duration", "0.2", cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -346,6 +352,11 @@ def test_edge_run_reads_a_plain_pymodbus_server(tmp_path: Path) -> None:
     level = [r for r in rows if r["tag"] == "bottling.filler.level"]
     pressure = [r for r in rows if r["tag"] == "bottling.filler.pressure"]
     assert len(level) == 20 and {r["value"] for r in level} == {123.5} and level[0]["quality"] == "good"
-    # this server's clock tag never moves, so later reads of the same PLC time are judged stale, not bad
-    assert {r["quality"] for r in level} <= {"good", "stale"}
     assert {r["value"] for r in pressure} == {2.5}  # 250 raw counts at scale 100
+    edge = json.loads((tmp_path / "edge" / "edge.json").read_text())
+    if clocked:
+        # this server's clock tag never moves, so later reads of the same PLC time are judged stale, not bad
+        assert {r["quality"] for r in level} <= {"good", "stale"} and edge["start_t_ms"] == 5_000
+    else:  # no clock: every read is stamped when it happened, so every sample is fresh; time is UTC
+        assert {r["quality"] for r in level} == {"good"}
+        assert abs(edge["start_t_ms"] - time.time() * 1000) < 600_000

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from qtconfig import ConfigError
 from tests.conftest import REPO
 from twin.harness.scenario import load_scenario
-from qtconfig import ConfigError
 
 SHIPPED = sorted(p for p in (REPO / "scenarios").glob("*.yaml") if not p.stem.startswith("supply_"))
 

@@ -23,6 +23,7 @@ import asyncio
 import json
 import logging
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from twin.edge.frames import Quality
 from twin.edge.ledger import Ledger, read_entries
 from virtual_plc.codec import ElementLayout
 from virtual_plc.drivers import PlcDriver, PlcUnavailable, PlcWriteRefused, make_driver
-from virtual_plc.endpoints import Endpoint, ResolvedEndpoints
+from virtual_plc.endpoints import Endpoint, ResolvedEndpoints, endpoint_clock
 from virtual_plc.schedule import DueSet
 from virtual_plc.tagmap import Tag, TagMap
 
@@ -179,15 +180,19 @@ class PlcBridge:
         return self._ack_for(command, "applied", plc_t_ms=clock, read_back=read_back)
 
     async def _read_now(self, driver: PlcDriver, tag: Tag) -> tuple[int, float]:
-        """PLC clock (ms) and the tag's value; reconnects and retries once."""
+        """PLC clock (ms) and the tag's value; reconnects and retries once. A PLC without a clock
+        answers with the UTC wall clock (the edge's time for such a line, see :mod:`twin.edge.realtime`)."""
+        clock = endpoint_clock(driver.endpoint, self.tagmap)
         due = self._reads.get(tag.name)
         if due is None:
-            tags = [self.tagmap.clock, tag]
+            tags = [clock, tag] if clock is not None else [tag]
             due = self._reads[tag.name] = DueSet(tags, ElementLayout(tags))
         try:
             values = await driver.read(due)
         except PlcUnavailable:
             values = await driver.read(due)  # read() reconnects first
+        if clock is None:
+            return time.time_ns() // 1_000_000, float(values[0])
         return int(values[0]), float(values[1])
 
     def _ack_for(self, command: Command, status: AckStatus, *, plc_t_ms: int | None = None,

@@ -19,17 +19,16 @@ select-before-operate timeout. Errors name the field and its line (:class:`Confi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import fnmatch
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from qtconfig import ConfigError, line_of, read_yaml, validate_document
 from twin.contracts import Candidate
 from twin.edge.control.interlocks import InterlockSettings
-from qtconfig import ConfigError, line_of, read_yaml, validate_document
 from virtual_plc.tagmap import TagMap
 
 

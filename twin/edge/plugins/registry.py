@@ -23,6 +23,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Literal
 
+from qtconfig import ConfigError, resolve_path
 from rootcause.baselines import BASELINES
 from rootcause.diagnoser import Diagnoser, DiagnosisLoop, build_graph
 from rootcause.settings import RootCauseSettings
@@ -34,7 +35,6 @@ from twin.edge.frames import ElementIndex
 from twin.edge.plugins.choice import PluginChoice
 from twin.edge.plugins.guard import GuardedDetector, GuardedDiagnoser, GuardedPolicy, PluginError
 from twin.edge.plugins.protocols import PluginContext
-from qtconfig import ConfigError, resolve_path
 from virtual_plc.tagmap import TagMap
 
 Kind = Literal["detector", "diagnoser", "control_policy"]

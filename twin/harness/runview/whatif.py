@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from plant_models.registry import build_plant
+from qtconfig import ConfigError
 from rootcause.settings import Method
 from twin.contracts import Mode, Policy, RunReport
 from twin.edge.control.loop import ControlLoop
@@ -43,7 +44,6 @@ from twin.edge.detection.alarms import AlarmManager
 from twin.edge.frames import Frame
 from twin.harness.episode import EpisodeConfig, Progress, Wiring, run_episode
 from twin.harness.scenario import Scenario, check_faults
-from qtconfig import ConfigError
 
 METHODS: tuple[str, ...] = get_args(Method)
 OPEN_STATES = ("unack_active", "ack_active", "unack_rtn", "shelved")

@@ -161,8 +161,8 @@ def _preload() -> None:
 
 def _explained(err: BaseException) -> bool:
     """Errors whose message says it all (no traceback needed)."""
-    from twin.edge.plugins.guard import PluginError
     from qtconfig import ConfigError
+    from twin.edge.plugins.guard import PluginError
 
     return isinstance(err, (PluginError, ConfigError, EpisodeTimeout))
 

@@ -27,8 +27,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from twin.harness.suite.gates import Gate, parse_gate
 from qtconfig import ConfigError, read_yaml, resolve_path, validate_document
+from twin.harness.suite.gates import Gate, parse_gate
 
 
 class _Strict(BaseModel):

@@ -12,11 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from qtconfig import load_yaml_model, read_yaml
 from supply_chain_sim.spec import Chain
 from twin.edge.supply.field import QualificationBand
 from twin.edge.supply.oem import OemSettings
 from twin.harness.supply.portal import PortalSettings
-from qtconfig import load_yaml_model, read_yaml
 
 
 class Costs(BaseModel):

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from plant_models.registry import plant_spec
+from qtconfig import ConfigError
 from tests.conftest import REPO
 from tests.mqtt_support import toy_tagmap
 from twin.contracts import Candidate
 from twin.edge.control.playbook import expand, load_playbook
 from twin.harness.episode import build_episode_plant, scenario_tagmap
 from twin.harness.scenario import load_scenario
-from qtconfig import ConfigError
 
 
 @pytest.mark.parametrize("scenario", ["coater_coil_ageing.yaml", "tep_idv04.yaml"])

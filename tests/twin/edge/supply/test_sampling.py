@@ -314,11 +314,11 @@ def test_the_oem_reads_the_edition_from_the_scenario(tmp_path):
 
     import numpy as np
 
+    from qtconfig import ConfigError
     from tests.conftest import REPO
     from twin.edge.ledger import Ledger
     from twin.edge.supply.oem import InspectionSettings, Oem, OemSettings, Order, PartInfo
     from twin.harness.supply.scenario import load_supply_scenario
-    from qtconfig import ConfigError
 
     outcomes = {}
     for edition in ("iso2859-1:1999", "ansi-z1.4"):

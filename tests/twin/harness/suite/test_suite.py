@@ -19,10 +19,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from qtconfig import ConfigError
 from tests.conftest import REPO
 from twin.cli import app
 from twin.harness.suite import load_suite, parse_gate
-from qtconfig import ConfigError
 
 runner = CliRunner()
 DRIFT = REPO / "scenarios" / "coater_blade_drift.yaml"

@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from qtconfig import ConfigError
 from tests.conftest import REPO
 from twin.cli import app
 from twin.edge.ledger import read_entries
 from twin.harness.supply.runner import run_episode, run_supply
 from twin.harness.supply.scenario import load_supply_scenario
-from qtconfig import ConfigError
 
 pytestmark = pytest.mark.slow  # supply episodes end to end, about 40 s
 
