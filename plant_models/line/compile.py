@@ -445,9 +445,25 @@ class _Compiler:
                 graph.add_edge(f"{PART}{lot_name}", f"{path}.{lot_name}")
         return graph
 
+    def check_parts(self) -> None:
+        """Per-part names must not hide lot properties, and part wear only acts on a station's asset."""
+        lot_props = {p[len(PART):] for p in self.lot_properties}
+        for _, path, names in self.stations:
+            for name in names:
+                if name.rsplit(".", 1)[-1] in lot_props:
+                    self.problems.append(f"{name}: a per-part measurement may not share its name with the lot "
+                                         f"property part.{name.rsplit('.', 1)[-1]} (rename one)")
+        stations = {path for _, path, _ in self.stations}
+        for path, asset in self.walk(self.t.assets, self.line):
+            for name, cond in asset.conditions.items():
+                if (cond.per_part or cond.reset_every_parts or cond.count_tag) and path not in stations:
+                    self.problems.append(f"{path}.{name}: per_part, reset_every_parts and count_tag count the parts "
+                                         f"a station processes, and {path} is not a station")
+
     def run(self) -> CompiledLine:
         self.declare()
         self.resolve_all()
+        self.check_parts()
         chosen = self.t.quality_metric
         if chosen is not None and not (chosen in self.nodes and self.nodes[chosen].signal is not None
                                        and self.nodes[chosen].signal.kind == "quality"):  # type: ignore[union-attr]

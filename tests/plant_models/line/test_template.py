@@ -146,3 +146,34 @@ def test_the_published_json_schema_is_the_models() -> None:
     published = json.loads((REPO / "docs" / "reference" / "line-template.schema.json").read_text())
     assert published == json.loads(json.dumps(LineTemplate.model_json_schema()))
     assert "from" in published["$defs"]["Input"]["properties"]  # the input's alias, as written in YAML
+
+
+def test_part_names_and_part_wear_that_could_not_work_are_refused(tmp_path: Path) -> None:
+    text = """\
+line: p
+assets:
+  supplier:
+    conditions:
+      spread: {initial: 1, range: [0, 5]}
+  press:
+    conditions:
+      wear: {initial: 0, range: [0, 5], per_part: 0.1}
+  oven:
+    conditions:
+      fouling: {initial: 0, range: [0, 5], per_part: 0.1}
+parts:
+  cycle_s: 1
+  lots:
+    lot: {asset: supplier, size: 10, properties: {flatness: {mean: 1, within: spread}}}
+  stations:
+    - asset: press
+      process_s: 0.5
+      measure:
+        flatness: {range: [0, 10], nominal: 1}
+"""
+    with pytest.raises(TemplateError) as err:
+        compile_template(load_template(write(tmp_path, text)))
+    problems = err.value.problems
+    assert any("p.press.flatness" in p and "lot property part.flatness" in p for p in problems)
+    assert any("p.oven.fouling" in p and "p.oven is not a station" in p for p in problems)
+    assert not any("p.press.wear" in p for p in problems)  # the press is a station: its wear counts parts

@@ -44,6 +44,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from twin.edge.frames import Quality
 from virtual_plc.tagmap import TagMap
 
+# a step or rate exactly at its limit, computed from a float32 reading, may land a hair above it
+ROUNDING = 1e-9
+
 REFUSAL_CODES = ("unknown_tag", "not_writable", "not_finite", "quality", "out_of_range", "out_of_bounds",
                  "max_step", "rate", "cooldown", "budget")
 
@@ -132,7 +135,7 @@ class Interlocks:
     def _check_motion(self, tag: str, value: float, current: float, t_ms: int, rollback: bool) -> Refusal | None:
         limits = self.limits(tag)
         step = abs(value - current)
-        if limits.max_step is not None and step > limits.max_step:
+        if limits.max_step is not None and step > limits.max_step * (1 + ROUNDING):
             return Refusal("max_step", f"step {step:g} on {tag} exceeds max_step {limits.max_step:g}")
         last = self._last.get(tag)
         if last is not None:
@@ -140,7 +143,7 @@ class Interlocks:
             dt_s = (t_ms - last_t) / 1000
             moved = abs(value - last_value)
             if limits.max_rate_per_s is not None and moved > 0 and (
-                dt_s <= 0 or moved / dt_s > limits.max_rate_per_s
+                dt_s <= 0 or moved / dt_s > limits.max_rate_per_s * (1 + ROUNDING)
             ):
                 rate = math.inf if dt_s <= 0 else moved / dt_s
                 return Refusal("rate", f"{tag} would move {rate:g}/s, above max_rate_per_s {limits.max_rate_per_s:g}")

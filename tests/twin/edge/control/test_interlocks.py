@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -98,3 +100,13 @@ def test_per_tag_overrides_merge_over_defaults() -> None:
     interlocks = Interlocks(settings_, toy_tagmap())
     assert interlocks.limits(VALVE) == TagLimits(max_step=15, cooldown_s=10)
     assert interlocks.limits("t.blade1.pressure_sp") == TagLimits(max_step=1, cooldown_s=10)
+
+
+@settings(max_examples=200, deadline=None)
+@given(reading=st.floats(0, 98).map(lambda v: float(np.float32(v))), limit=st.sampled_from([0.1, 0.3, 0.7, 1.1]))
+def test_a_step_exactly_at_max_step_from_a_float32_reading_passes(reading: float, limit: float) -> None:
+    """A correction of exactly max_step from a float32 value read off the PLC lands a hair past the
+    limit in float64 arithmetic; it is still the step the playbook allows."""
+    assert code(locks(max_step=limit).check(VALVE, reading + limit, current=reading, quality=GOOD, t_ms=0)) is None
+    assert code(locks(max_step=limit).check(VALVE, reading + limit * 1.001, current=reading, quality=GOOD,
+                                            t_ms=0)) == "max_step"
