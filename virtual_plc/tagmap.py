@@ -268,7 +268,9 @@ def element_slices(tags: Iterable[Tag]) -> tuple[list[str], dict[str, slice]]:
 def select_tags(tags: Iterable[Tag], patterns: Iterable[str]) -> list[Tag]:
     """The ``tags`` whose name matches any of the shell-style ``patterns``, in order."""
     pats = list(patterns)
-    return [t for t in tags if any(fnmatch.fnmatchcase(t.name, p) for p in pats)]
+    exact = {p for p in pats if not any(c in p for c in "*?[")}  # plain names: a set lookup, not a match each
+    wild = [p for p in pats if p not in exact]
+    return [t for t in tags if t.name in exact or any(fnmatch.fnmatchcase(t.name, p) for p in wild)]
 
 
 def load_tagmap(path: str | Path) -> TagMap:

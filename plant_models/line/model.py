@@ -234,7 +234,12 @@ class LineModel:
             group = SensorGroup(specs, period, rng_for(self.seed, f"sensors.{period}"),
                                 SENSOR_HISTORY_S if period <= 1000 else 60 * period / 1000, self._observed()[flat])
             self._groups.append((period, group, flat))
-        self._measured_names = [(name, group, sl) for _, group, _ in self._groups for name, sl in group.slices.items()]
+        # per group: its scalar tags and their positions (read in one go), and its array tags
+        self._readout = [
+            ([n for n, sl in group.slices.items() if sl.stop - sl.start == 1],
+             np.array([sl.start for sl in group.slices.values() if sl.stop - sl.start == 1], dtype=int),
+             [(n, sl) for n, sl in group.slices.items() if sl.stop - sl.start > 1], group)
+            for _, group, _ in self._groups]
         return SensorBank([g for _, g, _ in self._groups])
 
     def _env_noise(self, node: Node) -> float:
@@ -433,11 +438,9 @@ class LineModel:
     def measurements(self) -> dict[str, float | np.ndarray]:
         """The latest measured value of every measurement tag (``nan`` when dropped out)."""
         out: dict[str, float | np.ndarray] = {}
-        for name, group, where in self._measured_names:
-            if where.stop - where.start == 1:
-                out[name] = float(group.measured[where.start])
-            else:
-                out[name] = group.measured[where].copy()
+        for scalars, positions, arrays, group in self._readout:
+            out.update(zip(scalars, group.measured[positions].tolist()))
+            out.update((name, group.measured[where].copy()) for name, where in arrays)
         return out
 
     def setpoints(self) -> dict[str, float]:

@@ -23,6 +23,7 @@ template (:mod:`plant_models.line.compile`). The JSON Schema of this model is pu
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -329,6 +330,18 @@ class LineTemplate(_Strict):
 
 def load_template(path: str | Path) -> LineTemplate:
     """Read and validate a line template; a :class:`~qtconfig.ConfigError` names
-    the file, the field and its line for any problem."""
+    the file, the field and its line for any problem. A file read before and unchanged since
+    (same size and modification time) is not parsed again."""
+    path = Path(path)
+    try:
+        stat = path.resolve().stat()
+    except OSError:
+        return load_yaml_model(LineTemplate, path)  # names the missing file
+    return _load_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _load_cached(path: str, mtime_ns: int, size: int) -> LineTemplate:
+    """One parse per version of a template file (a run reads it to build, score and sweep)."""
     return load_yaml_model(LineTemplate, path)
 
