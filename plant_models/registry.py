@@ -12,11 +12,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from plant_models import coater, line, tennessee_eastman
+import importlib
+import pkgutil
+
+import plant_models
 from plant_models.base import PlantModel
 from plant_models.spec import PlantSpec
 
-SPECS: dict[str, PlantSpec] = {spec.name: spec for spec in (coater.SPEC, line.SPEC, tennessee_eastman.SPEC)}
+
+def _discover() -> dict[str, PlantSpec]:
+    """Every plant folder under ``plant_models/`` that exports a ``SPEC``: adding a plant touches its folder only."""
+    specs: dict[str, PlantSpec] = {}
+    for module in pkgutil.iter_modules(plant_models.__path__):
+        if module.ispkg:
+            spec = getattr(importlib.import_module(f"plant_models.{module.name}"), "SPEC", None)
+            if isinstance(spec, PlantSpec):
+                specs[spec.name] = spec
+    return dict(sorted(specs.items()))
+
+
+SPECS: dict[str, PlantSpec] = _discover()
 
 
 def known_plants() -> list[str]:
