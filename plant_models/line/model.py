@@ -87,6 +87,7 @@ class LineModel:
         self._signals = self._build_signals(compiled)
         self.sensors = self._build_sensors(compiled)
         self._setpoints = {n.name: n.nominal for n in nodes.values() if n.role == "setpoint"}
+        self._setpoint_signals = {sig.name: sig for sig in self._signals if sig.kind == "setpoint"}
         self._faults: list[ResolvedFault] = []
         self._fault_names: dict[str, int] = {}
         self._env_rng = rng_for(seed, f"{self.name}.environment")
@@ -451,12 +452,9 @@ class LineModel:
         """Set setpoint ``name``; ``KeyError`` if unknown, ``ValueError`` if outside its range."""
         if name not in self._setpoints:
             raise KeyError(f"unknown setpoint {name!r}; setpoints: {sorted(self._setpoints)}")
-        node = self.compiled.nodes[name]
-        number = float(value)
-        if not (math.isfinite(number) and node.low <= number <= node.high):
-            raise ValueError(f"setpoint {name}={value!r} is outside {node.low:g}..{node.high:g}")
+        number = self._setpoint_signals[name].checked(value)
         self._setpoints[name] = number
-        self.x[node.index] = number
+        self.x[self.compiled.nodes[name].index] = number
 
     def fault_targets(self) -> dict[str, list[str]]:
         """For each fault kind, the targets it accepts (conditions and their assets; measured tags)."""

@@ -41,6 +41,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _ordered(bounds: tuple[float, float]) -> tuple[float, float]:
+    """``bounds`` as ``(low, high)``; ``ValueError`` unless low < high."""
+    low, high = bounds
+    if high <= low:
+        raise ValueError(f"range must be [low, high] with low < high, got {list(bounds)}")
+    return low, high
+
+
 class Input(_Strict):
     """One dependency of a signal: ``value += f(x) - f(x_nominal)``, so at nominal inputs the
     signal sits at its nominal.
@@ -168,9 +176,7 @@ class Signal(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Signal:
-        low, high = self.range
-        if high <= low:
-            raise ValueError(f"range must be [low, high] with low < high, got {list(self.range)}")
+        low, high = _ordered(self.range)
         if self.size == 1 and not low <= self.nominal <= high:
             raise ValueError(f"nominal {self.nominal:g} is outside the range {low:g}..{high:g}")
         if self.kind == "setpoint" and (self.inputs or self.servo or self.lag_s or self.dead_time_s
@@ -211,9 +217,7 @@ class Condition(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Condition:
-        low, high = self.range
-        if high <= low:
-            raise ValueError(f"range must be [low, high] with low < high, got {list(self.range)}")
+        low, high = _ordered(self.range)
         if not low <= self.initial <= high:
             raise ValueError(f"initial {self.initial:g} is outside the range {low:g}..{high:g}")
         if self.count_tag is not None and self.reset_every_parts is None:
