@@ -10,10 +10,9 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
-
 import importlib
 import pkgutil
+from typing import Any
 
 import plant_models
 from plant_models.base import PlantModel

@@ -448,7 +448,7 @@ class _Compiler:
     def check_parts(self) -> None:
         """Per-part names must not hide lot properties, and part wear only acts on a station's asset."""
         lot_props = {p[len(PART):] for p in self.lot_properties}
-        for _, path, names in self.stations:
+        for _, _path, names in self.stations:
             for name in names:
                 if name.rsplit(".", 1)[-1] in lot_props:
                     self.problems.append(f"{name}: a per-part measurement may not share its name with the lot "
