@@ -42,7 +42,7 @@ class Command(_Message):
     high: float = Field(description='highest value the sender allows')
     reason: str = Field(description='why, in words')
     diagnosis_id: str | None = Field(default=None, description='the diagnosis it answers')
-    kind: CommandKind = Field(default="correction", description='correction, or rollback of an earlier one')
+    kind: CommandKind = Field(default=CommandKind.CORRECTION, description='correction, or rollback of an earlier one')
     issued_t_ms: int = Field(ge=0, description="plant time the command was issued")
     expires_t_ms: int = Field(ge=0, description="plant time after which the bridge must not apply it")
 
