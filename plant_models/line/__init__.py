@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plant_models.base import PlantModel
 from plant_models.spec import FaultRange, PlantSpec, QualityCharacteristic
+
+if TYPE_CHECKING:
+    from plant_models.line.compile import CompiledLine
 
 STARTER = "starter.yaml"
 
@@ -48,19 +51,24 @@ def _build(seed: int, options: dict[str, Any]) -> PlantModel:
     return LineModel(template_of(options), seed)
 
 
-def _quality(options: dict[str, Any]) -> tuple[QualityCharacteristic, ...]:
-    from plant_models.line.compile import compile_template, quality_characteristics
+def _compiled(options: dict[str, Any]) -> CompiledLine:
+    """The line the options name, compiled (what its quality characteristics and fault catalogue come from)."""
+    from plant_models.line.compile import compile_template
     from plant_models.line.template import load_template
 
-    return quality_characteristics(compile_template(load_template(template_of(options))))
+    return compile_template(load_template(template_of(options)))
+
+
+def _quality(options: dict[str, Any]) -> tuple[QualityCharacteristic, ...]:
+    from plant_models.line.compile import quality_characteristics
+
+    return quality_characteristics(_compiled(options))
 
 
 def _faults(options: dict[str, Any]) -> tuple[FaultRange, ...]:
-    from plant_models.line.compile import compile_template
     from plant_models.line.faults import fault_catalogue
-    from plant_models.line.template import load_template
 
-    return fault_catalogue(compile_template(load_template(template_of(options))))
+    return fault_catalogue(_compiled(options))
 
 
 SPEC = PlantSpec(name="line", package=__name__, build=_build, quality=_quality, faults=_faults,

@@ -194,6 +194,7 @@ class CompiledLine:
     stations: list[tuple[Station, str, list[str]]]  # (station, full asset path, per-part signals in order)
     lot_properties: list[str]    # part.<lot property> names
     graph: nx.DiGraph
+    assets: dict[str, Asset]     # full asset path -> its declaration, in template order
 
     def x_nominal(self) -> np.ndarray:
         """The nominal state vector."""
@@ -213,6 +214,14 @@ def quality_characteristics(compiled: CompiledLine) -> tuple[QualityCharacterist
     return tuple(QualityCharacteristic(n.name, *(n.signal.spec or (None, None))) for n in quality)  # type: ignore[union-attr]
 
 
+def _walk(assets: dict[str, Asset], parent: str) -> Iterator[tuple[str, Asset]]:
+    """(full path, declaration) of every asset below ``parent``, depth first in template order."""
+    for name, asset in assets.items():
+        path = f"{parent}.{name}"
+        yield path, asset
+        yield from _walk(asset.assets, path)
+
+
 def compile_template(template: LineTemplate) -> CompiledLine:
     """Resolve names and order of ``template``; :class:`TemplateError` names every problem."""
     return _Compiler(template).run()
@@ -227,6 +236,7 @@ class _Compiler:
         self.pending: list[tuple[Node, Signal, str]] = []  # nodes whose inputs are still to resolve
         self.stations: list[tuple[Station, str, list[str]]] = []
         self.lot_properties: list[str] = []
+        self.assets: dict[str, Asset] = dict(_walk(template.assets, template.line))
 
     # -- declaring nodes ------------------------------------------------------------------
     def add(self, node: Node) -> Node:
@@ -234,12 +244,6 @@ class _Compiler:
             self.problems.append(f"{node.name} is declared twice")
         self.nodes[node.name] = node
         return node
-
-    def walk(self, assets: dict[str, Asset], parent: str) -> Iterator[tuple[str, Asset]]:
-        for name, asset in assets.items():
-            path = f"{parent}.{name}"
-            yield path, asset
-            yield from self.walk(asset.assets, path)
 
     def declare(self) -> None:
         t, line = self.t, self.line
@@ -251,7 +255,7 @@ class _Compiler:
                     self.add(Node(f"{line}.ambient.{quantity}", "environment", f"{line}.ambient", cycle.mean,
                                   cycle.range[0], cycle.range[1], unit, observed=True, period_ms=env.period_ms,
                                   description=f"hall {quantity}"))
-        for path, asset in self.walk(t.assets, line):
+        for path, asset in self.assets.items():
             for name, cond in asset.conditions.items():
                 self.add(Node(f"{path}.{name}", "condition", path, cond.initial, cond.range[0], cond.range[1],
                               cond.unit, description=cond.description))
@@ -274,7 +278,7 @@ class _Compiler:
                 path = self.full_asset(station.asset)
                 if path is None:
                     self.problems.append(f"parts.stations[{k}].asset: no asset {station.asset!r} "
-                                         f"(assets: {', '.join(p for p, _ in self.walk(t.assets, line))})")
+                                         f"(assets: {', '.join(self.assets)})")
                     continue
                 names = [self.declare_signal(path, n, s, k).name for n, s in station.measure.items()]
                 for tag, unit, text in (("reject_rate", "%", "rejected share of the last 50 parts"),
@@ -312,9 +316,8 @@ class _Compiler:
         return node
 
     def full_asset(self, relative: str) -> str | None:
-        paths = {p for p, _ in self.walk(self.t.assets, self.line)}
         for candidate in (relative, f"{self.line}.{relative}"):
-            if candidate in paths:
+            if candidate in self.assets:
                 return candidate
         return None
 
@@ -435,11 +438,9 @@ class _Compiler:
                 graph.add_edges_from((s, node.name) for s in sources)
             if node.servo_setpoint is not None and node.servo_output is not None:
                 graph.add_edge(node.servo_setpoint, node.servo_output)
-        for _, path, names in self.stations:
-            for tag in [n for n in self.nodes if n.startswith(f"{path}.") and self.nodes[n].role == "station"]:
-                if tag.endswith(".reject_rate"):
-                    graph.add_edges_from((n, tag) for n in names if self.nodes[n].signal is not None
-                                         and self.nodes[n].signal.spec is not None)  # type: ignore[union-attr]
+        for _, path, names in self.stations:  # the parts judged against spec limits make the reject rate
+            graph.add_edges_from((n, f"{path}.reject_rate") for n in names if self.nodes[n].signal is not None
+                                 and self.nodes[n].signal.spec is not None)  # type: ignore[union-attr]
         for lot_name in (self.t.parts.lots if self.t.parts else {}):
             for _, path, _ in self.stations:
                 graph.add_edge(f"{PART}{lot_name}", f"{path}.{lot_name}")
@@ -454,7 +455,7 @@ class _Compiler:
                     self.problems.append(f"{name}: a per-part measurement may not share its name with the lot "
                                          f"property part.{name.rsplit('.', 1)[-1]} (rename one)")
         stations = {path for _, path, _ in self.stations}
-        for path, asset in self.walk(self.t.assets, self.line):
+        for path, asset in self.assets.items():
             for name, cond in asset.conditions.items():
                 if (cond.per_part or cond.reset_every_parts or cond.count_tag) and path not in stations:
                     self.problems.append(f"{path}.{name}: per_part, reset_every_parts and count_tag count the parts "
@@ -472,4 +473,4 @@ class _Compiler:
         if self.problems:
             raise TemplateError(self.problems)
         return CompiledLine(self.t, self.nodes, scalars, dynamic, levels, arrays, servos,
-                            self.stations, self.lot_properties, self.graph())
+                            self.stations, self.lot_properties, self.graph(), self.assets)

@@ -118,25 +118,12 @@ def resolve(spec: FaultSpec, compiled: CompiledLine, now_ms: int) -> ResolvedFau
 def magnitude_range(condition: str, compiled: CompiledLine) -> tuple[float, float]:
     """What a fault may add to ``condition``: its ``fault_range``, else ± the width of its range."""
     node = compiled.nodes[condition]
-    for path_asset in _asset_conditions(compiled, node.asset):
-        if path_asset[0] == condition and path_asset[1].fault_range is not None:
-            low, high = path_asset[1].fault_range
-            return float(low), float(high)
+    declared = compiled.assets[node.asset].conditions[condition.rsplit(".", 1)[-1]]
+    if declared.fault_range is not None:
+        low, high = declared.fault_range
+        return float(low), float(high)
     width = node.high - node.low
     return -width, width
-
-
-def _asset_conditions(compiled: CompiledLine, asset: str) -> list[tuple[str, Any]]:
-    """(full name, declaration) of the conditions of ``asset``."""
-    parts = asset.split(".")[1:]
-    assets = compiled.template.assets
-    declared = None
-    for part in parts:
-        declared = assets[part]
-        assets = declared.assets
-    if declared is None:
-        return []
-    return [(f"{asset}.{name}", cond) for name, cond in declared.conditions.items()]
 
 
 def process_fault(env: simpy.Environment, offsets: np.ndarray, index: int,

@@ -90,7 +90,6 @@ class LineModel:
         self._setpoint_signals = {sig.name: sig for sig in self._signals if sig.kind == "setpoint"}
         self._faults: list[ResolvedFault] = []
         self._fault_names: dict[str, int] = {}
-        self._env_rng = rng_for(seed, f"{self.name}.environment")
         self.env.process(self._tick_loop())
         if self.template.parts is not None:
             self.env.process(self._part_source())
@@ -139,7 +138,7 @@ class LineModel:
         # arrays: flat base + weights @ contributions
         pairs: list[tuple[int, Any, list[int]]] = []
         weights: list[np.ndarray] = []
-        starts, base = [], []
+        base = []
         offset = 0
         self.array_slices: dict[str, slice] = {}
         for name in c.arrays:
@@ -153,7 +152,6 @@ class LineModel:
                 column[offset:offset + node.size] = spread(item.weights, node.size, 1.0)
                 pairs.append((len(pairs), item, [nodes[s].index for s in sources]))
                 weights.append(column)
-            starts.append(offset)
             offset += node.size
         self._array_base = np.concatenate(base) if base else np.zeros(0)
         self._array_terms = Terms(len(pairs), pairs, width, np.zeros(len(pairs)), x_nom)
@@ -186,11 +184,14 @@ class LineModel:
             offset += node.size
         self.part_values = np.zeros(offset)
         for node in part_nodes:
-            if node.signal is not None:
-                self.part_values[self._part_slices[node.name]] = spread(node.signal.base, node.size, node.nominal) \
-                    if node.size > 1 else node.nominal
-            else:
-                self.part_values[self._part_slices[node.name]] = node.nominal
+            base = node.signal.base if node.signal is not None and node.size > 1 else None  # arrays only
+            self.part_values[self._part_slices[node.name]] = spread(base, node.size, node.nominal)
+        # per per-part signal: each input with its contribution at nominal inputs, computed once
+        nodes = c.nodes
+        self._part_inputs = {
+            name: [(item, sources, form_value(item, [nodes[s].nominal for s in sources]))
+                   for item, sources in nodes[name].inputs]
+            for _, _, names in c.stations for name in names}
         self._rejects = [deque(maxlen=REJECT_WINDOW) for _ in c.stations]
         self._station_parts = [0 for _ in c.stations]
         self.parts_log: list[dict[str, Any]] = []
@@ -361,22 +362,16 @@ class LineModel:
             node = nodes[name]
             sig = node.signal
             assert sig is not None
-            contributions = 0.0
-            for item, sources in node.inputs:
-                now = [self._value_of(s, part) for s in sources]
-                nominal = [nodes[s].nominal for s in sources]
-                contributions += form_value(item, now) - form_value(item, nominal)
+            moved = [(item, form_value(item, [self._value_of(s, part) for s in sources]) - at_nominal)
+                     for item, sources, at_nominal in self._part_inputs[name]]
             if node.size > 1:
                 values = spread(sig.base, node.size, node.nominal)
-                for item, sources in node.inputs:
-                    now = [self._value_of(s, part) for s in sources]
-                    nominal = [nodes[s].nominal for s in sources]
-                    moved = form_value(item, now) - form_value(item, nominal)
-                    values = values + spread(item.weights, node.size, 1.0) * moved
+                for item, delta in moved:
+                    values = values + spread(item.weights, node.size, 1.0) * delta
                 values = values + sig.noise * rng.standard_normal(node.size)
                 self.part_values[self._part_slices[name]] = values
                 continue
-            mean = node.nominal + contributions
+            mean = node.nominal + sum(delta for _, delta in moved)
             value = float(rng.poisson(max(mean, 0.0))) if sig.distribution == "poisson" else \
                 mean + sig.noise * rng.standard_normal()
             low, high = self.part_extremes.get(name, (value, value))
@@ -407,10 +402,7 @@ class LineModel:
         return float(self.x[node.index]) if node.index >= 0 else node.nominal
 
     def _wear(self, path: str, count: int) -> None:
-        asset = next((a for p, a in self._assets() if p == path), None)
-        if asset is None:
-            return
-        for name, cond in asset.conditions.items():
+        for name, cond in self.compiled.assets[path].conditions.items():
             i = self.condition_index[f"{path}.{name}"]
             if cond.reset_every_parts and count % cond.reset_every_parts == 0:
                 self._cond_base[i] = self._cond_initial[i]
@@ -418,18 +410,6 @@ class LineModel:
                 self._cond_base[i] += cond.per_part
             if cond.count_tag is not None and cond.reset_every_parts:
                 self.part_values[self._part_slices[f"{path}.{cond.count_tag}"]] = count % cond.reset_every_parts
-
-    def _assets(self) -> list[tuple[str, Any]]:
-        if not hasattr(self, "_asset_list"):
-            out: list[tuple[str, Any]] = []
-
-            def walk(assets: dict[str, Any], parent: str) -> None:
-                for name, asset in assets.items():
-                    out.append((f"{parent}.{name}", asset))
-                    walk(asset.assets, f"{parent}.{name}")
-            walk(self.template.assets, self.name)
-            self._asset_list = out
-        return self._asset_list
 
     # -- PlantModel surface --------------------------------------------------------------------
     def signals(self) -> list[Signal]:

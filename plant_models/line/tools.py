@@ -81,8 +81,8 @@ def check_template(path: str | Path, seconds: float | None = None, seed: int = 0
     from plant_models.line.model import LineModel
 
     template = load_template(path)
-    compiled = compile_template(template)
     model = LineModel(template, seed)
+    compiled = model.compiled
     seconds = default_check_seconds(compiled) if seconds is None else seconds
     watched = [n for n in compiled.nodes.values() if n.role in ("signal", "servo_output", "environment")]
     scalars = [n for n in watched if n.index >= 0]
