@@ -20,6 +20,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from plant_models.base import PlantModel
 
 KNOWLEDGE_FILE = "knowledge.yaml"
@@ -68,6 +70,15 @@ class QualityCharacteristic:
     tag: str
     low: float | None = None
     high: float | None = None
+
+    def violated(self, values: np.ndarray) -> np.ndarray:
+        """True where a value is outside the specification."""
+        out = np.zeros(values.shape, dtype=bool)
+        if self.low is not None:
+            out |= values < self.low
+        if self.high is not None:
+            out |= values > self.high
+        return out
 
 
 @dataclass(frozen=True)

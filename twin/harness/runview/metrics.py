@@ -18,31 +18,14 @@ from typing import Any
 import numpy as np
 
 from plant_models.registry import SPECS
+from plant_models.spec import QualityCharacteristic
 from twin.contracts import RunFiles
 from twin.edge.frames import Quality
 from twin.edge.historian import HistorianReader
 from twin.harness.runview.run import RunData
 
 
-@dataclass(frozen=True)
-class QualitySpec:
-    """A quality characteristic's specification: the tag and its limits (either may be open)."""
-
-    tag: str
-    low: float | None = None
-    high: float | None = None
-
-    def violated(self, values: np.ndarray) -> np.ndarray:
-        """True where a value is outside the specification."""
-        out = np.zeros(values.shape, dtype=bool)
-        if self.low is not None:
-            out |= values < self.low
-        if self.high is not None:
-            out |= values > self.high
-        return out
-
-
-def quality_specs(run: RunData) -> tuple[QualitySpec, ...]:
+def quality_specs(run: RunData) -> tuple[QualityCharacteristic, ...]:
     """The specification limits of the run's plant (its spec's quality characteristics that have limits)."""
     spec = SPECS.get(run.plant)
     if spec is None:
@@ -51,7 +34,7 @@ def quality_specs(run: RunData) -> tuple[QualitySpec, ...]:
         characteristics = spec.quality_characteristics(run.report["scenario"].get("plant_options") or {})
     except (OSError, ValueError):  # a line whose template has moved since the run
         return ()
-    return tuple(QualitySpec(c.tag, c.low, c.high) for c in characteristics if c.low is not None or c.high is not None)
+    return tuple(c for c in characteristics if c.low is not None or c.high is not None)
 
 
 @dataclass(frozen=True)
@@ -72,7 +55,7 @@ class RunMetrics:
     notes: dict[str, str]
 
 
-def run_metrics(run: RunData, specs: tuple[QualitySpec, ...] | None = None, *,
+def run_metrics(run: RunData, specs: tuple[QualityCharacteristic, ...] | None = None, *,
                 resolution_ms: int = 1000) -> RunMetrics:
     """Defect rate, detection delay and time to correction of one run (see the module docstring)."""
     notes: dict[str, str] = {}
@@ -97,7 +80,7 @@ def run_metrics(run: RunData, specs: tuple[QualitySpec, ...] | None = None, *,
     )
 
 
-def _defect_rate(run: RunData, specs: tuple[QualitySpec, ...], resolution_ms: int,
+def _defect_rate(run: RunData, specs: tuple[QualityCharacteristic, ...], resolution_ms: int,
                  notes: dict[str, str]) -> float | None:
     stored = set(run.elements)
     specs = tuple(s for s in specs if s.tag in stored)

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from plant_models.spec import QualityCharacteristic
 from tests.app.fixtures import DURATION_S, ONSET_S, SCORES, bare_run, cli_run, full_run, scenarios_dir
 from twin.cli import app
 from twin.harness.runview import RunData, list_runs, load_run
 from twin.harness.runview.charts import chart_series, control_chart_figure, figure_png, rootcause_figure
 from twin.harness.runview.html import render_html
-from twin.harness.runview.metrics import QualitySpec, compare, run_metrics
+from twin.harness.runview.metrics import compare, run_metrics
 from twin.harness.runview.roles import ROLES, panels_for
 from twin.harness.runview.run import NO_COMMANDS, NO_DIAGNOSES, NO_LEDGER, NO_SCORES
 from twin.harness.runview.whatif import FINISHED_NOTE, FaultKnob, Knobs, LiveRun, apply_knobs, fault_targets, whatif_dir
@@ -48,7 +49,7 @@ def test_metrics_of_a_run_without_control_say_why_correction_is_missing() -> Non
     assert m.false_alarms == 0 and m.alarms == len(run.alarms)
     assert m.time_to_correction_s is None and m.notes["time_to_correction_s"] == NO_COMMANDS
     assert 0 < m.defect_rate < 1  # wrinkles rise past 0.5 /m after the drift
-    assert run_metrics(run, (QualitySpec("coater.xray.wrinkles_per_m", high=100.0),)).defect_rate == 0.0
+    assert run_metrics(run, (QualityCharacteristic("coater.xray.wrinkles_per_m", high=100.0),)).defect_rate == 0.0
 
 
 def test_time_to_correction_and_comparison_read_the_command_records() -> None:
