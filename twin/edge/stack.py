@@ -144,6 +144,8 @@ class EdgeStack:
                 self.settings.rootcause, self.tagmap, self.base, self.source, choice=plugins.diagnoser,
                 index=self.index)
             self.collectors = build_collectors(self.endpoints, self.aligner, self.driver_factory)
+            self._source_of = {name: c for c in self.collectors for tag in c.schedule.tags
+                               for name in tag.element_names()}
             for collector in reversed(self.collectors):
                 self._exit.push_async_callback(collector.close)
             if self.closed_loop and self.settings.control.playbook:
@@ -229,9 +231,6 @@ class EdgeStack:
         ``comm_lost`` alarm says it once, instead of one alarm per tag element)."""
         detection = self.settings.detection
         horizon_ms = (detection.dataloss_subgroups + 2) * detection.subgroup_s * 1000
-        if not self._source_of:
-            self._source_of = {name: c for c in self.collectors for tag in c.schedule.tags
-                               for name in tag.element_names()}
 
         def lost_lately(tag: str) -> bool:
             collector = self._source_of.get(tag)
