@@ -37,6 +37,20 @@ def nan_sentinel(dtype: str) -> int | None:
     return int(info.min) if info.min < 0 else int(info.max)
 
 
+def value_range(dtype: str) -> tuple[int, int] | None:
+    """The raw values an integer type can carry, its "no value" sentinel left out (None for floats).
+
+    >>> value_range("int16"), value_range("uint16"), value_range("float32")
+    ((-32767, 32767), (0, 65534), None)
+    """
+    sentinel = nan_sentinel(dtype)
+    if sentinel is None:
+        return None
+    info = np.iinfo(np.dtype(_BIG_ENDIAN[dtype]))
+    low, high = int(info.min), int(info.max)
+    return (low + 1, high) if sentinel == low else (low, high - 1)
+
+
 @dataclass(frozen=True)
 class _Group:
     """Elements sharing data type, word order and table."""

@@ -36,6 +36,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from qtconfig import ConfigError
+from virtual_plc.codec import value_range
 from virtual_plc.tagmap import DType, Tag, TagMap
 
 FORMATS: tuple[str, ...] = ("kepware", "tia", "rockwell")
@@ -232,10 +233,14 @@ class _Type:
     high: float | None = None
 
 
-# integer types reserve their minimum (signed) or maximum (unsigned) raw value for "no value"
-_I8, _U8 = _Type("int16", -128, 127), _Type("uint16", 0, 255)
-_I16, _U16 = _Type("int16", -32767, 32767), _Type("uint16", 0, 65534)
-_I32, _U32 = _Type("int32", -(2**31 - 1), 2**31 - 1), _Type("uint32", 0, 2**32 - 2)
+def _integer(dtype: DType) -> _Type:
+    """An integer type over every raw value it carries: the codec reserves one for "no value"."""
+    return _Type(dtype, *value_range(dtype))  # type: ignore[misc]
+
+
+_I8, _U8 = _Type("int16", -128, 127), _Type("uint16", 0, 255)  # 8-bit types widen to 16 bits, keeping their range
+_I16, _U16 = _integer("int16"), _integer("uint16")
+_I32, _U32 = _integer("int32"), _integer("uint32")
 _U64 = _Type("uint64", 0, 2**53)  # 2**53: the largest count a double holds exactly
 _F32, _F64 = _Type("float32"), _Type("float64")
 
