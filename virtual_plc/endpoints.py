@@ -18,17 +18,25 @@ next to the run; for a real line an engineer writes it by hand::
 
 Each tag is read from the first PLC whose ``tags`` patterns match it; the clock tag is
 read from every PLC. A tag no PLC takes is an error, named in the message.
+
+An OPC UA server that requires security is reached with ``security: Basic256Sha256``,
+``mode: Sign`` or ``SignAndEncrypt``, the edge's certificate and key (``twin certs create``
+makes a pair), the server's certificate to trust, and a login from a file
+(``credentials_file``: YAML with ``username`` and ``password``) or from environment variables
+(``credentials_env: PREFIX`` reads ``PREFIX_USERNAME`` and ``PREFIX_PASSWORD``). Files are
+relative to the endpoint file; passwords are never logged.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ruamel.yaml import YAML
 
-from qtconfig import ConfigError, load_yaml_model
+from qtconfig import ConfigError, load_yaml_model, read_yaml
 from virtual_plc.tagmap import Tag, TagMap, load_tagmap, select_tags
 
 
@@ -43,11 +51,66 @@ class Endpoint(BaseModel):
     port: int = Field(ge=1, le=65535)
     unit_id: int | None = Field(default=None, ge=0, le=247, description="Modbus unit; default from the tag map")
     timeout_s: float = Field(default=1.0, gt=0)
-    security: Literal["none"] = Field(default="none", description="only unsecured sessions are implemented so far")
+    security: Literal["none", "Basic256Sha256"] = Field(
+        default="none", description="OPC UA security policy: none, or Basic256Sha256 (needs certificate and key)")
+    mode: Literal["Sign", "SignAndEncrypt"] = Field(
+        default="SignAndEncrypt", description="OPC UA message security mode with Basic256Sha256")
+    certificate: str | None = Field(default=None, description="the edge's certificate (DER or PEM), relative to "
+                                    "this file; twin certs create makes one")
+    private_key: str | None = Field(default=None, description="the edge's private key (PEM), relative to this file")
+    server_certificate: str | None = Field(
+        default=None, description="the server certificate to trust (DER or PEM), relative to this file; none: the "
+                                  "one the server presents")
+    application_uri: str = Field(default="urn:quality-twin:edge",
+                                 description="the edge's OPC UA application URI (must match its certificate)")
+    credentials_file: str | None = Field(
+        default=None, description="YAML file with username and password for the OPC UA login, relative to this file")
+    credentials_env: str | None = Field(
+        default=None, description="environment variable prefix: PREFIX_USERNAME and PREFIX_PASSWORD hold the login")
+    reconnect_min_s: float = Field(default=0.5, gt=0, description="first wait before reconnecting (doubles, with "
+                                   "jitter, after each failure)")
+    reconnect_max_s: float = Field(default=30.0, gt=0, description="longest wait between reconnect attempts")
     tags: list[str] = Field(default_factory=lambda: ["*"])
     clock: Literal["tagmap", "none"] = Field(
         default="tagmap", description="tagmap: this PLC serves the tag map's clock tag; none: it serves no clock "
                                       "(the edge stamps its samples with its own time)")
+
+    @model_validator(mode="after")
+    def _check_security(self) -> Endpoint:
+        if self.security != "none":
+            if self.protocol != "opcua":
+                raise ValueError(f"PLC {self.name}: security applies to OPC UA only (Modbus TCP has none)")
+            missing = [k for k in ("certificate", "private_key") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"PLC {self.name}: security {self.security} needs {' and '.join(missing)}")
+        if self.credentials_file is not None and self.credentials_env is not None:
+            raise ValueError(f"PLC {self.name}: give credentials_file or credentials_env, not both")
+        return self
+
+    def with_base(self, base: Path) -> Endpoint:
+        """This endpoint with its file fields resolved against ``base`` (the endpoint file's folder)."""
+        fields = ("certificate", "private_key", "server_certificate", "credentials_file")
+        update = {k: str((base / v).resolve()) for k in fields if (v := getattr(self, k)) is not None}
+        return self.model_copy(update=update)
+
+    def login(self) -> tuple[str, str] | None:
+        """The OPC UA user name and password (from the file or the environment), or None for anonymous.
+
+        Raises :class:`~qtconfig.ConfigError` naming the file or variable that is missing.
+        """
+        if self.credentials_env is not None:
+            names = (f"{self.credentials_env}_USERNAME", f"{self.credentials_env}_PASSWORD")
+            unset = [n for n in names if not os.environ.get(n)]
+            if unset:
+                raise ConfigError(f"PLC {self.name}", [f"environment variable {n} is not set" for n in unset])
+            return os.environ[names[0]], os.environ[names[1]]
+        if self.credentials_file is not None:
+            doc = read_yaml(self.credentials_file)
+            try:
+                return str(doc["username"]), str(doc["password"])
+            except (KeyError, TypeError):
+                raise ConfigError(self.credentials_file, ["needs username and password"]) from None
+        return None
 
     @property
     def url(self) -> str:
@@ -100,6 +163,7 @@ def load_endpoints(path: str | Path) -> ResolvedEndpoints:
     """Load an endpoint file and its tag map; assign each tag to the first PLC that takes it."""
     path = Path(path)
     spec = read_endpoint_file(path)
+    spec = spec.model_copy(update={"plcs": [p.with_base(path.resolve().parent) for p in spec.plcs]})
     tagmap = load_tagmap((path.parent / spec.tag_map).resolve())
     return resolve(spec, tagmap, path)
 

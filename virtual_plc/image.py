@@ -16,7 +16,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from virtual_plc.codec import ElementLayout, decode, encode, from_words
+from virtual_plc.codec import ElementLayout, decode, encode, tag_value
 from virtual_plc.tagmap import Tag, TagMap
 
 
@@ -56,6 +56,11 @@ class ProcessImage:
     """Register memory for one tag map, plus the setpoints accepted so far."""
 
     def __init__(self, tagmap: TagMap) -> None:
+        served = [t.name for t in tagmap.tags
+                  if t.is_text or t.table not in ("holding", "input") or t.unit_id is not None]
+        if served:
+            raise ValueError(f"the virtual PLC serves numbers in holding and input registers of one unit; "
+                             f"it cannot serve {', '.join(served[:5])}")
         self.tagmap = tagmap
         self.layout = ElementLayout(tagmap.tags)
         extent = self.layout.register_extent()
@@ -122,8 +127,7 @@ class ProcessImage:
         decoded: list[tuple[Tag, float]] = []
         for tag in covered:
             offset = (tag.address or 0) - address
-            raw = np.array(words[offset : offset + tag.width], dtype=np.uint16)[None, :]
-            value = float(from_words(tag.dtype, raw, little=tag.word_order == "little")[0] / tag.scale)
+            value = tag_value(tag, np.array(words[offset : offset + tag.width], dtype=np.uint16))
             self._check_writable(tag, value)
             decoded.append((tag, value))
         return [(tag.name, self.write_setpoint(tag.name, value)) for tag, value in decoded]
@@ -142,7 +146,8 @@ class ProcessImage:
         if not tag.in_range(value):
             raise self._refuse(
                 Refusal.OUT_OF_RANGE,
-                f"tag {tag.name}: {value:g} {tag.unit} is outside its range [{tag.low:g}, {tag.high:g}]",
+                f"tag {tag.name}: {value:g} {tag.unit} is outside its range "
+                f"[{_bound(tag.low, '-inf')}, {_bound(tag.high, 'inf')}]",
             )
 
     def _tags_covering(self, table: str, address: int, count: int) -> list[Tag]:
@@ -165,3 +170,8 @@ class ProcessImage:
         err = WriteRefused(reason, message)
         self.log.refuse(err)
         return err
+
+
+def _bound(value: float | None, open_end: str) -> str:
+    """A range end as the refusal shows it (``open_end`` where the tag map gives none)."""
+    return open_end if value is None else f"{value:g}"

@@ -22,10 +22,11 @@ from virtual_plc.tagmap import Tag
 
 @dataclass(frozen=True)
 class DueSet:
-    """The tags due at one scan, with their element layout."""
+    """The tags due at one scan: the numeric ones with their element layout, and the text ones."""
 
     tags: list[Tag]
     layout: ElementLayout
+    text: tuple[Tag, ...] = ()
 
 
 class PollSchedule:
@@ -47,5 +48,6 @@ class PollSchedule:
         found = self._cache.get(key)
         if found is None:
             tags = self.always + [t for t in self.tags if t.period_ms in key]
-            found = self._cache[key] = DueSet(tags, ElementLayout(tags))
+            numbers = [t for t in tags if not t.is_text]
+            found = self._cache[key] = DueSet(numbers, ElementLayout(numbers), tuple(t for t in tags if t.is_text))
         return found

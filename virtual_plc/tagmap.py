@@ -10,13 +10,30 @@ allocated deterministically) and CSV (the form PLC tag exports take; everything 
 
 Register conventions
 --------------------
-* ``address`` is the 0-based Modbus PDU address (``mbpoll -0 -r ADDRESS``).
+* ``address`` is the 0-based Modbus PDU address (``mbpoll -0 -r ADDRESS``); in the ``coil``
+  and ``discrete`` (input) tables it is a bit address, and only ``bool`` tags live there.
 * 32/64-bit types span 2/4 registers; ``word_order`` ``big`` puts the most significant
-  word first (ABCD), ``little`` the least significant first (CDAB). Bytes inside a
-  register are always big-endian, as Modbus defines.
+  word first (ABCD), ``little`` the least significant first (CDAB). ``byte_order`` ``big``
+  (the Modbus default) puts the high byte of each register first; ``little`` swaps the two
+  bytes of every register (BADC with ``word_order: big``, DCBA with ``little``).
+* ``int8``/``uint8`` take the low byte of one register; a ``bool`` in a register table is
+  0 or 1 (any non-zero reads as 1).
 * Integer types hold ``round(value * scale)``; float types hold ``value * scale``.
 * Integer types reserve one raw value as "no value" (NaN): the minimum of a signed type
   and the maximum of an unsigned one, as analog cards do for a broken wire.
+* ``string`` takes ``chars`` characters (ASCII, two per register, NUL-padded);
+  ``datetime`` is an int64 of milliseconds since 1970-01-01 UTC. Both are *text* tags: stored
+  as text in the historian (``text_samples``), shown, never passed to detectors.
+* ``unit_id`` on a tag reads it from another unit behind the same gateway (default: the
+  endpoint's, else the tag map's).
+
+OPC UA node ids
+---------------
+``opcua_node`` is any node id asyncua parses: numeric (``ns=3;i=1001``), string
+(``ns=3;s=Line.Speed``), GUID (``ns=3;g=...``) or opaque (``ns=3;b=...``). ``ns=N`` is the
+server's namespace index N as given; ``nsu=URI;...`` names the namespace by its URI, resolved
+when the session opens (servers may renumber indexes when they restart). Without one a tag
+gets ``ns=2;s=<name>``, where the virtual PLC serves it.
 """
 
 from __future__ import annotations
@@ -32,20 +49,30 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from qtconfig import ConfigError, describe_validation_error, read_yaml, validate_document
 
-DType = Literal["int16", "uint16", "int32", "uint32", "float32", "float64", "uint64"]
-Table = Literal["holding", "input"]
+DType = Literal["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+                "float32", "float64", "string", "datetime"]
+Table = Literal["holding", "input", "coil", "discrete"]
 Access = Literal["ro", "rw"]
 WordOrder = Literal["big", "little"]
 
-REGISTER_WIDTH: dict[str, int] = {
+REGISTER_WIDTH: dict[str, int] = {  # registers per element; a string's width follows its ``chars``
+    "bool": 1,
+    "int8": 1,
+    "uint8": 1,
     "int16": 1,
     "uint16": 1,
     "int32": 2,
     "uint32": 2,
+    "int64": 4,
+    "uint64": 4,
     "float32": 2,
     "float64": 4,
-    "uint64": 4,
+    "datetime": 4,
 }
+TEXT_TYPES = frozenset({"string", "datetime"})  # stored as text, never passed to detectors
+BIT_TABLES = frozenset({"coil", "discrete"})  # Modbus tables of single bits (bool tags only)
+TABLES: tuple[str, ...] = ("holding", "input", "coil", "discrete")
+DEFAULT_CHARS = 32  # characters of a Modbus string tag that does not say (two per register)
 MAX_ADDRESS = 65535
 TAG_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 CSV_COLUMNS = [
@@ -60,7 +87,10 @@ CSV_COLUMNS = [
     "table",
     "address",
     "word_order",
+    "byte_order",
     "scale",
+    "unit_id",
+    "chars",
     "opcua_node",
     "credibility",
     "description",
@@ -76,14 +106,17 @@ class Tag(BaseModel):
     unit: str = ""
     dtype: DType = "float32"
     access: Access = "ro"
-    low: float
-    high: float
+    low: float | None = None
+    high: float | None = None
     period_ms: int = Field(gt=0)
     length: int | None = Field(default=None, ge=1, description="array length; None for a scalar")
     table: Table = "holding"
     address: int | None = Field(default=None, ge=0, le=MAX_ADDRESS)
     word_order: WordOrder = "big"
+    byte_order: WordOrder = "big"
     scale: float = Field(default=1.0, gt=0)
+    unit_id: int | None = Field(default=None, ge=0, le=255)
+    chars: int | None = Field(default=None, ge=1, le=2 * 125)
     opcua_node: str | None = None
     credibility: float = Field(default=1.0, ge=0.0, le=1.0)
     description: str = ""
@@ -92,12 +125,18 @@ class Tag(BaseModel):
     def _check(self) -> Tag:
         if not TAG_NAME.match(self.name):
             raise ValueError(f"tag name {self.name!r} must be dotted words like 'line.asset.signal'")
-        if not self.low < self.high:
+        if self.low is not None and self.high is not None and not self.low < self.high:
             raise ValueError(f"tag {self.name}: low ({self.low}) must be below high ({self.high})")
-        if self.access == "rw" and self.table != "holding":
-            raise ValueError(f"tag {self.name}: a read-write tag must live in the holding table")
+        if self.access == "rw" and self.table not in ("holding", "coil"):
+            raise ValueError(f"tag {self.name}: a read-write tag must live in the holding or coil table")
         if self.access == "rw" and self.length is not None:
             raise ValueError(f"tag {self.name}: array tags are read-only")
+        if self.table in BIT_TABLES and self.dtype != "bool":
+            raise ValueError(f"tag {self.name}: the {self.table} table holds bits; its dtype must be bool")
+        if self.is_text and (self.length is not None or self.access == "rw"):
+            raise ValueError(f"tag {self.name}: {self.dtype} tags are read-only scalars")
+        if self.chars is not None and self.dtype != "string":
+            raise ValueError(f"tag {self.name}: chars is for string tags")
         if self.address is not None and self.address + self.n_registers - 1 > MAX_ADDRESS:
             raise ValueError(f"tag {self.name}: registers run past address {MAX_ADDRESS}")
         return self
@@ -113,8 +152,20 @@ class Tag(BaseModel):
         return self.length or 1
 
     @property
+    def is_text(self) -> bool:
+        """True for ``string`` and ``datetime`` tags: stored as text, never a number."""
+        return self.dtype in TEXT_TYPES
+
+    @property
+    def is_analog(self) -> bool:
+        """True for a number on a continuous scale (not a bool, not text): what detectors watch."""
+        return self.dtype != "bool" and not self.is_text
+
+    @property
     def width(self) -> int:
-        """Registers per element."""
+        """Registers (bits, in a bit table) per element."""
+        if self.dtype == "string":
+            return -(-(self.chars or DEFAULT_CHARS) // 2)
         return REGISTER_WIDTH[self.dtype]
 
     @property
@@ -129,8 +180,8 @@ class Tag(BaseModel):
         return [f"{self.name}[{i}]" for i in range(self.length)]
 
     def in_range(self, value: float) -> bool:
-        """True when ``value`` lies inside the engineering range (inclusive)."""
-        return self.low <= value <= self.high
+        """True when ``value`` lies inside the engineering range (inclusive; an open end admits anything)."""
+        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
 
 
 class TagMap(BaseModel):
@@ -139,7 +190,8 @@ class TagMap(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     plant: str
-    opcua_namespace: str = Field(description="namespace URI; its index on the server is 2")
+    opcua_namespace: str = Field(default="", description="namespace URI the virtual PLC serves the tags in "
+                                 "(index 2); a real server's namespaces are named in each tag's opcua_node")
     unit_id: int = Field(default=1, ge=0, le=247)
     clock_tag: str | None = Field(
         default=None, description="uint64 tag holding the PLC clock in ms of plant time; none (a real PLC that "
@@ -200,7 +252,7 @@ class TagMap(BaseModel):
         table, grouped by sample period (so one read covers the tags due together) and
         otherwise in map order; the result is the same for the same input.
         """
-        next_free = {"holding": 0, "input": 0}
+        next_free = dict.fromkeys(TABLES, 0)
         for tag in self.tags:
             if tag.address is not None:
                 end = tag.address + tag.n_registers
@@ -248,10 +300,7 @@ class TagMap(BaseModel):
             writer.writeheader()
             for tag in self.tags:
                 row = tag.model_dump(mode="json")
-                row["length"] = "" if tag.length is None else tag.length
-                row["address"] = "" if tag.address is None else tag.address
-                row["opcua_node"] = tag.opcua_node or ""
-                writer.writerow({k: row[k] for k in CSV_COLUMNS})
+                writer.writerow({k: "" if row[k] is None else row[k] for k in CSV_COLUMNS})
 
 
 def element_slices(tags: Iterable[Tag]) -> tuple[list[str], dict[str, slice]]:
@@ -298,7 +347,7 @@ def _load_csv(path: Path) -> TagMap:
         elif line.strip():
             rows.append(line)
     reader = csv.DictReader(rows)
-    missing = [c for c in ("name", "low", "high", "period_ms") if c not in (reader.fieldnames or [])]
+    missing = [c for c in ("name", "period_ms") if c not in (reader.fieldnames or [])]
     if missing:
         raise ConfigError(path, [f"CSV header lacks column(s): {', '.join(missing)}"])
     tags: list[dict[str, Any]] = []
@@ -321,9 +370,11 @@ def _load_csv(path: Path) -> TagMap:
 
 def _check_no_overlap(tags: list[Tag]) -> None:
     """Raise naming both tags when two tags share a register."""
-    for table in ("holding", "input"):
-        in_table = sorted((t for t in tags if t.table == table), key=lambda t: t.address or 0)
+    for table in TABLES:
+        in_table = sorted((t for t in tags if t.table == table), key=lambda t: (t.unit_id or -1, t.address or 0))
         for before, after in zip(in_table, in_table[1:]):
+            if before.unit_id != after.unit_id:
+                continue
             end = (before.address or 0) + before.n_registers
             if (after.address or 0) < end:
                 raise ValueError(

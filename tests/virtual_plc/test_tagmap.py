@@ -79,7 +79,11 @@ def test_overlapping_registers_name_both_tags() -> None:
     ("fields", "message"),
     [
         ({"low": 5, "high": 1}, r"low \(5.0\) must be below high"),
-        ({"access": "rw", "table": "input"}, "read-write tag must live in the holding table"),
+        ({"access": "rw", "table": "input"}, "read-write tag must live in the holding or coil table"),
+        ({"table": "coil", "dtype": "int16"}, "the coil table holds bits; its dtype must be bool"),
+        ({"dtype": "string", "access": "rw"}, "string tags are read-only scalars"),
+        ({"dtype": "datetime", "length": 4}, "datetime tags are read-only scalars"),
+        ({"chars": 8}, "chars is for string tags"),
         ({"name": "nodots"}, "must be dotted words"),
         ({"access": "rw", "length": 4}, "array tags are read-only"),
     ],

@@ -30,6 +30,20 @@ class Counts(BaseModel):
     reconnects: int
 
 
+class PlcLink(BaseModel):
+    """One PLC link's health over a run: how often the edge connected, and what it could not read."""
+
+    name: str
+    url: str
+    connect_attempts: int = Field(description="connections tried (the first included); reconnects back off")
+    sessions_opened: int = Field(description="connections opened; one per endpoint at a time")
+    reconnects: int
+    failed_polls: int
+    unknown: dict[str, str] = Field(default_factory=dict, description="tag -> why the server does not serve it")
+    problems: dict[str, str] = Field(default_factory=dict, description="tag -> why its latest bad sample was bad")
+    last_error: str = ""
+
+
 class Durations(BaseModel):
     """Plant time simulated and wall-clock time spent."""
 
@@ -106,6 +120,8 @@ class RunReport(BaseModel):
     mode: Mode
     faults: list[FaultRecord] = Field(description="the injected faults (truth): kind, target, onset, answer")
     counts: Counts
+    plcs: list[PlcLink] = Field(default_factory=list, description="each PLC link's connects, sessions and "
+                                "the tags it could not serve")
     alarms: list[AlarmRecord] = Field(default_factory=list)
     detection: dict[str, Any] = Field(
         default_factory=dict, description="what was monitored, what was not and why, alarm-rate figures"

@@ -3,17 +3,24 @@
 A :class:`Collector` owns one PLC endpoint. At each poll it reads the tags due at that
 time (by sample period; the PLC clock always) and feeds the samples to the aligner,
 stamped with the PLC clock it read — or, for a PLC that serves no clock (the tag map names
-none, or the endpoint says ``clock: none``), with the edge's own time. When the read fails, the due tags become ``bad``
-samples and the next poll reconnects: a dropped connection is never a crash or a
-silent gap. :func:`build_collectors` builds one collector per PLC of an endpoint file.
+none, or the endpoint says ``clock: none``), with the edge's own time. When the read fails, the
+due tags become ``bad`` samples and a later poll reconnects: a dropped connection is never a
+crash or a silent gap. Reconnects back off exponentially with jitter (from the endpoint's
+``reconnect_min_s`` up to ``reconnect_max_s``, on the edge's clock, so a lockstep run stays
+deterministic), and the polls in between store ``bad`` without touching the network.
+A sample the PLC answers but the edge cannot use (a node the server does not know, a value of
+the wrong type, a refused address) is ``bad`` too; its reason is logged once per tag and kept in
+:attr:`CollectorStats.problems`. :func:`build_collectors` builds one collector per PLC of an
+endpoint file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,7 +41,9 @@ class CollectorStats:
     polls: int = 0
     failed_polls: int = 0
     reconnects: int = 0
+    connect_attempts: int = 0
     last_error: str = ""
+    problems: dict[str, str] = field(default_factory=dict)  # tag -> why its latest bad sample is bad
 
 
 class Collector:
@@ -50,6 +59,9 @@ class Collector:
         self._positions: dict[ElementLayout, np.ndarray] = {}
         self._was_down = False
         self.last_failed_ms: int | None = None  # edge time of the latest failed poll
+        self._retry_at_ms = -1  # edge time before which no reconnect is tried
+        self._failures = 0  # failed connects in a row (the backoff's exponent)
+        self._jitter = random.Random(self.name)  # seeded: the same run waits the same
 
     @property
     def down(self) -> bool:
@@ -69,27 +81,64 @@ class Collector:
         due = self.schedule.due(t_ms)
         positions = self._positions_of(due)
         self.stats.polls += 1
+        reconnecting = not self.driver.connected
+        if reconnecting and t_ms < self._retry_at_ms:
+            return self._failed(due, positions, t_ms, None)
         try:
-            values = await self.driver.read(due)
+            if reconnecting:
+                self.stats.connect_attempts += 1
+            reading = await self.driver.read(due)
         except PlcUnavailable as err:
-            self.stats.failed_polls += 1
-            self.stats.last_error = str(err)
-            if not self._was_down:
-                log.warning("collector %s: %s; samples are bad until it reconnects", self.name, err)
-            self._was_down = True
-            self.last_failed_ms = t_ms
-            self.aligner.update(positions, np.full(len(positions), np.nan), t_ms)
-            return None
+            return self._failed(due, positions, t_ms, err)
+        self._failures = 0
         if self._was_down:
             self.stats.reconnects += 1
             log.info("collector %s: reconnected", self.name)
             self._was_down = False
-        if not self.has_clock:  # a PLC without a clock: its samples carry the edge's time
-            self.aligner.update(positions, values, t_ms)
-            return t_ms
-        plc_clock = int(values[0]) if np.isfinite(values[0]) else t_ms
-        self.aligner.update(positions, values[1:], plc_clock)
-        return plc_clock
+        for tag, why in reading.problems.items():
+            if self.stats.problems.get(tag) != why:
+                log.warning("collector %s: %s is bad: %s", self.name, tag, why)
+                self.stats.problems[tag] = why
+        values, source = reading.values, reading.source_ms
+        stamp = t_ms
+        if self.has_clock:
+            stamp = int(values[0]) if np.isfinite(values[0]) else t_ms
+            values = values[1:]
+            source = None if source is None else source[1:]
+        self.aligner.update(positions, values, stamp, source)
+        if due.text:
+            self.aligner.update_text(reading.text)
+        return stamp
+
+    def _failed(self, due: DueSet, positions: np.ndarray, t_ms: int, err: PlcUnavailable | None) -> None:
+        """Record a failed poll: the due samples are bad; after a failed connect, wait longer before the next."""
+        self.stats.failed_polls += 1
+        if err is not None:
+            self.stats.last_error = str(err)
+            if not self._was_down:
+                log.warning("collector %s: %s; samples are bad until it reconnects", self.name, err)
+            endpoint = self.driver.endpoint
+            wait_s = min(endpoint.reconnect_max_s, endpoint.reconnect_min_s * 2.0 ** self._failures)
+            self._retry_at_ms = t_ms + int(1000 * wait_s * self._jitter.uniform(0.5, 1.0))
+            self._failures += 1
+        self._was_down = True
+        self.last_failed_ms = t_ms
+        self.aligner.update(positions, np.full(len(positions), np.nan), t_ms)
+        if due.text:
+            self.aligner.update_text(dict.fromkeys((t.name for t in due.text), None))
+        return None
+
+    async def connect(self) -> None:
+        """Open the PLC connection at start-up (the driver probes what the PLC serves); a PLC that does
+        not answer yet is left to the polls, which keep trying."""
+        if self.driver.connected:
+            return
+        self.stats.connect_attempts += 1
+        try:
+            await self.driver.connect()
+        except PlcUnavailable as err:
+            self.stats.last_error = str(err)
+            log.warning("collector %s: %s; will keep trying", self.name, err)
 
     async def close(self) -> None:
         """Close the driver's connection."""
@@ -107,9 +156,9 @@ async def poll_all(collectors: Sequence[Collector], aligner: Aligner, t_ms: int)
 
 
 def element_index(endpoints: ResolvedEndpoints) -> ElementIndex:
-    """The element index of every tag the edge collects (clock excluded), in tag map order."""
+    """The element index of every numeric tag the edge collects (clock excluded), in tag map order."""
     polled = {t.name for _, tags in endpoints.assignments for t in tags}
-    return ElementIndex([t for t in endpoints.tagmap.tags if t.name in polled])
+    return ElementIndex([t for t in endpoints.tagmap.tags if t.name in polled and not t.is_text])
 
 
 def build_collectors(

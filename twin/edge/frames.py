@@ -11,13 +11,17 @@ requested time. Each value carries one quality flag, decided by :func:`classify`
 * ``good`` — otherwise.
 
 A stale value keeps the last good value; bad and missing values are NaN.
+
+Text tags (``string``, ``datetime``) are not elements: their samples ride along in
+:attr:`Frame.text` (None where the read failed), for the historian's ``text_samples``, and
+never reach a detector.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 import numpy as np
@@ -62,7 +66,9 @@ class Frame:
     ``fresh`` marks the elements sampled at this frame (their tag was due); the
     historian stores those, so each tag keeps its own rate on the common timeline.
     ``wall_ms`` is the UTC wall-clock time (ms since the epoch) the edge aligned the frame at:
-    the receive time of its samples, stored beside plant time.
+    the receive time of its samples, stored beside plant time; ``source_ms``, where a server
+    stamped a sample itself (OPC UA source timestamps), that time per element (-1 elsewhere).
+    ``text`` holds the text tags sampled at this frame.
     """
 
     ts_ms: int
@@ -71,6 +77,8 @@ class Frame:
     quality: np.ndarray
     fresh: np.ndarray
     wall_ms: int = 0
+    source_ms: np.ndarray | None = None
+    text: dict[str, str | None] = field(default_factory=dict)
 
     def value(self, tag: str) -> float | np.ndarray:
         """Value of ``tag``: a float for a scalar, an array for an array tag."""
@@ -108,15 +116,31 @@ class Aligner:
         self.last_good_ms = np.full(n, -1, dtype=np.int64)
         self.last_failed = np.zeros(n, dtype=bool)
         self._fresh = np.zeros(n, dtype=bool)
+        self._source_ms: np.ndarray | None = None  # per element, once any server stamps its samples
+        self._text: dict[str, str | None] = {}
 
-    def update(self, positions: np.ndarray, values: np.ndarray, ts_ms: int) -> None:
-        """Take samples read at PLC time ``ts_ms``; NaN values count as failed reads."""
+    def update(self, positions: np.ndarray, values: np.ndarray, ts_ms: int,
+               source_ms: np.ndarray | None = None) -> None:
+        """Take samples read at PLC time ``ts_ms``; NaN values count as failed reads.
+
+        ``source_ms``: the server's own UTC timestamps of the samples (-1 where it gave none).
+        """
         ok = ~np.isnan(values)
         good = positions[ok]
         self.last_value[good] = values[ok]
         self.last_good_ms[good] = ts_ms
         self.last_failed[positions] = ~ok
         self._fresh[positions] = True
+        if source_ms is not None:
+            if self._source_ms is None:
+                self._source_ms = np.full(len(self.index), -1, dtype=np.int64)
+            self._source_ms[positions] = source_ms
+        elif self._source_ms is not None:
+            self._source_ms[positions] = -1
+
+    def update_text(self, values: dict[str, str | None]) -> None:
+        """Take text-tag samples (None: the read failed); the next frame carries them."""
+        self._text.update(values)
 
     def frame(self, ts_ms: int, wall_ms: int | None = None) -> Frame:
         """The frame at ``ts_ms`` (``wall_ms``: its UTC time, default now); resets the "sampled since last
@@ -125,4 +149,6 @@ class Aligner:
         values = np.where(quality <= Quality.STALE, self.last_value, np.nan)
         fresh, self._fresh = self._fresh, np.zeros_like(self._fresh)
         wall = time.time_ns() // 1_000_000 if wall_ms is None else wall_ms
-        return Frame(ts_ms, self.index, values, quality, fresh, wall)
+        source = None if self._source_ms is None else self._source_ms.copy()
+        text, self._text = self._text, {}
+        return Frame(ts_ms, self.index, values, quality, fresh, wall, source, text)

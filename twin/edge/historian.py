@@ -3,8 +3,10 @@
 Table ``samples(ts_ms BIGINT, tag VARCHAR, value DOUBLE, quality ENUM, wall_utc TIMESTAMPTZ)`` holds,
 for every frame, the elements sampled at that frame (each tag at its own rate, on the common
 plant-time timeline); ``ts_ms`` is plant (run) time, so runs compare, and ``wall_utc`` the UTC
-wall-clock time the edge received them (not part of :meth:`HistorianReader.digest`: two runs of
-one seed store the same samples at different hours). Array tags are stored
+wall-clock time of the sample: the server's source timestamp where it gave one (OPC UA), else the
+time the edge received it (not part of :meth:`HistorianReader.content_hash`: two runs of one seed
+store the same samples at different hours). Table ``text_samples`` has the same columns with a
+VARCHAR value, for the ``string`` and ``datetime`` tags (described in ``text_tags``). Array tags are stored
 per element (``coater.xray.thickness_profile[7]``). Table ``elements`` describes each
 element (tag, unit, period), so the file explains itself.
 
@@ -26,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from twin.edge.frames import QUALITY_NAMES, ElementIndex, Frame, Quality, classify
+from virtual_plc.tagmap import Tag
 
 _QUALITY_ENUM = "ENUM(" + ", ".join(f"'{q}'" for q in QUALITY_NAMES) + ")"
 
@@ -34,7 +37,7 @@ class Historian:
     """Append frames to a DuckDB file and query them back."""
 
     def __init__(
-        self, path: str | Path, index: ElementIndex, *, flush_rows: int = 250_000
+        self, path: str | Path, index: ElementIndex, *, flush_rows: int = 250_000, text_tags: Sequence[Tag] = ()
     ) -> None:
         self.path = Path(path)
         self.index = index
@@ -51,6 +54,14 @@ class Historian:
         self.con.execute(
             "CREATE TABLE elements (name VARCHAR PRIMARY KEY, tag VARCHAR, unit VARCHAR, period_ms BIGINT)"
         )
+        self.con.execute("CREATE TABLE text_samples (ts_ms BIGINT NOT NULL, tag VARCHAR NOT NULL, value VARCHAR, "
+                         "quality quality_t NOT NULL, wall_utc TIMESTAMPTZ)")
+        self.con.execute("CREATE TABLE text_tags (name VARCHAR PRIMARY KEY, dtype VARCHAR, unit VARCHAR, "
+                         "period_ms BIGINT)")
+        if text_tags:
+            self.con.executemany("INSERT INTO text_tags VALUES (?, ?, ?, ?)",
+                                 [(t.name, t.dtype, t.unit, t.period_ms) for t in text_tags])
+        self._text_rows: list[tuple[int, str, str | None, str, int]] = []
         rows = [
             (name, tag.name, tag.unit, tag.period_ms)
             for tag in index.tags
@@ -66,7 +77,7 @@ class Historian:
             self.con.unregister("_elements")
         self._names = pa.array(index.names, type=pa.string())
         self._qualities = pa.array(QUALITY_NAMES, type=pa.string())
-        self._buffer: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._buffer: list[tuple[int, int | np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self._buffered = 0
         self.frames = 0
         self.closed = False
@@ -75,8 +86,13 @@ class Historian:
     def append(self, frame: Frame) -> None:
         """Buffer the fresh elements of ``frame``; flushes when the buffer is full."""
         positions = np.flatnonzero(frame.fresh)
-        self._buffer.append((frame.ts_ms, frame.wall_ms, positions, frame.values[positions],
-                             frame.quality[positions]))
+        wall: int | np.ndarray = frame.wall_ms
+        if frame.source_ms is not None:
+            source = frame.source_ms[positions]
+            wall = np.where(source >= 0, source, frame.wall_ms)
+        self._buffer.append((frame.ts_ms, wall, positions, frame.values[positions], frame.quality[positions]))
+        for tag, text in frame.text.items():
+            self._text_rows.append((frame.ts_ms, tag, text, "good" if text is not None else "bad", frame.wall_ms))
         self._buffered += len(positions)
         self.frames += 1
         if self._buffered >= self.flush_rows:
@@ -84,10 +100,15 @@ class Historian:
 
     def flush(self) -> None:
         """Write buffered rows to the database."""
+        if self._text_rows:
+            self.con.executemany("INSERT INTO text_samples VALUES (?, ?, ?, ?, to_timestamp(? / 1000.0))",
+                                 self._text_rows)
+            self._text_rows = []
         if not self._buffer:
             return
         ts = np.concatenate([np.full(len(p), t, dtype=np.int64) for t, _, p, _, _ in self._buffer])
-        wall = np.concatenate([np.full(len(p), w, dtype=np.int64) for _, w, p, _, _ in self._buffer])
+        wall = np.concatenate([np.broadcast_to(np.asarray(w, dtype=np.int64), len(p))
+                               for _, w, p, _, _ in self._buffer])
         positions = np.concatenate([p for _, _, p, _, _ in self._buffer])
         values = np.concatenate([v for _, _, _, v, _ in self._buffer])
         quality = np.concatenate([q for _, _, _, _, q in self._buffer]).astype(np.int32)
@@ -225,6 +246,13 @@ class HistorianReader:
             out[name] = _asof(grid, ts_all[lo:hi], val_all[lo:hi], q_all[lo:hi], int(periods[name] * staleness_periods))
         return out
 
+    def text_window(self, start_ms: int | None = None, end_ms: int | None = None) -> pa.Table:
+        """Rows of the text tags (``string``, ``datetime``) with ``start_ms <= ts_ms < end_ms``."""
+        where, params = self._where(start_ms, end_ms, None)
+        sql = (f"SELECT ts_ms, tag, value, quality::VARCHAR AS quality, wall_utc FROM text_samples {where} "
+               "ORDER BY ts_ms, tag")
+        return self.con.sql(sql, params=params).to_arrow_table()
+
     def counts_by_quality(self) -> dict[str, int]:
         """Number of stored rows per quality flag (every flag present, zero if unused)."""
         rows = dict(self.con.execute("SELECT quality::VARCHAR, count(*) FROM samples GROUP BY 1").fetchall())
@@ -233,10 +261,18 @@ class HistorianReader:
     def content_hash(self) -> str:
         """SHA-256 of every row in a canonical order: equal for equal contents."""
         digest = hashlib.sha256()
-        cursor = self.con.execute("SELECT ts_ms, tag, value, quality::VARCHAR FROM samples ORDER BY ts_ms, tag")
-        while batch := cursor.fetchmany(100_000):
-            digest.update(repr(batch).encode())
+        for table in ("samples", "text_samples"):  # a file without text rows hashes as before they existed
+            if table == "text_samples" and not self._has_table(table):
+                continue
+            cursor = self.con.execute(f"SELECT ts_ms, tag, value, quality::VARCHAR FROM {table} ORDER BY ts_ms, tag")
+            while batch := cursor.fetchmany(100_000):
+                digest.update(repr(batch).encode())
         return digest.hexdigest()
+
+    def _has_table(self, name: str) -> bool:
+        """True when the file has table ``name`` (files written before it existed lack it)."""
+        return bool(self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                                     [name]).fetchone()[0])
 
     def export_parquet(self, path: str | Path) -> Path:
         """Write every row, ordered by time and tag, to a Parquet file."""

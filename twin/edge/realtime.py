@@ -88,6 +88,7 @@ class EdgeRunResult:
     rootcause: dict[str, object] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     policy: str = "off"
+    plcs: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def run_edge(
@@ -159,6 +160,7 @@ def _summarise(result: EdgeRunResult, edge: EdgeStack, out: Path | None = None) 
     there, so that what the edge has done so far (its start time too) can be read while it runs."""
     records = edge.records()
     result.alarms, result.diagnoses, result.commands = records["alarms"], records["diagnoses"], records["commands"]
+    result.plcs = [link.model_dump(mode="json") for link in edge.plc_links()]
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / (RunFiles.EDGE_REPORT + ".tmp")

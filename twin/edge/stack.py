@@ -34,6 +34,8 @@ bridge.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -46,6 +48,7 @@ from qtconfig import load_yaml_model, resolve_path
 from rootcause.diagnoser import AlarmRef, DiagnosisLoop
 from rootcause.knowledge import KnowledgeFile
 from twin.contracts import Diagnosis, RunFiles
+from twin.contracts.report import PlcLink
 from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER
 from twin.edge.bridge.mqtt import BrokerAddress
 from twin.edge.collector import Collector, build_collectors, element_index, poll_all
@@ -60,7 +63,9 @@ from twin.edge.plugins.registry import make_detector, rootcause_loop
 from twin.edge.settings import EdgeSettings
 from virtual_plc.drivers import PlcDriver, make_driver
 from virtual_plc.endpoints import Endpoint, ResolvedEndpoints
-from virtual_plc.tagmap import TagMap
+from virtual_plc.tagmap import Tag, TagMap
+
+log = logging.getLogger(__name__)
 
 COMM_DETECTOR = "comm"  # the alarm of a PLC link: tag = the endpoint's name, rule comm_lost
 
@@ -109,7 +114,7 @@ class EdgeStack:
         self.run_id = run_id
         self.base = base
         self.source = source
-        self.driver_factory = driver_factory
+        self.driver_factory = _one_driver_per_plc(driver_factory)
         self.messaging = messaging or Messaging()
         self.closed_loop = closed_loop
         self.index: ElementIndex = element_index(endpoints)
@@ -136,18 +141,23 @@ class EdgeStack:
         try:
             plugins = self.settings.plugins
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            self.historian = Historian(self.out_dir / RunFiles.HISTORIAN, self.index)
+            self.collectors = build_collectors(self.endpoints, self.aligner, self.driver_factory)
+            for collector in reversed(self.collectors):
+                self._exit.push_async_callback(collector.close)
+            await asyncio.gather(*(c.connect() for c in self.collectors))
+            self.endpoints, described = described_by_servers(self.endpoints, self.collectors)
+            self.notes.extend(described)
+            self._source_of = {name: c for c in self.collectors for tag in c.schedule.tags
+                               for name in tag.element_names()}
+            text_tags = [t for _, tags in self.endpoints.assignments for t in tags if t.is_text]
+            self.historian = Historian(self.out_dir / RunFiles.HISTORIAN, element_index(self.endpoints),
+                                       text_tags=text_tags)
             self._exit.callback(self.historian.close)
             self.detector = make_detector(plugins.detector, self.settings.detection, self.tagmap, self.index,
                                           self.base)
             self.diagnosis, self.rootcause_info = rootcause_loop(
                 self.settings.rootcause, self.tagmap, self.base, self.source, choice=plugins.diagnoser,
                 index=self.index)
-            self.collectors = build_collectors(self.endpoints, self.aligner, self.driver_factory)
-            self._source_of = {name: c for c in self.collectors for tag in c.schedule.tags
-                               for name in tag.element_names()}
-            for collector in reversed(self.collectors):
-                self._exit.push_async_callback(collector.close)
             if self.closed_loop and self.settings.control.playbook:
                 self.control = await self._open_control()
                 self._exit.push_async_callback(self.control.close)
@@ -239,6 +249,15 @@ class EdgeStack:
 
         return [s for s in signals if not (s.detector == "data_loss" and lost_lately(s.tag))]
 
+    def plc_links(self) -> list[PlcLink]:
+        """Each PLC link's health so far: connect attempts, sessions, failed polls, tags it cannot serve."""
+        return [PlcLink(name=c.name, url=c.driver.endpoint.url, connect_attempts=c.stats.connect_attempts,
+                        sessions_opened=c.driver.sessions_opened, reconnects=c.stats.reconnects,
+                        failed_polls=c.stats.failed_polls,
+                        unknown=dict(c.driver.probe.unknown) if c.driver.probe else {},
+                        problems=dict(c.stats.problems), last_error=c.stats.last_error)
+                for c in self.collectors]
+
     def records(self) -> dict[str, list[dict[str, Any]]]:
         """Alarms, diagnoses and commands so far, JSON-ready (what ``report.json`` and ``edge.json`` hold)."""
         return {
@@ -246,3 +265,59 @@ class EdgeStack:
             "diagnoses": [d.model_dump(mode="json") for d in self.diagnosis.diagnoses] if self.diagnosis else [],
             "commands": self.control.loop.records() if self.control is not None else [],
         }
+
+
+def _one_driver_per_plc(factory: DriverFactory) -> DriverFactory:
+    """``factory``, made to hand out one driver per PLC: the collectors and the bridge share its session."""
+    made: dict[str, PlcDriver] = {}
+
+    def shared(endpoint: Endpoint, tagmap: TagMap) -> PlcDriver:
+        driver = made.get(endpoint.name)
+        if driver is None:
+            driver = made[endpoint.name] = factory(endpoint, tagmap)
+        return driver
+
+    return shared
+
+
+def described_by_servers(endpoints: ResolvedEndpoints, collectors: list[Collector]) -> tuple[ResolvedEndpoints,
+                                                                                               list[str]]:
+    """The endpoints with each tag's unit and range filled from what its server declares (OPC UA
+    EngineeringUnits and EURange) where the tag map leaves them out, and one line per tag whose tag map
+    disagrees with its server (naming both values) or that its server does not serve."""
+    notes: list[str] = []
+    fill: dict[str, dict[str, Any]] = {}
+    for collector in collectors:
+        probe = collector.driver.probe
+        if probe is None:
+            continue
+        if probe.unknown:
+            notes.append(f"PLC {collector.name} does not serve {len(probe.unknown)} tag(s), stored as bad: "
+                         + "; ".join(f"{t} ({why})" for t, why in probe.unknown.items()))
+        for tag in collector.schedule.tags:
+            update: dict[str, Any] = {}
+            unit = probe.units.get(tag.name)
+            if unit is not None and not tag.unit:
+                update["unit"] = unit
+            elif unit and unit != tag.unit:
+                notes.append(f"tag {tag.name}: the tag map says unit {tag.unit!r}, the server says {unit!r}")
+            low_high = probe.ranges.get(tag.name)
+            if low_high is not None:
+                if tag.low is None and tag.high is None:
+                    update.update(low=low_high[0], high=low_high[1])
+                elif (tag.low, tag.high) != low_high:
+                    notes.append(f"tag {tag.name}: the tag map says range {tag.low}..{tag.high}, "
+                                 f"the server says {low_high[0]:g}..{low_high[1]:g}")
+            if update:
+                fill[tag.name] = update
+    for note in notes:
+        log.warning(note)
+    if not fill:
+        return endpoints, notes
+
+    def filled(tag: Tag) -> Tag:
+        return tag.model_copy(update=fill[tag.name]) if tag.name in fill else tag
+
+    tagmap = endpoints.tagmap.model_copy(update={"tags": [filled(t) for t in endpoints.tagmap.tags]})
+    assignments = [(e, [filled(t) for t in tags]) for e, tags in endpoints.assignments]
+    return ResolvedEndpoints(tagmap=tagmap, assignments=assignments), notes

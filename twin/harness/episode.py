@@ -294,6 +294,7 @@ def _finish(
             **(edge.detector.summary() if callable(getattr(edge.detector, "summary", None)) else {}),
             "alarm_rates": edge.alarms.rates(int(plant_s * 1000)),
         },
+        plcs=edge.plc_links(),
         counts=Counts(
             frames=edge.historian.frames,
             samples=sum(by_quality.values()),

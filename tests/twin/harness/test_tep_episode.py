@@ -77,7 +77,7 @@ def test_a_tep_tag_read_over_modbus_and_opcua_equals_the_simulators_float32_valu
                     continue
                 plant = {**wiring.plant.measurements(), **wiring.plant.setpoints()}
                 for driver in drivers:
-                    values = await driver.read(due)
+                    values = (await driver.read(due)).values
                     assert values[0] == t_ms
                     for tag, value in zip(tags, values[1:]):
                         assert value == quantise(tag, plant[tag.name]), (driver.endpoint.protocol, tag.name)

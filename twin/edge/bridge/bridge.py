@@ -188,9 +188,9 @@ class PlcBridge:
             tags = [clock, tag] if clock is not None else [tag]
             due = self._reads[tag.name] = DueSet(tags, ElementLayout(tags))
         try:
-            values = await driver.read(due)
+            values = (await driver.read(due)).values
         except PlcUnavailable:
-            values = await driver.read(due)  # read() reconnects first
+            values = (await driver.read(due)).values  # read() reconnects first
         if clock is None:
             return time.time_ns() // 1_000_000, float(values[0])
         return int(values[0]), float(values[1])

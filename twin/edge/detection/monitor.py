@@ -76,7 +76,7 @@ class SubgroupMonitor:
         self.warmup_ms = int(round(settings.warmup_s * 1000))
         if self.subgroup_ms <= 0:
             raise ValueError(f"subgroup_s must be at least 1 ms, got {settings.subgroup_s}")
-        readable = [t for t in index.tags if t.access == "ro"]
+        readable = [t for t in index.tags if t.access == "ro" and t.is_analog]  # no setpoints, bools or text
         self.groups: list[_Group] = []
         for rule_index, tags in settings.assign([t.name for t in readable]).items():
             rule = settings.monitor[rule_index]
