@@ -110,7 +110,8 @@ class PlcDriver(ABC):
         probe = await self._probe()
         if self.probe is None and probe.unknown:
             shown = "; ".join(f"{t}: {why}" for t, why in list(probe.unknown.items())[:20])
-            log.warning("PLC %s serves %d of the tag map's tags not: %s", self.endpoint.name, len(probe.unknown), shown)
+            log.warning("PLC %s does not serve %d of the tag map's tags: %s", self.endpoint.name,
+                        len(probe.unknown), shown)
         self.probe = probe
 
     @abstractmethod

@@ -28,6 +28,7 @@ from rich.console import Console
 
 from twin.cli.check import check
 from twin.cli.common import command_group, console, fail, quiet_libraries
+from twin.cli.certs import certs_app
 from twin.cli.detect import detect_app
 from twin.cli.edge import edge_app
 from twin.cli.ledger import ledger_app
@@ -50,6 +51,7 @@ app.add_typer(scenario_app, name="scenario")
 app.add_typer(detect_app, name="detect")
 app.add_typer(line_app, name="line")
 app.add_typer(edge_app, name="edge")
+app.add_typer(certs_app, name="certs")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(rootcause_app, name="rootcause")
 app.add_typer(report_app, name="report")

@@ -312,7 +312,8 @@ def test_edge_run_reads_a_plain_pymodbus_server(tmp_path: Path, clock: str) -> N
     in_map = clock != "none_in_tag_map"
     clocked = clock == "tag_map"
     clock_tag = [Tag(name="bottling.plc.clock", dtype="uint64", low=0, high=1e12, period_ms=10, address=0)]
-    tagmap = TagMap(plant="bottling", opcua_namespace="urn:bottling", clock_tag="bottling.plc.clock" if in_map else None,
+    tagmap = TagMap(plant="bottling", opcua_namespace="urn:bottling",
+                    clock_tag="bottling.plc.clock" if in_map else None,
                     tags=[*(clock_tag if in_map else []),
                           Tag(name="bottling.filler.level", unit="mm", low=0, high=500, period_ms=10, address=4),
                           Tag(name="bottling.filler.pressure", unit="bar", low=0, high=10, period_ms=10, address=6,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
