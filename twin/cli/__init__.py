@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Optional, cast
 import typer
 from rich.console import Console
 
+from twin.cli.certs import certs_app
 from twin.cli.check import check
 from twin.cli.common import command_group, console, fail, quiet_libraries
-from twin.cli.certs import certs_app
 from twin.cli.detect import detect_app
 from twin.cli.edge import edge_app
 from twin.cli.ledger import ledger_app

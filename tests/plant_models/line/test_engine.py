@@ -273,7 +273,8 @@ def test_process_noise_is_what_a_servo_works_against(tmp_path: Path) -> None:
     quiet = model_with(tmp_path, SERVO)
     noisy_path = tmp_path / "noisy"
     noisy_path.mkdir()
-    noisy = model_with(noisy_path, SERVO.replace("        lag_s: 0.2\n", "        lag_s: 0.2\n        process_noise: 0.5\n"))
+    noisy_text = SERVO.replace("        lag_s: 0.2\n", "        lag_s: 0.2\n        process_noise: 0.5\n")
+    noisy = model_with(noisy_path, noisy_text)
     valves = {id(m): [] for m in (quiet, noisy)}
     for t in range(10_000, 30_000, 500):
         for model in (quiet, noisy):
@@ -314,7 +315,8 @@ def test_the_scored_quality_metric_can_be_chosen(tmp_path: Path) -> None:
     from plant_models.line.compile import TemplateError, quality_characteristics
 
     text = starter_template_path().read_text(encoding="utf-8")
-    chosen = model_with(tmp_path, text.replace("line: starter ", "quality_metric: starter.press.scratches\nline: starter "))
+    chosen = model_with(tmp_path, text.replace("line: starter ",
+                                               "quality_metric: starter.press.scratches\nline: starter "))
     assert quality_characteristics(chosen.compiled)[0].tag == "starter.press.scratches"
     assert quality_characteristics(LineModel(starter_template_path(), 0).compiled)[0].tag == \
         "starter.press.push_out_force"  # default: the first with spec limits
