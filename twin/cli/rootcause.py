@@ -5,8 +5,10 @@
 * ``twin rootcause evaluate`` — AC@1 / AC@3 / Avg@5 of the GNN and every baseline on every held-out
   split, per fault kind; prints a table and writes JSON.
 
-``--plant coater`` (the default) or ``--plant tennessee_eastman`` chooses the plant's sweep
-(:func:`twin.harness.rca.dataset.sweep_plant`); ``train`` takes the plant from its dataset.
+``--plant coater`` (the default), ``--plant tennessee_eastman`` or ``--template LINE.yaml`` (a
+declarative line) chooses the plant's sweep: the ``sweep.yaml`` of its folder (a line's beside its
+template, else the generic one; :func:`twin.harness.rca.sweep.sweep_plant`); ``train`` takes the
+plant from its dataset.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from rich.console import Console
 
 from twin.cli.common import command_group
 from twin.contracts import Backend, choices
-from twin.harness.rca import PLANTS
 
 if TYPE_CHECKING:
     from twin.harness.rca.dataset import Dataset
@@ -32,12 +33,13 @@ console = Console(stderr=True)
 TRAIN_SEED = 0
 
 
-def _generate(plan: list[tuple[str, int]], seed: int, jobs: int, backend: str, plant: str = "coater") -> Dataset:
-    """Run the episodes of several splits of ``plant`` with one progress bar; one dataset."""
+def _generate(plan: list[tuple[str, int]], seed: int, jobs: int, backend: str, sweep: SweepPlant) -> Dataset:
+    """Run the episodes of several splits of a sweep with one progress bar; one dataset."""
     from twin.harness.progress import progress_bar
     from twin.harness.rca.dataset import generate, sample_specs
 
-    specs = [s for split, n in plan for s in sample_specs(split, n, seed, plant=plant)]
+    options = dict(sweep.options)
+    specs = [s for split, n in plan for s in sample_specs(split, n, seed, plant=sweep.name, options=options)]
     with progress_bar(console) as bar:
         task = bar.add_task("fault episodes", total=len(specs))
         return generate(specs, processes=jobs, backend=backend,  # type: ignore[arg-type]
@@ -49,52 +51,73 @@ def _check_backend(backend: str) -> None:
         raise typer.BadParameter(f"backend must be {choices(Backend)}, not {backend!r}")
 
 
-def _sweep(plant: str) -> SweepPlant:
-    from twin.harness.rca.dataset import sweep_plant
+def _sweep(plant: str | None, template: Path | None = None) -> SweepPlant:
+    """The sweep of ``--plant`` (default coater) or of the line ``--template`` names; bad choices refused by name."""
+    from twin.harness.rca.sweep import sweep_plant
 
+    plant = plant or ("line" if template else "coater")
+    if template is not None and plant != "line":
+        raise typer.BadParameter(f"--template names a line template: it goes with --plant line, not {plant}")
+    if plant == "line" and template is None:
+        raise typer.BadParameter("--plant line needs --template LINE.yaml (a line template)")
+    if template is not None and not template.is_file():
+        raise typer.BadParameter(f"line template {template} not found")
     try:
-        return sweep_plant(plant)
-    except ValueError as err:
+        return sweep_plant(plant, _line_options(template))
+    except ValueError as err:  # a ConfigError too: file, field and line
         raise typer.BadParameter(str(err)) from None
 
 
-def _load(path: Path, plant: str | None) -> Dataset:
-    """A dataset file, refused by name if missing, unreadable or of another plant than ``plant``."""
+def _line_options(template: Path | None) -> dict[str, Any] | None:
+    """The plant options of the line ``--template`` names (None without one)."""
+    return {"template": str(template.resolve())} if template is not None else None
+
+
+def _load(path: Path, plant: str | None, options: dict[str, Any] | None = None) -> Dataset:
+    """A dataset file, refused by name if missing, unreadable or of another plant than ``plant`` (or, given
+    ``options``, of another line template)."""
     from twin.harness.rca.dataset import load_dataset
 
     try:
         ds = load_dataset(path)
-        found = ds.plant
+        found, found_options = ds.plant, ds.plant_options
     except (FileNotFoundError, ValueError) as err:
         raise typer.BadParameter(str(err)) from None
     if plant is not None and found != plant:
         raise typer.BadParameter(f"{path} holds {found} episodes, not {plant}")
+    if options is not None and found_options != options:
+        raise typer.BadParameter(f"{path} holds episodes of {found} {found_options}, not {options}")
     return ds
 
 
-PLANT_HELP = f"which plant: {' | '.join(PLANTS)}"
+# the plants with a sweep, by name (listing them from the registry would import every plant model at startup)
+PLANT_HELP = "which plant: coater (the default) | tennessee_eastman | line (with --template)"
+TEMPLATE_HELP = ("a line template (plant line): its sweep.yaml beside it, else the generic sweep of its fault "
+                 "catalogue")
 
 
 @rootcause_app.command("dataset")
 def dataset_cmd(
-    out: Optional[Path] = typer.Option(None, help="dataset file to write [default: runs/rootcause/[PLANT/]SPLIT.pkl]"),
-    split: str = typer.Option("train", help="which split: train, heldout_seeds, heldout_magnitude, heldout_target, "
-                                            "line_variant (coater)"),
+    out: Optional[Path] = typer.Option(None, help="dataset file to write [default: SPLIT.pkl in the sweep's runs_dir: "
+                                                  "runs/rootcause/[PLANT/], a line's runs/rootcause/line/FOLDER/]"),
+    split: str = typer.Option("train", help="which split of the plant's sweep (coater: train, heldout_seeds, "
+                                            "heldout_magnitude, heldout_target, line_variant)"),
     episodes: int = typer.Option(1000, min=1, help="number of episodes"),
     seed: int = typer.Option(TRAIN_SEED, help="sweep seed (episode seeds derive from it)"),
     jobs: int = typer.Option(2, min=1, help="parallel processes"),
     backend: str = typer.Option("pool", help="serial | pool | ray"),
-    plant: str = typer.Option("coater", help=PLANT_HELP),
+    plant: Optional[str] = typer.Option(None, help=PLANT_HELP),
+    template: Optional[Path] = typer.Option(None, help=TEMPLATE_HELP),
 ) -> None:
     """Run labelled fault episodes offline and save their alarm-window evidence."""
 
     _check_backend(backend)
-    sweep = _sweep(plant)
+    sweep = _sweep(plant, template)
     if split not in sweep.splits:
-        raise typer.BadParameter(f"unknown split {split!r} for {plant}; splits: {', '.join(sweep.splits)}")
+        raise typer.BadParameter(f"unknown split {split!r} for {sweep.name}; splits: {', '.join(sweep.splits)}")
     out = out or sweep.runs_dir / f"{split}.pkl"
     started = time.perf_counter()
-    ds = _generate([(split, episodes)], seed, jobs, backend, plant)
+    ds = _generate([(split, episodes)], seed, jobs, backend, sweep)
     ds.save(out)
     wall = time.perf_counter() - started
     console.print(f"{ds.meta['detected']}/{ds.meta['episodes']} episodes detected; {wall:.0f} s "
@@ -104,22 +127,26 @@ def dataset_cmd(
 @rootcause_app.command("train")
 def train_cmd(
     dataset: Optional[Path] = typer.Option(None, help="dataset with a train split "
-                                                      "[default: runs/rootcause/[PLANT/]train.pkl]"),
+                                                      "[default: train.pkl in the sweep's runs_dir]"),
     out: Optional[Path] = typer.Option(None, help="model file to write (a .json model card goes beside it) "
-                                                  "[default: rootcause.pt in the plant's folder]"),
+                                                  "[default: rootcause.pt in the plant's folder; a line's beside "
+                                                  "its template]"),
     epochs: int = typer.Option(60, min=1),
     seed: int = typer.Option(0, help="training seed"),
     hidden: int = typer.Option(48, min=4),
-    plant: Optional[str] = typer.Option(None, help=f"{PLANT_HELP} [default: the dataset's]"),
+    plant: Optional[str] = typer.Option(None, help="which plant: coater | tennessee_eastman | line "
+                                                   "[default: the dataset's]"),
+    template: Optional[Path] = typer.Option(None, help="a line template (plant line): where its default dataset is"),
 ) -> None:
     """Train the root-cause GNN; deterministic for a seed."""
     from rootcause.model import ModelConfig, save_model
     from twin.harness.progress import progress_bar
     from twin.harness.rca.bench import default_model, train_on
 
-    dataset = dataset or _sweep(plant or "coater").runs_dir / "train.pkl"
-    ds = _load(dataset, plant)
-    out = out or default_model(ds.plant)
+    if dataset is None:
+        dataset = _sweep(plant, template).runs_dir / "train.pkl"
+    ds = _load(dataset, plant, _line_options(template))
+    out = out or default_model(ds.plant, ds.plant_options)
     config = ModelConfig(epochs=epochs, seed=seed, hidden=hidden)
     started = time.perf_counter()
     with progress_bar(console) as bar:
@@ -140,13 +167,14 @@ def model_card(ds: Dataset, config: Any, losses: list[float], wall_s: float, pat
     """What a model was trained on, how, and how it did (metrics are added by ``evaluate --card``)."""
     from dataclasses import asdict
 
-    from twin.harness.rca.dataset import fault_kind, sweep_plant
+    from twin.harness.rca.dataset import fault_kind
+    from twin.harness.rca.sweep import sweep_plant
 
     train = ds.split("train")
     kinds: dict[str, int] = {}
     for s in train:
         kinds[fault_kind(s.spec)] = kinds.get(fault_kind(s.spec), 0) + 1
-    sweep = sweep_plant(ds.plant)
+    sweep = sweep_plant(ds.plant, ds.plant_options)
     return {
         "version": f"rootcause-gnn-{time.strftime('%Y%m%d')}-s{config.seed}",
         "plant": ds.plant,
@@ -155,10 +183,10 @@ def model_card(ds: Dataset, config: Any, losses: list[float], wall_s: float, pat
         "config": asdict(config),
         "data": {"dataset": str(path), "digest": ds.digest(), "train_samples": len(train),
                  "episodes": sum(1 for s in ds.samples if s.spec.split == "train"), "by_fault_kind": kinds,
-                 "sweep": sweep.description},
+                 "sweep": sweep.settings.description},
         "training": {"loss_first": losses[0], "loss_last": losses[-1], "wall_s": round(wall_s, 1)},
         "metrics": {},
-        # the evidence settings a run must use with this model (its base scenario's rootcause.evidence)
+        # the evidence settings a run must use with this model (its sweep's base run's rootcause.evidence)
         "evidence": sweep.evidence().model_dump(),
     }
 
@@ -166,16 +194,18 @@ def model_card(ds: Dataset, config: Any, losses: list[float], wall_s: float, pat
 @rootcause_app.command("evaluate")
 def evaluate_cmd(
     episodes: Optional[int] = typer.Option(None, min=1, help="episodes per evaluation split (when no --dataset) "
-                                                             "[default: 150 coater, 42 tennessee_eastman]"),
+                                                             "[default: the sweep's eval_episodes: 150 coater, "
+                                                             "42 tennessee_eastman]"),
     seed: int = typer.Option(1, help="sweep seed of the evaluation episodes"),
     model: Optional[Path] = typer.Option(None, help="GNN model file ('none': baselines only) "
                                                     "[default: rootcause.pt in the plant's folder]"),
     dataset: list[Path] = typer.Option([], help="evaluate on these dataset files instead of new episodes"),
-    out: Optional[Path] = typer.Option(None, help="JSON results [default: runs/rootcause/[PLANT/]evaluation.json]"),
+    out: Optional[Path] = typer.Option(None, help="JSON results [default: evaluation.json in the sweep's runs_dir]"),
     jobs: int = typer.Option(2, min=1),
     backend: str = typer.Option("pool", help="serial | pool | ray"),
     card: bool = typer.Option(False, "--card", help="also write the metrics into the model's card"),
-    plant: str = typer.Option("coater", help=PLANT_HELP),
+    plant: Optional[str] = typer.Option(None, help=PLANT_HELP),
+    template: Optional[Path] = typer.Option(None, help=TEMPLATE_HELP),
     per_kind: bool = typer.Option(False, "--per-kind", help="also print AC@1 / AC@3 per fault kind (TEP: per "
                                                             "disturbance)"),
 ) -> None:
@@ -185,8 +215,9 @@ def evaluate_cmd(
     from twin.harness.rca.dataset import Dataset
 
     _check_backend(backend)
-    sweep = _sweep(plant)
-    model = model or default_model(plant)
+    sweep = _sweep(plant, template)
+    plant = sweep.name
+    model = model or default_model(plant, dict(sweep.options))
     model_path = None if str(model) == "none" else model
     if model_path is not None and not model_path.is_file():
         raise typer.BadParameter(f"no model at {model_path}; train one with `twin rootcause train`")
@@ -194,12 +225,12 @@ def evaluate_cmd(
     if seed == TRAIN_SEED:
         console.print("note: seed 0 is the training sweep's seed; held-out-seed figures would not be held out")
     if dataset:
-        loaded = [_load(p, plant) for p in dataset]
+        loaded = [_load(p, plant, dict(sweep.options)) for p in dataset]
         ds = Dataset([s for d in loaded for s in d.samples], {k: v for d in loaded for k, v in d.tagmaps.items()},
-                     {"files": [str(p) for p in dataset], "plant": plant})
+                     {"files": [str(p) for p in dataset], "plant": plant, "plant_options": dict(sweep.options)})
     else:
         splits = list(dict.fromkeys(split for split, _ in sweep.evaluations.values()))
-        ds = _generate([(s, episodes or sweep.eval_episodes) for s in splits], seed, jobs, backend, plant)
+        ds = _generate([(s, episodes or sweep.settings.eval_episodes) for s in splits], seed, jobs, backend, sweep)
     with progress_bar(console) as bar:
         task = bar.add_task("diagnoses", total=None)
         results = evaluate_dataset(ds, model_path, progress=lambda name, d, t: bar.update(

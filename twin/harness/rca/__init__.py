@@ -1,3 +1,2 @@
-"""Root-cause datasets, benchmarks and the per-plant sweeps: they label episodes with the truth."""
-
-PLANTS = ("coater", "tennessee_eastman")  # the plants with a root-cause sweep (twin.harness.rca.dataset.SWEEPS)
+"""Root-cause datasets, benchmarks and the per-plant sweeps (``sweep.yaml`` in each plant's folder,
+:mod:`twin.harness.rca.sweep`): they label episodes with the truth."""

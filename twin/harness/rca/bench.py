@@ -1,7 +1,7 @@
 """Train and evaluate root-cause models on labelled datasets (scoring side: it reads the labels).
 
 ``twin rootcause train`` and ``twin rootcause evaluate`` call these, for any plant with a sweep
-(:func:`twin.harness.rca.dataset.sweep_plant`): the plant comes from the dataset.
+(:func:`twin.harness.rca.sweep.sweep_plant`): the plant (and a line's template) comes from the dataset.
 """
 
 from __future__ import annotations
@@ -18,18 +18,19 @@ from rootcause.evaluate import Case, evaluate
 from rootcause.features import Evidence
 from rootcause.graph import PlantGraph
 from rootcause.knowledge import load_knowledge
-from twin.harness.rca.dataset import Dataset, Sample, fault_kind, sweep_plant, truth_label
+from twin.harness.rca.dataset import Dataset, Sample, fault_kind, truth_label
+from twin.harness.rca.sweep import sweep_plant
 from virtual_plc.tagmap import TagMap
 
 
-def default_model(plant: str = "coater") -> Path:
-    """The model file shipped for ``plant`` (what a run of that plant uses by default)."""
-    return plant_spec(plant).folder() / MODEL_FILE
+def default_model(plant: str = "coater", options: dict[str, Any] | None = None) -> Path:
+    """The model file shipped for ``plant`` (what a run of it uses by default; a line's: beside its template)."""
+    return plant_spec(plant).folder(options) / MODEL_FILE
 
 
-def knowledge_file(plant: str) -> Path:
-    """The knowledge file shipped for ``plant``."""
-    return plant_spec(plant).folder() / KNOWLEDGE_FILE
+def knowledge_file(plant: str, options: dict[str, Any] | None = None) -> Path:
+    """The knowledge file shipped for ``plant`` (a line's: beside its template)."""
+    return plant_spec(plant).folder(options) / KNOWLEDGE_FILE
 
 
 def cases_from(samples: Sequence[Sample], tagmaps: dict[int, TagMap], *, drop: float = 0.0, add: float = 0.0,
@@ -44,7 +45,7 @@ def cases_from(samples: Sequence[Sample], tagmaps: dict[int, TagMap], *, drop: f
     for s in samples:
         if s.spec.variant not in graphs:
             tagmap = tagmaps[s.spec.variant]
-            knowledge = load_knowledge(knowledge_file(tagmap.plant), plant_names(tagmap))
+            knowledge = load_knowledge(knowledge_file(s.spec.plant, s.spec.options), plant_names(tagmap))
             graphs[s.spec.variant] = graph_with_knowledge(tagmap, knowledge, drop=drop, add=add, seed=knowledge_seed)
         evidence = Evidence(s.t_ms, int((s.first_alarm_s or 0) * 1000), dict(s.tags), step_s=s.step_s)
         cases.append(Case(graphs[s.spec.variant], evidence, truth_label(s.spec), fault_kind(s.spec)))
@@ -78,11 +79,11 @@ def methods_for(model_path: Path | None) -> dict[str, Ranker]:
 
 def evaluate_dataset(dataset: Dataset, model_path: Path | None, *, knowledge_seed: int = 0,
                      progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    """Every evaluation of the dataset's plant (:attr:`~twin.harness.rca.dataset.SweepPlant.evaluations`) the
+    """Every evaluation of the dataset's plant (:attr:`~twin.harness.rca.sweep.SweepPlant.evaluations`) the
     dataset has samples for, every method."""
     methods = methods_for(model_path)
     results: dict[str, Any] = {}
-    for name, (split, drop) in sweep_plant(dataset.plant).evaluations.items():
+    for name, (split, drop) in sweep_plant(dataset.plant, dataset.plant_options).evaluations.items():
         samples = dataset.split(split)
         if not samples:
             continue

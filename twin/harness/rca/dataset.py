@@ -2,15 +2,15 @@
 
 This is scoring-side code: it reads the injected truth to label each episode. The evidence it
 keeps is exactly what the edge computes at a diagnosis (:func:`rootcause.window.read_evidence`
-on the run's historian and alarms, with the base scenario's ``rootcause.evidence`` settings), so
+on the run's historian and alarms, with the base run's ``rootcause.evidence`` settings), so
 a model trained here sees what it will see in a run.
 
-The plant is a parameter: a :class:`SweepPlant` says how one plant's episodes are drawn (splits,
-fault choices, magnitudes), run (base scenario, scan, how long to wait for an alarm) and scored
-(which evaluations). The sweeps are :data:`twin.harness.rca.coater.COATER` and
-:data:`twin.harness.rca.tep.TEP`. The label of an episode is the same rule for every plant
-(:func:`truth_label`): the measured tag for a sensor fault, else the asset where the plant's
-declared causal structure says the fault enters.
+The plant is a parameter: its :class:`~twin.harness.rca.sweep.SweepPlant` (:func:`sweep_plant`, from
+the ``sweep.yaml`` of the plant's folder) says how its episodes are drawn (splits, fault choices,
+magnitudes), run (base run, scan, how long to wait for an alarm) and scored (which evaluations).
+The label of an episode is the same rule for every plant (:func:`truth_label`): the measured tag
+for a sensor fault, else the asset where the plant's declared causal structure says the fault
+enters.
 
 Every episode's seed comes from (split, sweep seed, index), so the same arguments give the same
 dataset on any backend and with any number of processes.
@@ -40,21 +40,22 @@ from twin.contracts import Backend, RunFiles
 from twin.edge.historian import HistorianReader
 from twin.harness.episode import EpisodeConfig, build_episode_plant, run_episode, scenario_tagmap
 from twin.harness.parallel import Progress, run_parallel
-from twin.harness.rca import PLANTS
-from twin.harness.rca.coater import COATER
-from twin.harness.rca.sweep import EpisodeSpec, SweepPlant, _base
-from twin.harness.rca.tep import TEP
+from twin.harness.rca.sweep import EpisodeSpec, SweepPlant, frozen_options, sweep_plant
 from twin.harness.scenario import FaultEntry, Scenario, load_scenario
 from twin.harness.scores import expected_answer
 from virtual_plc.tagmap import TagMap, load_tagmap
 
 DATASET_FORMAT = 1
-SWEEPS = {"coater": COATER, "tennessee_eastman": TEP}
 
 
 def fault_kind(spec: EpisodeSpec) -> str:
     """What results are broken down by: the fault kind, or what the plant's sweep says."""
-    return sweep_plant(spec.plant).fault_kind(spec)
+    return sweep_of(spec).fault_kind(spec)
+
+
+def sweep_of(spec: EpisodeSpec) -> SweepPlant:
+    """The sweep an episode was drawn from."""
+    return sweep_plant(spec.plant, spec.options)
 
 
 def truth_label(spec: EpisodeSpec) -> str:
@@ -62,24 +63,16 @@ def truth_label(spec: EpisodeSpec) -> str:
     for IDV 4 — the same answer a run's ``report.json`` is scored against."""
     if spec.label_kind == "sensor":
         return spec.target
-    plant, graph = _truth(spec.plant, spec.variant)
+    plant, graph = _truth(spec.plant, spec.plant_options, spec.variant)
     return expected_answer(plant, spec.fault(), graph)
 
 
 @functools.cache
-def _truth(plant: str, variant: int) -> tuple[Any, nx.DiGraph]:
+def _truth(plant: str, options: tuple[tuple[str, Any], ...], variant: int) -> tuple[Any, nx.DiGraph]:
     """A plant instance of this variant and its causal graph (the truth; built once per process)."""
-    sweep = sweep_plant(plant)
-    scenario = _variant_scenario(sweep, _base(sweep.base_scenario), variant)
-    model = build_episode_plant(scenario, 0)
+    sweep = sweep_plant(plant, dict(options))
+    model = build_episode_plant(_variant_scenario(sweep, sweep.base, variant), 0)
     return model, model.causal_graph()
-
-
-def sweep_plant(name: str) -> SweepPlant:
-    """The sweep definition of plant ``name`` (``ValueError`` naming the plants there are)."""
-    if name in SWEEPS:
-        return SWEEPS[name]
-    raise ValueError(f"no root-cause sweep for plant {name!r}; plants: {', '.join(PLANTS)}")
 
 
 @dataclass
@@ -110,6 +103,14 @@ class Dataset:
         if len(plants) > 1:
             raise ValueError(f"the dataset mixes plants: {', '.join(sorted(plants))}")
         return plants.pop()
+
+    @property
+    def plant_options(self) -> dict[str, Any]:
+        """The plant options of the sweep the samples come from (a line: its template; ``ValueError`` if they mix)."""
+        found = {s.spec.plant_options for s in self.samples} or {frozen_options(self.meta.get("plant_options"))}
+        if len(found) > 1:
+            raise ValueError(f"the dataset mixes plant instances: {' | '.join(sorted(map(str, found)))}")
+        return dict(found.pop())
 
     def split(self, name: str) -> list[Sample]:
         """The detected samples of one split."""
@@ -154,35 +155,37 @@ def episode_seed(split: str, sweep_seed: int, index: int) -> int:
 
 
 def sample_specs(split: str, n: int, sweep_seed: int, base: Scenario | None = None, *,
-                 plant: str = "coater") -> list[EpisodeSpec]:
-    """``n`` episode specs of ``split`` of ``plant``: fault kind, target, magnitude and onset drawn per episode."""
-    sweep = sweep_plant(plant)
+                 plant: str = "coater", options: dict[str, Any] | None = None) -> list[EpisodeSpec]:
+    """``n`` episode specs of ``split`` of ``plant`` (with ``options``: a line's template): fault kind, target,
+    magnitude and onset drawn per episode, by the plant's sweep settings. Nothing runs."""
+    sweep = sweep_plant(plant, options)
     if split not in sweep.splits:
         raise ValueError(f"unknown split {split!r} for {plant}; splits: {', '.join(sweep.splits)}")
     if n < 0:
         raise ValueError(f"number of episodes must be >= 0, got {n}")
     rule = sweep.splits[split]
-    tagmap = variant_tagmap(sweep, rule.variant, base)
+    draw = sweep.drawer(rule, variant_tagmap(sweep, rule.variant, base))
     specs = []
     for i in range(n):
         seed = episode_seed(split, sweep_seed, i)
         rng = np.random.default_rng(seed)
-        kind, target, magnitude, q = sweep.draw(rule, rng, tagmap, i)
+        kind, target, magnitude, q = draw(rng, i)
         onset = float(np.round(rng.uniform(*rule.onset_s), 1))
-        specs.append(EpisodeSpec(split, i, seed % 1_000_000, rule.variant, kind, target, magnitude, q, onset, plant))
+        specs.append(EpisodeSpec(split, i, seed % 1_000_000, rule.variant, kind, target, magnitude, q, onset, plant,
+                                 sweep.options))
     return specs
 
 
 def run_spec(spec: EpisodeSpec, base_path: str | None = None, settings: EvidenceSettings | None = None) -> Sample:
     """Run one episode offline and keep the evidence at its first diagnosis (or a miss).
 
-    Defaults: the plant's base scenario and its evidence settings. A plant trip (TEP) ends the
+    Defaults: the sweep's base run and its evidence settings. A plant trip (TEP) ends the
     episode; what was collected until then still counts.
     """
-    sweep = sweep_plant(spec.plant)
-    base = load_scenario(base_path or sweep.base_scenario)
+    sweep = sweep_of(spec)
+    base = load_scenario(base_path) if base_path else sweep.base
     settings = settings or base.rootcause.evidence
-    duration = spec.onset_s + sweep.detect_within_s + settings.evidence_s
+    duration = spec.onset_s + sweep.settings.detect_within_s + settings.evidence_s
     scenario = episode_scenario(base, spec, duration)
     out = Path(tempfile.mkdtemp(prefix="qt-rca-"))
     try:
@@ -208,7 +211,7 @@ def run_spec(spec: EpisodeSpec, base_path: str | None = None, settings: Evidence
 def episode_scenario(base: Scenario, spec: EpisodeSpec, duration_s: float) -> Scenario:
     """The base scenario with this spec's plant variant, fault, seed, scan and duration."""
     fault = FaultEntry(kind=spec.kind, target=spec.target, start_s=spec.onset_s, magnitude=spec.magnitude)
-    scenario = _variant_scenario(sweep_plant(spec.plant), base, spec.variant)
+    scenario = _variant_scenario(sweep_of(spec), base, spec.variant)
     return scenario.model_copy(update={
         "name": f"rca_{spec.split}_{spec.index}", "faults": [fault], "seed": spec.seed, "duration_s": duration_s,
         # the sweep keeps evidence for training; it does not diagnose
@@ -221,27 +224,29 @@ def generate(
     progress: Progress | None = None,
 ) -> Dataset:
     """Run every spec (in parallel) and collect the samples, in spec order (all specs of one plant)."""
-    plants = {s.plant for s in specs} or {"coater"}
+    plants = {(s.plant, s.plant_options) for s in specs} or {("coater", ())}
     if len(plants) > 1:
-        raise ValueError(f"one dataset per plant; the specs mix {', '.join(sorted(plants))}")
-    sweep = sweep_plant(plants.pop())
+        raise ValueError(f"one dataset per plant; the specs mix {', '.join(sorted({p for p, _ in plants}))}"
+                         + (" (or one plant's instances)" if len({p for p, _ in plants}) == 1 else ""))
+    name, options = plants.pop()
+    sweep = sweep_plant(name, dict(options))
     samples = run_parallel(run_spec, list(specs), processes=processes, backend=backend, progress=progress)
     tagmaps = {v: variant_tagmap(sweep, v) for v in sorted({s.variant for s in specs})}
     detected = sum(s.detected for s in samples)
     return Dataset(samples, tagmaps, {
-        "episodes": len(samples), "detected": detected, "plant": sweep.name, "base_scenario": sweep.base_scenario.name,
-        "scan_ms": sweep.scan_ms or _base(sweep.base_scenario).scan_ms, "evidence": sweep.evidence().model_dump()})
+        "episodes": len(samples), "detected": detected, "plant": sweep.name, "plant_options": dict(sweep.options),
+        "sweep": str(sweep.settings.source), "scan_ms": sweep.scan_ms, "evidence": sweep.evidence().model_dump()})
 
 
 def variant_tagmap(sweep: SweepPlant, variant: int, base: Scenario | None = None) -> TagMap:
     """The tag map of one plant variant (what the edge of that line would see)."""
-    scenario = _variant_scenario(sweep, base or load_scenario(sweep.base_scenario), variant)
+    scenario = _variant_scenario(sweep, base or sweep.base, variant)
     return scenario_tagmap(scenario, build_episode_plant(scenario, 0))
 
 
 def _variant_scenario(sweep: SweepPlant, base: Scenario, variant: int) -> Scenario:
-    """The base scenario as the sweep runs it: this variant's plant options, the sweep's scan, no faults."""
+    """The base run as the sweep runs it: this variant's plant options, the sweep's scan, no faults."""
     return base.model_copy(update={"plant_options": {**base.plant_options, **sweep.variant_options(variant)},
-                                   "faults": [], "scan_ms": sweep.scan_ms or base.scan_ms})
+                                   "faults": [], "scan_ms": sweep.settings.scan_ms or base.scan_ms})
 
 

@@ -20,7 +20,6 @@ from rootcause.model import ModelConfig, save_model
 from tests.conftest import REPO
 from twin.cli import app
 from twin.harness.rca.bench import cases_from, evaluate_dataset, train_on
-from twin.harness.rca.coater import COATER
 from twin.harness.rca.dataset import (
     Dataset,
     EpisodeSpec,
@@ -31,13 +30,16 @@ from twin.harness.rca.dataset import (
     sweep_plant,
     truth_label,
 )
-from twin.harness.rca.tep import HELDOUT_IDVS, IDVS, TEP
 from twin.harness.scenario import load_scenario
 
 pytestmark = pytest.mark.slow  # a small TEP sweep through dataset, train and evaluate
 
 PLANT = "tennessee_eastman"
 BY_IDV = {d.idv: d.name for d in DISTURBANCES}
+TEP = sweep_plant(PLANT)
+COATER = sweep_plant("coater")
+IDVS = tuple(d.idv for d in DISTURBANCES if d.name in TEP.settings.targets)  # the swept disturbances
+HELDOUT_IDVS = tuple(d.idv for d in DISTURBANCES if d.name in TEP.settings.heldout_targets)
 METHODS = {"gnn", "earliest_onset", "correlation", "random_walk"}
 TINY = ModelConfig(hidden=16, layers=2, epochs=10, batch_size=4, seed=3)
 runner = CliRunner()
@@ -156,7 +158,7 @@ def test_the_small_sweep_detects_and_its_evidence_points_at_the_entry_unit(small
     held = small.split("heldout_seeds")
     assert len(held) >= 3, [(s.spec.target, s.detected) for s in small.samples]
     for s in held:
-        assert 0 <= s.first_alarm_s - s.spec.onset_s <= TEP.detect_within_s
+        assert 0 <= s.first_alarm_s - s.spec.onset_s <= TEP.settings.detect_within_s
         assert s.step_s == 180
     for case in cases_from(held, small.tagmaps):
         assert case.graph.candidates[case.label_index()].kind == "process"
@@ -206,4 +208,4 @@ def test_twin_rootcause_evaluate_plant_tennessee_eastman(small: Dataset, tmp_pat
                                 "--out", str(tmp_path / "x.json")])
     assert wrong.exit_code != 0 and "holds tennessee_eastman episodes, not coater" in plain(wrong.output)
     unknown = runner.invoke(app, ["rootcause", "dataset", "--plant", "tep", "--episodes", "1"])
-    assert unknown.exit_code != 0 and "plants: coater, tennessee_eastman" in plain(unknown.output)
+    assert unknown.exit_code != 0 and "plants: coater, line, tennessee_eastman" in plain(unknown.output)
