@@ -45,15 +45,15 @@ def parse_source(source: str) -> tuple[str, int | None]:
 
 
 def nan_sentinel(dtype: str) -> int | None:
-    """Raw value that stands for "no value" in an integer type (None for floats and bools)."""
-    if dtype in _FLOAT_TYPES or dtype == "bool":
+    """Raw value that stands for "no value" in an integer type (None for floats, bools and text)."""
+    if dtype not in _BIG_ENDIAN or dtype in _FLOAT_TYPES:
         return None
     info = np.iinfo(np.dtype(_BIG_ENDIAN[dtype]))
     return int(info.min) if info.min < 0 else int(info.max)
 
 
 def value_range(dtype: str) -> tuple[int, int] | None:
-    """The raw values an integer type can carry, its "no value" sentinel left out (None for floats).
+    """The raw values an integer type can carry, its "no value" sentinel left out (None for other types).
 
     >>> value_range("int16"), value_range("uint16"), value_range("float32")
     ((-32767, 32767), (0, 65534), None)

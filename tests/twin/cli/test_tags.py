@@ -20,9 +20,9 @@ WIDE = {"COLUMNS": "200"}
 
 
 @pytest.mark.parametrize(("fmt", "name", "imported", "skipped", "first_skipped"), [
-    ("kepware", "kepware_tags.csv", 12, 4, "row 14, column 'Data Type': data type 'String'"),
-    ("tia", "tia_plc_tags.xlsx", 11, 3, "row 8, column 'Data Type': data type 'Bool'"),
-    ("rockwell", "rockwell_tags.csv", 10, 7, "row 18, column 'DATATYPE': data type 'BOOL'"),
+    ("kepware", "kepware_tags.csv", 19, 4, "row 16, column 'Scan Rate': '1OO' is not a number"),
+    ("tia", "tia_plc_tags.xlsx", 18, 2, "row 10, column 'Hmi Writeable': 'Maybe' is not True or False"),
+    ("rockwell", "rockwell_tags.csv", 15, 6, "row 23, column 'DATATYPE': an array of string values"),
 ])
 def test_import_writes_the_map_and_names_every_skipped_row(fmt: str, name: str, imported: int, skipped: int,
                                                            first_skipped: str, tmp_path: Path) -> None:
@@ -51,8 +51,8 @@ def test_import_of_a_file_it_cannot_read_exits_2_naming_the_file(tmp_path: Path)
 
 
 def test_import_with_every_row_skipped_exits_1_and_writes_nothing(tmp_path: Path) -> None:
-    export = tmp_path / "bools.csv"
-    export.write_text('"Tag Name","Address","Data Type"\n"A.run","000001","Boolean"\n')
+    export = tmp_path / "bits.csv"  # a bit inside a register: no tag type holds one
+    export.write_text('"Tag Name","Address","Data Type"\n"A.run","400001.0","Boolean"\n')
     result = runner.invoke(app, ["tags", "import", str(export), "--from", "kepware", "--out",
                                  str(tmp_path / "tags.yaml")], env=WIDE)
     assert result.exit_code == 1 and "nothing imported" in result.output
@@ -82,6 +82,6 @@ def test_export_a_tag_map_file_as_our_csv_or_yaml(tmp_path: Path) -> None:
                                 "--out", str(tmp_path / "k.yaml")])
     assert wrong.exit_code == 2 and "--out must end in .csv" in wrong.output
     broken = tmp_path / "broken.yaml"
-    broken.write_text("plant: a\ntags: []\n")
+    broken.write_text("plant: a\ntags:\n  - {name: nodots, period_ms: 10}\n")
     result = runner.invoke(app, ["tags", "export", str(broken), "--out", str(tmp_path / "x.csv")])
     assert result.exit_code == 2 and "broken.yaml" in result.output
