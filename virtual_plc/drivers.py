@@ -87,6 +87,23 @@ class Probe:
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
+class _Notifications:
+    """asyncua subscription handler: keeps the latest DataValue per tag."""
+
+    def __init__(self, by_node: dict[ua.NodeId, str], latest: dict[str, ua.DataValue]) -> None:
+        self.by_node = by_node
+        self.latest = latest
+
+    def datachange_notification(self, node: Any, _value: Any, data: Any) -> None:
+        """Keep the notified DataValue (with its status and source timestamp)."""
+        name = self.by_node.get(node.nodeid)
+        if name is not None:
+            self.latest[name] = data.monitored_item.Value
+
+    def status_change_notification(self, _status: Any) -> None:
+        """A subscription status change: the session's loss is seen by the client's own watchdog."""
+
+
 class PlcDriver(ABC):
     """Reads and writes one PLC."""
 
@@ -113,6 +130,10 @@ class PlcDriver(ABC):
             log.warning("PLC %s does not serve %d of the tag map's tags: %s", self.endpoint.name,
                         len(probe.unknown), shown)
         self.probe = probe
+        await self._started()
+
+    async def _started(self) -> None:  # noqa: B027 - a hook most drivers leave empty
+        """After connecting and probing: anything a driver starts per session (OPC UA subscriptions)."""
 
     @abstractmethod
     async def _open(self) -> None: ...
@@ -316,9 +337,12 @@ class OpcUaDriver(PlcDriver):
     bad sample with the reason, never an exception.
     """
 
-    def __init__(self, endpoint: Endpoint, tagmap: TagMap) -> None:
+    def __init__(self, endpoint: Endpoint, tagmap: TagMap, *, subscribe: bool = False) -> None:
         super().__init__(endpoint, tagmap)
+        self.subscribe = subscribe
         self._client: Client | None = None
+        self._latest: dict[str, ua.DataValue] | None = None  # subscribed: the last notification per tag
+        self._lost: BaseException | None = None  # why asyncua gave the session up
         self._nodeids: dict[str, ua.NodeId] = {}
         self._variant: dict[str, ua.VariantType] = {}  # a setpoint's data type on the server
         self._unresolved: dict[str, str] = {}  # tags whose namespace URI the server lacks
@@ -332,23 +356,15 @@ class OpcUaDriver(PlcDriver):
     async def _open(self) -> None:
         """Open a session (secured and logged in as the endpoint says) and resolve every tag's node id."""
         client = Client(self.endpoint.url, timeout=self.endpoint.timeout_s)
-        client.application_uri = self.endpoint.application_uri
         try:
-            login = self.endpoint.login()
-            if login is not None:
-                client.set_user(login[0])
-                client.set_password(login[1])
-            if self.endpoint.security == "Basic256Sha256":
-                await client.set_security(
-                    SecurityPolicyBasic256Sha256, certificate=str(self.endpoint.certificate),
-                    private_key=str(self.endpoint.private_key), server_certificate=self.endpoint.server_certificate,
-                    mode=getattr(ua.MessageSecurityMode, self.endpoint.mode))
+            await configure_client(client, self.endpoint)
             await client.connect()
             namespaces = await client.get_namespace_array()
         except (TimeoutError, OSError, ua.UaError, ValueError, ConnectionError) as err:
             await _quiet_disconnect(client)
             raise self._unavailable(_login_hint(err)) from err
         self._client = client
+        client.connection_lost_callback = self._on_lost
         self._nodeids, self._unresolved = {}, {}
         for tag in self.tagmap.tags:
             node = ua.NodeId.from_string(tag.opcua_node or f"ns=2;s={tag.name}")
@@ -360,6 +376,10 @@ class OpcUaDriver(PlcDriver):
                 node = ua.NodeId(node.Identifier, namespaces.index(uri), node.NodeIdType)
             self._nodeids[tag.name] = node
         self._plans = {}
+
+    async def _on_lost(self, err: Exception) -> None:
+        """asyncua's watchdog found the session dead: the next read says so (and the collector reconnects)."""
+        self._lost = err
 
     async def _probe(self) -> Probe:
         """Unknown nodes, the setpoints' data types, and each node's EngineeringUnits and EURange."""
@@ -412,13 +432,18 @@ class OpcUaDriver(PlcDriver):
         return {n: dv.Value.Value for n, dv in zip(found, values) if dv.StatusCode.is_good() and dv.Value is not None}
 
     async def close(self) -> None:
-        """Close the session."""
+        """Close the session (and with it any subscription)."""
+        self._latest, self._lost = None, None
         if self._client is not None:
             client, self._client = self._client, None
             await _quiet_disconnect(client)
 
     async def _read(self, due: DueSet) -> Reading:
         tags = (*due.tags, *due.text)
+        if self._latest is not None:  # subscribed: what the server last notified, while the session lives
+            if self._lost is not None:
+                raise self._unavailable(self._lost)
+            return self._reading(due, [self._latest.get(t.name) for t in tags if t.name in self._nodeids])
         nodeids = self._plans.get(tags)
         if nodeids is None:
             nodeids = self._plans[tags] = [self._nodeids[t.name] for t in tags if t.name in self._nodeids]
@@ -427,16 +452,22 @@ class OpcUaDriver(PlcDriver):
             datavalues = await self._client.uaclient.read_attributes(nodeids, ua.AttributeIds.Value) if nodeids else []
         except (TimeoutError, OSError, ua.UaError, ConnectionError) as err:
             raise self._unavailable(err) from err
+        return self._reading(due, datavalues)
+
+    def _reading(self, due: DueSet, datavalues: Sequence[ua.DataValue | None]) -> Reading:
+        """The reading of ``due`` from the DataValues of its served tags, in order (None: nothing yet)."""
         values = np.full(due.layout.size, np.nan)
         source = np.full(due.layout.size, -1, dtype=np.int64)
         reading = Reading(values, {t.name: None for t in due.text}, source)
         served = iter(datavalues)
-        for tag in tags:
+        for tag in (*due.tags, *due.text):
             if tag.name not in self._nodeids:
                 reading.problems[tag.name] = (self.probe.unknown.get(tag.name, "unknown node id") if self.probe
                                               else "unknown node id")
                 continue
             dv = next(served)
+            if dv is None:
+                continue
             if dv.StatusCode is not None and not dv.StatusCode.is_good():
                 reading.problems[tag.name] = f"server status {dv.StatusCode.name}"
                 continue
@@ -450,6 +481,35 @@ class OpcUaDriver(PlcDriver):
                 if dv.SourceTimestamp is not None:
                     source[due.layout.slices[tag.name]] = _epoch_ms(dv.SourceTimestamp)
         return reading
+
+    async def _started(self) -> None:
+        """Subscribe to every served tag when reading by subscription (after each connect: a reconnect restores
+        them); monitored items sample at the tag's period, with its deadband if it has one."""
+        if not self.subscribe:
+            return
+        assert self._client is not None
+        latest: dict[str, ua.DataValue] = {}
+        by_node = {node: name for name, node in self._nodeids.items()}
+        periods = sorted({self.tagmap[n].period_ms for n in self._nodeids})
+        try:
+            subscription = await self._client.create_subscription(min(periods, default=1000),
+                                                                   _Notifications(by_node, latest))
+            groups: dict[tuple[int, float | None], list[str]] = {}
+            for name in self._nodeids:
+                tag = self.tagmap[name]
+                groups.setdefault((tag.period_ms, tag.deadband), []).append(name)
+            for (period_ms, deadband), names in groups.items():
+                nodes = [self._client.get_node(self._nodeids[n]) for n in names]
+                mfilter = None if not deadband else ua.DataChangeFilter(
+                    Trigger=ua.DataChangeTrigger.StatusValue, DeadbandType=1, DeadbandValue=float(deadband))
+                results = await subscription._subscribe(nodes, mfilter=mfilter, sampling_interval=float(period_ms))
+                refused = {n: r for n, r in zip(names, results) if isinstance(r, ua.StatusCode)}
+                for name, status in refused.items():
+                    log.warning("PLC %s refused to monitor %s: %s", self.endpoint.name, name, status.name)
+        except (TimeoutError, OSError, ua.UaError, ConnectionError) as err:
+            await self.close()
+            raise self._unavailable(err) from err
+        self._latest = latest
 
     async def _write(self, tag: Tag, value: float) -> None:
         assert self._client is not None
@@ -466,6 +526,24 @@ class OpcUaDriver(PlcDriver):
             raise self._unavailable(err) from err
         if not status.is_good():
             raise PlcWriteRefused(tag.name, status.name, f"PLC refused write of {value} to {tag.name}: {status.name}")
+
+
+async def configure_client(client: Client, endpoint: Endpoint) -> None:
+    """Give an unconnected asyncua ``client`` the endpoint's application URI, login and security.
+
+    Raises :class:`~qtconfig.ConfigError` for a login it cannot find, ``OSError``/``ValueError``
+    for a certificate or key it cannot load.
+    """
+    client.application_uri = endpoint.application_uri
+    login = endpoint.login()
+    if login is not None:
+        client.set_user(login[0])
+        client.set_password(login[1])
+    if endpoint.security == "Basic256Sha256":
+        await client.set_security(
+            SecurityPolicyBasic256Sha256, certificate=str(endpoint.certificate),
+            private_key=str(endpoint.private_key), server_certificate=endpoint.server_certificate,
+            mode=getattr(ua.MessageSecurityMode, endpoint.mode))
 
 
 _VARIANT_OF_DATATYPE = {  # ns=0 DataType node ids -> the variant a write must carry
@@ -543,11 +621,18 @@ class ImageDriver(PlcDriver):
             raise PlcWriteRefused(tag.name, err.reason.value, str(err)) from err
 
 
-def make_driver(endpoint: Endpoint, tagmap: TagMap) -> PlcDriver:
-    """The socket driver for ``endpoint.protocol``."""
+def make_driver(endpoint: Endpoint, tagmap: TagMap, *, realtime: bool = False) -> PlcDriver:
+    """The socket driver for ``endpoint.protocol``. An OPC UA driver subscribes when the endpoint says
+    ``read: subscribe``, or ``read: auto`` in ``realtime`` (a lockstep run polls: its reads follow plant time)."""
     if endpoint.protocol == "modbus":
         return ModbusDriver(endpoint, tagmap)
-    return OpcUaDriver(endpoint, tagmap)
+    subscribe = endpoint.read == "subscribe" or (endpoint.read == "auto" and realtime)
+    return OpcUaDriver(endpoint, tagmap, subscribe=subscribe)
+
+
+def realtime_driver(endpoint: Endpoint, tagmap: TagMap) -> PlcDriver:
+    """:func:`make_driver` for the real-time edge (OPC UA by subscription unless the endpoint says ``read: poll``)."""
+    return make_driver(endpoint, tagmap, realtime=True)
 
 
 async def _quiet_disconnect(client: Client) -> None:
@@ -566,5 +651,7 @@ __all__: Sequence[str] = [
     "PlcWriteRefused",
     "Probe",
     "Reading",
+    "configure_client",
     "make_driver",
+    "realtime_driver",
 ]

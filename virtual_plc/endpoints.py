@@ -67,6 +67,9 @@ class Endpoint(BaseModel):
         default=None, description="YAML file with username and password for the OPC UA login, relative to this file")
     credentials_env: str | None = Field(
         default=None, description="environment variable prefix: PREFIX_USERNAME and PREFIX_PASSWORD hold the login")
+    read: Literal["auto", "poll", "subscribe"] = Field(
+        default="auto", description="OPC UA: poll (one Read per scan) or subscribe (monitored items at each tag's "
+                                    "period); auto subscribes in real time and polls in a lockstep run")
     reconnect_min_s: float = Field(default=0.5, gt=0, description="first wait before reconnecting (doubles, with "
                                    "jitter, after each failure)")
     reconnect_max_s: float = Field(default=30.0, gt=0, description="longest wait between reconnect attempts")

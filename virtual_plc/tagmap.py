@@ -91,6 +91,7 @@ CSV_COLUMNS = [
     "scale",
     "unit_id",
     "chars",
+    "deadband",
     "opcua_node",
     "credibility",
     "description",
@@ -117,6 +118,7 @@ class Tag(BaseModel):
     scale: float = Field(default=1.0, gt=0)
     unit_id: int | None = Field(default=None, ge=0, le=255)
     chars: int | None = Field(default=None, ge=1, le=2 * 125)
+    deadband: float | None = Field(default=None, gt=0)
     opcua_node: str | None = None
     credibility: float = Field(default=1.0, ge=0.0, le=1.0)
     description: str = ""

@@ -33,15 +33,15 @@ class Counts(BaseModel):
 class PlcLink(BaseModel):
     """One PLC link's health over a run: how often the edge connected, and what it could not read."""
 
-    name: str
-    url: str
+    name: str = Field(description="the PLC's name in the endpoint file")
+    url: str = Field(description="where it was reached: opc.tcp://host:port or modbus://host:port")
     connect_attempts: int = Field(description="connections tried (the first included); reconnects back off")
     sessions_opened: int = Field(description="connections opened; one per endpoint at a time")
-    reconnects: int
-    failed_polls: int
+    reconnects: int = Field(description="reconnections after the link was lost")
+    failed_polls: int = Field(description="polls that failed or waited for a reconnect (their tags became bad)")
     unknown: dict[str, str] = Field(default_factory=dict, description="tag -> why the server does not serve it")
     problems: dict[str, str] = Field(default_factory=dict, description="tag -> why its latest bad sample was bad")
-    last_error: str = ""
+    last_error: str = Field(default="", description="the latest connection error, if any (never a password)")
 
 
 class Durations(BaseModel):

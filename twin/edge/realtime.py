@@ -43,6 +43,7 @@ from twin.edge.collector import Collector
 from twin.edge.frames import Aligner
 from twin.edge.settings import EdgeSettings, Policy
 from twin.edge.stack import EdgeStack, Messaging
+from virtual_plc.drivers import realtime_driver
 from virtual_plc.endpoints import load_endpoints
 
 SUMMARY_EVERY = 50  # ticks between refreshes of the result (and checks of ``stop``)
@@ -122,7 +123,7 @@ async def run_edge(
     messaging = Messaging(broker, edge_account or broker_account("edge", broker),
                           (bridge_account or broker_account("bridge")) if bridge else None)
     edge = EdgeStack(load_endpoints(endpoints_file), out, settings, run_id=f"edge-{out.name}", base=settings_base,
-                     source=endpoints_file, messaging=messaging)
+                     source=endpoints_file, messaging=messaging, driver_factory=realtime_driver)
     result = EdgeRunResult(policy=settings.control.policy)
     try:
         async with edge:

@@ -68,17 +68,22 @@ def write_line(folder: Path, url: str, **endpoint: Any) -> Path:
     return folder / "endpoints.yaml"
 
 
-async def session_count(url: str) -> int:
-    """The server's own count of open sessions (ServerDiagnosticsSummary.CurrentSessionCount), this one included."""
-    node = ua.NodeId(ua.ObjectIds.Server_ServerDiagnostics_ServerDiagnosticsSummary_CurrentSessionCount)
+async def session_count(url: str) -> tuple[int, int]:
+    """The server's own count of open sessions (this one included) and subscriptions (ServerDiagnosticsSummary)."""
+    ids = ua.ObjectIds
     async with Client(url, timeout=5) as client:
-        return int(await client.get_node(node).read_value())
+        sessions = await client.get_node(
+            ua.NodeId(ids.Server_ServerDiagnostics_ServerDiagnosticsSummary_CurrentSessionCount)).read_value()
+        subscriptions = await client.get_node(
+            ua.NodeId(ids.Server_ServerDiagnostics_ServerDiagnosticsSummary_CurrentSubscriptionCount)).read_value()
+        return int(sessions), int(subscriptions)
 
 
-def test_edge_collects_every_type_with_units_from_the_server_and_survives_a_restart(plain_server: Any,
+@pytest.mark.parametrize("read", ["subscribe", "poll"])
+def test_edge_collects_every_type_with_units_from_the_server_and_survives_a_restart(plain_server: Any, read: str,
                                                                                      tmp_path: Path) -> None:
-    endpoints = write_line(tmp_path, plain_server.endpoint)
-    sessions: list[int] = []
+    endpoints = write_line(tmp_path, plain_server.endpoint, read=read)
+    sessions: list[tuple[int, int]] = []
     outage: dict[str, float] = {}
 
     async def main() -> dict:
@@ -100,7 +105,8 @@ def test_edge_collects_every_type_with_units_from_the_server_and_survives_a_rest
         return result.__dict__
 
     result = asyncio.run(main())
-    assert sessions == [2, 2]  # the edge's one session, and this check's; after the restart still one
+    # the edge's one session and this check's, before and after the restart; a subscription when subscribing
+    assert sessions == [(2, 1 if read == "subscribe" else 0)] * 2
     with HistorianReader(tmp_path / "edge" / "historian.duckdb") as reader:
         rows = reader.window().to_pylist()
         text = reader.text_window().to_pylist()
