@@ -13,7 +13,13 @@ subscribe still get a data-change notification for every refresh of a node they 
 
 Client writes are checked by the image before they touch the address space:
 ``BadOutOfRange`` for a value outside the engineering range, ``BadNotWritable`` for a
-read-only tag, ``BadTypeMismatch`` for a value that is not a finite number.
+read-only tag, ``BadTypeMismatch`` for a value that is not a finite number,
+``BadWriteNotSupported`` for a value that carries a Bad or Uncertain status.
+
+Who may connect and write is :mod:`virtual_plc.security`'s: never an administrator (no client
+may add, rename or delete nodes); with a security file, only Basic256Sha256 (Sign or
+SignAndEncrypt), a listed user, and writes by engineers only (``BadUserAccessDenied`` for an
+operator's).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from asyncua.server.user_managers import User, UserRole
 
 from virtual_plc.codec import ElementLayout
 from virtual_plc.image import ProcessImage, Refusal, WriteRefused
+from virtual_plc.security import OpcUaSecurity, PlcUserManager
 from virtual_plc.tagmap import Tag
 
 log = logging.getLogger(__name__)
@@ -41,7 +48,7 @@ _REFUSAL_STATUS = {
 }
 
 # A guard returns a StatusCode to refuse a write, or None to let asyncua carry it out.
-WriteGuard = Callable[[ua.NodeId, ua.DataValue], "ua.StatusCode | None"]
+WriteGuard = Callable[[ua.NodeId, ua.DataValue, User], "ua.StatusCode | None"]
 
 
 class _GuardedAttributeService(AttributeService):
@@ -55,7 +62,7 @@ class _GuardedAttributeService(AttributeService):
         """Refuse guarded writes, pass the others to asyncua one by one."""
         results: list[ua.StatusCode] = []
         for item in params.NodesToWrite:
-            refusal = self._guard(item.NodeId, item.Value) if item.AttributeId == ua.AttributeIds.Value else None
+            refusal = self._guard(item.NodeId, item.Value, user) if item.AttributeId == ua.AttributeIds.Value else None
             if refusal is not None:
                 results.append(refusal)
                 continue
@@ -67,11 +74,14 @@ class _GuardedAttributeService(AttributeService):
 class OpcUaPlcServer:
     """Serve a process image over OPC UA at ``opc.tcp://host:port``."""
 
-    def __init__(self, image: ProcessImage, *, host: str = "127.0.0.1", port: int = 4840) -> None:
+    def __init__(self, image: ProcessImage, *, host: str = "127.0.0.1", port: int = 4840,
+                 security: OpcUaSecurity | None = None) -> None:
         self.image = image
         self.host = host
         self.port = port
-        self.server = Server()
+        self.security = security
+        self.users = PlcUserManager(security)
+        self.server = Server(user_manager=self.users)
         self._nodes: dict[str, ua.NodeId] = {}
         self._by_node: dict[ua.NodeId, Tag] = {}
         self._current = image.load(image.layout)  # element values served on read
@@ -88,7 +98,14 @@ class OpcUaPlcServer:
         await self.server.init()
         self.server.set_endpoint(self.url)
         self.server.set_server_name(f"Quality Twin virtual PLC ({tagmap.plant})")
-        self.server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        if self.security is None:
+            self.server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        else:
+            self.server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,
+                                             ua.SecurityPolicyType.Basic256Sha256_Sign])
+            self.server.set_identity_tokens([ua.UserNameIdentityToken])
+            await self.server.load_certificate(self.security.certificate)
+            await self.server.load_private_key(self.security.private_key)
         ns = await self.server.register_namespace(tagmap.opcua_namespace)
         if ns != 2:
             raise RuntimeError(f"namespace {tagmap.opcua_namespace} got index {ns}, the tag map assumes 2")
@@ -173,10 +190,15 @@ class OpcUaPlcServer:
         folders[path] = node
         return node
 
-    def _guard(self, nodeid: ua.NodeId, datavalue: ua.DataValue) -> ua.StatusCode | None:
+    def _guard(self, nodeid: ua.NodeId, datavalue: ua.DataValue, user: User) -> ua.StatusCode | None:
         tag = self._by_node.get(nodeid)
         if tag is None:
             return None  # not one of ours (server diagnostics etc.): asyncua decides
+        if not self.users.may_write(user):
+            log.info("OPC UA write to %s refused: user %s may not write", tag.name, user.name)
+            return ua.StatusCode(ua.StatusCodes.BadUserAccessDenied)
+        if datavalue.StatusCode is not None and not datavalue.StatusCode.is_good():
+            return ua.StatusCode(ua.StatusCodes.BadWriteNotSupported)  # a setpoint is a value, not a status
         variant = datavalue.Value
         value = variant.Value if variant is not None else None
         try:

@@ -20,6 +20,7 @@ from virtual_plc.image import ProcessImage
 from virtual_plc.modbus_server import ModbusPlcServer
 from virtual_plc.opcua_server import OpcUaPlcServer
 from virtual_plc.schedule import DueSet, PollSchedule
+from virtual_plc.security import OpcUaSecurity
 from virtual_plc.tagmap import TagMap
 
 LOOPBACK = "127.0.0.1"
@@ -54,11 +55,14 @@ class VirtualPlc:
         self.image.take_setpoint_changes()
 
     async def start(
-        self, *, host: str = LOOPBACK, modbus_port: int | None = None, opcua_port: int | None = None
+        self, *, host: str = LOOPBACK, modbus_port: int | None = None, opcua_port: int | None = None,
+        opcua_security: OpcUaSecurity | None = None,
     ) -> None:
-        """Start both servers; a port of ``None`` picks a free one (read it from ``.modbus.port``)."""
+        """Start both servers; a port of ``None`` picks a free one (read it from ``.modbus.port``).
+        ``opcua_security`` secures the OPC UA server (:mod:`virtual_plc.security`)."""
         self.modbus = ModbusPlcServer(self.image, host=host, port=modbus_port or free_port(host))
-        self.opcua = OpcUaPlcServer(self.image, host=host, port=opcua_port or free_port(host))
+        self.opcua = OpcUaPlcServer(self.image, host=host, port=opcua_port or free_port(host),
+                                    security=opcua_security)
         await self.modbus.start()
         await self.opcua.start()
 

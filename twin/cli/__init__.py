@@ -139,12 +139,21 @@ def plc_serve(
     speed: float = typer.Option(1.0, help="plant seconds per wall second"),
     duration: Optional[float] = typer.Option(None, help="stop after this many plant seconds (default: never)"),
     out: Path = typer.Option(Path("runs/plc"), help="where to write tags.csv and endpoints.yaml"),
+    opcua_security: Optional[Path] = typer.Option(
+        None, help="security file: the OPC UA server's certificate and users (operators read, engineers also "
+                   "write); only Basic256Sha256 is then offered"),
 ) -> None:
     """Serve the scenario's virtual PLC in real time until Ctrl-C (or --duration)."""
+    from qtconfig import ConfigError
     from twin.harness.serve import ServeInfo, serve_plc
+    from virtual_plc.security import load_security
 
     quiet_libraries()
     spec = _load(scenario)
+    try:
+        security = load_security(opcua_security) if opcua_security is not None else None
+    except ConfigError as err:
+        raise fail(f"invalid configuration: {err}") from None
 
     def ready(info: ServeInfo) -> None:
         console.print(
@@ -163,10 +172,13 @@ def plc_serve(
                 speed=speed,
                 duration_s=duration,
                 ready=ready,
+                opcua_security=security,
             )
         )
     except KeyboardInterrupt:
         console.print("stopped")
+    except ConfigError as err:
+        raise fail(f"invalid configuration: {err}") from None
     except OSError as err:
         raise fail(f"cannot serve: {err}", 1) from None
 

@@ -19,6 +19,7 @@ from twin.harness.binding import virtual_endpoints
 from twin.harness.episode import build_episode_plant, scenario_tagmap
 from twin.harness.scenario import Scenario
 from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port
+from virtual_plc.security import OpcUaSecurity
 
 
 @dataclass
@@ -41,8 +42,10 @@ async def serve_plc(
     speed: float = 1.0,
     duration_s: float | None = None,
     ready: Callable[[ServeInfo], None] | None = None,
+    opcua_security: OpcUaSecurity | None = None,
 ) -> int:
-    """Serve until ``duration_s`` of plant time has passed (forever if None); returns scans run."""
+    """Serve until ``duration_s`` of plant time has passed (forever if None); returns scans run.
+    ``opcua_security``: the OPC UA server's certificate and users (:mod:`virtual_plc.security`)."""
     if speed <= 0:
         raise ValueError(f"speed must be positive, got {speed}")
     plant = build_episode_plant(scenario, scenario.seed if seed is None else seed)
@@ -56,7 +59,7 @@ async def serve_plc(
     endpoints = virtual_endpoints(tagmap, RunFiles.TAGS, modbus_port=modbus_port, opcua_port=opcua_port,
                                   scan_ms=scenario.scan_ms)
     await plc.scan(0, plant.measurements())
-    await plc.start(host=LOOPBACK, modbus_port=modbus_port, opcua_port=opcua_port)
+    await plc.start(host=LOOPBACK, modbus_port=modbus_port, opcua_port=opcua_port, opcua_security=opcua_security)
     endpoints.save(out_dir / RunFiles.ENDPOINTS)  # only once the servers listen: a client may read it at once
     if ready is not None:
         ready(ServeInfo(modbus_port, opcua_port, out_dir / RunFiles.TAGS, out_dir / RunFiles.ENDPOINTS))
