@@ -175,7 +175,8 @@ async def _plc_clock(collectors: list[Collector], aligner: Aligner, scan_ms: int
     clocks = await asyncio.gather(*(c.poll(0) for c in collectors))
     answered = [c for c, clock in zip(collectors, clocks) if clock is not None]
     if not answered:
-        raise ConnectionError("no PLC of the endpoint file answered")
+        why = "; ".join(f"{c.name}: {c.stats.last_error or 'no answer'}" for c in collectors)
+        raise ConnectionError(f"no PLC of the endpoint file answered ({why})")
     aligner.frame(0)  # discard the probe
     seen = [clock for c, clock in zip(collectors, clocks) if clock is not None and c.has_clock]
     start = max(seen) if seen else time.time_ns() // 1_000_000
