@@ -4,10 +4,13 @@ Commands
 --------
 * ``twin run SCENARIO`` — run one episode (lockstep over real sockets, or ``--offline``).
 * ``twin plc serve SCENARIO`` — serve the scenario's virtual PLC in real time.
-* ``twin tags export|import`` — a tag map out (CSV, YAML, Kepware CSV), or in from a tag export (:mod:`twin.cli.tags`).
+* ``twin tags export|import|discover`` — a tag map out (CSV, YAML, Kepware CSV), or in from a tag export or an
+  OPC UA server's address space (:mod:`twin.cli.tags`).
+* ``twin certs create`` — an OPC UA certificate and key for secured sessions (:mod:`twin.cli.certs`).
 * ``twin plot RUN_DIR`` — a PNG of chosen tags over plant time, quality and fault onsets marked.
 * ``twin scenario check [FILES]`` — validate scenario files; ``--determinism`` runs each twice.
-* ``twin detect arl DETECTOR`` — Monte Carlo run lengths of a detector at chosen shifts.
+* ``twin detect arl DETECTOR`` — Monte Carlo run lengths of a detector at chosen shifts; ``twin detect learn``
+  — a baseline of what in control looks like, learned once from earlier runs.
 * ``twin line check|graph|new`` — line templates: validate and run clean, draw, start one.
 * ``twin edge run --endpoints FILE`` — the edge as its own process, in real time (:mod:`twin.cli.edge`).
 * ``twin ledger verify RUN_DIR`` — check a run's hash-chained ledger (``twin/cli/ledger.py``).
