@@ -1,8 +1,10 @@
-"""``twin detect arl``: Monte Carlo run lengths of a detector (:mod:`twin.edge.detection.arl`)."""
+"""``twin detect arl``: Monte Carlo run lengths of a detector (:mod:`twin.edge.detection.arl`); ``twin detect
+learn``: a baseline of what in control looks like (:mod:`twin.edge.detection.baseline`)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -10,7 +12,7 @@ from rich.console import Console
 
 from twin.cli.common import command_group
 
-detect_app = command_group("Detectors: run-length properties.")
+detect_app = command_group("Detectors: run-length properties, and baselines learned once.")
 
 
 class DetectorName(StrEnum):
@@ -65,3 +67,73 @@ def detect_arl(
     for value in shift or [0.0]:
         r = run_length_arl(factory, value, runs=runs, seed=seed, max_length=max_length)
         out.print(f"{value:6.2f} {r.arl:9.2f} {r.sdrl:9.2f} {r.se:7.2f} {r.censored:8d}")
+
+
+@detect_app.command("learn")
+def detect_learn(
+    sources: list[Path] = typer.Argument(..., help="run folders or historian files of in-control operation"),
+    out: Path = typer.Option(..., help="the baseline file to write (JSON)"),
+    settings: Optional[Path] = typer.Option(None, help="YAML with the detection block to learn with (a scenario or "
+                                            "the edge's settings); default: the first run's own, else the defaults"),
+    start_s: float = typer.Option(0.0, help="learn from this many seconds after each historian's first sample"),
+    end_s: Optional[float] = typer.Option(None, help="... up to this many seconds after it (default: its end)"),
+    line: Optional[str] = typer.Option(None, help="the line's name (default: the run's plant, else the first word "
+                                                  "of the tag names)"),
+    force: bool = typer.Option(False, help="learn from a period that holds alarms or bad data anyway (flagged)"),
+) -> None:
+    """Learn what in control looks like from earlier runs or a line's historian, once, into a baseline file."""
+    import json
+
+    import duckdb
+
+    from qtconfig import ConfigError
+    from twin.cli.common import console, fail
+    from twin.contracts import RunFiles
+    from twin.edge.detection.baseline import BaselineError, Source, learn_baseline
+    from twin.edge.detection.settings import DetectionSettings
+    from twin.edge.settings import load_edge_settings
+
+    learned: list[Source] = []
+    detection: DetectionSettings | None = None
+    plant: str | None = None
+    for given in sources:
+        folder = given if given.is_dir() else given.parent
+        historian = given / RunFiles.HISTORIAN if given.is_dir() else given
+        if not historian.is_file():
+            raise fail(f"{given}: no historian ({RunFiles.HISTORIAN}) there")
+        alarms: list[tuple[int, str]] = []
+        for name in (RunFiles.REPORT, RunFiles.EDGE_REPORT):  # the alarms of the run, never its truth
+            path = folder / name
+            if path.is_file():
+                doc = json.loads(path.read_text(encoding="utf-8"))
+                alarms += [(int(a["t_ms"]), f"{a['tag']}: {a['rule']}") for a in doc.get("alarms", [])]
+                scenario = doc.get("scenario") or {}
+                if detection is None and settings is None and isinstance(scenario.get("detection"), dict):
+                    detection = DetectionSettings.model_validate(scenario["detection"])
+                plant = plant or scenario.get("plant")
+        with duckdb.connect(str(historian), read_only=True) as con:
+            first = con.execute("SELECT min(ts_ms) FROM samples").fetchone()[0]
+        if first is None:
+            raise fail(f"{historian}: the historian holds no samples")
+        start = int(first + start_s * 1000)
+        end = int(first + end_s * 1000) if end_s is not None else None
+        learned.append(Source(historian, start, end, tuple(alarms)))
+    try:
+        if settings is not None:
+            detection = load_edge_settings(settings)[0].detection
+        detection = detection or DetectionSettings()
+        with duckdb.connect(str(learned[0].historian), read_only=True) as con:
+            names = [r[0] for r in con.execute("SELECT name FROM elements").fetchall()]
+        line = line or plant or (names[0].split(".", 1)[0] if names else "line")
+        baseline = learn_baseline(learned, detection, line, force=force)
+    except ConfigError as err:
+        raise fail(f"invalid configuration: {err}") from None
+    except BaselineError as err:
+        raise fail(f"cannot learn a baseline: {err}", 1) from None
+    path = baseline.save(out)
+    health = baseline.health
+    console.print(f"learned {len(baseline.history)} subgroups of {baseline.subgroup_s:g} s over "
+                  f"{len(baseline.elements)} elements of {baseline.line} from {len(learned)} source(s); "
+                  f"good samples {health.good_share:.2%}" + (" [FLAGGED: not in control]" if health.flagged else ""),
+                  markup=False, highlight=False)
+    console.print(f"wrote {path}", markup=False, highlight=False)

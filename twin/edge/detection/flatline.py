@@ -54,6 +54,14 @@ class FlatlineCheck:
         self._max[usable] = np.maximum(self._max[usable], values[usable])
         self._count[usable] += 1
 
+    def moving(self) -> np.ndarray:
+        """Elements that moved in every warm-up subgroup (seen in at least two): the ones judged."""
+        return (self._warm_seen >= 2) & (self._warm_moved == self._warm_seen)
+
+    def judge(self, moving: np.ndarray) -> None:
+        """Judge these elements from the start (what a baseline learned moves), with no warm-up of its own."""
+        self.judged = np.asarray(moving, dtype=bool)
+
     def close(self, *, warmup: bool) -> np.ndarray:
         """End the subgroup; during warm-up learn who moves, after it return who is stuck now."""
         seen = self._count > 0
@@ -67,7 +75,7 @@ class FlatlineCheck:
             self._warm_moved += moved
         else:
             if self.judged is None:
-                self.judged = (self._warm_seen >= 2) & (self._warm_moved == self._warm_seen)
+                self.judged = self.moving()
             self._run = np.where(flat & self.judged, self._run + 1, np.where(seen, 0, self._run))
             stuck = self._run >= self.subgroups
         with np.errstate(invalid="ignore"):  # unseen elements give inf - inf; np.where drops them

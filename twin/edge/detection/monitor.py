@@ -8,9 +8,11 @@
 
 1. every frame, the fresh ``good`` readings of each monitored tag element are summed into
    the current subgroup (``subgroup_s`` of plant time);
-2. for the first ``warmup_s`` after the first frame the monitor sees (so an edge that joins a
-   running PLC late still learns), the subgroup means only teach each element what in control
-   looks like; an element that stayed constant, or was seen fewer than
+2. what in control looks like comes from a **baseline** (:mod:`twin.edge.detection.baseline`,
+   ``detection.baseline``) learned once on earlier in-control history, so every subgroup from
+   the first one is judged; without one, from the first ``warmup_s`` after the first frame the
+   monitor sees (so an edge that joins a running PLC late still learns), whose subgroup means
+   then only teach. Either way an element that stayed constant, or was seen fewer than
    ``MIN_WARMUP_SUBGROUPS`` times, is not monitored, and the report says so;
 3. after that, each closed subgroup goes through the monitor rule's pipeline — the residual
    of a context model for a dynamic band (:mod:`twin.edge.detection.thresholds`), the one-step
@@ -34,6 +36,7 @@ import numpy as np
 
 from twin.edge.detection import spc
 from twin.edge.detection.alarms import Signal
+from twin.edge.detection.baseline import Baseline, BaselineError
 from twin.edge.detection.dataloss import DataLossCheck
 from twin.edge.detection.flatline import FlatlineCheck
 from twin.edge.detection.settings import DetectionSettings, MonitorRule
@@ -69,9 +72,12 @@ class _Group:
 class SubgroupMonitor:
     """Subgroup means, learned limits, one detector bank per monitor rule (module docstring)."""
 
-    def __init__(self, settings: DetectionSettings, index: ElementIndex) -> None:
+    def __init__(self, settings: DetectionSettings, index: ElementIndex, baseline: Baseline | None = None,
+                 baseline_file: str | None = None) -> None:
         self.settings = settings
         self.index = index
+        self.baseline = baseline
+        self.baseline_file = baseline_file
         self.subgroup_ms = int(round(settings.subgroup_s * 1000))
         self.warmup_ms = int(round(settings.warmup_s * 1000))
         if self.subgroup_ms <= 0:
@@ -102,7 +108,24 @@ class SubgroupMonitor:
         self.dataloss = (
             DataLossCheck(len(watched), settings.dataloss_subgroups) if settings.dataloss_subgroups else None
         )
+        if baseline is not None:
+            self._start_from(baseline)
 
+    def _start_from(self, baseline: Baseline) -> None:
+        """Build the banks from the baseline's history now: every subgroup of the run is judged."""
+        if abs(baseline.subgroup_s - self.settings.subgroup_s) > 1e-9:
+            raise BaselineError(f"the baseline was learned on subgroups of {baseline.subgroup_s:g} s, the detection "
+                                f"settings use {self.settings.subgroup_s:g} s: learn it again with these settings")
+        history = baseline.matrix(self.index.names)
+        absent = [n for n in self.index.names if n not in set(baseline.elements)]
+        self._warmup = list(history)
+        self._build_banks()
+        for name in absent:
+            if name in self.not_monitored:
+                self.not_monitored[name] = "not in the baseline"
+        if self.flatline is not None:
+            moving = set(baseline.moving)
+            self.flatline.judge(np.array([self.index.names[p] in moving for p in self._flatline_positions], bool))
     @property
     def ready(self) -> bool:
         """True once the warm-up is over and the banks are built."""
@@ -112,7 +135,7 @@ class SubgroupMonitor:
         """Add the frame to the current subgroup; judge the subgroup that closes, if one does."""
         signals: list[Signal] = []
         if self._next_close is None:  # the first frame: the warm-up counts from here, not from plant time 0
-            self._warmup_until_ms = frame.ts_ms + self.warmup_ms
+            self._warmup_until_ms = frame.ts_ms + (self.warmup_ms if self.baseline is None else -1)
             self._next_close = frame.ts_ms - frame.ts_ms % self.subgroup_ms + self.subgroup_ms
         while frame.ts_ms >= self._next_close:
             signals.extend(self._close(self._next_close))
@@ -226,7 +249,9 @@ class SubgroupMonitor:
         return {
             "monitored": {g.rule.label: len(g.positions) for g in self.groups},
             "not_monitored": dict(sorted(self.not_monitored.items())),
-            "warmup_s": self.settings.warmup_s,
+            "learned_from": "baseline" if self.baseline is not None else "warmup",
+            "baseline": self.baseline.describe(self.baseline_file) if self.baseline is not None else None,
+            "warmup_s": self.settings.warmup_s if self.baseline is None else 0.0,
             "subgroup_s": self.settings.subgroup_s,
             "dynamic_bands": [g.names for g in self.groups if g.model is not None],
             "threshold_firings": list(self.rules.firings),

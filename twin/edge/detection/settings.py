@@ -98,6 +98,9 @@ class DetectionSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
+    baseline: str | None = Field(
+        default=None, description="baseline file (twin detect learn; relative to this file): what in control looks "
+                                  "like, learned once; none: each run learns it from its own first warmup_s")
     warmup_s: float = Field(default=120.0, gt=0)
     subgroup_s: float = Field(default=1.0, gt=0)
     exclude: list[str] = Field(default_factory=lambda: ["*.plc.*"])

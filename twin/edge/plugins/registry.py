@@ -29,6 +29,7 @@ from rootcause.diagnoser import Diagnoser, DiagnosisLoop, build_graph
 from rootcause.settings import RootCauseSettings
 from twin.edge.control.playbook import Playbook, watched_signals
 from twin.edge.control.policy import PlaybookPolicy
+from twin.edge.detection.baseline import BaselineError, load_baseline
 from twin.edge.detection.monitor import SubgroupMonitor
 from twin.edge.detection.settings import DetectionSettings
 from twin.edge.frames import ElementIndex
@@ -46,7 +47,14 @@ Factory = Callable[[PluginContext], Any]
 # ------------------------------------------------------------------ ours
 def spc_detector(context: PluginContext) -> SubgroupMonitor:
     """Our detector: subgroup SPC, run rules and dynamic thresholds from the scenario's ``detection``."""
-    return SubgroupMonitor(context.detection, context.index)
+    file = context.detection.baseline
+    if file is None:
+        return SubgroupMonitor(context.detection, context.index)
+    path = resolve_path(file, context.base)
+    try:
+        return SubgroupMonitor(context.detection, context.index, load_baseline(path), str(path))
+    except BaselineError as err:
+        raise ConfigError(path, [str(err).removeprefix(f"{path}: ")]) from None
 
 
 def model_file(settings: RootCauseSettings, base: Path | None) -> Path | None:

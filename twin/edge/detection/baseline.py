@@ -1,0 +1,232 @@
+"""Baselines: what "in control" looks like on a line, learned once, kept in a file, and versioned.
+
+Without a baseline, every run learns in control from its own first ``warmup_s`` and judges
+nothing before that: a fault present from the start, or one that starts during the warm-up,
+becomes part of what the run calls normal. A :class:`Baseline` holds exactly what the warm-up
+learns — the subgroup means of every tag element over an in-control period (from which the
+detector rebuilds centres, sigmas, forecast models and context bands with the run's own monitor
+rules) and which elements moved in every subgroup (a live measurement is never exactly repeated:
+the flatline check judges only those) — learned from one or more earlier runs or from a real
+line's historian over a chosen period, with the health of that period.
+
+``twin detect learn RUN_DIR... --out baseline.json`` writes one (:func:`learn_baseline`);
+``detection.baseline: FILE`` in a scenario or the edge's settings loads it
+(:func:`load_baseline`), and the warm-up then only serves as the fallback when none is given.
+The report says which was used (``detection.baseline``).
+
+A baseline records the line, the elements, the subgroup length, the detection settings it was
+learned with, the periods it came from, their health and a SHA-256 of its content, checked on
+load: an edited file is refused. Learning from a period that holds alarms, or in which an element
+has too few good samples, is refused unless forced; a forced baseline says so (``health.flagged``)
+and so does every report that uses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from twin.edge.detection.flatline import FlatlineCheck
+from twin.edge.detection.settings import DetectionSettings
+
+BASELINE_VERSION = 1
+MIN_GOOD_SHARE = 0.95  # an element with fewer good samples than this in the period is flagged
+
+
+class BaselineError(ValueError):
+    """A baseline that cannot be learned or used; the message says why and what to do."""
+
+
+class Period(BaseModel):
+    """One stretch of history a baseline was learned from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="the historian (or run folder) it was read from")
+    start_ms: int = Field(description="first plant ms of the period (inclusive)")
+    end_ms: int = Field(description="end of the period, plant ms (exclusive)")
+    subgroups: int = Field(description="subgroups the period gave")
+
+
+class Health(BaseModel):
+    """How far the learning period can be trusted to be in control."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    good_share: float = Field(description="share of the period's samples that were good")
+    low_good_elements: dict[str, float] = Field(
+        default_factory=dict, description=f"elements with fewer than {MIN_GOOD_SHARE:.0%} good samples")
+    alarms: list[str] = Field(default_factory=list, description="alarms raised in the period (tag: rule, t_ms)")
+    flagged: bool = Field(default=False, description="learned although the period was not healthy (--force)")
+
+
+class Baseline(BaseModel):
+    """A learned in-control baseline (the module docstring says what it holds)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = BASELINE_VERSION
+    line: str = Field(description="the plant or line (the tag map's plant)")
+    subgroup_s: float = Field(description="the subgroup length the means were taken over")
+    elements: list[str] = Field(description="tag elements, the columns of history")
+    history: list[list[float | None]] = Field(description="subgroup means, one row per subgroup (null: no good "
+                                                          "sample in it)")
+    moving: list[str] = Field(description="elements that moved in every subgroup (the flatline check judges them)")
+    detection: dict[str, Any] = Field(default_factory=dict, description="the detection settings it was learned with")
+    periods: list[Period] = Field(default_factory=list)
+    health: Health
+    sha256: str = Field(default="", description="hash of everything above, checked on load")
+
+    def content_hash(self) -> str:
+        """SHA-256 of the baseline's content (everything but the hash itself), canonical JSON."""
+        body = self.model_dump(mode="json", exclude={"sha256"})
+        return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+    def matrix(self, names: Sequence[str]) -> np.ndarray:
+        """The history as a (subgroups, len(names)) array in the order of ``names``; NaN where absent."""
+        column = {name: i for i, name in enumerate(self.elements)}
+        raw = np.array([[np.nan if v is None else v for v in row] for row in self.history], dtype=float)
+        raw = raw.reshape(len(self.history), len(self.elements))
+        out = np.full((len(raw), len(names)), np.nan)
+        for j, name in enumerate(names):
+            if name in column:
+                out[:, j] = raw[:, column[name]]
+        return out
+
+    def save(self, path: str | Path) -> Path:
+        """Write the baseline (with its hash) as JSON."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sealed = self.model_copy(update={"sha256": self.content_hash()})
+        path.write_text(json.dumps(sealed.model_dump(mode="json"), separators=(",", ":")) + "\n", encoding="utf-8")
+        return path
+
+    def describe(self, path: str | Path | None = None) -> dict[str, Any]:
+        """What a report says about the baseline it used."""
+        return {"file": str(path) if path else None, "sha256": self.sha256, "line": self.line,
+                "subgroups": len(self.history), "periods": [p.model_dump() for p in self.periods],
+                "flagged": self.health.flagged}
+
+
+def load_baseline(path: str | Path) -> Baseline:
+    """Read a baseline file; :class:`BaselineError` when it is missing, malformed, of another version or edited."""
+    path = Path(path)
+    if not path.is_file():
+        raise BaselineError(f"{path}: no baseline file (twin detect learn writes one)")
+    try:
+        baseline = Baseline.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise BaselineError(f"{path}: not a baseline file: {err}") from None
+    if baseline.version != BASELINE_VERSION:
+        raise BaselineError(f"{path}: baseline version {baseline.version}, this edge reads {BASELINE_VERSION}")
+    if baseline.sha256 != baseline.content_hash():
+        raise BaselineError(f"{path}: content does not match its sha256: the file was changed after it was learned")
+    return baseline
+
+
+@dataclass(frozen=True)
+class Source:
+    """A historian to learn from, over ``[start_ms, end_ms)`` (None: from its first / to its last sample),
+    with the alarms raised meanwhile (from the run's report or edge.json, if any)."""
+
+    historian: Path
+    start_ms: int | None = None
+    end_ms: int | None = None
+    alarms: tuple[tuple[int, str], ...] = ()  # (t_ms, "tag: rule")
+
+
+def learn_baseline(sources: Sequence[Source], settings: DetectionSettings, line: str, *,
+                   force: bool = False) -> Baseline:
+    """Learn a baseline from ``sources``: their subgroup means and which elements moved in every subgroup.
+
+    Refuses (:class:`BaselineError`) a period that holds alarms or an element with fewer than
+    :data:`MIN_GOOD_SHARE` good samples, unless ``force`` (then ``health.flagged`` says so).
+    """
+    import duckdb  # the edge's historian format
+
+    if not sources:
+        raise BaselineError("no historian to learn from")
+    subgroup_ms = int(round(settings.subgroup_s * 1000))
+    rows: list[np.ndarray] = []
+    periods: list[Period] = []
+    elements: list[str] | None = None
+    good = total = 0
+    per_element_good: dict[str, int] = {}
+    per_element_total: dict[str, int] = {}
+    alarms: list[str] = []
+    flat: FlatlineCheck | None = None
+    for source in sources:
+        if not source.historian.is_file():
+            raise BaselineError(f"{source.historian}: no historian")
+        with duckdb.connect(str(source.historian), read_only=True) as con:
+            names = [r[0] for r in con.execute("SELECT name FROM elements ORDER BY rowid").fetchall()]
+            if elements is None:
+                elements = names
+                flat = FlatlineCheck(len(elements), 1)
+            first, last = con.execute("SELECT min(ts_ms), max(ts_ms) FROM samples").fetchone()
+            if first is None:
+                raise BaselineError(f"{source.historian}: the historian holds no samples")
+            start = first if source.start_ms is None else source.start_ms
+            end = last + 1 if source.end_ms is None else source.end_ms
+            counts = con.execute("SELECT tag, count(*) FILTER (WHERE quality = 'good'), count(*) FROM samples "
+                                 "WHERE ts_ms >= ? AND ts_ms < ? GROUP BY tag", [start, end]).fetchall()
+            groups = con.execute(
+                "SELECT tag, ts_ms // ? AS g, avg(value) AS mean, min(value) AS low, max(value) AS high FROM samples "
+                "WHERE quality = 'good' AND ts_ms >= ? AND ts_ms < ? GROUP BY 1, 2", [subgroup_ms, start, end],
+            ).fetchnumpy()
+        for tag, n_good, n_all in counts:
+            per_element_good[tag] = per_element_good.get(tag, 0) + int(n_good)
+            per_element_total[tag] = per_element_total.get(tag, 0) + int(n_all)
+            good, total = good + int(n_good), total + int(n_all)
+        column = {name: j for j, name in enumerate(elements)}
+        first_group, last_group = start // subgroup_ms, (end - 1) // subgroup_ms
+        # whole subgroups only: a partial one at either end would be a mean of fewer samples
+        whole = range(first_group + (start % subgroup_ms != 0), last_group + ((end % subgroup_ms) == 0))
+        if len(whole) < 3:
+            raise BaselineError(f"{source.historian}: {end - start} ms holds fewer than 3 subgroups of "
+                                f"{settings.subgroup_s:g} s")
+        offset = whole.start
+        mean = np.full((len(whole), len(elements)), np.nan)
+        low, high = mean.copy(), mean.copy()
+        j = np.array([column.get(str(tag), -1) for tag in groups["tag"]], dtype=np.int64)
+        i = np.asarray(groups["g"], dtype=np.int64) - offset
+        keep = (j >= 0) & (i >= 0) & (i < len(whole))
+        for target, key in ((mean, "mean"), (low, "low"), (high, "high")):
+            target[i[keep], j[keep]] = np.asarray(groups[key], dtype=float)[keep]
+        assert flat is not None
+        for i in range(len(whole)):
+            seen = np.isfinite(mean[i])
+            flat.add(seen, low[i])
+            flat.add(seen, high[i])
+            flat.close(warmup=True)
+        rows.append(mean)
+        periods.append(Period(source=str(source.historian), start_ms=int(start), end_ms=int(end),
+                              subgroups=len(whole)))
+        alarms += [f"{what} at {t} ms" for t, what in source.alarms if start <= t < end]
+    assert elements is not None and flat is not None
+    low_good = {name: round(per_element_good.get(name, 0) / per_element_total[name], 4)
+                for name in elements if per_element_total.get(name)
+                and per_element_good.get(name, 0) / per_element_total[name] < MIN_GOOD_SHARE}
+    health = Health(good_share=round(good / total, 6) if total else 0.0, low_good_elements=low_good,
+                    alarms=alarms, flagged=bool(low_good or alarms))
+    if health.flagged and not force:
+        problems = ([f"{len(alarms)} alarm(s) in the period: {'; '.join(alarms[:5])}"] if alarms else []) + (
+            [f"{len(low_good)} element(s) with under {MIN_GOOD_SHARE:.0%} good samples: "
+             + ", ".join(f"{k} ({v:.0%})" for k, v in list(low_good.items())[:5])] if low_good else [])
+        raise BaselineError("the period is not in control: " + "; ".join(problems)
+                            + " (choose another period, or --force to learn it anyway, flagged)")
+    history = np.vstack(rows)
+    moving = flat.moving()
+    return Baseline(
+        line=line, subgroup_s=settings.subgroup_s, elements=elements,
+        history=[[None if not np.isfinite(v) else float(v) for v in row] for row in history],
+        moving=[name for name, m in zip(elements, moving) if m],
+        detection=settings.model_dump(mode="json", exclude={"baseline"}), periods=periods, health=health,
+    )
