@@ -6,9 +6,12 @@ candidates and explains the top one with a path through the graph, from the cand
 the alarmed signal that matters most (a quality characteristic when one alarmed), choosing
 links whose two signals moved together and nodes that deviated.
 
-:class:`DiagnosisSchedule` decides when: ``evidence_s`` after the first alarm of a burst, and
-again when an alarm on a tag not yet covered arrives (say the wrinkle alarm, minutes after the
-coil current's), at most once per ``evidence_s``.
+:class:`DiagnosisSchedule` decides when: a first answer ``first_s`` after the first alarm of a
+burst (5 s: the evidence that suffices on the coater's faults), revised once more evidence has
+come in, ``evidence_s`` after it (30 s); and again when an alarm on a tag not yet covered arrives
+(say the wrinkle alarm, minutes after the coil current's). Every diagnosis carries its
+``confidence`` (the top candidate's share of the candidates' scores), and a revision names the
+diagnosis it revises.
 """
 
 from __future__ import annotations
@@ -173,40 +176,56 @@ def evidence_path(graph: PlantGraph, evidence: Evidence, source: str) -> list[Ev
 
 @dataclass
 class DiagnosisSchedule:
-    """When to diagnose: after the first alarm of a burst, and when alarms on new tags arrive."""
+    """When to diagnose: early after the first alarm of a burst, then once more with the evidence settled.
+
+    A burst's first diagnosis is due ``first_ms`` after its first alarm and answers the alarms so
+    far; its revision is due ``evidence_ms`` after that alarm and answers those that came since.
+    With ``first_ms`` at or above ``evidence_ms`` there is one diagnosis per burst, at ``evidence_ms``.
+    """
 
     evidence_ms: int
+    first_ms: int | None = None
     covered: set[str] = field(default_factory=set)
     pending: list[AlarmRef] = field(default_factory=list)
     due_ms: int | None = None
+    settle_ms: int | None = None  # the burst's revision, once its first diagnosis is made
 
     def add(self, alarm: AlarmRef) -> None:
         """Note a newly raised alarm."""
         if alarm.tag in self.covered or any(a.tag == alarm.tag for a in self.pending):
             return
         self.pending.append(alarm)
-        if self.due_ms is None:
-            self.due_ms = alarm.t_ms + self.evidence_ms
+        if self.due_ms is None and self.settle_ms is None:
+            early = self.first_ms if self.first_ms is not None and self.first_ms < self.evidence_ms else None
+            self.due_ms = alarm.t_ms + (self.evidence_ms if early is None else early)
+            self.settle_ms = None if early is None else alarm.t_ms + self.evidence_ms
 
-    def take_due(self, t_ms: int) -> list[AlarmRef] | None:
-        """The alarms to diagnose now, or None if nothing is due."""
-        if self.due_ms is None or t_ms < self.due_ms:
-            return None
-        batch, self.pending, self.due_ms = self.pending, [], None
-        self.covered.update(a.tag for a in batch)
-        return batch
+    def take_due(self, t_ms: int) -> tuple[list[AlarmRef], bool] | None:
+        """The alarms to diagnose now and whether this revises the burst's first diagnosis, or None."""
+        if self.due_ms is not None and t_ms >= self.due_ms:
+            batch, self.pending, self.due_ms = self.pending, [], None
+            self.covered.update(a.tag for a in batch)
+            return batch, False
+        if self.settle_ms is not None and t_ms >= self.settle_ms:
+            batch, self.pending, self.settle_ms = self.pending, [], None
+            self.covered.update(a.tag for a in batch)
+            return batch, True
+        return None
 
 
 class DiagnosisLoop:
     """The runner's view of root cause: feed it new alarms each scan; it diagnoses when due."""
 
-    def __init__(self, diagnoser: Diagnoser | Any, evidence_ms: int | None = None) -> None:
-        """``diagnoser``: ours or anything with ours' ``diagnose``; it is called ``evidence_ms`` after a
-        new alarm (default: ``diagnoser.settings.evidence_s``)."""
+    def __init__(self, diagnoser: Diagnoser | Any, evidence_ms: int | None = None, first_ms: int | None = None) -> None:
+        """``diagnoser``: ours or anything with ours' ``diagnose``; it is called ``first_ms`` after a new alarm
+        and again ``evidence_ms`` after it (defaults: ``diagnoser.settings.first_s`` and ``evidence_s``;
+        ``first_ms`` None with an explicit ``evidence_ms``: once, at ``evidence_ms``)."""
         self.diagnoser = diagnoser
         if evidence_ms is None:
             evidence_ms = int(diagnoser.settings.evidence_s * 1000)
-        self.schedule = DiagnosisSchedule(evidence_ms)
+            first_ms = int(diagnoser.settings.first_s * 1000) if first_ms is None else first_ms
+        self.schedule = DiagnosisSchedule(evidence_ms, first_ms)
+        self._burst_first: Diagnosis | None = None  # the burst's first diagnosis, which a revision names
         self.alarms: list[AlarmRef] = []
         self.diagnoses: list[Diagnosis] = []
 
@@ -217,9 +236,28 @@ class DiagnosisLoop:
         for alarm in new_alarms:
             self.alarms.append(alarm)
             self.schedule.add(alarm)
-        batch = self.schedule.take_due(t_ms)
-        if batch is None:
+        due = self.schedule.take_due(t_ms)
+        if due is None:
             return None
+        batch, revision = due
         diagnosis = self.diagnoser.diagnose(reader(), self.alarms, t_ms, answers=[a.id for a in batch])
+        update: dict[str, Any] = {"confidence": confidence(diagnosis.candidates)}
+        if revision and self._burst_first is not None:
+            update["revises"] = self._burst_first.id
+        diagnosis = diagnosis.model_copy(update=update)
+        if not revision:
+            self._burst_first = diagnosis
         self.diagnoses.append(diagnosis)
         return diagnosis
+
+
+def confidence(candidates: Sequence[Candidate]) -> float:
+    """The top candidate's share of the (non-negative) scores of all candidates: 1 when it stands alone.
+
+    >>> from twin.contracts import Candidate
+    >>> confidence([Candidate(asset="a.b", score=0.9), Candidate(asset="a.c", score=0.1)])
+    0.9
+    """
+    scores = [max(0.0, c.score) for c in candidates]
+    total = sum(scores)
+    return round(scores[0] / total, 4) if candidates and total > 0 else 0.0

@@ -51,7 +51,9 @@ class EvidenceSettings(BaseModel):
 
     lookback_s: float = Field(default=120.0, gt=0, description="window start, seconds before the first alarm")
     baseline_s: float = Field(default=60.0, gt=0, description="reference part at the start of the window")
-    evidence_s: float = Field(default=30.0, ge=0, description="diagnose this long after the first alarm")
+    evidence_s: float = Field(default=30.0, ge=0, description="the settled diagnosis: this long after the first alarm")
+    first_s: float = Field(default=5.0, ge=0, description="the first diagnosis: this long after the first alarm, "
+                                                          "revised at evidence_s; at or above evidence_s: only one")
     grid_ms: int = Field(default=GRID_MS, gt=0, description="read the historian on this grid (as-of values)")
     mean_s: float = Field(default=MEAN_S, gt=0, description="average the grid into means of this length: the step")
     deviation_z: float = Field(default=DEVIATION_Z, gt=0, description="a tag deviates when a mean is this many "

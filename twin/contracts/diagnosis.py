@@ -56,6 +56,10 @@ class Diagnosis(Row):
     method: str = Field(description="which diagnoser produced it, e.g. 'gnn' or 'earliest_onset'")
     model_version: str = Field(description='the version of the model (or baseline) that made it')
     wall_ms: float = Field(default=0.0, description="wall-clock time spent diagnosing")
+    confidence: float = Field(default=0.0, ge=0, le=1, description="the top candidate's share of the candidates' "
+                                                                    "scores (1: it stands alone)")
+    revises: str | None = Field(default=None, description="the earlier diagnosis of the same alarms this one "
+                                                          "revises with more evidence")
 
     @property
     def top(self) -> Candidate | None:

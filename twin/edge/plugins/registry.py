@@ -195,7 +195,8 @@ def rootcause_loop(settings: RootCauseSettings, tagmap: TagMap, base: Path | Non
         info.update({"knowledge": str(knowledge), "knowledge_links": graph.graph.number_of_edges(),
                      "candidates": len(graph.candidates)})
     evidence_s = float(getattr(diagnoser, "evidence_s", settings.evidence.evidence_s))
-    return DiagnosisLoop(diagnoser, evidence_ms=int(evidence_s * 1000)), info
+    first_s = float(getattr(diagnoser, "first_s", settings.evidence.first_s))
+    return DiagnosisLoop(diagnoser, evidence_ms=int(evidence_s * 1000), first_ms=int(first_s * 1000)), info
 
 
 # ----------------------------------------------------- detector, policy
