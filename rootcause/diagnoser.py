@@ -7,8 +7,9 @@ the alarmed signal that matters most (a quality characteristic when one alarmed)
 links whose two signals moved together and nodes that deviated.
 
 :class:`DiagnosisSchedule` decides when: a first answer ``first_s`` after the first alarm of a
-burst (5 s: the evidence that suffices on the coater's faults), revised once more evidence has
-come in, ``evidence_s`` after it (30 s); and again when an alarm on a tag not yet covered arrives
+burst (5 s: the evidence that suffices on the coater's faults) — published once it is at least
+``min_confidence`` sure, else tried again every ``first_s`` —, revised once more evidence has
+come in, ``evidence_s`` after the alarm (30 s); and again when an alarm on a tag not yet covered arrives
 (say the wrinkle alarm, minutes after the coil current's). Every diagnosis carries its
 ``confidence`` (the top candidate's share of the candidates' scores), and a revision names the
 diagnosis it revises.
@@ -200,6 +201,12 @@ class DiagnosisSchedule:
             self.due_ms = alarm.t_ms + (self.evidence_ms if early is None else early)
             self.settle_ms = None if early is None else alarm.t_ms + self.evidence_ms
 
+    def retry(self, batch: list[AlarmRef], at_ms: int | None) -> None:
+        """Put an early diagnosis's alarms back, to be diagnosed again at ``at_ms`` (None: by the revision)."""
+        self.pending = batch + self.pending
+        self.covered.difference_update(a.tag for a in batch)
+        self.due_ms = at_ms
+
     def take_due(self, t_ms: int) -> tuple[list[AlarmRef], bool] | None:
         """The alarms to diagnose now and whether this revises the burst's first diagnosis, or None."""
         if self.due_ms is not None and t_ms >= self.due_ms:
@@ -225,6 +232,7 @@ class DiagnosisLoop:
             evidence_ms = int(diagnoser.settings.evidence_s * 1000)
             first_ms = int(diagnoser.settings.first_s * 1000) if first_ms is None else first_ms
         self.schedule = DiagnosisSchedule(evidence_ms, first_ms)
+        self.min_confidence = float(getattr(getattr(diagnoser, "settings", None), "min_confidence", 0.0))
         self._burst_first: Diagnosis | None = None  # the burst's first diagnosis, which a revision names
         self.alarms: list[AlarmRef] = []
         self.diagnoses: list[Diagnosis] = []
@@ -242,11 +250,16 @@ class DiagnosisLoop:
         batch, revision = due
         diagnosis = self.diagnoser.diagnose(reader(), self.alarms, t_ms, answers=[a.id for a in batch])
         update: dict[str, Any] = {"confidence": confidence(diagnosis.candidates)}
+        settle_ms, first_ms = self.schedule.settle_ms, self.schedule.first_ms or 0
+        if not revision and settle_ms is not None and update["confidence"] < self.min_confidence:
+            # not sure yet: look again with more evidence, or leave it to the revision
+            self.schedule.retry(batch, t_ms + first_ms if t_ms + first_ms < settle_ms else None)
+            return None
         if revision and self._burst_first is not None:
             update["revises"] = self._burst_first.id
+        update["id"] = f"D{len(self.diagnoses) + 1:04d}"  # the run's published diagnoses, numbered in order
         diagnosis = diagnosis.model_copy(update=update)
-        if not revision:
-            self._burst_first = diagnosis
+        self._burst_first = None if revision else diagnosis
         self.diagnoses.append(diagnosis)
         return diagnosis
 

@@ -54,6 +54,8 @@ class EvidenceSettings(BaseModel):
     evidence_s: float = Field(default=30.0, ge=0, description="the settled diagnosis: this long after the first alarm")
     first_s: float = Field(default=5.0, ge=0, description="the first diagnosis: this long after the first alarm, "
                                                           "revised at evidence_s; at or above evidence_s: only one")
+    min_confidence: float = Field(default=0.9, ge=0, le=1, description="an early diagnosis less sure than this "
+                                  "is not published but tried again every first_s, until evidence_s")
     grid_ms: int = Field(default=GRID_MS, gt=0, description="read the historian on this grid (as-of values)")
     mean_s: float = Field(default=MEAN_S, gt=0, description="average the grid into means of this length: the step")
     deviation_z: float = Field(default=DEVIATION_Z, gt=0, description="a tag deviates when a mean is this many "
@@ -69,9 +71,10 @@ class EvidenceSettings(BaseModel):
             raise ValueError(f"baseline_s ({self.baseline_s:g} s) must hold at least two means of {self.mean_s:g} s")
         return self
 
-    def window_ms(self, first_alarm_ms: int, t_ms: int) -> tuple[int, int, int]:
-        """Window start, end of the baseline, and end (the diagnosis time), in plant ms."""
-        start = max(0, first_alarm_ms - int(self.lookback_s * 1000))
+    def window_ms(self, first_alarm_ms: int, t_ms: int, earliest_ms: int = 0) -> tuple[int, int, int]:
+        """Window start, end of the baseline, and end (the diagnosis time), in plant ms; the window starts no
+        earlier than ``earliest_ms``, the first moment the historian (with a baseline's reference) has data for."""
+        start = max(earliest_ms, first_alarm_ms - int(self.lookback_s * 1000))
         return start, start + int(self.baseline_s * 1000), t_ms
 
 

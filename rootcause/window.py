@@ -22,9 +22,12 @@ def read_evidence(
 
     Tags the historian does not hold are skipped (a graph node without data keeps zero
     features). An array tag is reduced to the mean of its elements, its quality to the worst.
+    The window starts no earlier than the reader's first data (:meth:`HistorianReader.first_ms`:
+    the run's start, or before it when a detection baseline lends its in-control reference).
     """
     first = min((t for _, t in alarms), default=t_ms)
-    window = settings.window_ms(first, t_ms)
+    earliest = reader.first_ms() if hasattr(reader, "first_ms") else 0
+    window = settings.window_ms(first, t_ms, 0 if earliest is None else earliest)
     by_tag: dict[str, list[str]] = {}
     for name in reader.tags():
         by_tag.setdefault(name.split("[", 1)[0], []).append(name)

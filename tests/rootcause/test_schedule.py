@@ -56,3 +56,33 @@ def test_confidence_is_the_top_share_and_zero_without_scores() -> None:
     assert confidence([]) == 0.0
     assert confidence([Candidate(asset="a.b", score=2.0), Candidate(asset="a.c", score=-1.0),
                        Candidate(asset="a.d", score=2.0)]) == 0.5
+
+
+class Growing(Scripted):
+    """Sure of its answer only from ``sure_ms`` on (as evidence accumulates)."""
+
+    def __init__(self, sure_ms: int, min_confidence: float = 0.9) -> None:
+        super().__init__()
+        self.sure_ms = sure_ms
+        self.settings = type("S", (), {"min_confidence": min_confidence})()
+
+    def diagnose(self, reader: object, alarms: list[AlarmRef], t_ms: int,
+                 answers: list[str] | None = None) -> Diagnosis:
+        d = super().diagnose(reader, alarms, t_ms, answers)
+        second = 0.1 if t_ms >= self.sure_ms else 3.0  # unsure: a close second
+        return d.model_copy(update={"candidates": [d.candidates[0], Candidate(asset="l.b", score=second)]})
+
+
+@given(sure_s=st.integers(0, 40))
+def test_an_early_answer_is_published_only_once_sure_enough(sure_s: int) -> None:
+    diagnoser = Growing(sure_ms=sure_s * 1000)
+    loop = DiagnosisLoop(diagnoser, evidence_ms=30_000, first_ms=5_000)
+    made = [d for t in range(0, 40_000, 1000)
+            if (d := loop.step(t, [AlarmRef("A0", "l.x", 0)] if t == 0 else [], reader=lambda: None)) is not None]
+    first = made[0]
+    if sure_s <= 25:  # tried at 5, 10, ... 25 s: published at the first try at or after it is sure
+        assert first.t_ms == max(5, -(-sure_s // 5) * 5) * 1000 and first.confidence >= 0.9
+        assert made[1].revises == first.id and made[1].t_ms == 30_000
+    else:  # never sure before the revision: only the settled diagnosis, whatever its confidence
+        assert [d.t_ms for d in made] == [30_000] and first.revises is None
+    assert first.alarm_ids == ["A0"]

@@ -87,6 +87,8 @@ def detect_learn(
     import duckdb
 
     from qtconfig import ConfigError
+    from rootcause.features import EvidenceSettings
+    from rootcause.settings import RootCauseSettings
     from twin.cli.common import console, fail
     from twin.contracts import RunFiles
     from twin.edge.detection.baseline import BaselineError, Source, learn_baseline
@@ -95,6 +97,7 @@ def detect_learn(
 
     learned: list[Source] = []
     detection: DetectionSettings | None = None
+    evidence: EvidenceSettings | None = None
     plant: str | None = None
     for given in sources:
         folder = given if given.is_dir() else given.parent
@@ -110,6 +113,7 @@ def detect_learn(
                 scenario = doc.get("scenario") or {}
                 if detection is None and settings is None and isinstance(scenario.get("detection"), dict):
                     detection = DetectionSettings.model_validate(scenario["detection"])
+                    evidence = RootCauseSettings.model_validate(scenario.get("rootcause") or {}).evidence
                 plant = plant or scenario.get("plant")
         with duckdb.connect(str(historian), read_only=True) as con:
             first = con.execute("SELECT min(ts_ms) FROM samples").fetchone()[0]
@@ -120,12 +124,15 @@ def detect_learn(
         learned.append(Source(historian, start, end, tuple(alarms)))
     try:
         if settings is not None:
-            detection = load_edge_settings(settings)[0].detection
+            edge_settings = load_edge_settings(settings)[0]
+            detection, evidence = edge_settings.detection, edge_settings.rootcause.evidence
         detection = detection or DetectionSettings()
+        evidence = evidence or EvidenceSettings()
         with duckdb.connect(str(learned[0].historian), read_only=True) as con:
             names = [r[0] for r in con.execute("SELECT name FROM elements").fetchall()]
         line = line or plant or (names[0].split(".", 1)[0] if names else "line")
-        baseline = learn_baseline(learned, detection, line, force=force)
+        baseline = learn_baseline(learned, detection, line, force=force,
+                                  reference=(evidence.grid_ms, evidence.baseline_s))
     except ConfigError as err:
         raise fail(f"invalid configuration: {err}") from None
     except BaselineError as err:

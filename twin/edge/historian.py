@@ -198,6 +198,11 @@ class HistorianReader:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def first_ms(self) -> int | None:
+        """Plant time of the first stored sample (None: nothing stored yet)."""
+        row = self.con.execute("SELECT min(ts_ms) FROM samples").fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def tags(self) -> list[str]:
         """Element names stored in the file."""
         return [r[0] for r in self.con.execute("SELECT name FROM elements ORDER BY rowid").fetchall()]

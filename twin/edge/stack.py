@@ -55,9 +55,10 @@ from twin.edge.collector import Collector, build_collectors, element_index, poll
 from twin.edge.control.playbook import load_playbook
 from twin.edge.control.wiring import ClosedLoop, open_closed_loop
 from twin.edge.detection.alarms import Alarm, AlarmManager, Signal
+from twin.edge.detection.baseline import ReferencedReader
 from twin.edge.detection.monitor import Detector
 from twin.edge.frames import Aligner, ElementIndex, Frame
-from twin.edge.historian import Historian
+from twin.edge.historian import Historian, HistorianReader
 from twin.edge.ledger import HEAD_SUFFIX
 from twin.edge.plugins.registry import make_detector, rootcause_loop
 from twin.edge.settings import EdgeSettings
@@ -129,6 +130,7 @@ class EdgeStack:
         self.analysis_wall_ms = 0.0  # detection + root cause on scans that raised alarms or diagnosed
         self.notes: list[str] = []  # what the edge runs without, said once (edge.json, the console)
         self._source_of: dict[str, Collector] = {}  # tag element -> the collector that reads it
+        self._run_start_ms: int | None = None  # the first stored sample's time (a baseline's reference ends there)
         self._exit = AsyncExitStack()
 
     @property
@@ -218,7 +220,7 @@ class EdgeStack:
         step.alarms = self.alarms.process(t_ms, signals)
         if self.detector is not None and self.diagnosis is not None:
             refs = [AlarmRef(a.id, a.tag, a.t_ms) for a in step.alarms if a.detector != COMM_DETECTOR]
-            step.diagnosis = self.diagnosis.step(t_ms, refs, self.historian.reader)
+            step.diagnosis = self.diagnosis.step(t_ms, refs, self._evidence_reader)
         if step.alarms or step.diagnosis is not None:
             self.analysis_wall_ms += (time.perf_counter() - started) * 1000
         if self.control is not None:
@@ -229,6 +231,20 @@ class EdgeStack:
             if step.diagnosis is not None:
                 await loop.on_diagnosis(step.diagnosis, frame)
         return step
+
+    def _evidence_reader(self) -> HistorianReader | ReferencedReader:
+        """What a diagnosis reads: the historian, and before the run the detection baseline's in-control
+        reference (when it has one on the diagnosis's grid), so an alarm right after the start is still
+        compared with the line in control rather than with itself."""
+        assert self.historian is not None
+        reader = self.historian.reader()
+        baseline = getattr(self.detector, "baseline", None)
+        reference = getattr(baseline, "reference", None)
+        if reference is None or reference.grid_ms != self.settings.rootcause.evidence.grid_ms:
+            return reader
+        if self._run_start_ms is None:
+            self._run_start_ms = reader.first_ms()
+        return reader if self._run_start_ms is None else ReferencedReader(reader, baseline, self._run_start_ms)
 
     def _comm_signals(self) -> list[Signal]:
         """One ``comm_lost`` signal per PLC that does not answer (ISA-18.2: one alarm for the link,

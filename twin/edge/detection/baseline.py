@@ -35,6 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from twin.edge.detection.flatline import FlatlineCheck
 from twin.edge.detection.settings import DetectionSettings
+from twin.edge.frames import Quality
+from twin.edge.historian import HistorianReader
 
 BASELINE_VERSION = 1
 MIN_GOOD_SHARE = 0.95  # an element with fewer good samples than this in the period is flagged
@@ -67,6 +69,16 @@ class Health(BaseModel):
     flagged: bool = Field(default=False, description="learned although the period was not healthy (--force)")
 
 
+class Reference(BaseModel):
+    """The last stretch of the learning period on a regular grid: what a diagnosis compares against when
+    its alarm comes so soon after the start that the run holds no in-control reference of its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grid_ms: int = Field(gt=0, description="grid step of the values (the diagnosis's evidence grid)")
+    values: list[list[float | None]] = Field(description="as-of values, one row per grid step, columns = elements")
+
+
 class Baseline(BaseModel):
     """A learned in-control baseline (the module docstring says what it holds)."""
 
@@ -82,6 +94,8 @@ class Baseline(BaseModel):
     detection: dict[str, Any] = Field(default_factory=dict, description="the detection settings it was learned with")
     periods: list[Period] = Field(default_factory=list)
     health: Health
+    reference: Reference | None = Field(default=None, description="the period's last stretch on the evidence "
+                                                                   "grid, for diagnoses right after a start")
     sha256: str = Field(default="", description="hash of everything above, checked on load")
 
     def content_hash(self) -> str:
@@ -143,11 +157,13 @@ class Source:
 
 
 def learn_baseline(sources: Sequence[Source], settings: DetectionSettings, line: str, *,
-                   force: bool = False) -> Baseline:
+                   force: bool = False, reference: tuple[int, float] | None = None) -> Baseline:
     """Learn a baseline from ``sources``: their subgroup means and which elements moved in every subgroup.
 
-    Refuses (:class:`BaselineError`) a period that holds alarms or an element with fewer than
-    :data:`MIN_GOOD_SHARE` good samples, unless ``force`` (then ``health.flagged`` says so).
+    ``reference`` (grid ms, seconds): also keep the last seconds of the last source on that grid
+    (:class:`Reference`). Refuses (:class:`BaselineError`) a period that holds alarms or an
+    element with fewer than :data:`MIN_GOOD_SHARE` good samples, unless ``force`` (then
+    ``health.flagged`` says so).
     """
     import duckdb  # the edge's historian format
 
@@ -224,9 +240,72 @@ def learn_baseline(sources: Sequence[Source], settings: DetectionSettings, line:
                             + " (choose another period, or --force to learn it anyway, flagged)")
     history = np.vstack(rows)
     moving = flat.moving()
+    kept = None
+    if reference is not None:
+        grid_ms, seconds = reference
+        last = periods[-1]
+        start = max(last.start_ms, last.end_ms - int(seconds * 1000))
+        with HistorianReader(sources[-1].historian) as reader:
+            grid = reader.resample(grid_ms, start, last.end_ms, elements)
+        columns = np.column_stack([np.where(grid[n][1] == 0, grid[n][0], np.nan) for n in elements])
+        kept = Reference(grid_ms=grid_ms, values=_rows(columns))
     return Baseline(
         line=line, subgroup_s=settings.subgroup_s, elements=elements,
-        history=[[None if not np.isfinite(v) else float(v) for v in row] for row in history],
-        moving=[name for name, m in zip(elements, moving) if m],
+        history=_rows(history), moving=[name for name, m in zip(elements, moving) if m],
         detection=settings.model_dump(mode="json", exclude={"baseline"}), periods=periods, health=health,
+        reference=kept,
     )
+
+
+def _rows(values: np.ndarray) -> list[list[float | None]]:
+    """JSON rows of a float array: 9 significant digits, null for NaN."""
+    return [[None if not np.isfinite(v) else float(f"{v:.9g}") for v in row] for row in values]
+
+
+class ReferencedReader:
+    """A historian reader that answers for the time before the run with a baseline's :class:`Reference`.
+
+    The reference's rows are placed right before ``run_start_ms``; a resample on the reference's grid that
+    reaches back before the run gets them (quality ``good``, ``missing`` where the reference has no value),
+    and :meth:`first_ms` says how far back that goes. Everything else is the wrapped reader's.
+    """
+
+    def __init__(self, reader: HistorianReader, baseline: Baseline, run_start_ms: int) -> None:
+        assert baseline.reference is not None
+        self._reader = reader
+        self._grid_ms = baseline.reference.grid_ms
+        self._column = {name: j for j, name in enumerate(baseline.elements)}
+        self._values = np.array([[np.nan if v is None else v for v in row] for row in baseline.reference.values],
+                                dtype=float).reshape(len(baseline.reference.values), len(baseline.elements))
+        self._run_start_ms = run_start_ms
+        self._ref_start_ms = run_start_ms - len(self._values) * self._grid_ms
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+    def first_ms(self) -> int:
+        """The start of the reference: the earliest time this reader has data for."""
+        return self._ref_start_ms
+
+    def resample(self, period_ms: int, start_ms: int, end_ms: int, tags: Sequence[str], *,
+                 staleness_periods: float = 2.0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """As :meth:`HistorianReader.resample`, with the reference for grid points before the run."""
+        if start_ms >= self._run_start_ms or period_ms != self._grid_ms:
+            return self._reader.resample(period_ms, start_ms, end_ms, tags, staleness_periods=staleness_periods)
+        grid = np.arange(start_ms, end_ms, period_ms, dtype=np.int64)
+        before = grid[grid < self._run_start_ms]
+        rows = np.clip((before - self._ref_start_ms) // self._grid_ms, -1, len(self._values))
+        inside = (rows >= 0) & (rows < len(self._values))
+        live_start = int(grid[len(before)]) if len(before) < len(grid) else end_ms
+        live = (self._reader.resample(period_ms, live_start, end_ms, tags, staleness_periods=staleness_periods)
+                if live_start < end_ms else {})
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name in tags:
+            j = self._column.get(name)
+            values = np.full(len(before), np.nan)
+            if j is not None:
+                values[inside] = self._values[rows[inside], j]
+            quality = np.where(np.isfinite(values), Quality.GOOD, Quality.MISSING).astype(np.uint8)
+            after_values, after_quality = live.get(name, (np.zeros(0), np.zeros(0, np.uint8)))
+            out[name] = (np.concatenate([values, after_values]), np.concatenate([quality, after_quality]))
+        return out

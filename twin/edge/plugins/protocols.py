@@ -79,8 +79,8 @@ class Diagnoser(Protocol):
     """Alarms + historian window + graph → ranked candidates with evidence: the root-cause plug-in point.
 
     ``answers``: the ids of the alarms this diagnosis answers (default: all of ``alarms``, which
-    holds every alarm so far). The runner calls it ``first_s`` and again ``evidence_s`` seconds (the plug-in's attributes
-    if it has one, else the scenario's ``rootcause.evidence.evidence_s``) after a new alarm."""
+    holds every alarm so far). The runner calls it ``first_s`` and again ``evidence_s`` seconds after a new
+    alarm (the plug-in's attributes if it has them, else the scenario's ``rootcause.evidence``)."""
 
     def diagnose(self, reader: HistorianReader, alarms: Sequence[AlarmRef], t_ms: int,
                  answers: Sequence[str] | None = None) -> Diagnosis:

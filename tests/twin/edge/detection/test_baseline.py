@@ -148,3 +148,32 @@ def test_twin_detect_learn_reads_run_folders_and_refuses_one_with_alarms(tmp_pat
     refused = runner.invoke(app, ["detect", "learn", str(tmp_path / "alarmed"), "--out", str(tmp_path / "c.json")])
     assert refused.exit_code == 1 and "l.oven.temp: WE1 at 30000 ms" in refused.output
     assert not (tmp_path / "c.json").exists()
+
+
+def test_a_diagnosis_right_after_the_start_reads_the_baselines_reference_before_the_run(tmp_path: Path) -> None:
+    from rootcause.features import EvidenceSettings
+    from rootcause.window import read_evidence
+    from twin.edge.detection.baseline import ReferencedReader
+    from twin.edge.historian import HistorianReader
+
+    learned = frames(60, seed=1)
+    baseline = learn_baseline([Source(historian_of(tmp_path / "learn", learned))], SETTINGS, "l",
+                              reference=(100, 10.0))
+    assert baseline.reference is not None and len(baseline.reference.values) == 100
+    offset = np.zeros(len(CENTRE))
+    offset[0] = 20 * NOISE[0]  # the oven runs hot from the start
+    run = frames(12, seed=2, offset=offset)
+    with HistorianReader(historian_of(tmp_path / "run", run)) as plain:
+        reader = ReferencedReader(plain, baseline, run_start_ms=0)
+        assert reader.first_ms() == -10_000 and plain.first_ms() == 0
+        grid = reader.resample(100, -10_000, 2_000, ["l.oven.temp"])["l.oven.temp"]
+        assert len(grid[0]) == 120 and (grid[1][:100] == Quality.GOOD).all()
+        assert np.allclose(grid[0][:100], [row[0] for row in baseline.reference.values])  # the learned stretch
+        settings = EvidenceSettings(lookback_s=20, baseline_s=10)
+        with_reference = read_evidence(reader, ["l.oven.temp", "l.oven.flow"], [("l.oven.temp", 3_000)], 8_000,
+                                       settings)
+        without = read_evidence(plain, ["l.oven.temp", "l.oven.flow"], [("l.oven.temp", 3_000)], 8_000, settings)
+    # against the line in control the hot oven deviates and the flow does not; against itself, nothing does
+    assert with_reference.feature("l.oven.temp", "deviated") == 1.0
+    assert with_reference.feature("l.oven.flow", "deviated") == 0.0
+    assert without.feature("l.oven.temp", "deviated") == 0.0
