@@ -5,8 +5,8 @@ nothing before that: a fault present from the start, or one that starts during t
 becomes part of what the run calls normal. A :class:`Baseline` holds exactly what the warm-up
 learns — the subgroup means of every tag element over an in-control period (from which the
 detector rebuilds centres, sigmas, forecast models and context bands with the run's own monitor
-rules) and which elements moved in every subgroup (a live measurement is never exactly repeated:
-the flatline check judges only those) — learned from one or more earlier runs or from a real
+rules) and how long each element's readings ever stayed exactly flat (a live measurement is never
+exactly repeated for long: the flatline check's limits) — learned from one or more earlier runs or from a real
 line's historian over a chosen period, with the health of that period.
 
 ``twin detect learn RUN_DIR... --out baseline.json`` writes one (:func:`learn_baseline`);
@@ -90,7 +90,8 @@ class Baseline(BaseModel):
     elements: list[str] = Field(description="tag elements, the columns of history")
     history: list[list[float | None]] = Field(description="subgroup means, one row per subgroup (null: no good "
                                                           "sample in it)")
-    moving: list[str] = Field(description="elements that moved in every subgroup (the flatline check judges them)")
+    flat_limits: dict[str, int] = Field(description="flat subgroups in a row that make an element stuck (the "
+                                                   "flatline check's limits; absent: not judged)")
     detection: dict[str, Any] = Field(default_factory=dict, description="the detection settings it was learned with")
     periods: list[Period] = Field(default_factory=list)
     health: Health
@@ -185,7 +186,7 @@ def learn_baseline(sources: Sequence[Source], settings: DetectionSettings, line:
             names = [r[0] for r in con.execute("SELECT name FROM elements ORDER BY rowid").fetchall()]
             if elements is None:
                 elements = names
-                flat = FlatlineCheck(len(elements), 1)
+                flat = FlatlineCheck(len(elements), settings.flatline_subgroups or 1)
             first, last = con.execute("SELECT min(ts_ms), max(ts_ms) FROM samples").fetchone()
             if first is None:
                 raise BaselineError(f"{source.historian}: the historian holds no samples")
@@ -239,7 +240,7 @@ def learn_baseline(sources: Sequence[Source], settings: DetectionSettings, line:
         raise BaselineError("the period is not in control: " + "; ".join(problems)
                             + " (choose another period, or --force to learn it anyway, flagged)")
     history = np.vstack(rows)
-    moving = flat.moving()
+    limits = flat.learned_limits()
     kept = None
     if reference is not None:
         grid_ms, seconds = reference
@@ -251,7 +252,7 @@ def learn_baseline(sources: Sequence[Source], settings: DetectionSettings, line:
         kept = Reference(grid_ms=grid_ms, values=_rows(columns))
     return Baseline(
         line=line, subgroup_s=settings.subgroup_s, elements=elements,
-        history=_rows(history), moving=[name for name, m in zip(elements, moving) if m],
+        history=_rows(history), flat_limits={name: int(n) for name, n in zip(elements, limits) if n},
         detection=settings.model_dump(mode="json", exclude={"baseline"}), periods=periods, health=health,
         reference=kept,
     )

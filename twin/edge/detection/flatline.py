@@ -2,12 +2,16 @@
 
 A stuck reading sits at a perfectly plausible level, so level and change detectors stay silent
 (its forecast error even goes to zero). What gives it away is that a live measurement of a
-real process is never *exactly* repeated: noise moves at least the last bit. A subgroup is
-**flat** for an element when all its readings are identical and equal to the previous
-subgroup's mean; ``subgroups`` flat subgroups in a row raise a ``stuck`` verdict, repeated while it stays flat.
+real process is never *exactly* repeated for long: noise moves at least the last bit. A subgroup
+is **flat** for an element when all its readings are identical and equal to the previous
+subgroup's mean; a run of flat subgroups as long as the element's **limit** raises a ``stuck``
+verdict, repeated while it stays flat.
 
-Only elements that moved in every warm-up subgroup are judged, so a quantised signal that
-legitimately repeats, or a value that never changes, is never called stuck.
+The limit is learned from the warm-up (or a baseline): ``subgroups``, or twice the longest flat
+run the element showed there plus one, whichever is longer, so a slow or quantised signal that
+legitimately repeats a reading now and then is judged by its own habits. An element that was flat
+in more than a tenth of its warm-up subgroups (a count that steps now and then, a value that
+never changes) is not judged at all: flatness is its nature.
 
 Examples
 --------
@@ -31,6 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
+MOVING_SHARE = 0.9  # an element is judged when it moved in at least this share of its warm-up subgroups
+
 
 class FlatlineCheck:
     """Per-element flat-subgroup runs; ``close`` says which elements just reached ``subgroups``."""
@@ -46,7 +52,8 @@ class FlatlineCheck:
         self._run = np.zeros(n, dtype=np.int64)
         self._warm_seen = np.zeros(n, dtype=np.int64)
         self._warm_moved = np.zeros(n, dtype=np.int64)
-        self.judged: np.ndarray | None = None  # elements that moved in every warm-up subgroup
+        self._warm_max_run = np.zeros(n, dtype=np.int64)
+        self.limits: np.ndarray | None = None  # flat subgroups in a row that make each element stuck; 0: not judged
 
     def add(self, usable: np.ndarray, values: np.ndarray) -> None:
         """Take the usable readings of one frame."""
@@ -54,13 +61,14 @@ class FlatlineCheck:
         self._max[usable] = np.maximum(self._max[usable], values[usable])
         self._count[usable] += 1
 
-    def moving(self) -> np.ndarray:
-        """Elements that moved in every warm-up subgroup (seen in at least two): the ones judged."""
-        return (self._warm_seen >= 2) & (self._warm_moved == self._warm_seen)
+    def learned_limits(self) -> np.ndarray:
+        """Per element, the flat run that makes it stuck, from the warm-up (0: not judged, it rarely moved)."""
+        judged = (self._warm_seen >= 2) & (self._warm_moved >= MOVING_SHARE * self._warm_seen)
+        return np.where(judged, np.maximum(self.subgroups, 2 * self._warm_max_run + 1), 0)
 
-    def judge(self, moving: np.ndarray) -> None:
-        """Judge these elements from the start (what a baseline learned moves), with no warm-up of its own."""
-        self.judged = np.asarray(moving, dtype=bool)
+    def judge(self, limits: np.ndarray) -> None:
+        """Judge with these limits from the start (what a baseline learned), with no warm-up of its own."""
+        self.limits = np.asarray(limits, dtype=np.int64)
 
     def close(self, *, warmup: bool) -> np.ndarray:
         """End the subgroup; during warm-up learn who moves, after it return who is stuck now."""
@@ -73,11 +81,15 @@ class FlatlineCheck:
             compared = seen & np.isfinite(self._previous)
             self._warm_seen += compared
             self._warm_moved += moved
+            self._run = np.where(flat, self._run + 1, np.where(seen, 0, self._run))
+            self._warm_max_run = np.maximum(self._warm_max_run, self._run)
         else:
-            if self.judged is None:
-                self.judged = self.moving()
-            self._run = np.where(flat & self.judged, self._run + 1, np.where(seen, 0, self._run))
-            stuck = self._run >= self.subgroups
+            if self.limits is None:
+                self.limits = self.learned_limits()
+                self._run[:] = 0
+            judged = self.limits > 0
+            self._run = np.where(flat & judged, self._run + 1, np.where(seen, 0, self._run))
+            stuck = judged & (self._run >= self.limits)
         with np.errstate(invalid="ignore"):  # unseen elements give inf - inf; np.where drops them
             self._previous = np.where(seen, (self._min + self._max) / 2, self._previous)
         self._min[:], self._max[:], self._count[:] = np.inf, -np.inf, 0

@@ -124,8 +124,8 @@ class SubgroupMonitor:
             if name in self.not_monitored:
                 self.not_monitored[name] = "not in the baseline"
         if self.flatline is not None:
-            moving = set(baseline.moving)
-            self.flatline.judge(np.array([self.index.names[p] in moving for p in self._flatline_positions], bool))
+            limits = baseline.flat_limits
+            self.flatline.judge(np.array([limits.get(self.index.names[p], 0) for p in self._flatline_positions]))
     @property
     def ready(self) -> bool:
         """True once the warm-up is over and the banks are built."""

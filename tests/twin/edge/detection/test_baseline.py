@@ -68,7 +68,7 @@ def test_a_baseline_holds_what_the_warm_up_would_learn_and_round_trips(tmp_path:
     path = historian_of(tmp_path, frames(60, seed=1))
     baseline = learn_baseline([Source(path)], SETTINGS, "l")
     assert baseline.elements == INDEX.names and len(baseline.history) == 59  # whole subgroups only
-    assert set(baseline.moving) == set(INDEX.names) and not baseline.health.flagged
+    assert set(baseline.flat_limits) == set(INDEX.names) and not baseline.health.flagged
     saved = load_baseline(baseline.save(tmp_path / "b.json"))
     assert saved.history == baseline.history and saved.sha256 == baseline.content_hash()
     # the banks it builds are those a run's own warm-up builds on the same stretch of history
