@@ -193,3 +193,29 @@ def test_a_secured_server_is_read_with_basic256sha256_and_a_login_and_a_wrong_pa
     assert "no PLC of the endpoint file answered (interop: " in message and "refused the login" in message
     edge = (tmp_path / "edge2" / "edge.json").read_text()
     assert "interop" in edge and "refused the login" in edge and DEFAULT_PASSWORD not in edge
+
+
+def test_discover_then_run_the_edge_on_what_was_discovered(plain_server: Any, tmp_path: Path) -> None:
+    """The issue's path for a new line, with nothing written by hand but the endpoint's address: browse the
+    server into a tag map, point the edge at it, and every value and unit arrives right."""
+    from virtual_plc.discover import discover
+
+    found = asyncio.run(discover(plain_server.endpoint, plant="interop", default_period_ms=200))
+    found.tagmap.to_yaml(tmp_path / "tags.yaml")
+    port = int(plain_server.endpoint.rsplit(":", 1)[1])
+    EndpointFile(tag_map="tags.yaml", plcs=[Endpoint(name="interop", protocol="opcua", port=port, clock="none",
+                                                     timeout_s=5.0)]).save(tmp_path / "endpoints.yaml")
+    result = asyncio.run(run_edge(tmp_path / "endpoints.yaml", tmp_path / "edge", settings=EdgeSettings(),
+                                  scan_ms=200, duration_s=2.0))
+    assert result.plcs[0]["unknown"] == {} and result.plcs[0]["sessions_opened"] == 1
+    by_node = {t.opcua_node: t.name for t in found.tagmap.tags}
+    oven_tag = by_node[f"nsu={LINE_NS};s=Line.OvenTemperature"]
+    recipe = by_node[f"nsu={LINE_NS};s=Line.Recipe"]
+    with HistorianReader(tmp_path / "edge" / "historian.duckdb") as reader:
+        rows = [r for r in reader.window(tags=[oven_tag]).to_pylist() if r["quality"] == "good"]
+        text = reader.text_window().to_pylist()
+        unit = dict(reader.con.execute("SELECT name, unit FROM elements").fetchall())[oven_tag]
+    assert len(rows) >= 5 and unit == "°C"
+    for r in rows:
+        assert r["value"] == pytest.approx(oven(r["wall_utc"].timestamp()), abs=1e-6)
+    assert {r["value"] for r in text if r["tag"] == recipe and r["quality"] == "good"} == {"RECIPE-A"}
