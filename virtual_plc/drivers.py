@@ -172,7 +172,7 @@ class PlcDriver(ABC):
         return float((await self._read(due)).values[0])
 
     def _unavailable(self, err: BaseException) -> PlcUnavailable:
-        return PlcUnavailable(f"PLC {self.endpoint.name} at {self.endpoint.url}: {err or type(err).__name__}")
+        return PlcUnavailable(f"PLC {self.endpoint.name} at {self.endpoint.url}: {str(err) or type(err).__name__}")
 
 
 class ModbusDriver(PlcDriver):
@@ -188,8 +188,7 @@ class ModbusDriver(PlcDriver):
         super().__init__(endpoint, tagmap)
         self.unit = endpoint.unit_id if endpoint.unit_id is not None else tagmap.unit_id
         self._client: AsyncModbusTcpClient | None = None
-        self._plans: dict[ElementLayout, list[tuple[str, int, int]]] = {}
-        self._text_plans: dict[tuple[Tag, ...], list[tuple[str, int, int]]] = {}
+        self._plans: dict[tuple[ElementLayout, tuple[Tag, ...]], list[tuple[str, int, int]]] = {}
         self._everything: DueSet | None = None  # every tag, read once per connect to find refused addresses
         extent: dict[str, int] = {}
         for tag in tagmap.tags:
@@ -255,13 +254,10 @@ class ModbusDriver(PlcDriver):
         return plan
 
     async def _read(self, due: DueSet) -> Reading:
-        plan = self._plans.get(due.layout) if not due.text else self._text_plans.get((*due.tags, *due.text))
+        key = (due.layout, due.text)  # a layout hashes by identity: due sets are cached, so are their plans
+        plan = self._plans.get(key)
         if plan is None:
-            plan = self.read_plan(due.layout, due.text)
-            if due.text:
-                self._text_plans[(*due.tags, *due.text)] = plan
-            else:
-                self._plans[due.layout] = plan
+            plan = self._plans[key] = self.read_plan(due.layout, due.text)
         assert self._client is not None
         refused: list[tuple[str, int, int, str]] = []
         for source, address, count in plan:
@@ -346,7 +342,7 @@ class OpcUaDriver(PlcDriver):
         self._nodeids: dict[str, ua.NodeId] = {}
         self._variant: dict[str, ua.VariantType] = {}  # a setpoint's data type on the server
         self._unresolved: dict[str, str] = {}  # tags whose namespace URI the server lacks
-        self._plans: dict[tuple[Tag, ...], list[ua.NodeId]] = {}
+        self._plans: dict[tuple[ElementLayout, tuple[Tag, ...]], list[ua.NodeId]] = {}
 
     @property
     def connected(self) -> bool:
@@ -355,7 +351,9 @@ class OpcUaDriver(PlcDriver):
 
     async def _open(self) -> None:
         """Open a session (secured and logged in as the endpoint says) and resolve every tag's node id."""
-        client = Client(self.endpoint.url, timeout=self.endpoint.timeout_s)
+        # asyncua's watchdog gives up on a server silent for its interval: no sooner than the endpoint's timeout
+        client = Client(self.endpoint.url, timeout=self.endpoint.timeout_s,
+                        watchdog_intervall=max(1.0, self.endpoint.timeout_s))
         try:
             await configure_client(client, self.endpoint)
             await client.connect()
@@ -444,9 +442,10 @@ class OpcUaDriver(PlcDriver):
             if self._lost is not None:
                 raise self._unavailable(self._lost)
             return self._reading(due, [self._latest.get(t.name) for t in tags if t.name in self._nodeids])
-        nodeids = self._plans.get(tags)
+        key = (due.layout, due.text)
+        nodeids = self._plans.get(key)
         if nodeids is None:
-            nodeids = self._plans[tags] = [self._nodeids[t.name] for t in tags if t.name in self._nodeids]
+            nodeids = self._plans[key] = [self._nodeids[t.name] for t in tags if t.name in self._nodeids]
         assert self._client is not None
         try:
             datavalues = await self._client.uaclient.read_attributes(nodeids, ua.AttributeIds.Value) if nodeids else []

@@ -45,7 +45,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from qtconfig import ConfigError, describe_validation_error, read_yaml, validate_document
 
@@ -199,6 +199,7 @@ class TagMap(BaseModel):
         default=None, description="uint64 tag holding the PLC clock in ms of plant time; none (a real PLC that "
                                   "serves no clock): the edge stamps samples with its own clock")
     tags: list[Tag]
+    _index: dict[str, Tag] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _check(self) -> TagMap:
@@ -225,13 +226,19 @@ class TagMap(BaseModel):
         return len(self.tags)
 
     def __getitem__(self, name: str) -> Tag:
-        for tag in self.tags:
-            if tag.name == name:
-                return tag
-        raise KeyError(f"no tag named {name!r} in the {self.plant} tag map")
+        found = self._by_name().get(name)
+        if found is None:
+            raise KeyError(f"no tag named {name!r} in the {self.plant} tag map")
+        return found
 
     def __contains__(self, name: object) -> bool:
-        return any(t.name == name for t in self.tags)
+        return name in self._by_name()
+
+    def _by_name(self) -> dict[str, Tag]:
+        """Tags by name, built on first use (a map of thousands of tags is looked up per tag)."""
+        if self._index is None or len(self._index) != len(self.tags):
+            self._index = {t.name: t for t in self.tags}
+        return self._index
 
     def names(self) -> list[str]:
         """Tag names in map order."""

@@ -9,6 +9,7 @@ the addresses of the exported tag CSV, which is written next to an endpoint file
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ async def serve_plc(
                                   scan_ms=scenario.scan_ms)
     await plc.scan(0, plant.measurements())
     await plc.start(host=LOOPBACK, modbus_port=modbus_port, opcua_port=opcua_port, opcua_security=opcua_security)
+    gc.collect()
+    gc.freeze()  # the address space built at start stays: collecting it paused the scan
     endpoints.save(out_dir / RunFiles.ENDPOINTS)  # only once the servers listen: a client may read it at once
     if ready is not None:
         ready(ServeInfo(modbus_port, opcua_port, out_dir / RunFiles.TAGS, out_dir / RunFiles.ENDPOINTS))
@@ -76,5 +79,6 @@ async def serve_plc(
             await plc.scan(t_ms, plant.measurements())
             await asyncio.sleep(max(0.0, started + k * period_s - time.monotonic()))
     finally:
+        gc.unfreeze()
         await plc.stop()
     return k
