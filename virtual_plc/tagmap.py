@@ -41,6 +41,7 @@ from __future__ import annotations
 import csv
 import fnmatch
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -204,7 +205,7 @@ class TagMap(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> TagMap:
         names = [t.name for t in self.tags]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = sorted(n for n, count in Counter(names).items() if count > 1)
         if dupes:
             raise ValueError(f"duplicate tag names: {', '.join(dupes)}")
         if self.clock_tag is not None and self.clock_tag not in names:
@@ -213,7 +214,7 @@ class TagMap(BaseModel):
         if not unallocated:
             _check_no_overlap(self.tags)
             nodes = [t.opcua_node for t in self.tags]
-            dupe_nodes = sorted({n for n in nodes if nodes.count(n) > 1 and n is not None})
+            dupe_nodes = sorted(n for n, count in Counter(nodes).items() if count > 1 and n is not None)
             if dupe_nodes:
                 raise ValueError(f"OPC UA node used by several tags: {', '.join(dupe_nodes)}")
         return self
