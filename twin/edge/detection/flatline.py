@@ -9,7 +9,9 @@ verdict, repeated while it stays flat.
 
 The limit is learned from the warm-up (or a baseline): ``subgroups``, or twice the longest flat
 run the element showed there plus one, whichever is longer, so a slow or quantised signal that
-legitimately repeats a reading now and then is judged by its own habits. An element that was flat
+legitimately repeats a reading now and then is judged by its own habits. A reading held at the
+element's **floor** (the low end of its range: a count or rate at zero when nothing happens) is
+a resting state, not a frozen sensor, and never counts as flat. An element that was flat
 in more than a tenth of its warm-up subgroups (a count that steps now and then, a value that
 never changes) is not judged at all: flatness is its nature.
 
@@ -41,10 +43,11 @@ MOVING_SHARE = 0.9  # an element is judged when it moved in at least this share 
 class FlatlineCheck:
     """Per-element flat-subgroup runs; ``close`` says which elements just reached ``subgroups``."""
 
-    def __init__(self, n: int, subgroups: int) -> None:
+    def __init__(self, n: int, subgroups: int, floors: np.ndarray | None = None) -> None:
         if subgroups < 1:
             raise ValueError(f"subgroups must be at least 1, got {subgroups}")
         self.subgroups = subgroups
+        self.floors = np.full(n, np.nan) if floors is None else np.asarray(floors, dtype=float)
         self._min = np.full(n, np.inf)
         self._max = np.full(n, -np.inf)
         self._count = np.zeros(n, dtype=np.int64)
@@ -74,7 +77,7 @@ class FlatlineCheck:
         """End the subgroup; during warm-up learn who moves, after it return who is stuck now."""
         seen = self._count > 0
         mean_if_flat = np.where(seen & (self._max == self._min), self._min, np.nan)
-        flat = seen & (mean_if_flat == self._previous)
+        flat = seen & (mean_if_flat == self._previous) & (mean_if_flat != self.floors)
         moved = seen & np.isfinite(self._previous) & ~flat
         stuck = np.zeros(len(seen), dtype=bool)
         if warmup:

@@ -103,13 +103,20 @@ class SubgroupMonitor:
         watched = np.unique(np.concatenate([g.positions for g in self.groups])) if self.groups else np.zeros(0, int)
         self._flatline_positions = watched
         self.flatline = (
-            FlatlineCheck(len(watched), settings.flatline_subgroups) if settings.flatline_subgroups else None
+            FlatlineCheck(len(watched), settings.flatline_subgroups, floors=self._floors(watched))
+            if settings.flatline_subgroups else None
         )
         self.dataloss = (
             DataLossCheck(len(watched), settings.dataloss_subgroups) if settings.dataloss_subgroups else None
         )
         if baseline is not None:
             self._start_from(baseline)
+
+    def _floors(self, positions: np.ndarray) -> np.ndarray:
+        """The low end of each element's range (NaN where open): a reading held there is at rest, not stuck."""
+        low = np.repeat([np.nan if t.low is None else t.low for t in self.index.tags],
+                        [t.elements for t in self.index.tags])
+        return low[positions] if len(low) else np.zeros(0)
 
     def _start_from(self, baseline: Baseline) -> None:
         """Build the banks from the baseline's history now: every subgroup of the run is judged."""

@@ -177,3 +177,18 @@ def test_a_diagnosis_right_after_the_start_reads_the_baselines_reference_before_
     assert with_reference.feature("l.oven.temp", "deviated") == 1.0
     assert with_reference.feature("l.oven.flow", "deviated") == 0.0
     assert without.feature("l.oven.temp", "deviated") == 0.0
+
+
+def test_a_reading_resting_at_the_low_end_of_its_range_is_not_stuck(tmp_path: Path) -> None:
+    """A count rate at zero while nothing happens is at rest; frozen anywhere else it is stuck."""
+    tags = [Tag(name="l.xray.wrinkles", low=0.0, high=100.0, period_ms=100)]
+    index = ElementIndex(tags)
+    monitor = SubgroupMonitor(SETTINGS.model_copy(update={"warmup_s": 10.0}), index)
+    rng = np.random.default_rng(0)
+    verdicts = []
+    for k in range(400):
+        value = 0.0 if 200 <= k < 300 else (5.0 if k >= 300 else 1.0 + rng.random())
+        frame = Frame(k * 100, index, np.array([value]), np.zeros(1, np.uint8), np.ones(1, bool))
+        verdicts += [(k // 10, s.rule) for s in monitor.observe(frame)]
+    assert [s for s in verdicts if s[0] < 30 and s[1] == "stuck"] == []  # ten seconds at zero: not stuck
+    assert any(rule == "stuck" for second, rule in verdicts if second >= 30)  # frozen at 5.0: stuck
