@@ -9,6 +9,14 @@ value :math:`k` (half the shift to detect, in standard errors):
 
 A signal is :math:`C^+_t > h` or :math:`C^-_t > h` (strictly); the lower sum is reported
 as :math:`-C^-_t \le 0`.
+
+The chart (:func:`cusum`) plots the sums as they are, as qcc does. The streaming bank
+(:class:`CusumBank`) by default **restarts after a signal** (Montgomery's "restart after
+signal"; Page 1954): both sums of a stream that signalled go back to the head start, so a
+sustained shift gives one signal every run length instead of one sum held above ``h`` for as
+long as the shift lasts, and a detection rate counts detections. ``restart=False`` keeps the
+chart's behaviour. The run length to the *first* signal (:mod:`twin.edge.detection.arl`) is
+the same either way.
 """
 
 from __future__ import annotations
@@ -135,13 +143,19 @@ class CusumBank(DetectorBank):
         Decision interval in sigmas; a signal is a sum strictly beyond it.
     head_start
         Starting value of both sums (0 = the classic zero start).
+    restart
+        After a stream signals, restart both its sums at ``head_start`` (default), so a
+        sustained shift signals again after another run length; ``False``: the sums run on
+        (a held shift keeps signalling at every update, as on the chart).
 
     Attributes
     ----------
     pos, neg : numpy.ndarray
-        Upper sum (>= 0) and lower sum (<= 0) per stream.
+        Upper sum (>= 0) and lower sum (<= 0) per stream: the state the next update starts
+        from (after a restart, the head start).
     statistic, upper, lower : numpy.ndarray
-        The sum further from zero (signed) and the decision limits ``+h`` / ``-h``.
+        The sum further from zero (signed) at the last update, before any restart (so a
+        signal carries the value that crossed), and the decision limits ``+h`` / ``-h``.
 
     Examples
     --------
@@ -150,14 +164,16 @@ class CusumBank(DetectorBank):
     >>> bank = spc.CusumBank(center=[0.0, 0.0], sigma=[1.0, 2.0], k=0.5, h=5.0)
     >>> for _ in range(4):
     ...     signal = bank.update(np.array([2.0, 2.0]))
-    >>> signal.tolist(), bank.statistic.tolist()
-    ([True, False], [6.0, 2.0])
+    >>> signal.tolist(), bank.statistic.tolist(), bank.pos.tolist()
+    ([True, False], [6.0, 2.0], [0.0, 2.0])
     """
 
     _state = ("pos", "_neg")
 
-    def __init__(self, center: Any, sigma: Any, k: float, h: float, head_start: float = 0.0) -> None:
+    def __init__(self, center: Any, sigma: Any, k: float, h: float, head_start: float = 0.0,
+                 restart: bool = True) -> None:
         super().__init__(center, sigma)
+        self.restart = bool(restart)
         k = check.number(k, "k")
         if k < 0:
             raise ValueError(f"k must be >= 0, got {k!r}")
@@ -180,9 +196,15 @@ class CusumBank(DetectorBank):
 
     def _update(self, x: np.ndarray, ok: np.ndarray | None) -> np.ndarray:
         pos, neg = cusum_step(self.pos, self._neg, (x - self.center) / self.sigma, self.k)
-        self.pos, self._neg = self._keep(ok, pos, self.pos), self._keep(ok, neg, self._neg)
+        signal = (pos > self.h) | (neg > self.h)
+        if ok is not None:
+            signal &= ok
         self.statistic = self._keep(ok, np.where(pos >= neg, pos, -neg), self.statistic)
-        return (pos > self.h) | (neg > self.h)
+        self.pos, self._neg = self._keep(ok, pos, self.pos), self._keep(ok, neg, self._neg)
+        if self.restart and signal.any():
+            self.pos[signal] = self.head_start
+            self._neg[signal] = self.head_start
+        return signal
 
     def _reset(self, sel: slice | np.ndarray) -> None:
         self.pos[sel] = self.head_start

@@ -51,6 +51,8 @@ def test_nan_means_no_update_and_no_signal(name: str) -> None:
 
 # an in-control pattern no rule of either set flags: short runs, no trend, no long alternation
 CALM = [0.5, 1.5, 0.2, -0.5, -1.5, -0.2]
+# beyond every detector's limit at every update: a restarted CUSUM (k 0.5, h 4) signals again at once
+HIGH = 4.6
 
 
 @pytest.mark.parametrize("name", sorted(BANKS))
@@ -58,13 +60,13 @@ def test_reset_and_compress(name: str) -> None:
     calm = iter(CALM * 10)
     bank = BANKS[name](np.zeros(3), np.ones(3))
     for _ in range(12):
-        bank.update(np.array([3.2, next(calm), 3.2]))
-    assert bank.update(np.array([3.2, next(calm), 3.2])).tolist() == [True, False, True]
+        bank.update(np.array([HIGH, next(calm), HIGH]))
+    assert bank.update(np.array([HIGH, next(calm), HIGH])).tolist() == [True, False, True]
     bank.reset(np.array([True, False, False]))
     fresh = BANKS[name](np.zeros(1), np.ones(1))
-    assert bank.update(np.array([0.1, next(calm), 3.2]))[0] == fresh.update(np.array([0.1]))[0]
+    assert bank.update(np.array([0.1, next(calm), HIGH]))[0] == fresh.update(np.array([0.1]))[0]
     bank.compress(np.array([False, True, True]))
-    assert bank.n_streams == 2 and bank.update(np.array([next(calm), 3.2])).tolist() == [False, True]
+    assert bank.n_streams == 2 and bank.update(np.array([next(calm), HIGH])).tolist() == [False, True]
     bank.reset()
     assert not bank.update(np.array([0.0, 0.0])).any()
 
@@ -84,8 +86,9 @@ def test_shewhart_bank_reports_the_rule_that_fired() -> None:
 
 def test_single_detectors_keep_running_after_a_signal_until_reset() -> None:
     detector = spc.CusumDetector(0.0, 1.0, k=0.5, h=5.0)
-    flags = [detector.update(2.0) for _ in range(6)]
-    assert flags == [False, False, False, True, True, True]
+    flags = [detector.update(2.0) for _ in range(10)]
+    assert flags == [False, False, False, True] * 2 + [False, False]  # the CUSUM restarts after each signal
+    assert detector.statistic == 3.0
     detector.reset()
     assert not detector.update(2.0) and detector.statistic == 1.5
 

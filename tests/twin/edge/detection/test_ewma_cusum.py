@@ -89,7 +89,7 @@ def test_the_cusum_chart_and_the_cusum_bank_are_one_recursion() -> None:
     rng = np.random.default_rng(9)
     x = rng.normal(-0.4, 1.0, 300)
     chart = spc.cusum(x, center=0.0, std_dev=1.0, decision_interval=4.0, se_shift=1.0)
-    bank = spc.CusumBank(0.0, 1.0, k=0.5, h=4.0)
+    bank = spc.CusumBank(0.0, 1.0, k=0.5, h=4.0, restart=False)  # the chart does not restart
     up, down = [], []
     for t, v in enumerate(x):
         bank.update(np.array([v]))
@@ -99,3 +99,35 @@ def test_the_cusum_chart_and_the_cusum_bank_are_one_recursion() -> None:
         if bank.neg[0] < -4.0:
             down.append(t)
     assert up == chart.violations_upper and down == chart.violations_lower
+
+
+def test_a_sustained_shift_gives_repeated_signals_with_restart_and_a_held_one_without() -> None:
+    """Restart after signal: each signal is a detection (one per run length), not a sum held above h."""
+    x = np.concatenate([np.zeros(10), np.full(40, 2.0)])  # +2 sigma from t = 10: the sums grow 1.5 a step
+    restarted = spc.CusumBank(0.0, 1.0, k=0.5, h=5.0)
+    held = spc.CusumBank(0.0, 1.0, k=0.5, h=5.0, restart=False)
+    again, kept = [], []
+    for t, v in enumerate(x):
+        if restarted.update(np.array([v]))[0]:
+            again.append(t)
+            assert restarted.statistic[0] == 6.0 and restarted.pos[0] == 0.0  # the signal carries the crossing sum
+        if held.update(np.array([v]))[0]:
+            kept.append(t)
+    assert again == list(range(13, 50, 4))  # every 4th step: 1.5, 3, 4.5, 6 > 5
+    assert kept == list(range(13, 50)) and held.statistic[0] == 1.5 * 40
+    fir = spc.CusumBank(0.0, 1.0, k=0.5, h=5.0, head_start=2.5)
+    flags = [bool(fir.update(np.array([2.0]))[0]) for _ in range(6)]
+    assert flags == [False, True, False, True, False, True]  # restarts at the head start: 4, 5.5 | 4, 5.5 | ...
+    shifted = spc.CusumBank(np.zeros(3), np.ones(3), k=0.5, h=5.0)
+    for _ in range(4):
+        out = shifted.update(np.array([2.0, np.nan, -2.0]))
+    assert out.tolist() == [True, False, True] and shifted.neg.tolist() == [0.0, 0.0, 0.0]
+    assert shifted.statistic[2] == -6.0 and np.isnan(shifted.statistic[1])
+
+
+def test_restart_does_not_change_the_run_length_to_the_first_signal() -> None:
+    from twin.edge.detection.arl import detector_factory, run_length_arl
+
+    runs = [run_length_arl(detector_factory("cusum", k=0.5, h=4.0, restart=r), 1.0, runs=2000, seed=4)
+            for r in (True, False)]
+    assert runs[0] == runs[1]
