@@ -132,6 +132,9 @@ class CusumDetector(Detector):
         Reference value in sigmas (half the shift to detect).
     h
         Decision interval in sigmas.
+    restart
+        Restart the sums after a signal (default, :class:`CusumBank`); ``False``: a held shift
+        keeps signalling at every update (to flag every item while it lasts).
 
     Examples
     --------
@@ -144,5 +147,5 @@ class CusumDetector(Detector):
     105
     """
 
-    def __init__(self, center: float, sigma: float, k: float, h: float) -> None:
-        super().__init__(CusumBank(center, sigma, k, h))
+    def __init__(self, center: float, sigma: float, k: float, h: float, restart: bool = True) -> None:
+        super().__init__(CusumBank(center, sigma, k, h, restart=restart))

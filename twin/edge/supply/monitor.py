@@ -162,8 +162,11 @@ class SupplierMonitor:
         self.center, self.sigma = float(center), float(sigma)
         self.variance = float(np.var(phase1, axis=1, ddof=1).mean())
         self._phase1_df = phase1.shape[0] * (phase1.shape[1] - 1)
-        self.detector = spc.CusumDetector(self.center, self.sigma, k=self.settings.k, h=self.settings.h)
-        self.dispersion = spc.CusumDetector(0.0, 1.0, k=self.settings.dispersion_k, h=self.settings.dispersion_h)
+        # restart=False: every lot is flagged while the shift lasts (which lots to trace, not how many detections)
+        self.detector = spc.CusumDetector(self.center, self.sigma, k=self.settings.k, h=self.settings.h,
+                                          restart=False)
+        self.dispersion = spc.CusumDetector(0.0, 1.0, k=self.settings.dispersion_k, h=self.settings.dispersion_h,
+                                            restart=False)
 
     def _judge(self, t_h: float, group: np.ndarray) -> list[dict[str, Any]]:
         assert self.detector is not None and self.dispersion is not None
@@ -242,12 +245,13 @@ def false_alarm_probability(settings: MonitorSettings, monitored: int, subgroup_
     fired = np.zeros(runs, dtype=bool)
     if chart == "mean":
         center, sigma = phase1_estimate(phase1)
-        bank = spc.CusumBank(center, sigma, k=settings.k, h=settings.h)
+        bank = spc.CusumBank(center, sigma, k=settings.k, h=settings.h, restart=False)
         for _ in range(monitored):
             fired |= bank.update(rng.standard_normal(runs) / np.sqrt(subgroup_size))
         return float(fired.mean())
     variance = np.var(phase1, axis=2, ddof=1).mean(axis=1)
-    bank = spc.CusumBank(np.zeros(runs), np.ones(runs), k=settings.dispersion_k, h=settings.dispersion_h)
+    bank = spc.CusumBank(np.zeros(runs), np.ones(runs), k=settings.dispersion_k, h=settings.dispersion_h,
+                         restart=False)
     for _ in range(monitored):
         fired |= bank.update(rng.chisquare(subgroup_size - 1, runs) / (subgroup_size - 1) / variance)
     return float(fired.mean())
