@@ -8,7 +8,8 @@ links whose two signals moved together and nodes that deviated.
 
 :class:`DiagnosisSchedule` decides when: a first answer ``first_s`` after the first alarm of a
 burst (5 s: the evidence that suffices on the coater's faults) — published once it is at least
-``min_confidence`` sure, else tried again every ``first_s`` —, revised once more evidence has
+``min_confidence`` sure, else tried again every ``first_s``; a burst opened by a data-quality
+alarm (``stuck``, ``no_good_data``) waits for the settled evidence —, revised once more evidence has
 come in, ``evidence_s`` after the alarm (30 s); and again when an alarm on a tag not yet covered arrives
 (say the wrinkle alarm, minutes after the coil current's). Every diagnosis carries its
 ``confidence`` (the top candidate's share of the candidates' scores), and a revision names the
@@ -40,11 +41,17 @@ TOP_CANDIDATES = 10
 
 @dataclass(frozen=True)
 class AlarmRef:
-    """What the diagnoser needs of an alarm."""
+    """What the diagnoser needs of an alarm (``rule``: the detector's rule, e.g. ``stuck``)."""
 
     id: str
     tag: str
     t_ms: int
+    rule: str = ""
+
+
+# alarms about the data rather than the process: a burst they open waits for settled evidence, because
+# the features that tell a sensor from the process (flat, noise ratio) need a stretch since the tag's onset
+DATA_QUALITY_RULES = frozenset({"stuck", "no_good_data"})
 
 
 def plant_names(tagmap: TagMap) -> list[str]:
@@ -198,6 +205,8 @@ class DiagnosisSchedule:
         self.pending.append(alarm)
         if self.due_ms is None and self.settle_ms is None:
             early = self.first_ms if self.first_ms is not None and self.first_ms < self.evidence_ms else None
+            if alarm.rule in DATA_QUALITY_RULES:
+                early = None
             self.due_ms = alarm.t_ms + (self.evidence_ms if early is None else early)
             self.settle_ms = None if early is None else alarm.t_ms + self.evidence_ms
 

@@ -86,3 +86,10 @@ def test_an_early_answer_is_published_only_once_sure_enough(sure_s: int) -> None
     else:  # never sure before the revision: only the settled diagnosis, whatever its confidence
         assert [d.t_ms for d in made] == [30_000] and first.revises is None
     assert first.alarm_ids == ["A0"]
+
+
+def test_a_burst_opened_by_a_stuck_sensor_waits_for_settled_evidence() -> None:
+    loop = DiagnosisLoop(Scripted(), evidence_ms=30_000, first_ms=5_000)
+    made = [d for t in range(0, 40_000, 1000)
+            if (d := loop.step(t, [AlarmRef("A0", "l.x", 0, "stuck")] if t == 0 else [], reader=lambda: None))]
+    assert [d.t_ms for d in made] == [30_000] and made[0].revises is None

@@ -219,7 +219,7 @@ class EdgeStack:
             signals += self._without_lost_plcs(self.detector.observe(frame), t_ms)
         step.alarms = self.alarms.process(t_ms, signals)
         if self.detector is not None and self.diagnosis is not None:
-            refs = [AlarmRef(a.id, a.tag, a.t_ms) for a in step.alarms if a.detector != COMM_DETECTOR]
+            refs = [AlarmRef(a.id, a.tag, a.t_ms, a.rule) for a in step.alarms if a.detector != COMM_DETECTOR]
             step.diagnosis = self.diagnosis.step(t_ms, refs, self._evidence_reader)
         if step.alarms or step.diagnosis is not None:
             self.analysis_wall_ms += (time.perf_counter() - started) * 1000
