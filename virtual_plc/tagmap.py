@@ -200,7 +200,7 @@ class TagMap(BaseModel):
         default=None, description="uint64 tag holding the PLC clock in ms of plant time; none (a real PLC that "
                                   "serves no clock): the edge stamps samples with its own clock")
     tags: list[Tag]
-    _index: dict[str, Tag] | None = PrivateAttr(default=None)
+    _index: tuple[list[Tag], dict[str, Tag]] | None = PrivateAttr(default=None)  # (the list it indexes, by name)
 
     @model_validator(mode="after")
     def _check(self) -> TagMap:
@@ -237,9 +237,9 @@ class TagMap(BaseModel):
 
     def _by_name(self) -> dict[str, Tag]:
         """Tags by name, built on first use (a map of thousands of tags is looked up per tag)."""
-        if self._index is None or len(self._index) != len(self.tags):
-            self._index = {t.name: t for t in self.tags}
-        return self._index
+        if self._index is None or self._index[0] is not self.tags:  # a copy with other tags brings its own list
+            self._index = (self.tags, {t.name: t for t in self.tags})
+        return self._index[1]
 
     def names(self) -> list[str]:
         """Tag names in map order."""

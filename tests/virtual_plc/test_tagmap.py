@@ -92,3 +92,12 @@ def test_invalid_tags_are_refused_with_a_reason(fields: dict, message: str) -> N
     base = {"name": "a.b.c", "low": 0, "high": 1, "period_ms": 10}
     with pytest.raises(ValueError, match=message):
         Tag(**{**base, **fields})
+
+
+def test_a_copy_with_other_tags_is_looked_up_by_its_own_tags() -> None:
+    """The edge fills units and ranges from the server into a copy of the map; lookups must see them."""
+    first = TagMap(plant="p", tags=[Tag(name="p.a.b", period_ms=10)])
+    assert first["p.a.b"].unit == ""  # looked up once: its name index is built
+    filled = first.model_copy(update={"tags": [Tag(name="p.a.b", period_ms=10, unit="bar", low=0, high=5)]})
+    assert filled["p.a.b"].unit == "bar" and filled["p.a.b"].high == 5
+    assert first["p.a.b"].unit == "" and "p.a.b" in filled
