@@ -195,7 +195,6 @@ class ModbusDriver(PlcDriver):
             source = register_source(tag)
             extent[source] = max(extent.get(source, 0), (tag.address or 0) + tag.n_registers)
         self._scratch = {source: np.zeros(max(n, 1), dtype=np.uint16) for source, n in extent.items()}
-        self._valid = {source: np.ones(max(n, 1), dtype=bool) for source, n in extent.items()}
 
     @property
     def connected(self) -> bool:
@@ -281,21 +280,17 @@ class ModbusDriver(PlcDriver):
         return Reading(decode(due.layout, self._scratch), {t.name: self._text(t) for t in due.text})
 
     def _read_with_refusals(self, due: DueSet, refused: list[tuple[str, int, int, str]]) -> Reading:
-        """The reading when some requests were refused: the elements they cover are bad, with the reason."""
-        for source, address, count, _ in refused:
-            self._valid[source][address : address + count] = False
+        """The reading when some requests were refused: the tags they overlap are bad, with the reason."""
         values = decode(due.layout, self._scratch)
         problems: dict[str, str] = {}
         for tag in [*due.tags, *due.text]:
-            source, first = register_source(tag), tag.address or 0
-            if not self._valid[source][first : first + tag.n_registers].all():
-                problems[tag.name] = next(why for s, a, c, why in refused
-                                          if s == source and a < first + tag.n_registers and first < a + c)
+            source, first, end = register_source(tag), tag.address or 0, (tag.address or 0) + tag.n_registers
+            why = next((why for s, a, c, why in refused if s == source and a < end and first < a + c), None)
+            if why is not None:
+                problems[tag.name] = why
                 if not tag.is_text:
                     values[due.layout.slices[tag.name]] = np.nan
         text = {t.name: None if t.name in problems else self._text(t) for t in due.text}
-        for source, address, count, _ in refused:
-            self._valid[source][address : address + count] = True
         return Reading(values, text, problems=problems)
 
     def _text(self, tag: Tag) -> str | None:
