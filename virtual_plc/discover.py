@@ -46,7 +46,7 @@ from asyncua import Client, ua
 from pydantic import ValidationError
 
 from qtconfig import ConfigError
-from virtual_plc.drivers import _login_hint, _quiet_disconnect, configure_client
+from virtual_plc.drivers import _login_hint, _quiet_disconnect, configure_client, eu_range, eu_unit
 from virtual_plc.endpoints import Endpoint
 from virtual_plc.tagimport import name_segment
 from virtual_plc.tagmap import TAG_NAME, Tag, TagMap
@@ -481,11 +481,10 @@ def _tag(name: str, node: str, dtype: str, length: int | None, row: list[ua.Data
     writable = bool(access & user & _WRITE)
     text = dtype in ("string", "datetime")
     fields: dict[str, Any] = {}
-    if isinstance(units, ua.EUInformation) and units.DisplayName and units.DisplayName.Text:
-        fields["unit"] = units.DisplayName.Text
-    if (isinstance(limits, ua.Range) and not text and math.isfinite(limits.Low) and math.isfinite(limits.High)
-            and limits.Low < limits.High):
-        fields.update(low=float(limits.Low), high=float(limits.High))
+    if (unit := eu_unit(units)) is not None:
+        fields["unit"] = unit
+    if not text and (low_high := eu_range(limits)) is not None:
+        fields.update(low=low_high[0], high=low_high[1])
     sampling = _value(row[5])
     period = math.ceil(sampling) if isinstance(sampling, (int, float)) and sampling > 0 else default_period_ms
     description = _value(row[6])

@@ -20,6 +20,7 @@ same register decoding as Modbus, so an offline run stores the same values.
 from __future__ import annotations
 
 import logging
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -392,12 +393,12 @@ class OpcUaDriver(PlcDriver):
                 if dv.StatusCode.is_good() and isinstance(dv.Value.Value, ua.NodeId):
                     self._variant[name] = _VARIANT_OF_DATATYPE.get(dv.Value.Value.Identifier, ua.VariantType.Double)
             known = [n for n in names if n not in probe.unknown]
-            for prop, target in (("EngineeringUnits", probe.units), ("EURange", probe.ranges)):
-                for name, value in (await self._properties(known, prop)).items():
-                    if prop == "EURange" and isinstance(value, ua.Range) and value.Low < value.High:
-                        target[name] = (float(value.Low), float(value.High))
-                    elif prop == "EngineeringUnits" and isinstance(value, ua.EUInformation):
-                        target[name] = value.DisplayName.Text or ""
+            for name, value in (await self._properties(known, "EngineeringUnits")).items():
+                if (unit := eu_unit(value)) is not None:
+                    probe.units[name] = unit
+            for name, value in (await self._properties(known, "EURange")).items():
+                if (limits := eu_range(value)) is not None:
+                    probe.ranges[name] = limits
         except (TimeoutError, OSError, ua.UaError, ConnectionError) as err:
             await self.close()
             raise self._unavailable(err) from err
@@ -540,6 +541,20 @@ async def configure_client(client: Client, endpoint: Endpoint) -> None:
             mode=getattr(ua.MessageSecurityMode, endpoint.mode))
 
 
+def eu_unit(value: Any) -> str | None:
+    """The unit an OPC UA ``EngineeringUnits`` property names (its display name), or None."""
+    if isinstance(value, ua.EUInformation) and value.DisplayName and value.DisplayName.Text:
+        return str(value.DisplayName.Text)
+    return None
+
+
+def eu_range(value: Any) -> tuple[float, float] | None:
+    """(low, high) of an OPC UA ``EURange`` property, or None when it is not a finite, ordered range."""
+    if isinstance(value, ua.Range) and math.isfinite(value.Low) and math.isfinite(value.High):
+        return (float(value.Low), float(value.High)) if value.Low < value.High else None
+    return None
+
+
 _VARIANT_OF_DATATYPE = {  # ns=0 DataType node ids -> the variant a write must carry
     1: ua.VariantType.Boolean, 2: ua.VariantType.SByte, 3: ua.VariantType.Byte, 4: ua.VariantType.Int16,
     5: ua.VariantType.UInt16, 6: ua.VariantType.Int32, 7: ua.VariantType.UInt32, 8: ua.VariantType.Int64,
@@ -646,6 +661,8 @@ __all__: Sequence[str] = [
     "Probe",
     "Reading",
     "configure_client",
+    "eu_range",
+    "eu_unit",
     "make_driver",
     "realtime_driver",
 ]
