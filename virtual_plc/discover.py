@@ -46,7 +46,7 @@ from asyncua import Client, ua
 from pydantic import ValidationError
 
 from qtconfig import ConfigError
-from virtual_plc.drivers import _login_hint, _quiet_disconnect, configure_client, eu_range, eu_unit
+from virtual_plc.drivers import _login_hint, _quiet_disconnect, configure_client, eu_range, eu_unit, new_client
 from virtual_plc.endpoints import Endpoint
 from virtual_plc.tagimport import name_segment
 from virtual_plc.tagmap import TAG_NAME, Tag, TagMap
@@ -168,7 +168,7 @@ async def discover(
     except (ua.UaError, ValueError):
         raise ValueError(f"start node {start!r} is no node id (like i=85, ns=2;s=Line or nsu=URI;s=Line)") from None
     endpoint = endpoint or endpoint_for(url)
-    client = Client(url, timeout=endpoint.timeout_s)
+    client = new_client(endpoint, url)
     try:
         await configure_client(client, endpoint)
         await client.connect()

@@ -347,9 +347,7 @@ class OpcUaDriver(PlcDriver):
 
     async def _open(self) -> None:
         """Open a session (secured and logged in as the endpoint says) and resolve every tag's node id."""
-        # asyncua's watchdog gives up on a server silent for its interval: no sooner than the endpoint's timeout
-        client = Client(self.endpoint.url, timeout=self.endpoint.timeout_s,
-                        watchdog_intervall=max(1.0, self.endpoint.timeout_s))
+        client = new_client(self.endpoint)
         try:
             await configure_client(client, self.endpoint)
             await client.connect()
@@ -523,6 +521,12 @@ class OpcUaDriver(PlcDriver):
             raise PlcWriteRefused(tag.name, status.name, f"PLC refused write of {value} to {tag.name}: {status.name}")
 
 
+def new_client(endpoint: Endpoint, url: str | None = None) -> Client:
+    """An asyncua client for ``endpoint`` (at ``url`` if given, e.g. with a path), not yet connected."""
+    # asyncua's watchdog gives up on a server silent for its interval: no sooner than the endpoint's timeout
+    return Client(url or endpoint.url, timeout=endpoint.timeout_s, watchdog_intervall=max(1.0, endpoint.timeout_s))
+
+
 async def configure_client(client: Client, endpoint: Endpoint) -> None:
     """Give an unconnected asyncua ``client`` the endpoint's application URI, login and security.
 
@@ -663,6 +667,7 @@ __all__: Sequence[str] = [
     "configure_client",
     "eu_range",
     "eu_unit",
+    "new_client",
     "make_driver",
     "realtime_driver",
 ]
