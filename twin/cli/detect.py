@@ -84,8 +84,6 @@ def detect_learn(
     """Learn what in control looks like from earlier runs or a line's historian, once, into a baseline file."""
     import json
 
-    import duckdb
-
     from qtconfig import ConfigError
     from rootcause.features import EvidenceSettings
     from rootcause.settings import RootCauseSettings
@@ -93,6 +91,7 @@ def detect_learn(
     from twin.contracts import RunFiles
     from twin.edge.detection.baseline import BaselineError, Source, learn_baseline
     from twin.edge.detection.settings import DetectionSettings
+    from twin.edge.historian import HistorianReader
     from twin.edge.settings import load_edge_settings
 
     learned: list[Source] = []
@@ -115,8 +114,8 @@ def detect_learn(
                     detection = DetectionSettings.model_validate(scenario["detection"])
                     evidence = RootCauseSettings.model_validate(scenario.get("rootcause") or {}).evidence
                 plant = plant or scenario.get("plant")
-        with duckdb.connect(str(historian), read_only=True) as con:
-            first = con.execute("SELECT min(ts_ms) FROM samples").fetchone()[0]
+        with HistorianReader(historian) as reader:
+            first = reader.first_ms()
         if first is None:
             raise fail(f"{historian}: the historian holds no samples")
         start = int(first + start_s * 1000)
@@ -128,10 +127,7 @@ def detect_learn(
             detection, evidence = edge_settings.detection, edge_settings.rootcause.evidence
         detection = detection or DetectionSettings()
         evidence = evidence or EvidenceSettings()
-        with duckdb.connect(str(learned[0].historian), read_only=True) as con:
-            names = [r[0] for r in con.execute("SELECT name FROM elements").fetchall()]
-        line = line or plant or (names[0].split(".", 1)[0] if names else "line")
-        baseline = learn_baseline(learned, detection, line, force=force,
+        baseline = learn_baseline(learned, detection, line or plant, force=force,
                                   reference=(evidence.grid_ms, evidence.baseline_s))
     except ConfigError as err:
         raise fail(f"invalid configuration: {err}") from None

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -157,17 +158,15 @@ class Source:
     alarms: tuple[tuple[int, str], ...] = ()  # (t_ms, "tag: rule")
 
 
-def learn_baseline(sources: Sequence[Source], settings: DetectionSettings, line: str, *,
+def learn_baseline(sources: Sequence[Source], settings: DetectionSettings, line: str | None = None, *,
                    force: bool = False, reference: tuple[int, float] | None = None) -> Baseline:
-    """Learn a baseline from ``sources``: their subgroup means and which elements moved in every subgroup.
+    """Learn a baseline from ``sources``: their subgroup means and each element's flatline limit.
 
-    ``reference`` (grid ms, seconds): also keep the last seconds of the last source on that grid
-    (:class:`Reference`). Refuses (:class:`BaselineError`) a period that holds alarms or an
-    element with fewer than :data:`MIN_GOOD_SHARE` good samples, unless ``force`` (then
-    ``health.flagged`` says so).
+    ``line`` defaults to the first word of the elements' names. ``reference`` (grid ms, seconds):
+    also keep the last seconds of the last source on that grid (:class:`Reference`). Refuses
+    (:class:`BaselineError`) a period that holds alarms or an element with fewer than
+    :data:`MIN_GOOD_SHARE` good samples, unless ``force`` (then ``health.flagged`` says so).
     """
-    import duckdb  # the edge's historian format
-
     if not sources:
         raise BaselineError("no historian to learn from")
     subgroup_ms = int(round(settings.subgroup_s * 1000))
@@ -251,7 +250,8 @@ def learn_baseline(sources: Sequence[Source], settings: DetectionSettings, line:
         columns = np.column_stack([np.where(grid[n][1] == 0, grid[n][0], np.nan) for n in elements])
         kept = Reference(grid_ms=grid_ms, values=_rows(columns))
     return Baseline(
-        line=line, subgroup_s=settings.subgroup_s, elements=elements,
+        line=line or (elements[0].split(".", 1)[0] if elements else "line"), subgroup_s=settings.subgroup_s,
+        elements=elements,
         history=_rows(history), flat_limits={name: int(n) for name, n in zip(elements, limits) if n},
         detection=settings.model_dump(mode="json", exclude={"baseline"}), periods=periods, health=health,
         reference=kept,
