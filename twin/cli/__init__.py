@@ -13,6 +13,7 @@ Commands
   — a baseline of what in control looks like, learned once from earlier runs.
 * ``twin line check|graph|new`` — line templates: validate and run clean, draw, start one.
 * ``twin edge run --endpoints FILE`` — the edge as its own process, in real time (:mod:`twin.cli.edge`).
+* ``twin keys create --line LINE`` — a line's command secret and ledger signing key (:mod:`twin.cli.keys`).
 * ``twin ledger verify RUN_DIR`` — check a run's hash-chained ledger (``twin/cli/ledger.py``).
 * ``twin rootcause dataset|train|evaluate`` — labelled fault episodes, the GNN, its scores (:mod:`twin.cli.rootcause`).
 * ``twin check SUITE`` — a scenario suite with score gates, JUnit XML, baseline comparison (:mod:`twin.cli.check`).
@@ -34,6 +35,7 @@ from twin.cli.check import check
 from twin.cli.common import command_group, console, fail, quiet_libraries
 from twin.cli.detect import detect_app
 from twin.cli.edge import edge_app
+from twin.cli.keys import keys_app
 from twin.cli.ledger import ledger_app
 from twin.cli.line import line_app
 from twin.cli.report import report_app
@@ -55,6 +57,7 @@ app.add_typer(detect_app, name="detect")
 app.add_typer(line_app, name="line")
 app.add_typer(edge_app, name="edge")
 app.add_typer(certs_app, name="certs")
+app.add_typer(keys_app, name="keys")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(rootcause_app, name="rootcause")
 app.add_typer(report_app, name="report")
