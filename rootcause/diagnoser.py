@@ -9,7 +9,7 @@ links whose two signals moved together and nodes that deviated.
 :class:`DiagnosisSchedule` decides when: a first answer ``first_s`` after the first alarm of a
 burst (5 s: the evidence that suffices on the coater's faults) — published once it is at least
 ``min_confidence`` sure, else tried again every ``first_s``; a burst opened by a data-quality
-alarm (``stuck``, ``no_good_data``) waits for the settled evidence —, revised once more evidence has
+alarm (``stuck``, ``noise``, ``no_good_data``) waits for the settled evidence —, revised once more evidence has
 come in, ``evidence_s`` after the alarm (30 s); and again when an alarm on a tag not yet covered arrives
 (say the wrinkle alarm, minutes after the coil current's). Every diagnosis carries its
 ``confidence`` (the top candidate's share of the candidates' scores), and a revision names the
@@ -51,7 +51,7 @@ class AlarmRef:
 
 # alarms about the data rather than the process: a burst they open waits for settled evidence, because
 # the features that tell a sensor from the process (flat, noise ratio) need a stretch since the tag's onset
-DATA_QUALITY_RULES = frozenset({"stuck", "no_good_data"})
+DATA_QUALITY_RULES = frozenset({"stuck", "no_good_data", "noise"})
 
 
 def plant_names(tagmap: TagMap) -> list[str]:

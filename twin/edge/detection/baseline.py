@@ -5,8 +5,9 @@ nothing before that: a fault present from the start, or one that starts during t
 becomes part of what the run calls normal. A :class:`Baseline` holds exactly what the warm-up
 learns — the subgroup means of every tag element over an in-control period (from which the
 detector rebuilds centres, sigmas, forecast models and context bands with the run's own monitor
-rules) and how long each element's readings ever stayed exactly flat (a live measurement is never
-exactly repeated for long: the flatline check's limits) — learned from one or more earlier runs or from a real
+rules), how long each element's readings ever stayed exactly flat (a live measurement is never
+exactly repeated for long: the flatline check's limits) and the noise of its reading-to-reading
+steps (the dispersion check's σ) — learned from one or more earlier runs or from a real
 line's historian over a chosen period, with the health of that period.
 
 ``twin detect learn RUN_DIR... --out baseline.json`` writes one (:func:`learn_baseline`);
@@ -34,6 +35,7 @@ import duckdb
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from twin.edge.detection.dispersion import noise_sigma
 from twin.edge.detection.flatline import FlatlineCheck
 from twin.edge.detection.settings import DetectionSettings
 from twin.edge.frames import Quality
@@ -93,6 +95,8 @@ class Baseline(BaseModel):
                                                           "sample in it)")
     flat_limits: dict[str, int] = Field(description="flat subgroups in a row that make an element stuck (the "
                                                    "flatline check's limits; absent: not judged)")
+    noise: dict[str, float] = Field(default_factory=dict, description="each element's step noise, rms of "
+                                    "successive differences / sqrt(2) (the noise check's sigma; absent: not judged)")
     detection: dict[str, Any] = Field(default_factory=dict, description="the detection settings it was learned with")
     periods: list[Period] = Field(default_factory=list)
     health: Health
@@ -101,8 +105,9 @@ class Baseline(BaseModel):
     sha256: str = Field(default="", description="hash of everything above, checked on load")
 
     def content_hash(self) -> str:
-        """SHA-256 of the baseline's content (everything but the hash itself), canonical JSON."""
-        body = self.model_dump(mode="json", exclude={"sha256"})
+        """SHA-256 of the baseline's content (everything but the hash itself), canonical JSON; an empty
+        ``noise`` is left out, so a file learned before the noise check existed still verifies."""
+        body = self.model_dump(mode="json", exclude={"sha256"} | ({"noise"} if not self.noise else set()))
         return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
     def matrix(self, names: Sequence[str]) -> np.ndarray:
@@ -160,7 +165,7 @@ class Source:
 
 def learn_baseline(sources: Sequence[Source], settings: DetectionSettings, line: str | None = None, *,
                    force: bool = False, reference: tuple[int, float] | None = None) -> Baseline:
-    """Learn a baseline from ``sources``: their subgroup means and each element's flatline limit.
+    """Learn a baseline from ``sources``: their subgroup means, each element's flatline limit and step noise.
 
     ``line`` defaults to the first word of the elements' names. ``reference`` (grid ms, seconds):
     also keep the last seconds of the last source on that grid (:class:`Reference`). Refuses
@@ -178,6 +183,7 @@ def learn_baseline(sources: Sequence[Source], settings: DetectionSettings, line:
     per_element_total: dict[str, int] = {}
     alarms: list[str] = []
     flat: FlatlineCheck | None = None
+    steps: dict[str, np.ndarray] = {}  # element -> [count, sum |step|, sum step^2]
     for source in sources:
         if not source.historian.is_file():
             raise BaselineError(f"{source.historian}: no historian")
@@ -197,6 +203,8 @@ def learn_baseline(sources: Sequence[Source], settings: DetectionSettings, line:
                 "SELECT tag, ts_ms // ? AS g, avg(value) AS mean, min(value) AS low, max(value) AS high FROM samples "
                 "WHERE quality = 'good' AND ts_ms >= ? AND ts_ms < ? GROUP BY 1, 2", [subgroup_ms, start, end],
             ).fetchnumpy()
+            for tag, *sums in con.execute(_STEP_SUMS, [start, end]).fetchall():
+                steps[tag] = steps.get(tag, np.zeros(3)) + np.array(sums, dtype=float)
         for tag, n_good, n_all in counts:
             per_element_good[tag] = per_element_good.get(tag, 0) + int(n_good)
             per_element_total[tag] = per_element_total.get(tag, 0) + int(n_all)
@@ -240,6 +248,9 @@ def learn_baseline(sources: Sequence[Source], settings: DetectionSettings, line:
                             + " (choose another period, or --force to learn it anyway, flagged)")
     history = np.vstack(rows)
     limits = flat.learned_limits()
+    stepped = [name for name in elements if name in steps]
+    sums = np.array([steps[name] for name in stepped]).reshape(len(stepped), 3)
+    sigma = noise_sigma(sums[:, 0], sums[:, 1], sums[:, 2])
     kept = None
     if reference is not None:
         grid_ms, seconds = reference
@@ -253,9 +264,18 @@ def learn_baseline(sources: Sequence[Source], settings: DetectionSettings, line:
         line=line or (elements[0].split(".", 1)[0] if elements else "line"), subgroup_s=settings.subgroup_s,
         elements=elements,
         history=_rows(history), flat_limits={name: int(n) for name, n in zip(elements, limits) if n},
+        noise={name: float(f"{s:.9g}") for name, s in zip(stepped, sigma) if np.isfinite(s)},
         detection=settings.model_dump(mode="json", exclude={"baseline"}), periods=periods, health=health,
         reference=kept,
     )
+
+
+_STEP_SUMS = """
+    SELECT tag, count(*), sum(abs(step)), sum(step * step) FROM (
+        SELECT tag, value - lag(value) OVER w AS step, quality, lag(quality) OVER w AS before
+        FROM samples WHERE ts_ms >= ? AND ts_ms < ? WINDOW w AS (PARTITION BY tag ORDER BY ts_ms))
+    WHERE quality = 'good' AND before = 'good' AND step IS NOT NULL GROUP BY tag
+"""  # each element's steps between consecutive good samples: count, sum of |step|, sum of step^2
 
 
 def _rows(values: np.ndarray) -> list[list[float | None]]:

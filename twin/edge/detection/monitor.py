@@ -22,8 +22,10 @@
    the bank sees are learned from the warm-up, and every stream that signals becomes a
    :class:`~twin.edge.detection.alarms.Signal`;
 4. independently, a monitored sensor whose readings stop moving altogether is reported
-   ``stuck`` by the flatline check (:mod:`twin.edge.detection.flatline`); one that delivers no good
-   sample at all is reported ``no_good_data`` by the data-loss check (:mod:`twin.edge.detection.dataloss`).
+   ``stuck`` by the flatline check (:mod:`twin.edge.detection.flatline`); one whose steps grow
+   noisy is reported ``noise`` by the dispersion check (:mod:`twin.edge.detection.dispersion`,
+   which a subgroup mean would hide); one that delivers no good sample at all is reported
+   ``no_good_data`` by the data-loss check (:mod:`twin.edge.detection.dataloss`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from twin.edge.detection import spc
 from twin.edge.detection.alarms import Signal
 from twin.edge.detection.baseline import Baseline, BaselineError
 from twin.edge.detection.dataloss import DataLossCheck
+from twin.edge.detection.dispersion import DispersionCheck
 from twin.edge.detection.flatline import FlatlineCheck
 from twin.edge.detection.settings import DetectionSettings, MonitorRule
 from twin.edge.detection.thresholds import ContextModel, RuleEngine
@@ -109,6 +112,9 @@ class SubgroupMonitor:
         self.dataloss = (
             DataLossCheck(len(watched), settings.dataloss_subgroups) if settings.dataloss_subgroups else None
         )
+        self.dispersion = (
+            DispersionCheck(len(watched), settings.noise_h, settings.noise_ratio) if settings.noise_h else None
+        )
         if baseline is not None:
             self._start_from(baseline)
 
@@ -133,6 +139,10 @@ class SubgroupMonitor:
         if self.flatline is not None:
             limits = baseline.flat_limits
             self.flatline.judge(np.array([limits.get(self.index.names[p], 0) for p in self._flatline_positions]))
+        if self.dispersion is not None:
+            noise = baseline.noise
+            self.dispersion.fit(np.array([noise.get(self.index.names[p], np.nan) for p in self._flatline_positions]))
+
     @property
     def ready(self) -> bool:
         """True once the warm-up is over and the banks are built."""
@@ -155,6 +165,9 @@ class SubgroupMonitor:
             self.flatline.add(usable[where], frame.values[where])
         if self.dataloss is not None:
             self.dataloss.add(frame.quality[self._flatline_positions] >= Quality.BAD)
+        if self.dispersion is not None:
+            where = self._flatline_positions
+            self.dispersion.add(usable[where], frame.values[where])
         return signals
 
     def _close(self, t_ms: int) -> list[Signal]:
@@ -165,6 +178,7 @@ class SubgroupMonitor:
         warmup = t_ms <= self._warmup_until_ms
         stuck = self.flatline.close(warmup=warmup) if self.flatline is not None else None
         lost = self.dataloss.close() if self.dataloss is not None else None
+        noisy = self.dispersion.close(warmup=warmup) if self.dispersion is not None else None
         if warmup:
             self._warmup.append(means)
             return []
@@ -176,6 +190,11 @@ class SubgroupMonitor:
             for pos in self._flatline_positions[stuck]:
                 signals.append(Signal(tag=self.index.names[pos], detector="flatline", rule="stuck",
                                       value=float(means[pos]), limit=0.0))
+        if noisy is not None:
+            assert self.dispersion is not None
+            for i in np.flatnonzero(noisy):
+                signals.append(Signal(tag=self.index.names[self._flatline_positions[i]], detector="dispersion",
+                                      rule="noise", value=float(self.dispersion.crossed[i]), limit=self.dispersion.h))
         if lost is not None:
             for pos in self._flatline_positions[lost]:
                 signals.append(Signal(tag=self.index.names[pos], detector="data_loss", rule="no_good_data",
@@ -220,6 +239,8 @@ class SubgroupMonitor:
             sigma_g = np.where(np.isfinite(sigma_g) & (sigma_g > 0), sigma_g, sigma[group.positions])
             group.bank = _make_bank(group.rule, center_g, sigma_g)
         self._warmup = []
+        if self.dispersion is not None and self.baseline is None:
+            self.dispersion.fit_learned()
 
     def _judge(self, group: _Group, means: np.ndarray, factor: np.ndarray) -> list[Signal]:
         """One subgroup through the group's pipeline: context residual, whitening, band factor, bank."""
@@ -261,6 +282,7 @@ class SubgroupMonitor:
             "warmup_s": self.settings.warmup_s if self.baseline is None else 0.0,
             "subgroup_s": self.settings.subgroup_s,
             "dynamic_bands": [g.names for g in self.groups if g.model is not None],
+            "noise_checked": int(self.dispersion.judged.sum()) if self.dispersion is not None else 0,
             "threshold_firings": list(self.rules.firings),
         }
 

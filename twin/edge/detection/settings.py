@@ -122,6 +122,11 @@ class DetectionSettings(BaseModel):
     dataloss_subgroups: int = Field(
         default=3, ge=0, description="subgroups in a row with no good sample that make a 'no_good_data' alarm; 0: off"
     )
+    noise_h: float = Field(
+        default=22.0, ge=0, description="decision interval of the noise check (twin.edge.detection.dispersion): a "
+        "CUSUM of the log-likelihood that a sensor's noise grew noise_ratio-fold, in nats; 0: off")
+    noise_ratio: float = Field(default=2.0, gt=1, description="the growth of a sensor's step noise the noise "
+                                                              "check is tuned to find")
 
     def rules_for(self, tag: str) -> list[MonitorRule]:
         """Every rule that watches ``tag`` (none if the section excludes it)."""
