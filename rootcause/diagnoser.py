@@ -135,8 +135,36 @@ class Diagnoser:
         ]
         self._count += 1
         path = evidence_path(self.graph, evidence, candidates[0].asset) if candidates else []
+        candidates, uncertain = self._lone_signal(candidates, evidence, scores)
         return Diagnosis(id=f"D{self._count:04d}", t_ms=t_ms, alarm_ids=list(alarm_ids), candidates=candidates,
-                         evidence_path=path, method=self.method, model_version=self.model_version)
+                         evidence_path=path, method=self.method, model_version=self.model_version,
+                         uncertain=uncertain)
+
+    def _lone_signal(self, candidates: list[Candidate], evidence: Evidence,
+                     scores: np.ndarray) -> tuple[list[Candidate], str | None]:
+        """When a process candidate leads but only one measured signal deviates clearly (twice the deviation
+        threshold: a chance crossing of a quiet tag does not count), its sensor is as likely: say so.
+
+        A bias on one instrument and a change of the process it measures look the same until a second
+        signal moves; the ranker may still prefer the process. The diagnosis keeps its order, marks
+        itself uncertain, and lists that signal's sensor second if it was lower or absent.
+        """
+        nodes = self.graph.graph.nodes
+        strong = float(np.log1p(2 * self.settings.deviation_z))  # z_max is log1p(max |z|)
+        deviated = [tag for tag, ev in evidence.tags.items()
+                    if ev.onset_s is not None and tag in nodes and nodes[tag]["measured"]
+                    and evidence.feature(tag, "z_max") >= strong]
+        if not candidates or candidates[0].kind != "process" or len(deviated) != 1:
+            return candidates, None
+        signal = deviated[0]
+        sensor = next((i for i, c in enumerate(self.graph.candidates) if c.node == signal and c.kind == "sensor"), None)
+        if sensor is None:
+            return candidates, None
+        rest = [c for c in candidates[1:] if c.asset != signal]
+        second = Candidate(asset=signal, score=round(float(scores[sensor]), 6), kind="sensor", signal=signal)
+        reason = (f"only {signal} deviates: a fault of its sensor and a change of {candidates[0].asset} look alike "
+                  "until another signal moves")
+        return [candidates[0], second, *rest][:TOP_CANDIDATES], reason
 
     def _strongest_signal(self, node: str, evidence: Evidence) -> str | None:
         if node in evidence.tags:

@@ -69,7 +69,9 @@ def _diagnosis_rows(table: Table, diagnosis: Diagnosis, *, with_path: bool) -> N
     """One diagnosis: when, by what, its top candidate; the evidence path of the first one."""
     top = diagnosis.top
     table.add_row(f"diagnosis at {diagnosis.t_ms / 1000:g} s ({diagnosis.method})",
-                  f"{top.asset} ({top.kind}, {top.score:.2f})" if top else "no candidate")
+                  (f"{top.asset} ({top.kind}, {top.score:.2f})" if top else "no candidate")
+                  + (f"; uncertain: {diagnosis.candidates[1].asset} ({diagnosis.candidates[1].kind}) as likely"
+                     if diagnosis.uncertain and len(diagnosis.candidates) > 1 else ""))
     path = diagnosis.evidence_path
     if with_path and path:
         table.add_row("  evidence path", " <- ".join([path[-1].effect, *[step.cause for step in reversed(path)]]))
