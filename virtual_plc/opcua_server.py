@@ -11,15 +11,22 @@ Pushing thousands of values into asyncua's address space every scan cost more th
 edge's whole poll; most of them (the fast tags) are read over Modbus anyway. Clients that
 subscribe still get a data-change notification for every refresh of a node they monitor.
 
-Client writes are checked by the image before they touch the address space:
-``BadOutOfRange`` for a value outside the engineering range, ``BadNotWritable`` for a
-read-only tag, ``BadTypeMismatch`` for a value that is not a finite number,
-``BadWriteNotSupported`` for a value that carries a Bad or Uncertain status.
+Client writes are answered as OPC UA Part 4 (Write service) says, checked in this order:
+``BadNodeIdUnknown`` for a node the server does not have, ``BadAttributeIdInvalid`` for an
+attribute the node does not have, ``BadNotWritable`` for anything but the Value of a read-write
+tag (read-only tags, every other attribute and node), ``BadUserAccessDenied`` for a session that
+may not write (:mod:`virtual_plc.security`), ``BadIndexRangeInvalid`` for a write to part of a
+value, ``BadWriteNotSupported`` for a value that carries a Bad or Uncertain status,
+``BadTypeMismatch`` for anything but a scalar ``Double``, and ``BadOutOfRange`` for a value
+outside the engineering range (NaN and infinities included). A refused write changes nothing.
 
 Who may connect and write is :mod:`virtual_plc.security`'s: never an administrator (no client
-may add, rename or delete nodes); with a security file, only Basic256Sha256 (Sign or
-SignAndEncrypt), a listed user, and writes by engineers only (``BadUserAccessDenied`` for an
-operator's).
+may add, rename or delete nodes); without a security file anyone may read and subscribe but only
+a server started with ``anonymous_writes=True`` takes writes; with one, only Basic256Sha256 (Sign
+or SignAndEncrypt), a listed user, and writes by engineers only.
+
+A monitored item whose notification fails (asyncua cannot apply an odd filter to a value, say a
+deadband to an array) is dropped with a warning; it never stops the scan or the other clients.
 """
 
 from __future__ import annotations
@@ -42,17 +49,21 @@ log = logging.getLogger(__name__)
 _REFUSAL_STATUS = {
     Refusal.OUT_OF_RANGE: ua.StatusCodes.BadOutOfRange,
     Refusal.READ_ONLY: ua.StatusCodes.BadNotWritable,
-    Refusal.NOT_A_NUMBER: ua.StatusCodes.BadTypeMismatch,
+    Refusal.NOT_A_NUMBER: ua.StatusCodes.BadOutOfRange,  # NaN or infinite: a Double, but outside any range
     Refusal.UNKNOWN: ua.StatusCodes.BadNodeIdUnknown,
     Refusal.PARTIAL: ua.StatusCodes.BadIndexRangeInvalid,
 }
 
 # A guard returns a StatusCode to refuse a write, or None to let asyncua carry it out.
-WriteGuard = Callable[[ua.NodeId, ua.DataValue, User], "ua.StatusCode | None"]
+WriteGuard = Callable[[ua.WriteValue, User], "ua.StatusCode | None"]
 
 
 class _GuardedAttributeService(AttributeService):
-    """asyncua's attribute service with a guard that may refuse a client's value write."""
+    """asyncua's attribute service with a guard that may refuse a client's write.
+
+    Only the server's own session is an administrator (:class:`~virtual_plc.security.PlcUserManager`
+    never makes a client one), so its writes, building the address space, pass unguarded.
+    """
 
     def __init__(self, aspace: AddressSpace, guard: WriteGuard) -> None:
         super().__init__(aspace)
@@ -60,9 +71,11 @@ class _GuardedAttributeService(AttributeService):
 
     async def write(self, params: ua.WriteParameters, user: User = User(role=UserRole.Admin)) -> list[ua.StatusCode]:
         """Refuse guarded writes, pass the others to asyncua one by one."""
+        if user.role == UserRole.Admin:
+            return await super().write(params, user=user)
         results: list[ua.StatusCode] = []
         for item in params.NodesToWrite:
-            refusal = self._guard(item.NodeId, item.Value, user) if item.AttributeId == ua.AttributeIds.Value else None
+            refusal = self._guard(item, user)
             if refusal is not None:
                 results.append(refusal)
                 continue
@@ -72,15 +85,19 @@ class _GuardedAttributeService(AttributeService):
 
 
 class OpcUaPlcServer:
-    """Serve a process image over OPC UA at ``opc.tcp://host:port``."""
+    """Serve a process image over OPC UA at ``opc.tcp://host:port``.
+
+    ``security``: the secured endpoint's certificate and users (None: an open server);
+    ``anonymous_writes``: let sessions on an open server write setpoints (a lab simulator only).
+    """
 
     def __init__(self, image: ProcessImage, *, host: str = "127.0.0.1", port: int = 4840,
-                 security: OpcUaSecurity | None = None) -> None:
+                 security: OpcUaSecurity | None = None, anonymous_writes: bool = False) -> None:
         self.image = image
         self.host = host
         self.port = port
         self.security = security
-        self.users = PlcUserManager(security)
+        self.users = PlcUserManager(security, anonymous_writes=anonymous_writes)
         self.server = Server(user_manager=self.users)
         self._nodes: dict[str, ua.NodeId] = {}
         self._by_node: dict[ua.NodeId, Tag] = {}
@@ -130,16 +147,27 @@ class OpcUaPlcServer:
             await self._notify(layout)
 
     async def _notify(self, layout: ElementLayout) -> None:
-        """Data-change notifications for the refreshed nodes that clients monitor."""
+        """Data-change notifications for the refreshed nodes that clients monitor.
+
+        A notification that fails drops its monitored item with a warning: one client's odd item
+        (a filter asyncua cannot apply to this value) must not stop the scan or the other clients.
+        """
         aspace = self.server.iserver.aspace
         for tag in layout.tags:
             if tag.access == "rw":
                 continue
-            attval = aspace[self._nodes[tag.name]].attributes[ua.AttributeIds.Value]
-            if attval.datachange_callbacks:
-                datavalue = self._read(tag)
-                for handle, callback in list(attval.datachange_callbacks.items()):
+            node = aspace.get(self._nodes[tag.name])
+            attval = node.attributes.get(ua.AttributeIds.Value) if node is not None else None
+            if attval is None or not attval.datachange_callbacks:
+                continue
+            datavalue = self._read(tag)
+            for handle, callback in list(attval.datachange_callbacks.items()):
+                try:
                     await callback(handle, datavalue)
+                except Exception as err:  # noqa: BLE001 - whatever a client's item trips over stays with it
+                    log.warning("OPC UA monitored item on %s dropped: its notification failed (%s: %s)",
+                                tag.name, type(err).__name__, err)
+                    aspace.delete_datachange_callback(handle)
 
     def _read(self, tag: Tag) -> ua.DataValue:
         """The current DataValue of a read-only tag."""
@@ -162,6 +190,8 @@ class OpcUaPlcServer:
                 await var.write_array_dimensions([tag.length])
             if tag.access == "rw":
                 await var.set_writable()
+                if not self.users.secured and not self.users.anonymous_writes:  # nobody may: say so
+                    await var.unset_attr_bit(ua.AttributeIds.UserAccessLevel, ua.AccessLevel.CurrentWrite)
                 self._read_through(nodeid, tag)
             else:
                 self.server.set_attribute_value_callback(nodeid, lambda _n, _a, tag=tag: self._read(tag))
@@ -190,27 +220,47 @@ class OpcUaPlcServer:
         folders[path] = node
         return node
 
-    def _guard(self, nodeid: ua.NodeId, datavalue: ua.DataValue, user: User) -> ua.StatusCode | None:
-        tag = self._by_node.get(nodeid)
-        if tag is None:
-            return None  # not one of ours (server diagnostics etc.): asyncua decides
+    def _guard(self, item: ua.WriteValue, user: User) -> ua.StatusCode | None:
+        """Refuse a client's write (the status says why), or None once the image took the value."""
+        target = self._write_target(item, user)
+        if isinstance(target, Tag):
+            try:
+                self.image.write_setpoint(target.name, item.Value.Value.Value)  # type: ignore[union-attr]
+                return None  # applied to the image, which the node reads through
+            except WriteRefused as err:
+                target = _REFUSAL_STATUS[err.reason]
+        status = ua.StatusCode(target)
+        log.info("OPC UA write to %s refused: %s", item.NodeId, status.name)
+        return status
+
+    def _write_target(self, item: ua.WriteValue, user: User) -> Tag | int:
+        """The tag ``item`` may write, or the status code refusing it before its value is range-checked."""
+        node = self.server.iserver.aspace.get(item.NodeId)
+        if node is None:
+            return ua.StatusCodes.BadNodeIdUnknown
+        if item.AttributeId not in node.attributes:
+            return ua.StatusCodes.BadAttributeIdInvalid
+        tag = self._by_node.get(item.NodeId)
+        if tag is None or tag.access != "rw" or item.AttributeId != ua.AttributeIds.Value:
+            return ua.StatusCodes.BadNotWritable  # the address space is not for clients to change
         if not self.users.may_write(user):
-            log.info("OPC UA write to %s refused: user %s may not write", tag.name, user.name)
-            return ua.StatusCode(ua.StatusCodes.BadUserAccessDenied)
+            return ua.StatusCodes.BadUserAccessDenied
+        if item.IndexRange:
+            return ua.StatusCodes.BadIndexRangeInvalid  # a setpoint is one scalar
+        datavalue = item.Value
+        if datavalue is None:
+            return ua.StatusCodes.BadTypeMismatch
         if datavalue.StatusCode is not None and not datavalue.StatusCode.is_good():
-            return ua.StatusCode(ua.StatusCodes.BadWriteNotSupported)  # a setpoint is a value, not a status
-        variant = datavalue.Value
-        value = variant.Value if variant is not None else None
-        try:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise WriteRefused(Refusal.NOT_A_NUMBER, f"tag {tag.name}: {value!r} is not a number")
-            self.image.write_setpoint(tag.name, float(value))
-        except WriteRefused as err:
-            log.info("OPC UA write refused: %s", err)
-            if err.reason == Refusal.NOT_A_NUMBER and tag.access != "rw":
-                return ua.StatusCode(ua.StatusCodes.BadNotWritable)
-            return ua.StatusCode(_REFUSAL_STATUS[err.reason])
-        return None  # applied to the image, which the node reads through
+            return ua.StatusCodes.BadWriteNotSupported  # a setpoint is a value, not a status
+        if not _is_scalar_double(datavalue.Value):
+            return ua.StatusCodes.BadTypeMismatch
+        return tag
+
+
+def _is_scalar_double(variant: ua.Variant | None) -> bool:
+    """True for the one variant a setpoint node takes: a scalar Double (Part 4: same type, no conversion)."""
+    return (variant is not None and variant.VariantType == ua.VariantType.Double and not variant.is_array
+            and isinstance(variant.Value, float))
 
 
 def _data_value(tag: Tag, values: np.ndarray) -> ua.DataValue:

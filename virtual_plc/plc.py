@@ -56,13 +56,18 @@ class VirtualPlc:
 
     async def start(
         self, *, host: str = LOOPBACK, modbus_port: int | None = None, opcua_port: int | None = None,
-        opcua_security: OpcUaSecurity | None = None,
+        opcua_security: OpcUaSecurity | None = None, anonymous_writes: bool = False,
     ) -> None:
         """Start both servers; a port of ``None`` picks a free one (read it from ``.modbus.port``).
-        ``opcua_security`` secures the OPC UA server (:mod:`virtual_plc.security`)."""
+
+        ``opcua_security`` secures the OPC UA server (:mod:`virtual_plc.security`); without it OPC UA
+        sessions may read and subscribe, and write setpoints only if ``anonymous_writes`` is True.
+        Modbus TCP has no logins: whoever reaches its port may write (bind it to loopback or a cell
+        network).
+        """
         self.modbus = ModbusPlcServer(self.image, host=host, port=modbus_port or free_port(host))
         self.opcua = OpcUaPlcServer(self.image, host=host, port=opcua_port or free_port(host),
-                                    security=opcua_security)
+                                    security=opcua_security, anonymous_writes=anonymous_writes)
         await self.modbus.start()
         await self.opcua.start()
 

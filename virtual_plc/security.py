@@ -2,8 +2,10 @@
 
 Every virtual PLC refuses to hand out administrator rights: no user, however named, may add,
 rename or delete nodes (asyncua's default grants them to a client that logs in as ``admin`` with
-any password). Without a security file the server stays as a simulator needs it: security policy
-None, anonymous clients may read and write setpoints.
+any password). Without a security file the server is open for reading: security policy None, any
+session may browse, read and subscribe, but a setpoint write is answered ``BadUserAccessDenied``
+unless the server was started with ``anonymous_writes=True`` (a lab simulator that says so; a
+user name given on an open server counts for nothing, there are no accounts to check it against).
 
 A **security file** (``twin plc serve --opcua-security FILE``) makes it behave as a plant's PLC::
 
@@ -96,11 +98,15 @@ def load_security(path: str | Path) -> OpcUaSecurity:
 class PlcUserManager:
     """asyncua user manager: never an administrator; with accounts, only a listed user with the right password.
 
-    Without accounts (no security file) every session is a plain user (the simulator's open door);
-    with them, :meth:`role_of` tells the write guard whether a session's user may write.
+    Without accounts (no security file) every session is a plain user who may read, and write only
+    when ``anonymous_writes`` is True; with accounts, :meth:`may_write` lets engineers write.
+    ``anonymous_writes`` with a security file is refused: that file refuses anonymous sessions.
     """
 
-    def __init__(self, security: OpcUaSecurity | None = None) -> None:
+    def __init__(self, security: OpcUaSecurity | None = None, *, anonymous_writes: bool = False) -> None:
+        if security is not None and anonymous_writes:
+            raise ValueError("anonymous_writes needs an open server: a security file refuses anonymous sessions")
+        self.anonymous_writes = anonymous_writes
         self._passwords: dict[str, str] = {}
         self._roles: dict[str, Role] = {}
         if security is not None:
@@ -125,7 +131,8 @@ class PlcUserManager:
         return User(role=UserRole.User, name=username)
 
     def may_write(self, user: User | None) -> bool:
-        """True when ``user`` may write setpoints: anyone on an open server, an engineer on a secured one."""
+        """True when ``user`` may write setpoints: an engineer on a secured server; on an open one, anyone
+        if ``anonymous_writes`` is set, else nobody."""
         if not self.secured:
-            return True
+            return self.anonymous_writes
         return user is not None and self._roles.get(user.name or "") == "engineer"

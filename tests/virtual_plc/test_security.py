@@ -1,8 +1,9 @@
 """Who may do what on the virtual PLC's OPC UA server, over real sockets on 127.0.0.1.
 
-Open (no security file): anyone may read and write setpoints, nobody may change the address space,
-whatever name they log in with. Secured: Basic256Sha256 only, listed users only, operators read,
-engineers also write; the edge's own driver logs in from a credentials file.
+Open (no security file): anyone may read and subscribe, nobody may write a setpoint unless the server
+was started with ``anonymous_writes=True``, nobody may change the address space, whatever name they
+log in with. Secured: Basic256Sha256 only, listed users only, operators read, engineers also write;
+the edge's own driver logs in from a credentials file.
 """
 
 from __future__ import annotations
@@ -36,11 +37,13 @@ PASSWORDS = {"op1": "op-pw-1", "eng1": "eng-pw-1"}
 
 
 @asynccontextmanager
-async def served(security_file: Path | None = None) -> AsyncIterator[OpcUaPlcServer]:
+async def served(security_file: Path | None = None, *, anonymous_writes: bool = False
+                 ) -> AsyncIterator[OpcUaPlcServer]:
     image = ProcessImage(TAGMAP)
     image.write_setpoint("p.oven.setpoint", 100.0)
     server = OpcUaPlcServer(image, host=LOOPBACK, port=free_port(),
-                            security=load_security(security_file) if security_file else None)
+                            security=load_security(security_file) if security_file else None,
+                            anonymous_writes=anonymous_writes)
     await server.start()
     try:
         yield server
@@ -76,7 +79,7 @@ async def secure_client(url: str, pki: dict[str, Path], user: str, password: str
 
 
 def test_no_client_may_change_the_address_space_whatever_name_it_logs_in_with() -> None:
-    async def main() -> tuple[str, float, ua.StatusCode]:
+    async def main() -> tuple[str, list[str], float]:
         async with served() as server:
             client = Client(server.url, timeout=5)
             client.set_user("admin")
@@ -86,17 +89,31 @@ def test_no_client_may_change_the_address_space_whatever_name_it_logs_in_with() 
                     await client.delete_nodes([client.get_node(SETPOINT)], recursive=False)
                 deleted = type(refused.value).__name__
                 node = client.get_node(SETPOINT)  # still there
-                await node.write_value(ua.DataValue(ua.Variant(120.0, ua.VariantType.Double)))  # open: anyone writes
-                value = await node.read_value()
-                bad = ua.DataValue(ua.Variant(130.0, ua.VariantType.Double),
-                                   StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure))
-                (status,) = await client.uaclient.write_attributes([node.nodeid], [bad])
-                return deleted, value, status
+                written = await client.uaclient.write_attributes([node.nodeid], [good(120.0)])
+                return deleted, [s.name for s in written], await node.read_value()
 
-    deleted, value, status = asyncio.run(main())
+    deleted, written, value = asyncio.run(main())
     assert deleted == "BadUserAccessDenied"
-    assert value == 120.0
-    assert status.name == "BadWriteNotSupported"  # a value that carries a Bad status is not a setpoint
+    assert written == ["BadUserAccessDenied"] and value == 100.0  # a name on an open server counts for nothing
+
+
+def test_an_open_server_takes_anonymous_writes_only_when_started_so() -> None:
+    async def main(anonymous_writes: bool) -> tuple[list[str], float]:
+        async with served(anonymous_writes=anonymous_writes) as server, Client(server.url, timeout=5) as client:
+            node = client.get_node(SETPOINT)
+            bad = ua.DataValue(ua.Variant(130.0, ua.VariantType.Double),
+                               StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure))
+            statuses = await client.uaclient.write_attributes([node.nodeid] * 2, [good(120.0), bad])
+            assert await client.get_node("ns=2;s=p.oven.temp").read_value() == 0.0  # reading is for anyone
+            return [s.name for s in statuses], server.image.value("p.oven.setpoint")
+
+    assert asyncio.run(main(False)) == (["BadUserAccessDenied", "BadUserAccessDenied"], 100.0)
+    # a value that carries a Bad status is not a setpoint
+    assert asyncio.run(main(True)) == (["Good", "BadWriteNotSupported"], 120.0)
+
+
+def good(value: float) -> ua.DataValue:
+    return ua.DataValue(ua.Variant(value, ua.VariantType.Double))
 
 
 def test_secured_server_offers_only_basic256sha256_and_lets_only_engineers_write(
@@ -164,6 +181,13 @@ def test_the_edge_driver_logs_in_from_a_credentials_file_and_an_operator_write_i
 
     read_back, code = asyncio.run(main())
     assert read_back == 175.0 and code == "BadUserAccessDenied"
+
+
+def test_anonymous_writes_and_a_security_file_exclude_each_other(pki: dict[str, Path],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_PLC_OP1", PASSWORDS["op1"])
+    with pytest.raises(ValueError, match="anonymous_writes needs an open server"):
+        OpcUaPlcServer(ProcessImage(TAGMAP), security=load_security(pki["security"]), anonymous_writes=True)
 
 
 def test_a_security_file_without_its_password_names_what_is_missing(pki: dict[str, Path],

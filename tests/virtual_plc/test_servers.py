@@ -1,7 +1,13 @@
-"""The virtual PLC over real Modbus TCP and OPC UA sockets on 127.0.0.1."""
+"""The virtual PLC over real Modbus TCP and OPC UA sockets on 127.0.0.1.
+
+The shared PLC's OPC UA server is the default one (anonymous sessions read, their writes are
+refused); ``lab_server`` is a second OPC UA server on the same process image started with
+``anonymous_writes=True``, for the tests of what a permitted write gets.
+"""
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import shutil
@@ -9,18 +15,23 @@ import socket
 import struct
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from asyncua import ua
+from asyncua import Client, ua
+from asyncua.client.ua_client import UaClient
 from asyncua.sync import Client as SyncUaClient
+from asyncua.sync import sync_uaclient_method
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymodbus.client import ModbusTcpClient
 
 from tests.support import ServedPlc
 from virtual_plc.codec import quantise
+from virtual_plc.opcua_server import OpcUaPlcServer
+from virtual_plc.plc import LOOPBACK, free_port
 from virtual_plc.tagmap import Tag, TagMap
 
 STRUCT = {"int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "float32": "f", "float64": "d", "uint64": "Q"}
@@ -63,16 +74,50 @@ def measurement_values(draw: st.DrawFn, tagmap: TagMap) -> dict[str, float | np.
     return out
 
 
-@pytest.fixture(scope="module")
-def ua_client(served_plc: ServedPlc) -> SyncUaClient:
-    client = SyncUaClient(f"opc.tcp://127.0.0.1:{served_plc.opcua_port}", timeout=10)
+def connected(port: int) -> Iterator[SyncUaClient]:
+    """An anonymous OPC UA client of the server on ``port``, disconnected afterwards."""
+    client = SyncUaClient(f"opc.tcp://127.0.0.1:{port}", timeout=10)
     client.connect()
     yield client
     client.disconnect()
 
 
+@pytest.fixture(scope="module")
+def ua_client(served_plc: ServedPlc) -> Iterator[SyncUaClient]:
+    yield from connected(served_plc.opcua_port)
+
+
+@pytest.fixture(scope="module")
+def lab_server(served_plc: ServedPlc) -> Iterator[OpcUaPlcServer]:
+    """A second OPC UA server on the shared PLC's image that takes anonymous writes (a lab simulator)."""
+    server = OpcUaPlcServer(served_plc.plc.image, host=LOOPBACK, port=free_port(), anonymous_writes=True)
+    served_plc.call(server.start())
+    yield server
+    served_plc.call(server.stop())
+
+
+@pytest.fixture(scope="module")
+def lab_client(lab_server: OpcUaPlcServer) -> Iterator[SyncUaClient]:
+    yield from connected(lab_server.port)
+
+
 def ua_node(client: SyncUaClient, tag: Tag):  # noqa: ANN201
     return client.get_node(tag.opcua_node)
+
+
+def ua_write(client: SyncUaClient, node: str, value: ua.DataValue, *,
+             attribute: ua.AttributeIds = ua.AttributeIds.Value, index_range: str | None = None) -> str:
+    """The status name the server answers one write with."""
+    write = sync_uaclient_method(UaClient.write)(client)
+    item = ua.WriteValue(NodeId=ua.NodeId.from_string(node), AttributeId=attribute, IndexRange=index_range,
+                         Value=value)
+    (status,) = write(ua.WriteParameters(NodesToWrite=[item]))
+    return status.name
+
+
+def double(value: float) -> ua.DataValue:
+    """A scalar Double value, the one variant a setpoint takes."""
+    return ua.DataValue(ua.Variant(value, ua.VariantType.Double))
 
 
 class TestEveryTagRoundTrips:
@@ -107,7 +152,9 @@ class TestWrites:
     def _rw(self, served_plc: ServedPlc, dtype: str = "float32", order: str = "big") -> Tag:
         return served_plc.plc.tagmap[f"t.{dtype}.{order}_sp"]
 
-    def test_in_range_writes_apply_over_both_protocols(self, served_plc: ServedPlc, ua_client: SyncUaClient) -> None:
+    def test_in_range_writes_apply_over_both_protocols(self, served_plc: ServedPlc, ua_client: SyncUaClient,
+                                                       lab_client: SyncUaClient) -> None:
+        """Modbus writes; over OPC UA an anonymous write is refused by default and applied on a lab server."""
         tagmap = served_plc.plc.tagmap
         served_plc.plc.take_setpoint_changes()
         for tag in [t for t in tagmap.tags if t.access == "rw"]:
@@ -118,14 +165,17 @@ class TestWrites:
             assert decode_words(tag, modbus_read(served_plc.modbus_port, tag, tagmap.unit_id)) == [target]
             assert ua_node(ua_client, tag).read_value() == target
             ua_target = quantise(tag, tag.low + (tag.high - tag.low) * 0.61)
-            ua_node(ua_client, tag).write_value(ua.DataValue(ua.Variant(ua_target, ua.VariantType.Double)))
+            assert ua_write(ua_client, tag.opcua_node, double(ua_target)) == "BadUserAccessDenied"
+            assert served_plc.plc.take_setpoint_changes() == {tag.name: target}  # the Modbus write only
+            ua_node(lab_client, tag).write_value(double(ua_target))
             assert decode_words(tag, modbus_read(served_plc.modbus_port, tag, tagmap.unit_id)) == [ua_target]
-            assert served_plc.plc.take_setpoint_changes()[tag.name] == ua_target
+            assert ua_node(ua_client, tag).read_value() == ua_target
+            assert served_plc.plc.take_setpoint_changes() == {tag.name: ua_target}
 
     @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(excess=st.floats(1e-3, 1e5), above=st.booleans(), dtype=st.sampled_from(["int32", "float32", "float64"]))
     def test_out_of_range_writes_are_refused_and_change_nothing(
-        self, served_plc: ServedPlc, ua_client: SyncUaClient, excess: float, above: bool, dtype: str
+        self, served_plc: ServedPlc, lab_client: SyncUaClient, excess: float, above: bool, dtype: str
     ) -> None:
         tag = self._rw(served_plc, dtype)
         span = tag.high - tag.low
@@ -136,9 +186,7 @@ class TestWrites:
             words = [int(w) for w in _words(tag, bad)]
             response = client.write_registers(tag.address, words, device_id=served_plc.plc.tagmap.unit_id)
         assert response.isError() and response.exception_code == 3  # ILLEGAL DATA VALUE
-        with pytest.raises(ua.UaStatusCodeError) as err:
-            ua_node(ua_client, tag).write_value(ua.DataValue(ua.Variant(float(bad), ua.VariantType.Double)))
-        assert err.value.code == ua.StatusCodes.BadOutOfRange
+        assert ua_write(lab_client, tag.opcua_node, double(float(bad))) == "BadOutOfRange"
         assert served_plc.plc.image.value(tag.name) == before
         assert served_plc.plc.take_setpoint_changes() == {}
 
@@ -158,6 +206,63 @@ class TestWrites:
             )
         assert err.value.code == ua.StatusCodes.BadNotWritable
         assert np.array_equal(np.atleast_1d(served_plc.plc.image.value(ro.name)), np.atleast_1d(before), equal_nan=True)
+
+
+SETPOINT = "ns=2;s=t.float64.big_sp"
+READ_ONLY = "ns=2;s=t.float64.big"
+
+
+class TestOpcUaWriteAnswers:
+    """Each refused write gets the status OPC UA Part 4 gives it, and leaves every setpoint as it was."""
+
+    @pytest.mark.parametrize(("node", "value", "attribute", "index_range", "status"), [
+        ("ns=2;s=no.such.tag", double(1.0), ua.AttributeIds.Value, None, "BadNodeIdUnknown"),
+        ("ns=7;i=4711", double(1.0), ua.AttributeIds.Value, None, "BadNodeIdUnknown"),
+        (SETPOINT, double(1.0), ua.AttributeIds.EventNotifier, None, "BadAttributeIdInvalid"),
+        (SETPOINT, ua.DataValue(ua.Variant(ua.LocalizedText("x"))), ua.AttributeIds.DisplayName, None,
+         "BadNotWritable"),
+        (READ_ONLY, double(1.0), ua.AttributeIds.Value, None, "BadNotWritable"),
+        ("i=2256", double(1.0), ua.AttributeIds.Value, None, "BadNotWritable"),  # Server_ServerStatus
+        (SETPOINT, double(1.0), ua.AttributeIds.Value, "0", "BadIndexRangeInvalid"),
+        (SETPOINT, ua.DataValue(ua.Variant(1.0, ua.VariantType.Double),
+                                StatusCode=ua.StatusCode(ua.StatusCodes.UncertainLastUsableValue)),
+         ua.AttributeIds.Value, None, "BadWriteNotSupported"),
+        (SETPOINT, ua.DataValue(ua.Variant(1.0, ua.VariantType.Float)), ua.AttributeIds.Value, None,
+         "BadTypeMismatch"),
+        (SETPOINT, ua.DataValue(ua.Variant(1, ua.VariantType.Int32)), ua.AttributeIds.Value, None, "BadTypeMismatch"),
+        (SETPOINT, ua.DataValue(ua.Variant("1.0", ua.VariantType.String)), ua.AttributeIds.Value, None,
+         "BadTypeMismatch"),
+        (SETPOINT, ua.DataValue(ua.Variant(True, ua.VariantType.Boolean)), ua.AttributeIds.Value, None,
+         "BadTypeMismatch"),
+        (SETPOINT, ua.DataValue(ua.Variant([1.0], ua.VariantType.Double)), ua.AttributeIds.Value, None,
+         "BadTypeMismatch"),
+        (SETPOINT, double(math.nan), ua.AttributeIds.Value, None, "BadOutOfRange"),
+        (SETPOINT, double(math.inf), ua.AttributeIds.Value, None, "BadOutOfRange"),
+    ])
+    def test_a_refused_write_gets_its_status(self, served_plc: ServedPlc, lab_client: SyncUaClient, node: str,
+                                             value: ua.DataValue, attribute: ua.AttributeIds,
+                                             index_range: str | None, status: str) -> None:
+        before = served_plc.plc.image.value("t.float64.big_sp")
+        served_plc.plc.take_setpoint_changes()
+        assert ua_write(lab_client, node, value, attribute=attribute, index_range=index_range) == status
+        assert served_plc.plc.image.value("t.float64.big_sp") == before
+        assert served_plc.plc.take_setpoint_changes() == {}
+
+    def test_by_default_an_anonymous_session_reads_but_may_not_write(self, served_plc: ServedPlc,
+                                                                     ua_client: SyncUaClient,
+                                                                     lab_client: SyncUaClient) -> None:
+        """The check order: an unknown node or a read-only tag is said so, whoever asks; then the user."""
+        served_plc.plc.take_setpoint_changes()
+        assert ua_write(ua_client, SETPOINT, double(1.0)) == "BadUserAccessDenied"
+        assert ua_write(ua_client, SETPOINT, ua.DataValue(ua.Variant("x"))) == "BadUserAccessDenied"
+        assert ua_write(ua_client, "ns=2;s=no.such.tag", double(1.0)) == "BadNodeIdUnknown"
+        assert ua_write(ua_client, READ_ONLY, double(1.0)) == "BadNotWritable"
+        assert served_plc.plc.take_setpoint_changes() == {}
+        assert ua_client.get_node(SETPOINT).read_value() == served_plc.plc.image.value("t.float64.big_sp")
+        default, lab = ua_client.get_node(SETPOINT), lab_client.get_node(SETPOINT)
+        assert ua.AccessLevel.CurrentWrite in default.get_access_level()  # the tag is a setpoint...
+        assert ua.AccessLevel.CurrentWrite not in default.get_user_access_level()  # ...this user may not write
+        assert ua.AccessLevel.CurrentWrite in lab.get_user_access_level()
 
 
 def _words(tag: Tag, value: float) -> list[int]:
@@ -284,3 +389,54 @@ class TestSubscriptions:
         finally:
             client.disconnect()
         assert [v for v in seen if v in (2.5, 5.0, 7.5)] == [2.5, 5.0, 7.5]
+
+    def test_an_odd_monitored_item_is_dropped_and_the_scan_and_other_subscribers_carry_on(
+            self, served_plc: ServedPlc, caplog: pytest.LogCaptureFixture) -> None:
+        """Items asyncua cannot notify (a deadband on an array, an event filter on a value) once crashed the scan."""
+        import asyncio
+
+        tagmap = served_plc.plc.tagmap
+        normal, profile, odd = tagmap["t.float32.little"], tagmap["t.xray.profile"], tagmap["t.float64.little"]
+        values = {n: _mid(t) for n, t in _measured(tagmap)}
+        sent = (12.5, 15.0, 17.5)  # none of them the value an earlier test left
+        caplog.set_level(logging.WARNING, logger="virtual_plc.opcua_server")
+
+        async def main() -> list[float]:
+            seen: asyncio.Queue[float] = asyncio.Queue()
+
+            class Handler:
+                def datachange_notification(self, node, value, data) -> None:  # noqa: ANN001
+                    if node.nodeid.to_string() == normal.opcua_node:
+                        seen.put_nowait(value)
+
+            async with Client(f"opc.tcp://127.0.0.1:{served_plc.opcua_port}", timeout=10) as client:
+                subscription = await client.create_subscription(20, Handler())
+                await subscription.deadband_monitor(client.get_node(profile.opcua_node), 0.5)
+                with pytest.raises(ua.UaStatusCodeError):  # asyncua fails on it at once, but keeps the item
+                    await client.uaclient.create_monitored_items(ua.CreateMonitoredItemsParameters(
+                        SubscriptionId=subscription.subscription_id, TimestampsToReturn=ua.TimestampsToReturn.Both,
+                        ItemsToCreate=[monitor(odd.opcua_node, ua.EventFilter())]))
+                await subscription.subscribe_data_change(client.get_node(normal.opcua_node))
+                got = []
+                for k, value in enumerate(sent):
+                    scan = {**values, normal.name: value, profile.name: np.full(profile.length, 100.0 + 50 * k)}
+                    await served_plc.plc.scan(300_000 + 60_000 * k, scan)
+                    while value not in got:
+                        got.append(await asyncio.wait_for(seen.get(), NOTIFICATION_TIMEOUT_S))
+                await subscription.delete()
+            return got
+
+        got = served_plc.call(main(), timeout=4 * NOTIFICATION_TIMEOUT_S)
+        assert [v for v in got if v in sent] == list(sent)
+        dropped = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+        assert any(profile.name in m and "TypeError" in m for m in dropped), dropped
+        assert any(odd.name in m and "AttributeError" in m for m in dropped), dropped
+
+
+def monitor(node: str, monitoring_filter: object) -> ua.MonitoredItemCreateRequest:
+    """A request to monitor ``node``'s Value with ``monitoring_filter``."""
+    return ua.MonitoredItemCreateRequest(
+        ItemToMonitor=ua.ReadValueId(NodeId=ua.NodeId.from_string(node), AttributeId=ua.AttributeIds.Value),
+        MonitoringMode=ua.MonitoringMode.Reporting,
+        RequestedParameters=ua.MonitoringParameters(ClientHandle=999, SamplingInterval=0, QueueSize=1,
+                                                    DiscardOldest=True, Filter=monitoring_filter))

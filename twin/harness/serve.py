@@ -2,8 +2,10 @@
 
 ``twin plc serve`` runs this: the plant advances one scan per ``scan_ms / speed`` of wall
 time (paced by the asyncio clock, so the servers keep answering between scans), the
-PLC refreshes its image, and any Modbus TCP or OPC UA client can read and write it at
-the addresses of the exported tag CSV, which is written next to an endpoint file.
+PLC refreshes its image, and any Modbus TCP or OPC UA client can read it at the addresses of
+the exported tag CSV, which is written next to an endpoint file. Setpoints are written over
+Modbus TCP, or over OPC UA by an engineer's login (a security file) or, on an open server
+started with ``anonymous_writes``, by anyone.
 """
 
 from __future__ import annotations
@@ -44,9 +46,14 @@ async def serve_plc(
     duration_s: float | None = None,
     ready: Callable[[ServeInfo], None] | None = None,
     opcua_security: OpcUaSecurity | None = None,
+    anonymous_writes: bool = False,
 ) -> int:
     """Serve until ``duration_s`` of plant time has passed (forever if None); returns scans run.
-    ``opcua_security``: the OPC UA server's certificate and users (:mod:`virtual_plc.security`)."""
+
+    ``opcua_security``: the OPC UA server's certificate and users (:mod:`virtual_plc.security`);
+    ``anonymous_writes``: without one, let anonymous OPC UA sessions write setpoints (default: they
+    may read and subscribe, a write is answered ``BadUserAccessDenied``).
+    """
     if speed <= 0:
         raise ValueError(f"speed must be positive, got {speed}")
     plant = build_episode_plant(scenario, scenario.seed if seed is None else seed)
@@ -60,7 +67,8 @@ async def serve_plc(
     endpoints = virtual_endpoints(tagmap, RunFiles.TAGS, modbus_port=modbus_port, opcua_port=opcua_port,
                                   scan_ms=scenario.scan_ms)
     await plc.scan(0, plant.measurements())
-    await plc.start(host=LOOPBACK, modbus_port=modbus_port, opcua_port=opcua_port, opcua_security=opcua_security)
+    await plc.start(host=LOOPBACK, modbus_port=modbus_port, opcua_port=opcua_port, opcua_security=opcua_security,
+                    anonymous_writes=anonymous_writes)
     gc.collect()
     gc.freeze()  # the address space built at start stays: collecting it paused the scan
     endpoints.save(out_dir / RunFiles.ENDPOINTS)  # only once the servers listen: a client may read it at once
