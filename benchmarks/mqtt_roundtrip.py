@@ -9,10 +9,11 @@ TCP_NODELAY on and off (on every paho client socket, and Mosquitto's ``set_tcp_n
 amqtt's accepted sockets always have it, asyncio sets it), one edge client sends ``count``
 valve commands, one at a time, to a :class:`~twin.edge.bridge.bridge.PlcBridge` that writes them
 over Modbus TCP to a :class:`~virtual_plc.plc.VirtualPlc` and reads them back, all on
-127.0.0.1. The time is from ``publish`` to the ack arriving in the edge's asyncio loop,
-so it includes two broker hops, the bridge's clock read, interlocks, the Modbus write and
-read-back, and paho's network threads. Printed: median and p99 in ms, and the ratio
-"Nagle on / off" of the medians per broker.
+127.0.0.1. Both brokers log the clients in and apply the closed loop's ACL; each command is
+signed (made before the clock starts). The time is from ``publish`` to the ack arriving in the
+edge's asyncio loop, so it includes two broker hops, the bridge's signature check, its clock
+read, interlocks, the Modbus write and read-back, and paho's network threads. Printed: median
+and p99 in ms, and the ratio "Nagle on / off" of the medians per broker.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.mqtt_support import PASSWORDS, toy_tagmap  # noqa: E402
-from twin.contracts import Ack, Command
+from tests.mqtt_support import KEYS, PASSWORDS, toy_tagmap  # noqa: E402
+from twin.contracts import Ack, Command  # noqa: E402
 from twin.edge.bridge.bridge import PlcBridge  # noqa: E402
 from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER, EmbeddedBroker, MosquittoBroker, closed_loop_acl  # noqa: E402
-from twin.edge.bridge.mqtt import BrokerAddress, MqttLink  # noqa: E402
+from twin.edge.bridge.mqtt import MqttLink  # noqa: E402
 from twin.edge.control.interlocks import Interlocks, InterlockSettings  # noqa: E402
-from twin.edge.control.messages import ack_filter, command_topic
+from twin.edge.control.messages import ack_filter, command_topic, new_nonce, sign  # noqa: E402
 from virtual_plc.endpoints import Endpoint, EndpointFile, resolve  # noqa: E402
 from virtual_plc.modbus_server import ModbusPlcServer  # noqa: E402
 from virtual_plc.plc import LOOPBACK, VirtualPlc, free_port  # noqa: E402
@@ -44,15 +45,11 @@ TAG = "t.coolant.valve.command"
 def start_broker(kind: str, nodelay: bool, workdir: Path) -> EmbeddedBroker | MosquittoBroker:
     broker: EmbeddedBroker | MosquittoBroker
     if kind == "amqtt":
-        broker = EmbeddedBroker()
+        broker = EmbeddedBroker(closed_loop_acl("t"), PASSWORDS)
     else:
         broker = MosquittoBroker(workdir, PASSWORDS, closed_loop_acl("t"), nodelay=nodelay)
     broker.start()
     return broker
-
-
-def account(broker: EmbeddedBroker | MosquittoBroker, user: str) -> BrokerAddress:
-    return broker.account(user) if isinstance(broker, MosquittoBroker) else broker.address.as_user(user, "")
 
 
 async def round_trips(broker: EmbeddedBroker | MosquittoBroker, nodelay: bool, count: int, max_s: float) -> list[float]:
@@ -63,11 +60,12 @@ async def round_trips(broker: EmbeddedBroker | MosquittoBroker, nodelay: bool, c
     await plc.modbus.start()
     endpoints = resolve(EndpointFile(tag_map="toy", plcs=[Endpoint(name="toy", protocol="modbus",
                                                                    port=plc.modbus.port)]), tagmap)
-    bridge_link = MqttLink(account(broker, BRIDGE_USER), f"bench-bridge-{nodelay}", nodelay=nodelay)
-    edge = MqttLink(account(broker, EDGE_USER), f"bench-edge-{nodelay}", nodelay=nodelay)
+    bridge_link = MqttLink(broker.account(BRIDGE_USER), f"bench-bridge-{nodelay}", nodelay=nodelay)
+    edge = MqttLink(broker.account(EDGE_USER), f"bench-edge-{nodelay}", nodelay=nodelay)
     await bridge_link.connect()
     await edge.connect()
-    bridge = PlcBridge(bridge_link, endpoints, Interlocks(InterlockSettings(move_budget=10**9), tagmap), line="l1")
+    bridge = PlcBridge(bridge_link, endpoints, Interlocks(InterlockSettings(move_budget=10**9), tagmap), keys=KEYS,
+                       run_id=f"bench-{nodelay}", line="l1")
     await bridge.start()
     await edge.subscribed(ack_filter("t", "l1"))
     times: list[float] = []
@@ -76,8 +74,9 @@ async def round_trips(broker: EmbeddedBroker | MosquittoBroker, nodelay: bool, c
         for i in range(count):
             if time.perf_counter() > deadline:
                 break
-            cmd = Command(id=f"b{nodelay}-{i}", plant="t", line="l1", tag=TAG, value=60.0 + i % 2, low=0, high=100,
-                          reason="benchmark", issued_t_ms=0, expires_t_ms=10**12)
+            cmd = sign(Command(id=f"b{nodelay}-{i}", plant="t", line="l1", tag=TAG, value=60.0 + i % 2, low=0,
+                               high=100, reason="benchmark", issued_t_ms=0, expires_t_ms=10**12, nonce=new_nonce()),
+                       KEYS)
             started = time.perf_counter()
             edge.publish(command_topic("t", "l1", TAG), cmd.to_json())
             _, payload = await asyncio.wait_for(edge.messages.get(), 10)

@@ -4,6 +4,9 @@ virtual PLC, the bridge and the control loop, all on 127.0.0.1 — like the runn
 The toy line "t" has a coolant valve whose coil ages (flow = 0.45 × command × health, health
 falling after ``fault_s``) and one blade whose pressure follows its setpoint. It scans every
 250 ms, so a minute of plant time is 240 scans.
+
+Both brokers run with the same accounts and ACL (:data:`PASSWORDS`, ``closed_loop_acl("t")`` and an
+``observer`` that reads everything); commands are signed with :data:`KEYS`, the toy line's keys.
 """
 
 from __future__ import annotations
@@ -17,17 +20,19 @@ from typing import Any
 
 import pytest
 
-from twin.contracts import Candidate, Command, Diagnosis
+from twin.contracts import Ack, Candidate, Command, Diagnosis
 from twin.edge.bridge.bridge import PlcBridge
-from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER, EmbeddedBroker, MosquittoBroker, closed_loop_acl
+from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER, EmbeddedBroker, MosquittoBroker, TopicAcl, closed_loop_acl
 from twin.edge.bridge.mqtt import BrokerAddress, MqttLink
 from twin.edge.collector import build_collectors, element_index, poll_all
 from twin.edge.control.channel import MqttCommandChannel
 from twin.edge.control.interlocks import Interlocks
 from twin.edge.control.loop import ControlLoop
+from twin.edge.control.messages import ack_filter, command_topic, new_nonce, sign
 from twin.edge.control.playbook import Playbook
 from twin.edge.control.wiring import ClosedLoop, open_closed_loop
 from twin.edge.frames import Aligner, Frame
+from twin.edge.keys import LineKeys, generate_keys
 from twin.edge.ledger import Ledger
 from virtual_plc.drivers import make_driver
 from virtual_plc.endpoints import Endpoint, EndpointFile, ResolvedEndpoints, resolve
@@ -37,6 +42,8 @@ from virtual_plc.tagmap import Tag, TagMap
 
 SCAN_MS = 250
 PASSWORDS = {EDGE_USER: "edge-secret", BRIDGE_USER: "bridge-secret", "observer": "observer-secret"}
+KEYS = generate_keys("l1")  # the toy line's command secret and ledger key, for this test session only
+TEST_ACL = closed_loop_acl("t") | TopicAcl.grant("observer", read=("qt/#",))
 
 
 def toy_tagmap(valve_high: float = 100.0) -> TagMap:
@@ -59,6 +66,7 @@ def toy_playbook(**overrides: Any) -> Playbook:
         "plant": "t",
         "line": "l1",
         "command_expiry_s": 5,
+        "command_window_s": 60,
         "select_timeout_s": 10,
         "interlocks": {
             "move_budget": 6,
@@ -108,21 +116,19 @@ class Brokers:
     """One started broker and its accounts: ``edge``, ``bridge``, ``observer`` (reads everything)."""
 
     def __init__(self, kind: str, workdir: Path, extra_users: dict[str, str] | None = None,
-                 extra_acl: str = "") -> None:
+                 extra_acl: TopicAcl | None = None) -> None:
         self.kind = kind
-        passwords = {**PASSWORDS, **(extra_users or {})}  # extra accounts (and their ACL lines) for other tests
+        passwords = {**PASSWORDS, **(extra_users or {})}  # extra accounts (and their grants) for other tests
+        acl = TEST_ACL | extra_acl if extra_acl is not None else TEST_ACL
         if kind == "amqtt":
-            self.server: EmbeddedBroker | MosquittoBroker = EmbeddedBroker()
-            self.accounts = {user: self.server.address.as_user(user, "") for user in passwords}
+            self.server: EmbeddedBroker | MosquittoBroker = EmbeddedBroker(acl, passwords)
         else:
-            acl = closed_loop_acl("t") + "user observer\ntopic read qt/#\n" + extra_acl
             self.server = MosquittoBroker(workdir, passwords, acl)
-            self.accounts = {user: self.server.account(user) for user in passwords}
         self.server.start()
 
     def account(self, user: str) -> BrokerAddress:
         """Address with the credentials of ``user``."""
-        return self.accounts[user]
+        return self.server.account(user)
 
 
 def broker_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Brokers]:
@@ -137,8 +143,9 @@ class Rig:
 
     def __init__(self, brokers: Brokers, run_dir: Path, *, policy: str = "auto", playbook: Playbook | None = None,
                  line: ToyLine | None = None, bridge_tagmap: TagMap | None = None, run_id: str = "r",
-                 protocol: str = "modbus", wired: str | None = None) -> None:
+                 protocol: str = "modbus", wired: str | None = None, keys: LineKeys = KEYS) -> None:
         self.brokers, self.run_dir, self.policy, self.run_id = brokers, run_dir, policy, run_id
+        self.keys = keys
         self.protocol = protocol
         self.wired = wired  # None: parts built here; "shared": open_closed_loop on this broker; "own": on its own
         self.closed: ClosedLoop | None = None
@@ -165,7 +172,7 @@ class Rig:
             self.plc.modbus = ModbusPlcServer(self.plc.image, host=LOOPBACK, port=free_port())
             await self.plc.modbus.start()
         else:
-            await self.plc.start()
+            await self.plc.start(anonymous_writes=True)  # the bridge under test, not the PLC's logins
         endpoints = self.endpoints(self.tagmap)
         self.aligner = Aligner(element_index(endpoints))
         self.collectors = build_collectors(endpoints, self.aligner, make_driver)
@@ -175,9 +182,9 @@ class Rig:
         edge = await self.link(EDGE_USER, f"{self.run_id}-edge")
         channel = MqttCommandChannel(edge, "t", self.playbook.line)
         await channel.start()
-        self.ledger = Ledger(self.run_dir / "ledger.jsonl")
+        self.ledger = Ledger(self.run_dir / "ledger.jsonl", keys=self.keys)
         self.loop = ControlLoop(self.playbook, self.tagmap, channel, policy=self.policy,  # type: ignore[arg-type]
-                                ledger=self.ledger, run_id=self.run_id, ack_timeout_s=3.0)
+                                ledger=self.ledger, run_id=self.run_id, ack_timeout_s=3.0, keys=self.keys)
         return self
 
     async def _wire(self, endpoints: ResolvedEndpoints) -> Rig:
@@ -186,7 +193,8 @@ class Rig:
         self.closed = await open_closed_loop(
             endpoints, self.run_dir, policy=self.policy, run_id=self.run_id,  # type: ignore[arg-type]
             playbook=self.playbook, broker=None if self.wired == "own" else edge,
-            edge_account=(EDGE_USER, edge.password or ""), bridge_account=(BRIDGE_USER, bridge.password or ""))
+            edge_account=(EDGE_USER, edge.password or ""), bridge_account=(BRIDGE_USER, bridge.password or ""),
+            keys=self.keys)
         self.loop, self.ledger = self.closed.loop, self.closed.ledger
         return self
 
@@ -201,8 +209,9 @@ class Rig:
         """Start (or restart) the bridge with its journal in the run directory."""
         link = await self.link(BRIDGE_USER, f"{self.run_id}-bridge")
         bridge = PlcBridge(link, self.endpoints(self.bridge_tagmap),
-                           Interlocks(self.playbook.interlocks, self.bridge_tagmap), line=self.playbook.line,
-                           journal=self.run_dir / "bridge_journal.jsonl")
+                           Interlocks(self.playbook.interlocks, self.bridge_tagmap), keys=self.keys,
+                           run_id=self.run_id, line=self.playbook.line, journal=self.run_dir / "bridge_journal.jsonl",
+                           window_s=self.playbook.window_s)
         await bridge.start()
         self.bridge = bridge
         return bridge
@@ -249,13 +258,43 @@ class Rig:
         await self.plc.stop()
 
 
-def command(**fields: Any) -> Command:
-    """A valve command for the toy line; ``fields`` override the defaults."""
+async def ask(rig: Rig, *commands: Command | str, timeout_s: float = 5.0) -> list[Ack]:
+    """Publish commands (or raw payloads) as the edge account and collect the bridge's acks, in order."""
+    edge = await rig.link(EDGE_USER, f"{rig.run_id}-raw-{len(rig.links)}", persistent=False)
+    await edge.subscribed(ack_filter("t", "l1"))
+    for c in commands:
+        tag = "t.coolant.valve.command" if isinstance(c, str) else c.tag
+        edge.publish(command_topic("t", "l1", tag), c if isinstance(c, str) else c.to_json())
+    acks = []
+    for _ in commands:
+        _topic, payload = await asyncio.wait_for(edge.messages.get(), timeout_s)
+        acks.append(Ack.model_validate_json(payload))
+    return acks
+
+
+def command(keys: LineKeys | None = KEYS, **fields: Any) -> Command:
+    """A valve command for the toy line with a fresh nonce, signed with ``keys`` (None: unsigned);
+    ``fields`` override the defaults."""
     base: dict[str, Any] = dict(id="raw-1", plant="t", line="l1", tag="t.coolant.valve.command", value=65.0,
                                 previous=60.0, low=0.0, high=100.0, reason="test", issued_t_ms=0,
-                                expires_t_ms=10**9)
+                                expires_t_ms=10**9, nonce=new_nonce())
     base.update(fields)
-    return Command(**base)
+    unsigned = Command(**base)
+    return unsigned if keys is None else sign(unsigned, keys)
+
+
+ID_FIELDS = ("id", "command_id", "nonce", "signature", "command_signature", "rollback_of", "rolled_back_by",
+             "follow_up_of")
+
+
+def without_ids(obj: Any) -> Any:
+    """``obj`` (records, a record, a command) without the fields that are random by design: ids, nonces,
+    signatures (what two runs with the same inputs may not share)."""
+    if isinstance(obj, dict):
+        return {k: without_ids(v) for k, v in obj.items() if k not in ID_FIELDS}
+    if isinstance(obj, list):
+        return [without_ids(v) for v in obj]
+    return obj
 
 
 def run(coro: Any, timeout_s: float = 60) -> Any:

@@ -25,6 +25,9 @@ def edge_run(
     password_file: Optional[Path] = typer.Option(
         None, help="file holding the edge's MQTT password (default: $TWIN_MQTT_PASSWORD)"),
     bridge: bool = typer.Option(True, help="run the PLC bridge in this process (--no-bridge: another does)"),
+    keys: Optional[Path] = typer.Option(None, help="the line's key file (twin keys create): signs commands and "
+                                                  "ledger; a bridge in another process needs the same file "
+                                                  "(default: fresh keys for this run)"),
     scan_ms: int = typer.Option(10, help="edge scan period, ms of PLC time"),
     speed: float = typer.Option(1.0, help="PLC seconds per wall second (match the PLC's)"),
     duration: Optional[float] = typer.Option(None, help="stop after this many seconds of PLC time (default: never)"),
@@ -37,6 +40,7 @@ def edge_run(
     from qtconfig import ConfigError
     from twin.contracts import Policy, choices
     from twin.edge.bridge.mqtt import BrokerAddress
+    from twin.edge.keys import KeyFileError, load_keys
     from twin.edge.realtime import run_edge
     from twin.edge.settings import describe_files, load_edge_settings, with_files
     from twin.harness.plants import with_plant_defaults
@@ -59,7 +63,11 @@ def edge_run(
             raise fail("--password-file needs --username")
         address = BrokerAddress(host, int(port), username, password)
     elif username or password_file:
-        raise fail("--username and --password-file need --broker (the in-process broker has no accounts)")
+        raise fail("--username and --password-file need --broker (the in-process broker makes its own accounts)")
+    try:
+        line_keys = load_keys(keys) if keys is not None else None
+    except KeyFileError as err:
+        raise fail(f"--keys: {err}") from None
     try:
         edge_settings, base = load_edge_settings(settings)
         plant = load_endpoints(endpoints).tagmap.plant  # a plant we ship brings its own knowledge, model, playbook
@@ -70,7 +78,7 @@ def edge_run(
         result = asyncio.run(run_edge(endpoints, out, settings=edge_settings, settings_base=base,
                                       policy=cast(Optional[Policy], policy), broker=address, bridge=bridge,
                                       scan_ms=scan_ms, speed=speed, duration_s=wall_seconds,
-                                      plant_s=duration))
+                                      plant_s=duration, keys=line_keys))
     except ConfigError as err:
         raise fail(f"invalid configuration: {err}") from None
     except KeyboardInterrupt:

@@ -2,14 +2,20 @@
 
 Payloads are UTF-8 JSON, validated on both ends with these models (unknown fields are an error).
 Times are plant milliseconds: the loop stamps ``issued_t_ms`` from its frame and the bridge
-compares ``expires_t_ms`` with the PLC's own clock tag, so expiry means the same in lockstep, in
-real time and on a real PLC. The MQTT topics they travel on are :mod:`twin.edge.control.messages`.
+compares ``issued_t_ms`` and ``expires_t_ms`` with the PLC's own clock tag, so expiry means the
+same in lockstep, in real time and on a real PLC. The MQTT topics they travel on, and how a
+command is signed (``nonce``, ``signature``), are :mod:`twin.edge.control.messages`.
 
->>> c = Command(id="run1:c0001", plant="coater", line="line1", tag="coater.coolant.valve.command",
+>>> c = Command(id="c0001-3f1c9a7e52d04b86", plant="coater", line="line1", tag="coater.coolant.valve.command",
 ...             value=66.0, previous=60.0, low=0.0, high=100.0, reason="restore coolant flow",
-...             diagnosis_id="d1", issued_t_ms=180_000, expires_t_ms=190_000)
+...             diagnosis_id="d1", issued_t_ms=180_000, expires_t_ms=190_000, nonce="9b2e5d0c4a7f1e38")
 >>> Command.model_validate_json(c.to_json()) == c
 True
+>>> Command.model_validate({**c.model_dump(), "kind": "rollback"})
+Traceback (most recent call last):
+  ...
+pydantic_core._pydantic_core.ValidationError: 1 validation error for Command
+  Value error, command c0001-3f1c9a7e52d04b86: a rollback must name the command it undoes (rollback_of) ...
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ class _Message(BaseModel):
 class Command(_Message):
     """One bounded write the control loop asks the PLC bridge to make."""
 
-    id: str = Field(min_length=1, description="unique per command; the bridge answers each id once")
+    id: str = Field(min_length=1, description="unique per command and unpredictable (random); the bridge answers "
+                    "each id once")
     plant: str = Field(description='the plant the tag belongs to')
     line: str = Field(description='the line (MQTT topic segment)')
     tag: str = Field(description="read-write tag to write")
@@ -43,8 +50,14 @@ class Command(_Message):
     reason: str = Field(description='why, in words')
     diagnosis_id: str | None = Field(default=None, description='the diagnosis it answers')
     kind: CommandKind = Field(default=CommandKind.CORRECTION, description='correction, or rollback of an earlier one')
+    rollback_of: str | None = Field(default=None, description="for a rollback, the id of the applied command it "
+                                    "undoes (its value must be that command's previous value)")
     issued_t_ms: int = Field(ge=0, description="plant time the command was issued")
     expires_t_ms: int = Field(ge=0, description="plant time after which the bridge must not apply it")
+    nonce: str = Field(default="", description="random, never used twice: the bridge refuses a second command "
+                       "with a nonce it has seen")
+    signature: str = Field(default="", description="HMAC-SHA256 (hex) under the line's command secret over the "
+                           "canonical JSON of every other field; the bridge refuses a command without a valid one")
 
     @model_validator(mode="after")
     def _check(self) -> Command:
@@ -54,6 +67,9 @@ class Command(_Message):
             raise ValueError(f"command {self.id}: low ({self.low}) must not exceed high ({self.high})")
         if self.expires_t_ms < self.issued_t_ms:
             raise ValueError(f"command {self.id}: expires_t_ms ({self.expires_t_ms}) is before issued_t_ms")
+        if (self.kind == CommandKind.ROLLBACK) != (self.rollback_of is not None):
+            raise ValueError(f"command {self.id}: a rollback must name the command it undoes (rollback_of) "
+                             "and only a rollback may")
         return self
 
 
@@ -68,6 +84,8 @@ class Ack(_Message):
     reason: str = Field(default="", description='why, when not applied')
     plc_t_ms: int | None = Field(default=None, description="the PLC clock when the bridge handled the command")
     bridge: str = Field(default="", description="which bridge answered")
+    command_signature: str = Field(default="", description="the signature of the command answered, so the sender "
+                                   "can tell the answer to its own command from the answer to a forged one")
 
 
 class WorkOrder(_Message):

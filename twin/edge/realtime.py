@@ -22,7 +22,12 @@ the edge's account and, when the bridge runs here, the bridge's. They come from 
 address's own username and password, else from the environment — ``TWIN_MQTT_USERNAME`` /
 ``TWIN_MQTT_PASSWORD`` (edge), ``TWIN_MQTT_BRIDGE_USERNAME`` / ``TWIN_MQTT_BRIDGE_PASSWORD``
 (bridge), kept out of the command line and so out of ``ps`` — else ``edge`` and ``bridge``
-with no password (what the in-process amqtt broker takes).
+with no password. The in-process amqtt broker (no ``broker`` given) ignores them: it makes the
+two accounts itself, with random passwords.
+
+Keys (``keys``, from ``twin edge run --keys LINE.key``): the line's command secret signs every
+command and its ledger key the ledger and the bridge's journal. A bridge in another process must
+be given the same key file, or it refuses every command. No key file: fresh keys for this run.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER
 from twin.edge.bridge.mqtt import BrokerAddress
 from twin.edge.collector import Collector
 from twin.edge.frames import Aligner
+from twin.edge.keys import LineKeys
 from twin.edge.settings import EdgeSettings, Policy
 from twin.edge.stack import EdgeStack, Messaging
 from virtual_plc.drivers import realtime_driver
@@ -109,13 +115,15 @@ async def run_edge(
     duration_s: float | None = None,
     plant_s: float | None = None,
     stop: Callable[[EdgeRunResult], bool] | None = None,
+    keys: LineKeys | None = None,
 ) -> EdgeRunResult:
     """Run the edge in real time until it has covered ``plant_s`` seconds of PLC time, ``duration_s`` wall
     seconds pass, or ``stop(result)`` says so (whichever comes first; none of them: until cancelled).
 
     ``broker`` None starts an in-process amqtt broker (only when the policy sends commands);
     ``bridge`` False leaves the PLC bridge to another process. ``edge_account`` and
-    ``bridge_account`` (username, password) default to :func:`broker_account`'s.
+    ``bridge_account`` (username, password) default to :func:`broker_account`'s. ``keys`` sign
+    commands, ledger and journal (None: fresh keys for this run).
     """
     if speed <= 0 or scan_ms <= 0:
         raise ValueError(f"speed and scan_ms must be positive, got {speed} and {scan_ms}")
@@ -124,7 +132,7 @@ async def run_edge(
     messaging = Messaging(broker, edge_account or broker_account("edge", broker),
                           (bridge_account or broker_account("bridge")) if bridge else None)
     edge = EdgeStack(load_endpoints(endpoints_file), out, settings, run_id=f"edge-{out.name}", base=settings_base,
-                     source=endpoints_file, messaging=messaging, driver_factory=realtime_driver)
+                     source=endpoints_file, messaging=messaging, driver_factory=realtime_driver, keys=keys)
     result = EdgeRunResult(policy=settings.control.policy)
     try:
         async with edge:

@@ -59,6 +59,7 @@ from twin.edge.detection.baseline import ReferencedReader
 from twin.edge.detection.monitor import Detector
 from twin.edge.frames import Aligner, ElementIndex, Frame
 from twin.edge.historian import Historian, HistorianReader
+from twin.edge.keys import LineKeys
 from twin.edge.ledger import HEAD_SUFFIX
 from twin.edge.plugins.registry import make_detector, rootcause_loop
 from twin.edge.settings import EdgeSettings
@@ -77,8 +78,9 @@ DriverFactory = Callable[[Endpoint, TagMap], PlcDriver]
 class Messaging:
     """How the closed loop reaches the PLC bridge.
 
-    ``broker`` None starts an in-process broker (only when the policy sends commands);
-    ``bridge_account`` None leaves the PLC bridge to another process.
+    ``broker`` None starts an in-process broker (only when the policy sends commands) with accounts
+    of its own (random passwords; the two accounts here are then not used); ``bridge_account`` None
+    leaves the PLC bridge to another process (which needs an outside broker and the line's key file).
     """
 
     broker: BrokerAddress | None = None
@@ -102,13 +104,14 @@ class EdgeStack:
     bridge's journal (a run into the same folder starts fresh ones). ``base`` is the folder the
     settings' relative paths resolve from, ``source`` names the settings in error messages.
     ``driver_factory`` is how collectors and bridge reach the PLCs (socket drivers by default).
-    ``closed_loop`` False runs detection and root cause only.
+    ``closed_loop`` False runs detection and root cause only. ``keys`` (the line's key file,
+    :func:`twin.edge.keys.load_keys`) sign the commands and the ledger; None: fresh keys for this run.
     """
 
     def __init__(self, endpoints: ResolvedEndpoints, out_dir: str | Path, settings: EdgeSettings, *, run_id: str,
                  base: Path | None = None, source: str | Path = "<settings>",
                  driver_factory: DriverFactory = make_driver, messaging: Messaging | None = None,
-                 closed_loop: bool = True) -> None:
+                 closed_loop: bool = True, keys: LineKeys | None = None) -> None:
         self.endpoints = endpoints
         self.out_dir = Path(out_dir)
         self.settings = settings
@@ -118,6 +121,7 @@ class EdgeStack:
         self.driver_factory = _one_driver_per_plc(driver_factory)
         self.messaging = messaging or Messaging()
         self.closed_loop = closed_loop
+        self.keys = keys
         self.index: ElementIndex = element_index(endpoints)
         self.aligner = Aligner(self.index, staleness_periods=settings.alignment.staleness_periods)
         self.alarms = AlarmManager(settings.detection.alarms)
@@ -174,7 +178,8 @@ class EdgeStack:
         return self
 
     async def _open_control(self) -> ClosedLoop:
-        """The closed loop, on fresh ledger files (a re-run into the same folder starts its own chain)."""
+        """The closed loop, on fresh ledger files (a re-run into the same folder starts its own chain, and its
+        bridge a journal of its own: it never answers from another run's)."""
         for name in (RunFiles.LEDGER, RunFiles.BRIDGE_JOURNAL):
             for old in (self.out_dir / name, self.out_dir / (name + HEAD_SUFFIX)):
                 old.unlink(missing_ok=True)
@@ -185,7 +190,8 @@ class EdgeStack:
         return await open_closed_loop(
             self.endpoints, self.out_dir, playbook=playbook, policy=control.policy, run_id=self.run_id,
             broker=m.broker, edge_account=m.edge_account, bridge_account=m.bridge_account,
-            driver_factory=self.driver_factory, policy_plugin=self.settings.plugins.control_policy, base=self.base)
+            driver_factory=self.driver_factory, policy_plugin=self.settings.plugins.control_policy, base=self.base,
+            keys=self.keys)
 
     def _knowledge_nodes(self) -> list[str]:
         """The nodes the knowledge file declares (assets a diagnosis may name without a tag of their own)."""

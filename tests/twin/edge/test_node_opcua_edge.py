@@ -22,7 +22,9 @@ from tests.node_opcua import DEFAULT_PASSWORD, DEFAULT_USERNAME, LINE_NS, UTILIT
 from twin.contracts import Command
 from twin.edge.bridge.bridge import PlcBridge
 from twin.edge.control.interlocks import Interlocks, InterlockSettings
+from twin.edge.control.messages import new_nonce, sign
 from twin.edge.historian import HistorianReader
+from twin.edge.keys import generate_keys
 from twin.edge.realtime import run_edge
 from twin.edge.settings import EdgeSettings
 from virtual_plc.certs import create_certificate
@@ -147,14 +149,16 @@ def test_a_bounded_write_through_the_bridge_reaches_the_setpoint_and_reads_back(
     endpoints = load_endpoints(write_line(tmp_path, plain_server.endpoint))
 
     async def main() -> tuple[Any, Any, float]:
-        bridge = PlcBridge(None, endpoints, Interlocks(InterlockSettings(), endpoints.tagmap))  # type: ignore[arg-type]
+        keys = generate_keys("l1")
+        bridge = PlcBridge(None, endpoints, Interlocks(InterlockSettings(), endpoints.tagmap),  # type: ignore[arg-type]
+                           keys=keys, run_id="opcua-write")
         try:
             now = time.time_ns() // 1_000_000
             command = Command(id="t-1", plant="line", line="l1", tag="line.drive.speed_sp", value=61.5, low=0,
-                              high=100, reason="test", issued_t_ms=now, expires_t_ms=now + 60_000)
-            applied = await bridge.handle(command.model_dump_json())
-            too_far = command.model_copy(update={"id": "t-2", "value": 150.0, "high": 200.0})
-            refused = await bridge.handle(too_far.model_dump_json())
+                              high=100, reason="test", issued_t_ms=now, expires_t_ms=now + 60_000, nonce=new_nonce())
+            applied = await bridge.handle(sign(command, keys).model_dump_json())
+            too_far = command.model_copy(update={"id": "t-2", "value": 150.0, "high": 200.0, "nonce": new_nonce()})
+            refused = await bridge.handle(sign(too_far, keys).model_dump_json())
         finally:
             for driver in bridge.drivers:
                 await driver.close()

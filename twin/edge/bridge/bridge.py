@@ -3,18 +3,30 @@
 For each command (topic ``qt/{plant}/{line}/cmd/{tag}``, see :mod:`twin.edge.control.messages`):
 
 1. validate the JSON payload (an invalid one with a readable id is ``refused``);
-2. answer a command id seen before with the stored ack (re-sends are idempotent; the
-   journal survives a bridge restart);
-3. read the PLC clock and the target's current value through the same driver the edge uses
+2. check the signature (HMAC-SHA256 under the line's command secret, :mod:`twin.edge.keys`):
+   none → ``refused`` (``unsigned``), a wrong one → ``refused`` (``bad_signature``); a bridge
+   without keys refuses everything;
+3. answer a command seen before (same id, same signature) with the stored ack (re-sends are
+   idempotent; the journal survives a bridge restart); an id or a nonce already taken by another
+   command → ``refused`` (``replayed``);
+4. read the PLC clock and the target's current value through the same driver the edge uses
    (one reconnect-and-retry; still unreachable → ``failed``);
-4. ``expired`` when the PLC clock is past ``expires_t_ms``;
-5. the interlocks (:mod:`twin.edge.control.interlocks`) with the bridge's own state → ``refused``;
-6. write, read back (the driver's write returns the read-back), compare → ``applied``, or
+5. ``expired`` when the PLC clock is past ``expires_t_ms``; ``refused`` (``window``) when
+   ``issued_t_ms`` is more than ``window_s`` before or after the PLC clock;
+6. a rollback must name (``rollback_of``) a command this bridge applied in this run, of the
+   same tag and not yet rolled back, and write that command's previous value, else
+   ``refused`` (``rollback_of``);
+7. the interlocks (:mod:`twin.edge.control.interlocks`) with the bridge's own state → ``refused``
+   (a checked rollback uses no move budget; the cool-down holds for it like for any command);
+8. write, read back (the driver's write returns the read-back), compare → ``applied``, or
    ``refused`` (the PLC said no) or ``failed`` (connection lost, read-back differs);
-7. journal the ack (a hash-chained :class:`~twin.edge.ledger.Ledger`), publish it on
+9. journal the command and its ack (:mod:`twin.edge.bridge.journal`), publish the ack on
    ``qt/{plant}/{line}/ack/{tag}``.
 
-Commands are handled one at a time, in arrival order.
+Refusals at steps 1–3 are journalled as ``refusal`` entries and never count as answers, so a
+forged message cannot take the id of a real command. The journal names the run it belongs to;
+a bridge started with another run id refuses to start on it. Commands are handled one at a time,
+in arrival order.
 """
 
 from __future__ import annotations
@@ -29,12 +41,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from twin.contracts import Ack, AckStatus, Command
+from twin.contracts import Ack, AckStatus, Command, CommandKind
+from twin.edge.bridge.journal import BridgeJournal
 from twin.edge.bridge.mqtt import MqttLink
 from twin.edge.control.interlocks import Interlocks
-from twin.edge.control.messages import ack_topic, command_filter
+from twin.edge.control.messages import ack_topic, command_filter, signature_valid
 from twin.edge.frames import Quality
-from twin.edge.ledger import Ledger, read_entries
+from twin.edge.keys import LineKeys
 from virtual_plc.codec import ElementLayout
 from virtual_plc.drivers import PlcDriver, PlcUnavailable, PlcWriteRefused, make_driver
 from virtual_plc.endpoints import Endpoint, ResolvedEndpoints, endpoint_clock
@@ -43,6 +56,7 @@ from virtual_plc.tagmap import Tag, TagMap
 
 log = logging.getLogger(__name__)
 DriverFactory = Callable[[Endpoint, TagMap], PlcDriver]
+DEFAULT_WINDOW_S = 60.0
 
 
 def read_back_matches(tag: Tag, wanted: float, got: float) -> bool:
@@ -55,7 +69,12 @@ def read_back_matches(tag: Tag, wanted: float, got: float) -> bool:
 
 
 class PlcBridge:
-    """Applies MQTT commands for one plant (and line) to its PLCs; every command gets exactly one ack."""
+    """Applies MQTT commands for one plant (and line) to its PLCs; every command gets exactly one ack.
+
+    ``keys`` verify the commands' signatures (None: every command is refused). ``run_id`` names the
+    run the ``journal`` belongs to (a journal of another run: :class:`~twin.edge.bridge.journal.JournalError`).
+    ``window_s``: how far, in plant seconds, a command's ``issued_t_ms`` may lie from the PLC clock.
+    """
 
     def __init__(
         self,
@@ -63,34 +82,36 @@ class PlcBridge:
         endpoints: ResolvedEndpoints,
         interlocks: Interlocks,
         *,
+        keys: LineKeys | None,
+        run_id: str,
         line: str = "+",
         name: str = "bridge",
         journal: str | Path | None = None,
         driver_factory: DriverFactory = make_driver,
+        window_s: float = DEFAULT_WINDOW_S,
     ) -> None:
+        if not window_s > 0:
+            raise ValueError(f"window_s must be positive, got {window_s}")
         self.link = link
         self.tagmap = endpoints.tagmap
         self.plant = endpoints.tagmap.plant
         self.line = line
         self.name = name
+        self.keys = keys
+        self.window_ms = int(window_s * 1000)
         self.interlocks = interlocks
+        self.journal = BridgeJournal(journal, run_id=run_id, plant=self.plant, line=line, bridge=name, keys=keys)
+        for command, ack in self.journal.applied():  # a restarted bridge keeps its cool-downs and budget
+            self.interlocks.commit(command.tag, command.value, ack.plc_t_ms or 0,
+                                   rollback=command.kind == CommandKind.ROLLBACK)
         self.drivers: list[PlcDriver] = []
         self._driver_of: dict[str, PlcDriver] = {}
         for endpoint, tags in endpoints.assignments:
             driver = driver_factory(endpoint, endpoints.tagmap)
             self.drivers.append(driver)
             self._driver_of.update({t.name: driver for t in tags})
-        self.journal = Ledger(journal) if journal is not None else None
-        self.answered: dict[str, Ack] = self._load_journal(journal)
         self._task: asyncio.Task[None] | None = None
         self._reads: dict[str, DueSet] = {}
-
-    @staticmethod
-    def _load_journal(journal: str | Path | None) -> dict[str, Ack]:
-        if journal is None or not Path(journal).exists():
-            return {}
-        acks = [Ack.model_validate(e["payload"]) for e in read_entries(journal) if e["kind"] == "ack"]
-        return {a.command_id: a for a in acks}
 
     async def start(self) -> None:
         """Subscribe to the plant's commands and start answering them."""
@@ -127,14 +148,30 @@ class PlcBridge:
             command = Command.model_validate_json(payload)
         except ValidationError as err:
             return self._invalid(payload, err)
-        known = self.answered.get(command.id)
-        if known is not None:
-            return known
+        problem = self._unverified(command)
+        if problem is None:
+            known = self.journal.stored_answer(command)
+            if known is not None:
+                return known
+            problem = self.journal.replay(command)
+        if problem is not None:
+            ack = self._ack_for(command, "refused", reason=problem)
+            self.journal.refuse(ack, payload)
+            return ack
+        self.journal.take(command, t_ms=None)
         ack = await self._apply(command)
-        self.answered[command.id] = ack
-        if self.journal is not None:
-            self.journal.append("ack", ack.model_dump(mode="json"), t_ms=ack.plc_t_ms)
+        self.journal.answer(ack)
         return ack
+
+    def _unverified(self, command: Command) -> str | None:
+        """Why the command's signature does not vouch for it, or None."""
+        if self.keys is None:
+            return "unsigned: this bridge holds no command key (give it the line's key file)"
+        if not command.signature or not command.nonce:
+            return "unsigned: the command carries no signature and nonce"
+        if not signature_valid(command, self.keys):
+            return f"bad_signature: the signature does not verify under line {self.keys.line!r}'s command key"
+        return None
 
     def _invalid(self, payload: bytes | str, err: ValidationError) -> Ack | None:
         try:
@@ -144,7 +181,9 @@ class PlcBridge:
             log.warning("bridge %s: dropped a payload that is not a command: %.200r", self.name, payload)
             return None
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        return self._ack(command_id, tag, "refused", None, reason=f"invalid command: {problems}")
+        ack = self._ack(command_id, tag, "refused", None, reason=f"invalid command: {problems}")
+        self.journal.refuse(ack, payload)
+        return ack
 
     async def _apply(self, command: Command) -> Ack:
         driver = self._driver_of.get(command.tag)
@@ -158,12 +197,37 @@ class PlcBridge:
         if clock > command.expires_t_ms:
             return self._ack_for(command, "expired", plc_t_ms=clock, read_back=current,
                                  reason=f"PLC clock {clock} ms is past expiry {command.expires_t_ms} ms")
+        problem = self._out_of_window(command, clock) or self._bad_rollback(command, tag)
+        if problem is not None:
+            return self._ack_for(command, "refused", plc_t_ms=clock, read_back=current, reason=problem)
         quality = Quality.GOOD if math.isfinite(current) else Quality.BAD
         refusal = self.interlocks.check(command.tag, command.value, current=current, quality=quality, t_ms=clock,
-                                        bounds=(command.low, command.high), rollback=command.kind == "rollback")
+                                        bounds=(command.low, command.high),
+                                        rollback=command.kind == CommandKind.ROLLBACK)
         if refusal is not None:
             return self._ack_for(command, "refused", plc_t_ms=clock, read_back=current, reason=str(refusal))
         return await self._write(driver, tag, command, clock)
+
+    def _out_of_window(self, command: Command, clock: int) -> str | None:
+        """Why ``issued_t_ms`` is too far from the PLC clock (``window_s`` either way), or None."""
+        if abs(command.issued_t_ms - clock) <= self.window_ms:
+            return None
+        when = "ahead of" if command.issued_t_ms > clock else "behind"
+        return (f"window: issued at {command.issued_t_ms} ms, {abs(command.issued_t_ms - clock) / 1000:g} s {when} "
+                f"the PLC clock {clock} ms (window {self.window_ms / 1000:g} s)")
+
+    def _bad_rollback(self, command: Command, tag: Tag) -> str | None:
+        """Why a rollback undoes nothing this bridge applied, or writes another value than the one it undoes."""
+        if command.kind != CommandKind.ROLLBACK:
+            return None
+        target, problem = self.journal.rollback_target(command)
+        if target is None:
+            return problem
+        assert target.previous is not None
+        if not read_back_matches(tag, target.previous, command.value):
+            return (f"rollback_of: {target.id} was applied from {target.previous:g}; a rollback of it must write "
+                    f"that, not {command.value:g}")
+        return None
 
     async def _write(self, driver: PlcDriver, tag: Tag, command: Command, clock: int) -> Ack:
         try:
@@ -173,7 +237,7 @@ class PlcBridge:
         except PlcUnavailable as err:
             await driver.close()
             return self._ack_for(command, "failed", plc_t_ms=clock, reason=f"PLC connection lost while writing: {err}")
-        self.interlocks.commit(command.tag, command.value, clock, rollback=command.kind == "rollback")
+        self.interlocks.commit(command.tag, command.value, clock, rollback=command.kind == CommandKind.ROLLBACK)
         if not read_back_matches(tag, command.value, read_back):
             return self._ack_for(command, "failed", plc_t_ms=clock, read_back=read_back,
                                  reason=f"read back {read_back} after writing {command.value}")
@@ -198,11 +262,11 @@ class PlcBridge:
     def _ack_for(self, command: Command, status: AckStatus, *, plc_t_ms: int | None = None,
                  read_back: float | None = None, reason: str = "") -> Ack:
         return self._ack(command.id, command.tag, status, command.value, plc_t_ms=plc_t_ms,
-                         read_back=read_back, reason=reason)
+                         read_back=read_back, reason=reason, signature=command.signature)
 
     def _ack(self, command_id: str, tag: str, status: AckStatus, value: float | None, *, plc_t_ms: int | None = None,
-             read_back: float | None = None, reason: str = "") -> Ack:
+             read_back: float | None = None, reason: str = "", signature: str = "") -> Ack:
         if read_back is not None and not math.isfinite(read_back):
             read_back = None
         return Ack(command_id=command_id, tag=tag, status=status, value=value, read_back=read_back,
-                   reason=reason, plc_t_ms=plc_t_ms, bridge=self.name)
+                   reason=reason, plc_t_ms=plc_t_ms, bridge=self.name, command_signature=signature)

@@ -1,17 +1,29 @@
 """MQTT brokers for the closed loop: amqtt in-process (the default) and Mosquitto (CI, production-like).
 
-Both bind only to 127.0.0.1 on a free port and expose the same small interface:
-``start()``, ``stop()``, ``restart()`` and ``address`` (a :class:`BrokerAddress`).
+Both bind only to 127.0.0.1 on a free port, refuse clients without an account, apply one topic
+ACL and expose the same small interface: ``start()``, ``stop()``, ``restart()``, ``address`` (a
+:class:`BrokerAddress`) and ``account(user)`` (the address under that user's login).
+
+The accounts and the ACL are one description, a :class:`TopicAcl` (for the closed loop
+:func:`closed_loop_acl`: the ``edge`` account publishes commands and work orders of its plant
+and reads acks, the ``bridge`` account reads commands and publishes acks), rendered for each
+broker. Passwords are random per broker (``secrets.token_urlsafe``) unless given.
 
 * :class:`EmbeddedBroker` runs amqtt on its own thread and event loop, so it serves
   whatever the caller's loop is doing (a lockstep runner blocks its loop between awaits).
-  asyncio sets TCP_NODELAY on the sockets it accepts. Anonymous clients are allowed; give
-  clients a username anyway, since amqtt keeps QoS 1 messages for offline persistent
-  sessions only for named clients.
+  asyncio sets TCP_NODELAY on the sockets it accepts. Logins are checked by amqtt's
+  ``FileAuthPlugin`` (argon2 hashes in a password file that lives only while the broker starts;
+  no username, an unknown user or a wrong password: refused), topics by
+  :class:`~twin.edge.bridge.amqtt_acl.TopicAclPlugin`.
 * :class:`MosquittoBroker` runs ``mosquitto`` as a child process with a generated
-  configuration: ``set_tcp_nodelay true``, a password file made with ``mosquitto_passwd``
-  and an ACL file, so each account may publish and read only its own topics
-  (:func:`closed_loop_acl`).
+  configuration: ``set_tcp_nodelay true``, ``allow_anonymous false``, a password file made with
+  ``mosquitto_passwd`` and the ACL file.
+
+>>> acl = closed_loop_acl("coater")
+>>> acl.users
+['edge', 'bridge']
+>>> print(acl.mosquitto().splitlines()[:3])
+['user edge', 'topic read qt/coater/+/ack/#', 'topic write qt/coater/+/cmd/#']
 """
 
 from __future__ import annotations
@@ -19,11 +31,15 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from twin.edge.bridge.mqtt import BrokerAddress
@@ -31,6 +47,8 @@ from virtual_plc.plc import LOOPBACK, free_port
 
 EDGE_USER = "edge"
 BRIDGE_USER = "bridge"
+ACL_PLUGIN = "twin.edge.bridge.amqtt_acl.TopicAclPlugin"
+AUTH_PLUGIN = "amqtt.plugins.authentication.FileAuthPlugin"
 
 
 class BrokerError(RuntimeError):
@@ -49,14 +67,92 @@ def wait_for_port(host: str, port: int, timeout_s: float) -> bool:
     return False
 
 
-class EmbeddedBroker:
-    """amqtt on a background thread, listening on 127.0.0.1 (a free port unless given)."""
+@dataclass(frozen=True)
+class TopicAcl:
+    """Per user, the topic filters it may read (subscribe to, receive) and write (publish).
+
+    One description for both brokers: :meth:`mosquitto` renders the ACL file, :meth:`amqtt`
+    the configuration of :class:`~twin.edge.bridge.amqtt_acl.TopicAclPlugin`. ``|`` merges two.
+    """
+
+    read: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    write: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def grant(cls, user: str, *, read: tuple[str, ...] = (), write: tuple[str, ...] = ()) -> TopicAcl:
+        """An ACL naming one user."""
+        return cls({user: tuple(read)}, {user: tuple(write)})
+
+    def __or__(self, other: TopicAcl) -> TopicAcl:
+        def merged(a: Mapping[str, tuple[str, ...]], b: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+            out = dict(a)
+            for user, topics in b.items():
+                out[user] = out.get(user, ()) + tuple(t for t in topics if t not in out.get(user, ()))
+            return out
+
+        return TopicAcl(merged(self.read, other.read), merged(self.write, other.write))
+
+    @property
+    def users(self) -> list[str]:
+        """Every user the ACL names, in the order they were granted."""
+        return list(dict.fromkeys([*self.read, *self.write]))
+
+    def mosquitto(self) -> str:
+        """The Mosquitto ``acl_file`` text."""
+        lines = []
+        for user in self.users:
+            lines.append(f"user {user}")
+            lines += [f"topic read {t}" for t in self.read.get(user, ())]
+            lines += [f"topic write {t}" for t in self.write.get(user, ())]
+        return "\n".join(lines) + "\n"
+
+    def amqtt(self) -> dict[str, dict[str, list[str]]]:
+        """The configuration of amqtt's :class:`~twin.edge.bridge.amqtt_acl.TopicAclPlugin`."""
+        return {"read": {u: list(self.read.get(u, ())) for u in self.users},
+                "write": {u: list(self.write.get(u, ())) for u in self.users}}
+
+
+def closed_loop_acl(plant: str) -> TopicAcl:
+    """The closed loop's ACL: the edge publishes commands and work orders of ``plant`` and reads acks;
+    the bridge reads commands and publishes acks. Nobody else may do anything."""
+    return (TopicAcl.grant(EDGE_USER, read=(f"qt/{plant}/+/ack/#",),
+                           write=(f"qt/{plant}/+/cmd/#", f"qt/{plant}/+/workorder"))
+            | TopicAcl.grant(BRIDGE_USER, read=(f"qt/{plant}/+/cmd/#",), write=(f"qt/{plant}/+/ack/#",)))
+
+
+def random_passwords(users: list[str]) -> dict[str, str]:
+    """A fresh random password for each user (for a broker whose caller gave none)."""
+    return {user: secrets.token_urlsafe(18) for user in users}
+
+
+class _Accounts:
+    """What both brokers share: the listening address, the accounts and the ACL."""
+
+    def __init__(self, acl: TopicAcl, users: Mapping[str, str] | None, port: int | None) -> None:
+        self.acl = acl
+        self.users = dict(users) if users is not None else random_passwords(acl.users)
+        missing = [u for u in acl.users if u not in self.users]
+        if missing:
+            raise BrokerError(f"the ACL names users without a password: {', '.join(missing)}")
+        self.port = port or free_port()
+        self.address = BrokerAddress(LOOPBACK, self.port)
+
+    def account(self, username: str) -> BrokerAddress:
+        """The broker's address under one of its accounts (KeyError for a user it does not have)."""
+        return self.address.as_user(username, self.users[username])
+
+
+class EmbeddedBroker(_Accounts):
+    """amqtt on a background thread, listening on 127.0.0.1 (a free port unless given), with accounts and ACL.
+
+    ``acl`` says who may do what (for the closed loop :func:`closed_loop_acl`); ``users`` maps each
+    user to its password (default: a random one for every user the ACL names, see :meth:`account`).
+    """
 
     kind = "amqtt"
 
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.address = BrokerAddress(LOOPBACK, self.port)
+    def __init__(self, acl: TopicAcl, users: Mapping[str, str] | None = None, *, port: int | None = None) -> None:
+        super().__init__(acl, users, port)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._broker = None
@@ -70,13 +166,15 @@ class EmbeddedBroker:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"amqtt:{self.port}", daemon=True)
         self._thread.start()
-        config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"{LOOPBACK}:{self.port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-        }
 
         async def boot() -> object:
-            broker = Broker(config)
+            with tempfile.TemporaryDirectory(prefix="qt-amqtt-") as workdir:  # read once, by Broker()
+                passwords = Path(workdir) / "passwords"
+                passwords.write_text(self._password_file(), encoding="utf-8")
+                broker = Broker({
+                    "listeners": {"default": {"type": "tcp", "bind": f"{LOOPBACK}:{self.port}"}},
+                    "plugins": {AUTH_PLUGIN: {"password_file": str(passwords)}, ACL_PLUGIN: self.acl.amqtt()},
+                })
             await broker.start()
             return broker
 
@@ -85,6 +183,14 @@ class EmbeddedBroker:
         except Exception as err:
             self._halt_loop()
             raise BrokerError(f"amqtt on {LOOPBACK}:{self.port} did not start: {err}") from err
+
+    def _password_file(self) -> str:
+        """``user:hash`` lines for amqtt's FileAuthPlugin. Argon2 with light settings: the passwords are
+        random (or the caller's), and every login on the broker's thread pays for one verification."""
+        from pwdlib.hashers.argon2 import Argon2Hasher
+
+        hasher = Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1)
+        return "".join(f"{user}:{hasher.hash(password)}\n" for user, password in self.users.items())
 
     def stop(self) -> None:
         """Stop the broker and its thread (safe to call twice)."""
@@ -109,30 +215,19 @@ class EmbeddedBroker:
         self._loop = self._thread = None
 
 
-def closed_loop_acl(plant: str) -> str:
-    """Mosquitto ACL: the edge publishes commands and work orders of ``plant``, the bridge only acks."""
-    return "\n".join([
-        f"user {EDGE_USER}",
-        f"topic write qt/{plant}/+/cmd/#",
-        f"topic write qt/{plant}/+/workorder",
-        f"topic read qt/{plant}/+/ack/#",
-        f"user {BRIDGE_USER}",
-        f"topic read qt/{plant}/+/cmd/#",
-        f"topic write qt/{plant}/+/ack/#",
-        "",
-    ])
+class MosquittoBroker(_Accounts):
+    """A ``mosquitto`` child process with password file and ACL, on 127.0.0.1 and a free port.
 
-
-class MosquittoBroker:
-    """A ``mosquitto`` child process with password file and ACL, on 127.0.0.1 and a free port."""
+    ``users`` maps each user to its password (None: a random one for every user the ACL names).
+    """
 
     kind = "mosquitto"
 
     def __init__(
         self,
         workdir: str | Path,
-        users: dict[str, str],
-        acl: str,
+        users: Mapping[str, str] | None,
+        acl: TopicAcl,
         *,
         port: int | None = None,
         nodelay: bool = True,
@@ -140,19 +235,13 @@ class MosquittoBroker:
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(exe).exists():
             raise BrokerError("mosquitto is not installed (apt-get install mosquitto; .ci/setup does it)")
+        super().__init__(acl, users, port)
         self.exe = exe
         self.workdir = Path(workdir)
-        self.port = port or free_port()
-        self.address = BrokerAddress(LOOPBACK, self.port)
-        self.users = dict(users)
         self.nodelay = nodelay
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.config_path = self._write_config(acl)
+        self.config_path = self._write_config(acl.mosquitto())
         self._process: subprocess.Popen[bytes] | None = None
-
-    def account(self, username: str) -> BrokerAddress:
-        """The broker's address under one of its accounts."""
-        return self.address.as_user(username, self.users[username])
 
     def _write_config(self, acl: str) -> Path:
         passwords = self.workdir / "passwords"

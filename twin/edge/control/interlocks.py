@@ -14,10 +14,12 @@ when any of these hold (checked in this order):
 * ``cooldown`` — sooner than ``cooldown_s`` after the last move on that tag;
 * ``budget`` — the episode's ``move_budget`` is used up.
 
-A rollback (undoing a correction that made things worse) is exempt from the cool-down and
-the budget, never from the rest. State (last move per tag, moves used) lives in one
-:class:`Interlocks` object; the loop and the bridge each keep their own, so each enforces
-the rules on what it sees.
+A rollback (undoing a correction that made things worse) is exempt from the budget only (it
+gives a move back), never from the rest, the cool-down included; the bridge grants even that
+only to a rollback it has checked against its own journal (it names an applied command of the
+same tag and restores that command's previous value). State (last move per tag, moves used)
+lives in one :class:`Interlocks` object; the loop and the bridge each keep their own, so each
+enforces the rules on what it sees.
 
 >>> from virtual_plc.tagmap import Tag, TagMap
 >>> tm = TagMap(plant="p", opcua_namespace="urn:p", clock_tag="p.plc.clock_ms", tags=[
@@ -68,7 +70,7 @@ class InterlockSettings(BaseModel):
 
     defaults: TagLimits = TagLimits()
     tags: dict[str, TagLimits] = Field(default_factory=dict, description="pattern → limits; first match wins")
-    move_budget: int = Field(default=10, ge=0, description="moves allowed per episode (rollbacks not counted)")
+    move_budget: int = Field(default=10, ge=0, description="moves allowed per episode (verified rollbacks not counted)")
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,9 @@ class Interlocks:
         bounds: tuple[float, float] | None = None,
         rollback: bool = False,
     ) -> Refusal | None:
-        """The first rule a write of ``value`` to ``tag`` at plant time ``t_ms`` breaks, or None."""
+        """The first rule a write of ``value`` to ``tag`` at plant time ``t_ms`` breaks, or None.
+
+        ``rollback`` spares the move budget only: pass it for a rollback whose target was checked."""
         spec = self.tags.get(tag)
         if spec is None:
             return Refusal("unknown_tag", f"{tag} is not in the tag map")
@@ -147,14 +151,19 @@ class Interlocks:
             ):
                 rate = math.inf if dt_s <= 0 else moved / dt_s
                 return Refusal("rate", f"{tag} would move {rate:g}/s, above max_rate_per_s {limits.max_rate_per_s:g}")
-            if not rollback and dt_s < limits.cooldown_s:
+            if dt_s < limits.cooldown_s:
                 return Refusal("cooldown", f"{tag} moved {dt_s:g} s ago; cool-down is {limits.cooldown_s:g} s")
         if not rollback and self.moves_used >= self.settings.move_budget:
             return Refusal("budget", f"the episode's move budget of {self.settings.move_budget} is used up")
         return None
 
+    def cooldown_ends(self, tag: str) -> int | None:
+        """Plant time (ms) the cool-down after ``tag``'s last move ends (None when it has not moved)."""
+        last = self._last.get(tag)
+        return None if last is None else last[0] + int(math.ceil(self.limits(tag).cooldown_s * 1000))
+
     def commit(self, tag: str, value: float, t_ms: int, rollback: bool = False) -> None:
-        """Record an allowed move (call once it is sent or written)."""
+        """Record an allowed move (call once it is sent or written); a rollback uses no budget."""
         self._last[tag] = (t_ms, value)
         if not rollback:
             self.moves_used += 1

@@ -13,9 +13,16 @@ The runner drives it, in plant time taken from frames:
   ``auto`` sends it;
 * :meth:`ControlLoop.on_frame` every scan: take acks, act on operator decisions, expire or
   re-send unanswered commands, watch verification windows, roll back a correction that
-  made things worse, repeat a ``restore`` that helped but left a deviation. With
-  ``wait_for_acks`` (lockstep) it waits for the bridge's ack of a just-sent command before
-  returning, so the write lands before the next scan and a seed gives the same run.
+  made things worse (once the tag's cool-down allows), repeat a ``restore`` that helped but
+  left a deviation. With ``wait_for_acks`` (lockstep) it waits for the bridge's ack of a
+  just-sent command before returning, so the write lands before the next scan and a seed gives
+  the same run (the same commands; their ids, nonces and signatures are random).
+
+Every command goes out signed with the line's command secret (``keys``), with an unpredictable
+id and a fresh nonce (:mod:`twin.edge.control.messages`); a rollback names the command it undoes
+(``rollback_of``) and returns that command's ``previous`` value. An ack counts only when it
+answers the command as the loop signed it (``command_signature``), so the bridge's refusal of a
+forged command that borrowed a real id does not touch the real one.
 
 Everything — alarms, diagnoses, commands, acks, operator decisions, verifications, work
 orders — is appended to the ledger. :meth:`records` gives the ``report.json`` ``commands``.
@@ -33,9 +40,11 @@ from twin.contracts import Command, CommandKind, CommandRecord, Diagnosis, Polic
 from twin.edge.control.channel import CommandChannel
 from twin.edge.control.history import SignalHistory, effect_size
 from twin.edge.control.interlocks import Interlocks, Refusal
+from twin.edge.control.messages import new_id, new_nonce, sign
 from twin.edge.control.playbook import Action, Playbook, Reference, watched_signals
 from twin.edge.control.policy import ControlPolicy, PlaybookPolicy, Proposal, watched_by
 from twin.edge.frames import Frame, Quality
+from twin.edge.keys import LineKeys
 from twin.edge.ledger import Ledger
 from virtual_plc.tagmap import TagMap
 
@@ -59,11 +68,12 @@ class ControlLoop:
         ack_timeout_s: float = 2.0,
         resend_after_s: float = 0.5,
         proposer: ControlPolicy | None = None,
+        keys: LineKeys | None = None,
     ) -> None:
         if policy not in set(Policy):
             raise ValueError(f"policy must be {choices(Policy)}, not {policy!r}")
-        if policy != "off" and channel is None:
-            raise ValueError(f"policy {policy!r} sends commands: give a channel to the bridge")
+        if policy != "off" and (channel is None or keys is None):
+            raise ValueError(f"policy {policy!r} sends commands: give a channel to the bridge and the line's keys")
         if playbook.plant != tagmap.plant:
             raise ValueError(f"playbook is for plant {playbook.plant!r}, the tag map for {tagmap.plant!r}")
         self.playbook = playbook
@@ -72,6 +82,7 @@ class ControlLoop:
         self.policy: Policy = policy
         self.ledger = ledger
         self.run_id = run_id
+        self.keys = keys
         self.wait_for_acks = wait_for_acks
         self.ack_timeout_s = ack_timeout_s
         self.resend_after_s = resend_after_s
@@ -82,6 +93,7 @@ class ControlLoop:
         self._deadline: dict[str, int] = {}
         self._last_send_wall: dict[str, float] = {}
         self._waited: set[str] = set()
+        self._rollbacks_due: dict[str, int] = {}  # command id -> plant ms its rollback may go out (cool-down)
         self._alarm_t: dict[str, int] = {}
         self._decisions: queue.SimpleQueue[tuple[str, bool, str, str]] = queue.SimpleQueue()
         self._seq = 0
@@ -123,6 +135,7 @@ class ControlLoop:
         self._take_decisions(frame)
         self._expire_and_resend(frame)
         self._verify(frame)
+        self._due_rollbacks(frame)
         await self._settle(frame)
 
     # ------------------------------------------------------------ operator API
@@ -154,7 +167,7 @@ class ControlLoop:
     # ------------------------------------------------------------- proposing
     def _next_id(self, prefix: str) -> str:
         self._seq += 1
-        return f"{self.run_id}:{prefix}{self._seq:04d}"
+        return new_id(prefix, self._seq)
 
     def _record(self, record: CommandRecord, kind: str = "command") -> CommandRecord:
         self._records[record.id] = record
@@ -207,8 +220,9 @@ class ControlLoop:
 
     def _busy(self, tag: str) -> CommandRecord | None:
         return next((r for r in self._records.values() if r.tag == tag and (
-            r.status in ACTIVE or (r.verification is not None and r.verification.outcome == "watching"
-                                   and r.status == "applied"))), None)
+            r.status in ACTIVE or r.id in self._rollbacks_due or (
+                r.verification is not None and r.verification.outcome == "watching" and r.status == "applied"))),
+            None)
 
     def _admit(self, proposal: Proposal, diagnosis: Diagnosis, frame: Frame,
                follow_up_of: str | None = None) -> CommandRecord | None:
@@ -252,6 +266,7 @@ class ControlLoop:
     # --------------------------------------------------------------- sending
     def _send(self, record: CommandRecord, frame: Frame, kind: CommandKind = "correction") -> CommandRecord:
         assert record.tag is not None and record.value is not None and self.channel is not None
+        assert self.keys is not None
         t = frame.ts_ms
         current, quality = _read(frame, record.tag)
         rollback = kind == "rollback"
@@ -264,11 +279,11 @@ class ControlLoop:
         low, high = spec.low, spec.high
         if step is not None:
             low, high = max(low, current - step), min(high, current + step)
-        record.command = Command(
+        record.command = sign(Command(
             id=record.id, plant=self.playbook.plant, line=self.playbook.line, tag=record.tag, value=record.value,
             previous=_finite(current), low=min(low, record.value), high=max(high, record.value), reason=record.reason,
-            diagnosis_id=record.diagnosis_id, kind=kind, issued_t_ms=t,
-            expires_t_ms=t + int(self.playbook.command_expiry_s * 1000))
+            diagnosis_id=record.diagnosis_id, kind=kind, rollback_of=record.rollback_of, issued_t_ms=t,
+            expires_t_ms=t + int(self.playbook.command_expiry_s * 1000), nonce=new_nonce()), self.keys)
         self.interlocks.commit(record.tag, record.value, t, rollback=rollback)
         record.status, record.sent_t_ms = "sent", t
         if record.verification is not None and record.verification.outcome == "not_sent":
@@ -312,6 +327,10 @@ class ControlLoop:
             record = self._records.get(ack.command_id)
             if record is None:
                 self._log("note", {"note": f"ack for unknown command {ack.command_id}"}, frame.ts_ms)
+                continue
+            if record.command is None or ack.command_signature != record.command.signature:
+                self._log("note", {"note": f"ignored an ack for {ack.command_id} that answers another command "
+                                   f"than the one the loop signed ({ack.status}: {ack.reason})"}, frame.ts_ms)
                 continue
             self._waited.add(record.id)
             if record.status != "sent":
@@ -398,15 +417,27 @@ class ControlLoop:
                 self._admit(follow, diagnosis, frame, follow_up_of=record.id)
 
     def _rollback(self, record: CommandRecord, frame: Frame) -> None:
-        if record.previous is None or record.tag is None or self.channel is None:
+        """Undo ``record`` (back to the value it was applied from) now, or once the tag's cool-down ends."""
+        if record.command is None or record.command.previous is None or record.tag is None or self.channel is None:
+            return
+        ready = self.interlocks.cooldown_ends(record.tag)
+        if ready is not None and frame.ts_ms < ready:
+            self._rollbacks_due[record.id] = ready
+            record.notes.append(f"rollback waits for the cool-down of {record.tag} (until {ready} ms)")
             return
         undo = CommandRecord(
-            id=self._next_id("c"), kind="rollback", t_ms=frame.ts_ms, tag=record.tag, value=record.previous,
+            id=self._next_id("c"), kind="rollback", t_ms=frame.ts_ms, tag=record.tag, value=record.command.previous,
             previous=_finite(_read(frame, record.tag)[0]), reason=f"roll back {record.id}: it made things worse",
             diagnosis_id=record.diagnosis_id, rule=record.rule, policy=self.policy, status="sent",
             rollback_of=record.id)
         record.rolled_back_by = undo.id
         self._send(undo, frame, kind="rollback")
+
+    def _due_rollbacks(self, frame: Frame) -> None:
+        for command_id, ready in list(self._rollbacks_due.items()):
+            if frame.ts_ms >= ready:
+                del self._rollbacks_due[command_id]
+                self._rollback(self._records[command_id], frame)
 
     def _log(self, kind: str, payload: dict[str, Any], t_ms: int) -> None:
         if self.ledger is not None:

@@ -133,9 +133,17 @@ class Playbook(_Strict):
     plant: str = Field(description="the tag map's plant name")
     line: str = Field(default="line1", pattern=r"^[A-Za-z0-9_\-]+$", description="line name in MQTT topics")
     command_expiry_s: float = Field(default=10.0, gt=0, description="plant seconds a sent command stays valid")
+    command_window_s: float | None = Field(default=None, gt=0, description="the bridge refuses a command issued "
+                                           "more than this many plant seconds before or after its PLC clock "
+                                           "(default: command_expiry_s)")
     select_timeout_s: float = Field(default=120.0, gt=0, description="recommend: how long a command waits (s)")
     interlocks: InterlockSettings = InterlockSettings()
     rules: list[Rule] = Field(min_length=1)
+
+    @property
+    def window_s(self) -> float:
+        """The bridge's window around its PLC clock for a command's ``issued_t_ms``, in plant seconds."""
+        return self.command_window_s if self.command_window_s is not None else self.command_expiry_s
 
     def rule_for(self, candidate: Candidate | None) -> Rule | None:
         """The first rule answering ``candidate``, or None."""

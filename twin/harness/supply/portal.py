@@ -7,9 +7,9 @@ its scenario marks corrupt (``Supplier.corrupt_messages``). A transport carries 
 OEM's :class:`~twin.edge.supply.portal.PortalReceiver`:
 
 - :class:`MqttPortal`: one paho-mqtt client per supplier and one for the OEM (``twin.edge.bridge.mqtt``,
-  QoS 1) on a real broker — the in-process amqtt broker started for the run by default, Mosquitto
-  with one account per supplier and an ACL that lets each write only its own topics
-  (:func:`portal_acl`), or a broker the caller started. The run stays in lockstep: after each
+  QoS 1) on a real broker — the in-process amqtt broker started for the run by default, or Mosquitto,
+  either with one account per supplier (random passwords) and an ACL that lets each write only its
+  own topics (:func:`portal_acl`) — or a broker the caller started. The run stays in lockstep: after each
   batch the chain waits (bounded by ``timeout_s``) until the OEM client has every message, so
   the OEM acts at the same simulated moment as in-process and a seed gives one episode.
 - :class:`InProcessPortal`: the same bytes handed over directly (the benchmark's fast path).
@@ -21,7 +21,6 @@ Nothing is lost silently: the publisher counts what each supplier sent, the rece
 from __future__ import annotations
 
 import asyncio
-import secrets
 import tempfile
 import threading
 from collections import Counter
@@ -33,7 +32,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from supply_chain_sim.spec import Chain
-from twin.edge.bridge.brokers import EmbeddedBroker, MosquittoBroker
+from twin.edge.bridge.brokers import EmbeddedBroker, MosquittoBroker, TopicAcl
 from twin.edge.bridge.mqtt import BrokerAddress, MqttLink
 from twin.edge.supply.portal import PREFIX, SCHEMA, SUBSCRIPTION, PortalReceiver, encode, topic
 
@@ -227,43 +226,26 @@ async def _close_all(links: list[MqttLink]) -> None:
         await link.close()
 
 
-def portal_acl(suppliers: list[str]) -> str:
-    """Mosquitto ACL: each supplier writes only under its own name; the OEM reads the whole portal."""
-    lines = [f"user {OEM_USER}", f"topic read {SUBSCRIPTION}"]
+def portal_acl(suppliers: list[str]) -> TopicAcl:
+    """The portal's broker ACL (both brokers): each supplier writes only under its own name; the OEM reads
+    the whole portal."""
+    acl = TopicAcl.grant(OEM_USER, read=(SUBSCRIPTION,))
     for name in suppliers:
-        lines += [f"user {name}", f"topic write {PREFIX}/{name}/#"]
-    return "\n".join(lines) + "\n"
-
-
-class _Embedded:
-    """An amqtt broker's accounts (anonymous broker: usernames only)."""
-
-    def __init__(self, broker: EmbeddedBroker) -> None:
-        self.server = broker
-
-    def account(self, user: str) -> BrokerAddress:
-        """The broker's address under ``user``."""
-        return self.server.address.as_user(user, "")
+        acl = acl | TopicAcl.grant(name, write=(f"{PREFIX}/{name}/#",))
+    return acl
 
 
 @contextmanager
 def run_broker(kind: str, suppliers: list[str]) -> Iterator[tuple[Accounts, str]]:
-    """Start a broker for one run on 127.0.0.1 and a free port (amqtt, or mosquitto with a supplier ACL)."""
+    """Start a broker for one run on 127.0.0.1 and a free port (amqtt, or mosquitto): one account per
+    supplier and the OEM, random passwords, the supplier ACL (:func:`portal_acl`)."""
     if OEM_USER in suppliers:
         raise PortalError(f"a supplier may not be called {OEM_USER!r}: that is the OEM's broker account")
-    if kind == "embedded":
-        embedded = EmbeddedBroker()
-        embedded.start()
-        try:
-            yield _Embedded(embedded), embedded.kind
-        finally:
-            embedded.stop()
-        return
+    acl = portal_acl(suppliers)
     with tempfile.TemporaryDirectory(prefix="qt-portal-") as workdir:
-        users = {name: secrets.token_hex(8) for name in [OEM_USER, *suppliers]}
-        mosquitto = MosquittoBroker(Path(workdir), users, portal_acl(suppliers))
-        mosquitto.start()
+        broker = EmbeddedBroker(acl) if kind == "embedded" else MosquittoBroker(Path(workdir), None, acl)
+        broker.start()
         try:
-            yield mosquitto, mosquitto.kind
+            yield broker, broker.kind
         finally:
-            mosquitto.stop()
+            broker.stop()

@@ -1,5 +1,6 @@
-"""Mosquitto's accounts and ACL: only the edge publishes commands for its plant, the bridge only acks.
-And TCP_NODELAY on every client socket and in the Mosquitto configuration."""
+"""The brokers' accounts and ACL (amqtt and Mosquitto alike): only the edge publishes commands for its plant,
+the bridge only acks. And TCP_NODELAY on every client socket and in the Mosquitto configuration.
+tests/security/test_mqtt_auth.py has the anonymous clients and the whole publish matrix."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from twin.edge.bridge.mqtt import MqttLink, MqttUnavailable
 from twin.edge.control.messages import ack_topic, command_topic
 
 
-@pytest.fixture(scope="module", params=["mosquitto"])
-def mosquitto(request, tmp_path_factory):
+@pytest.fixture(scope="module", params=["amqtt", "mosquitto"])
+def broker(request, tmp_path_factory):
     yield from broker_fixture(request, tmp_path_factory)
 
 
@@ -25,14 +26,14 @@ async def connected(brokers: Brokers, user: str, client_id: str) -> MqttLink:
     return link
 
 
-def test_only_the_edge_commands_and_only_the_bridge_acks(mosquitto) -> None:
+def test_only_the_edge_commands_and_only_the_bridge_acks(broker) -> None:
     ack = Ack(command_id="x", tag="t.coolant.valve.command", status="applied", value=65.0, read_back=65.0)
 
     async def scenario():
-        observer = await connected(mosquitto, "observer", "acl-observer")
+        observer = await connected(broker, "observer", "acl-observer")
         await observer.subscribed("qt/#")
-        edge = await connected(mosquitto, EDGE_USER, "acl-edge")
-        bridge = await connected(mosquitto, BRIDGE_USER, "acl-bridge")
+        edge = await connected(broker, EDGE_USER, "acl-edge")
+        bridge = await connected(broker, BRIDGE_USER, "acl-bridge")
         cmd_topic = command_topic("t", "l1", "t.coolant.valve.command")
         bridge.publish(cmd_topic, command(id="forged-by-bridge").to_json())  # bridge may not command
         edge.publish(ack_topic("t", "l1", "t.coolant.valve.command"), ack.to_json())  # edge may not ack
@@ -56,19 +57,19 @@ def test_only_the_edge_commands_and_only_the_bridge_acks(mosquitto) -> None:
     assert not any(b"forged-by-bridge" in payload or b"other-plant" in payload for _, payload in seen)
 
 
-def test_a_wrong_password_is_refused_with_the_broker_named(mosquitto) -> None:
+def test_a_wrong_password_is_refused_with_the_broker_named(broker) -> None:
     async def scenario():
-        link = MqttLink(mosquitto.account(EDGE_USER).as_user(EDGE_USER, "wrong"), "acl-wrong")
+        link = MqttLink(broker.account(EDGE_USER).as_user(EDGE_USER, "wrong"), "acl-wrong")
         await link.connect(timeout_s=3)
 
     with pytest.raises(MqttUnavailable, match=r"127\.0\.0\.1:\d+.*refused"):
         run(scenario())
 
 
-def test_tcp_nodelay_on_every_client_and_in_mosquitto(mosquitto) -> None:
+def test_tcp_nodelay_on_every_client_and_in_mosquitto(broker) -> None:
     async def scenario():
-        fast = await connected(mosquitto, EDGE_USER, "nodelay-on")
-        slow = MqttLink(mosquitto.account(EDGE_USER), "nodelay-off", nodelay=False)
+        fast = await connected(broker, EDGE_USER, "nodelay-on")
+        slow = MqttLink(broker.account(EDGE_USER), "nodelay-off", nodelay=False)
         await slow.connect()
         flags = fast.socket_nodelay, slow.socket_nodelay
         await fast.close()
@@ -76,5 +77,6 @@ def test_tcp_nodelay_on_every_client_and_in_mosquitto(mosquitto) -> None:
         return flags
 
     assert run(scenario()) == (True, False)
-    assert "set_tcp_nodelay true" in mosquitto.server.config_path.read_text().splitlines()
-    assert f"listener {mosquitto.server.port} 127.0.0.1" in mosquitto.server.config_path.read_text()
+    if broker.kind == "mosquitto":  # amqtt: asyncio sets TCP_NODELAY on the sockets it accepts
+        assert "set_tcp_nodelay true" in broker.server.config_path.read_text().splitlines()
+        assert f"listener {broker.server.port} 127.0.0.1" in broker.server.config_path.read_text()

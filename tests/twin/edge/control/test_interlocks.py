@@ -88,9 +88,11 @@ def test_each_rule_names_itself() -> None:
     interlocks.commit(VALVE, 51, 0)
     assert code(check(VALVE, 52, current=51, quality=GOOD, t_ms=10_000)) == "cooldown"
     assert code(check(VALVE, 52, current=51, quality=GOOD, t_ms=40_000)) == "budget"
-    # a rollback is exempt from cool-down and budget, not from range
-    assert check(VALVE, 50, current=51, quality=GOOD, t_ms=10_000, rollback=True) is None
-    assert code(check(VALVE, 150, current=51, quality=GOOD, t_ms=10_000, rollback=True)) == "out_of_range"
+    # a rollback is exempt from the budget only: not from the cool-down, not from the range
+    assert code(check(VALVE, 50, current=51, quality=GOOD, t_ms=10_000, rollback=True)) == "cooldown"
+    assert interlocks.cooldown_ends(VALVE) == 30_000
+    assert check(VALVE, 50, current=51, quality=GOOD, t_ms=30_000, rollback=True) is None
+    assert code(check(VALVE, 150, current=51, quality=GOOD, t_ms=40_000, rollback=True)) == "out_of_range"
 
 
 def test_per_tag_overrides_merge_over_defaults() -> None:
