@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import difflib
 import typing
+from codecs import BOM_UTF8
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+Loc = tuple[int | str, ...]
 
 
 class ConfigError(ValueError):
@@ -30,15 +34,74 @@ class ConfigError(ValueError):
         super().__init__(f"{path}: " + ("\n  " if len(problems) > 1 else "") + "\n  ".join(problems))
 
 
-def read_yaml(path: str | Path) -> Any:
-    """Parse a YAML file keeping line information; syntax errors become :class:`ConfigError`."""
+class Conflict(ValueError):
+    """A validator's problem with several places of a file at once (two tags on one register).
+
+    ``places`` are (loc, label) pairs; :meth:`describe` names each label followed by its line where
+    the file's loader knows it, e.g. ``tags a.b (line 7) and a.c (line 9) overlap in the holding table``.
+    """
+
+    def __init__(self, subject: str, places: Sequence[tuple[Loc, str]], what: str) -> None:
+        self.subject, self.places, self.what = subject, list(places), what
+        super().__init__(self.describe(lambda loc: None))
+
+    def describe(self, line: Callable[[Loc], int | None]) -> str:
+        """The message, each place followed by ``(line N)`` when ``line(loc)`` knows it."""
+        named = []
+        for loc, label in self.places:
+            number = line(loc)
+            named.append(label + (f" (line {number})" if number else ""))
+        listed = " and ".join(named) if len(named) < 3 else ", ".join(named[:-1]) + " and " + named[-1]
+        return f"{self.subject} {listed} {self.what}"
+
+
+def check_file(path: str | Path) -> Path:
+    """``path``, when it is a file; a missing file or a folder is a :class:`ConfigError`."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(path, ["is a folder, not a file"])
     if not path.is_file():
         raise ConfigError(path, ["file not found"])
+    return path
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The bytes of a file; a missing file, a folder or an unreadable file is a :class:`ConfigError`."""
+    path = check_file(path)
     try:
-        return YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+        return path.read_bytes()
+    except OSError as err:
+        raise ConfigError(path, [f"cannot read it: {err.strerror or err}"]) from None
+
+
+def read_text(path: str | Path) -> str:
+    """The text of a UTF-8 file (:func:`read_bytes`); bytes that are not UTF-8 are a :class:`ConfigError`
+    naming the file, their line and byte offset."""
+    data = read_bytes(path)
+    start = len(BOM_UTF8) if data.startswith(BOM_UTF8) else 0  # a byte-order mark is not text
+    try:
+        return data[start:].decode("utf-8")
+    except UnicodeDecodeError as err:
+        offset = start + err.start
+        line = data.count(b"\n", 0, offset) + 1
+        raise ConfigError(path, [f"line {line}: not UTF-8 text: byte 0x{data[offset]:02x} at byte offset "
+                                 f"{offset}; save the file as UTF-8"]) from None
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML file keeping line information; syntax errors become :class:`ConfigError`."""
+    text = read_text(path)
+    try:
+        return YAML(typ="rt").load(text)
     except MarkedYAMLError as err:
         raise ConfigError(path, [yaml_error_message(err)]) from None
+    except ReaderError as err:  # a character YAML does not allow (a control character)
+        line = text.count("\n", 0, max(err.position, 0)) + 1
+        code = err.character if isinstance(err.character, int) else ord(err.character)
+        raise ConfigError(path, [f"line {line}: YAML syntax error: character #x{code:04x} is not allowed "
+                                 "in YAML (a control character?)"]) from None
+    except YAMLError as err:
+        raise ConfigError(path, [f"YAML error: {' '.join(str(err).split())}"]) from None
 
 
 # contexts that begin where the mistake is (a key missing its colon, a quote or bracket never closed):
@@ -86,14 +149,21 @@ def line_of(document: Any, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
-def describe_validation_error(err: ValidationError, document: Any, model: type[BaseModel] | None = None) -> list[str]:
+def describe_validation_error(err: ValidationError, document: Any, model: type[BaseModel] | None = None,
+                              lines: Callable[[Loc], int | None] | None = None) -> list[str]:
     """One message per pydantic error: ``field a.b[2].c (line N): what is wrong``; an unknown key gets
-    a "did you mean" from the fields ``model`` has at that place."""
+    a "did you mean" from the fields ``model`` has at that place; a :class:`Conflict` names each of its
+    places with its line. ``lines`` finds a field's line (default: in the round-trip YAML ``document``)."""
+    line_for = lines or (lambda loc: line_of(document, loc))
     problems = []
     for item in err.errors():
+        conflict = item.get("ctx", {}).get("error")
+        if isinstance(conflict, Conflict):
+            problems.append(conflict.describe(line_for))
+            continue
         loc = tuple(part for part in item["loc"] if not _is_union_tag(part))
         field = _dotted(loc) or "(top level)"
-        line = line_of(document, loc)
+        line = line_for(loc)
         where = f"field {field}" + (f" (line {line})" if line else "")
         message = item["msg"]
         if item["type"] == "extra_forbidden" and model is not None and loc and isinstance(loc[-1], str):
@@ -133,14 +203,16 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def validate_document(model: type[ModelT], document: Any, path: str | Path) -> ModelT:
-    """Validate an already-parsed YAML document into ``model``."""
+def validate_document(model: type[ModelT], document: Any, path: str | Path,
+                      lines: Callable[[Loc], int | None] | None = None) -> ModelT:
+    """Validate an already-parsed document into ``model``; errors name each field's line, found in the
+    round-trip YAML ``document`` or by ``lines`` (a CSV file's rows)."""
     if not isinstance(document, dict):
         raise ConfigError(path, ["expected a mapping at the top level"])
     try:
         return model.model_validate(_plain(document))
     except ValidationError as err:
-        raise ConfigError(path, describe_validation_error(err, document, model)) from None
+        raise ConfigError(path, describe_validation_error(err, document, model, lines)) from None
 
 
 def load_yaml_model(model: type[ModelT], path: str | Path) -> ModelT:
@@ -156,8 +228,8 @@ def load_yaml_model(model: type[ModelT], path: str | Path) -> ModelT:
             document = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
             if isinstance(document, dict):
                 return model.model_validate(_plain(document))
-        except (MarkedYAMLError, ValidationError, ValueError):
-            pass  # the slow path below says what is wrong, and where
+        except (YAMLError, ValidationError, ValueError, RecursionError, OSError):
+            pass  # the slow path below says what is wrong, and where (an alias inside itself: RecursionError)
     return validate_document(model, read_yaml(path), path)
 
 

@@ -40,7 +40,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from qtconfig import ConfigError
+from qtconfig import ConfigError, read_bytes
 from virtual_plc.codec import value_range
 from virtual_plc.tagmap import BIT_TABLES, DEFAULT_CHARS, TEXT_TYPES, DType, Tag, TagMap
 
@@ -52,6 +52,7 @@ TIA_STRING_CHARS = 254  # a TIA String without [n]
 LOGIX_STRING_CHARS = 82  # Studio 5000's STRING: LEN and DATA[82]
 KEPWARE_STRING_CHARS = (2, 240)  # the lengths Kepware's Modbus driver reads (4xxxxx.nnH)
 CLOCK_SEGMENT = "clock_ms"
+BEYOND_HEADER = "(beyond the last column)"  # the column a row's surplus cells are named by
 KEPWARE_COLUMNS = [
     "Tag Name", "Address", "Data Type", "Respect Data Type", "Client Access", "Scan Rate", "Scaling",
     "Raw Low", "Raw High", "Scaled Low", "Scaled High", "Scaled Data Type", "Clamp Low", "Clamp High",
@@ -125,10 +126,12 @@ def _key(column: str) -> str:
 
 @dataclass(frozen=True)
 class _Row:
-    """One data row: its number in the file (as an editor or a spreadsheet shows it) and its cells."""
+    """One data row: its number in the file (as an editor or a spreadsheet shows it), its cells, and how many
+    cells it has beyond the header's columns (blank ones not counted)."""
 
     number: int
     cells: dict[str, str]
+    extra: int = 0
 
     def text(self, column: str) -> str:
         """The cell of ``column``, stripped; empty when the column is missing."""
@@ -157,11 +160,13 @@ class _Row:
 
 def _decode(path: Path) -> str:
     """The file's text: UTF-16 by its byte-order mark, else UTF-8 (with or without BOM), else Windows-1252."""
-    if not path.is_file():
-        raise ConfigError(path, ["file not found"])
-    data = path.read_bytes()
+    data = read_bytes(path)
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return data.decode("utf-16")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as err:
+            raise ConfigError(path, [f"not UTF-16 text although it starts with a UTF-16 byte-order mark: "
+                                     f"{err.reason} at byte offset {err.start}"]) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -180,7 +185,8 @@ def _table(path: Path, lines: list[tuple[int, list[str]]], first: str, required:
     rows = []
     for number, cells in lines[index + 1:]:
         if any(c.strip() for c in cells):
-            rows.append(_Row(number, {k: v for k, v in zip(header, cells) if k}))
+            extra = sum(1 for c in cells[len(header):] if c.strip())
+            rows.append(_Row(number, {k: v for k, v in zip(header, cells) if k}, extra))
     return rows
 
 
@@ -204,10 +210,9 @@ def _xlsx_lines(path: Path, sheet: str) -> list[tuple[int, list[str]]]:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
-    if not path.is_file():
-        raise ConfigError(path, ["file not found"])
+    data = io.BytesIO(read_bytes(path))
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        book = openpyxl.load_workbook(data, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as err:
         raise ConfigError(path, [f"not an Excel workbook (.xlsx): {err}"]) from None
     try:
@@ -657,6 +662,9 @@ def import_tags(path: str | Path, fmt: str, plant: str | None = None) -> ImportR
     open_range = 0
     for row in rows:
         try:
+            if row.extra:
+                raise _Skip(BEYOND_HEADER, f"{row.extra} cell(s) beyond the header's last column: a separator "
+                                           "inside an unquoted cell?")
             draft = convert(row)
             name = tag_name(draft.name, plant)
             if name in row_of:

@@ -40,15 +40,24 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import io
 import re
-from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from qtconfig import ConfigError, describe_validation_error, read_yaml, validate_document
+from qtconfig import (
+    ConfigError,
+    Conflict,
+    Loc,
+    check_file,
+    describe_validation_error,
+    read_text,
+    read_yaml,
+    validate_document,
+)
 
 DType = Literal["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
                 "float32", "float64", "string", "datetime"]
@@ -102,7 +111,7 @@ CSV_COLUMNS = [
 class Tag(BaseModel):
     """One PLC tag; see the module docstring for register conventions."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str
     unit: str = ""
@@ -190,7 +199,7 @@ class Tag(BaseModel):
 class TagMap(BaseModel):
     """All tags of one PLC (or one plant), with where the OPC UA nodes live."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     plant: str
     opcua_namespace: str = Field(default="", description="namespace URI the virtual PLC serves the tags in "
@@ -204,19 +213,11 @@ class TagMap(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> TagMap:
-        names = [t.name for t in self.tags]
-        dupes = sorted(n for n, count in Counter(names).items() if count > 1)
-        if dupes:
-            raise ValueError(f"duplicate tag names: {', '.join(dupes)}")
-        if self.clock_tag is not None and self.clock_tag not in names:
+        _check_unique(self.tags, lambda t: t.name, lambda name: "have the same name")
+        if self.clock_tag is not None and self.clock_tag not in {t.name for t in self.tags}:
             raise ValueError(f"clock_tag {self.clock_tag!r} is not one of the tags")
-        unallocated = [t.name for t in self.tags if t.address is None or t.opcua_node is None]
-        if not unallocated:
-            _check_no_overlap(self.tags)
-            nodes = [t.opcua_node for t in self.tags]
-            dupe_nodes = sorted(n for n, count in Counter(nodes).items() if count > 1 and n is not None)
-            if dupe_nodes:
-                raise ValueError(f"OPC UA node used by several tags: {', '.join(dupe_nodes)}")
+        _check_no_overlap(self.tags)  # among the tags with an address; allocation never makes an overlap
+        _check_unique(self.tags, lambda t: t.opcua_node, lambda node: f"have the same opcua_node {node}")
         return self
 
     # ----------------------------------------------------------------- lookups
@@ -333,60 +334,100 @@ def select_tags(tags: Iterable[Tag], patterns: Iterable[str]) -> list[Tag]:
 
 
 def load_tagmap(path: str | Path) -> TagMap:
-    """Load a tag map from ``.yaml``/``.yml`` or ``.csv`` and allocate what is left open."""
-    path = Path(path)
-    if path.suffix.lower() == ".csv":
-        tagmap = _load_csv(path)
-    elif path.suffix.lower() in {".yaml", ".yml"}:
-        tagmap = validate_document(TagMap, read_yaml(path), path)
-    else:
+    """Load a tag map from ``.yaml``/``.yml`` or ``.csv`` and allocate what is left open.
+
+    Any problem is a :class:`~qtconfig.ConfigError` naming the file and, where there is one, the
+    line: a missing file or a folder, bytes that are not UTF-8, a CSV row with more fields than its
+    header, a bad field, two tags with one name, register or OPC UA node (both named, each with its line).
+    """
+    path = check_file(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".yaml", ".yml"):
         raise ConfigError(path, [f"unknown tag map format {path.suffix!r}; use .yaml or .csv"])
+    document, lines = _read_csv(path) if suffix == ".csv" else (read_yaml(path), None)
+    tagmap = validate_document(TagMap, document, path, lines)
     try:
         return tagmap.allocated()
-    except (ValidationError, ValueError) as err:
+    except ValidationError as err:  # an allocated OPC UA node another tag names already
+        raise ConfigError(path, describe_validation_error(err, document, TagMap, lines)) from None
+    except ValueError as err:  # a table fuller than Modbus has
         raise ConfigError(path, [str(err)]) from None
 
 
-def _load_csv(path: Path) -> TagMap:
+def _read_csv(path: Path) -> tuple[dict[str, Any], Callable[[Loc], int | None]]:
+    """A CSV tag map as the document :class:`TagMap` validates, and the line of each of its fields.
+
+    ``# key: value`` lines are the map's own fields; blank lines are left out (line numbers stay the
+    file's); a row with more (non-blank) fields than the header is refused, naming its line.
+    """
     header: dict[str, str] = {}
-    rows: list[str] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("#"):
-            key, _, value = line[1:].partition(":")
-            header[key.strip()] = value.strip()
-        elif line.strip():
-            rows.append(line)
-    reader = csv.DictReader(rows)
-    missing = [c for c in ("name", "period_ms") if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ConfigError(path, [f"CSV header lacks column(s): {', '.join(missing)}"])
-    tags: list[dict[str, Any]] = []
-    for row in reader:
-        tags.append({k: v for k, v in row.items() if k is not None and v not in ("", None)})
-    document = {**header, "tags": tags}
+    header_lines: dict[str, int] = {}
+    kept: list[int] = []  # the file's line number of each line handed to the CSV reader
+
+    def data_lines(text: str) -> Iterator[str]:
+        for number, line in enumerate(io.StringIO(text, newline=""), start=1):  # lines end at \n, \r\n or \r
+            if line.startswith("#"):
+                key, _, value = line[1:].partition(":")
+                header[key.strip()], header_lines[key.strip()] = value.strip(), number
+            else:
+                kept.append(number)
+                yield line
+
+    reader = csv.reader(data_lines(read_text(path)))
+    records: list[tuple[int, list[str]]] = []
+    read = 0  # lines the reader has taken: the next record starts at the file's line kept[read]
     try:
-        return TagMap.model_validate(document)
-    except ValidationError as err:
-        # CSV: line = header comments + column header + row index
-        offset = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#")) + 2
-        problems = []
-        for problem, item in zip(describe_validation_error(err, {}), err.errors()):
-            loc = item["loc"]
-            if len(loc) >= 2 and loc[0] == "tags" and isinstance(loc[1], int):
-                problem = f"line {offset + loc[1]}: {problem}"
-            problems.append(problem)
-        raise ConfigError(path, problems) from None
+        for cells in reader:
+            if any(cell.strip() for cell in cells):
+                records.append((kept[read], cells))
+            read = reader.line_num
+    except csv.Error as err:
+        raise ConfigError(path, [f"line {kept[min(read, len(kept) - 1)]}: not readable as CSV: {err}"]) from None
+    if not records:
+        raise ConfigError(path, ["no CSV header line (name,unit,dtype,...)"])
+    (header_line, columns), rows = records[0], records[1:]
+    missing = [c for c in ("name", "period_ms") if c not in columns]
+    twice = sorted({c for c in columns if c and columns.count(c) > 1})
+    if missing or twice:
+        problem = f"lacks column(s) {', '.join(missing)}" if missing else f"names column(s) twice: {', '.join(twice)}"
+        raise ConfigError(path, [f"line {header_line}: the CSV header {problem}"])
+    tags: list[dict[str, Any]] = []
+    for number, cells in rows:
+        if any(cell.strip() for cell in cells[len(columns):]):  # blank cells past the header are no harm
+            raise ConfigError(path, [f"line {number}: {len(cells)} fields, but the header (line {header_line}) "
+                                     f"has {len(columns)}: a comma in an unquoted cell?"])
+        tags.append({k: v for k, v in zip(columns, cells) if k and v != ""})
+    row_lines = [number for number, _ in rows]
+
+    def lines(loc: Loc) -> int | None:
+        if len(loc) >= 2 and loc[0] == "tags" and isinstance(loc[1], int) and 0 <= loc[1] < len(row_lines):
+            return row_lines[loc[1]]
+        return header_lines.get(str(loc[0])) if loc else None
+
+    return {**header, "tags": tags}, lines
+
+
+def _check_unique(tags: list[Tag], key: Callable[[Tag], str | None], what: Callable[[str], str]) -> None:
+    """Raise a :class:`~qtconfig.Conflict` naming the first two tags with the same ``key`` (None: not compared),
+    saying ``what(key)`` of them."""
+    first: dict[str, int] = {}
+    for i, tag in enumerate(tags):
+        value = key(tag)
+        if value is None:
+            continue
+        if value in first:
+            j = first[value]
+            raise Conflict("tags", [(("tags", j), tags[j].name), (("tags", i), tag.name)], what(value))
+        first[value] = i
 
 
 def _check_no_overlap(tags: list[Tag]) -> None:
-    """Raise naming both tags when two tags share a register."""
+    """Raise a :class:`~qtconfig.Conflict` naming both tags when two tags with an address share a register."""
     for table in TABLES:
-        in_table = sorted((t for t in tags if t.table == table), key=lambda t: (t.unit_id or -1, t.address or 0))
-        for before, after in zip(in_table, in_table[1:]):
-            if before.unit_id != after.unit_id:
-                continue
-            end = (before.address or 0) + before.n_registers
-            if (after.address or 0) < end:
-                raise ValueError(
-                    f"tags {before.name} and {after.name} overlap in the {table} table (register {after.address})"
-                )
+        placed = sorted((t.unit_id is not None, t.unit_id or 0, t.address, i)
+                        for i, t in enumerate(tags) if t.table == table and t.address is not None)
+        for (_, _, start, i), (_, _, next_start, j) in zip(placed, placed[1:]):
+            a, b = tags[i], tags[j]
+            if a.unit_id == b.unit_id and next_start < start + a.n_registers:
+                raise Conflict("tags", [(("tags", i), a.name), (("tags", j), b.name)],
+                               f"overlap in the {table} table (register {next_start})")

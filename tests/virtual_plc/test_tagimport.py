@@ -444,6 +444,15 @@ def test_kepware_types_the_tag_map_now_holds(tmp_path: Path) -> None:
     assert "marked as a datetime tag, which travels as a LLong" in notes[(10, "Description")]
 
 
+def test_a_row_with_cells_beyond_the_header_is_skipped_and_named_blank_ones_are_not(tmp_path: Path) -> None:
+    path = kepware_file(tmp_path, "A.a,400001,Float,1,RO,100,", "A.b,400003,Float,1,RO,100,,9",
+                        "A.c,400005,Float,1,RO,100,,,  ")
+    result = import_tags(path, "kepware", plant="A")
+    assert skipped_at(result) == [(3, "(beyond the last column)")]
+    assert "1 cell(s) beyond the header's last column" in result.skipped[0].message
+    assert result.tagmap.names() == ["A.a", "A.c"]
+
+
 def test_a_semicolon_kepware_export_and_a_windows_1252_one_are_read(tmp_path: Path) -> None:
     path = kepware_file(tmp_path, "Ofen.Zone;300001;Float;1;RO;250;", delimiter=";")
     path.write_bytes(path.read_text().replace("Zone", "Zöne").encode("cp1252"))
@@ -479,3 +488,6 @@ def test_a_workbook_without_the_plc_tags_sheet_and_a_missing_file(tmp_path: Path
         import_tags(tmp_path / "other.xlsx", "tia")
     with pytest.raises(ConfigError, match="file not found"):
         import_tags(tmp_path / "missing.csv", "rockwell")
+    (tmp_path / "folder.csv").mkdir()
+    with pytest.raises(ConfigError, match="is a folder"):
+        import_tags(tmp_path / "folder.csv", "kepware")

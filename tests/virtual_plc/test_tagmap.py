@@ -101,3 +101,54 @@ def test_a_copy_with_other_tags_is_looked_up_by_its_own_tags() -> None:
     filled = first.model_copy(update={"tags": [Tag(name="p.a.b", period_ms=10, unit="bar", low=0, high=5)]})
     assert filled["p.a.b"].unit == "bar" and filled["p.a.b"].high == 5
     assert first["p.a.b"].unit == "" and "p.a.b" in filled
+
+
+@pytest.mark.parametrize(("second", "message"), [
+    ("{name: a.s1.v, period_ms: 10}", "tags a.s1.v (line 3) and a.s1.v (line 4) have the same name"),
+    ("{name: a.s2.v, period_ms: 10, address: 1}", "tags a.s1.v (line 3) and a.s2.v (line 4) overlap in the holding"),
+    ("{name: a.s2.v, period_ms: 10, opcua_node: 'ns=2;s=x.y'}",
+     "tags a.s1.v (line 3) and a.s2.v (line 4) have the same opcua_node ns=2;s=x.y"),
+    # no node given: allocation gives this one ns=2;s=x.y, which the first tag names already
+    ("{name: x.y, period_ms: 10}", "tags a.s1.v (line 3) and x.y (line 4) have the same opcua_node ns=2;s=x.y"),
+])
+def test_yaml_conflicts_name_both_tags_with_their_lines(tmp_path: Path, second: str, message: str) -> None:
+    first = "{name: a.s1.v, period_ms: 10, address: 0, opcua_node: 'ns=2;s=x.y'}"
+    (tmp_path / "tags.yaml").write_text(f"plant: a\ntags:\n  - {first}\n  - {second}\n")
+    with pytest.raises(ConfigError) as err:
+        load_tagmap(tmp_path / "tags.yaml")
+    assert str(err.value).startswith(f"{tmp_path / 'tags.yaml'}: {message}") and "\n" not in str(err.value)
+
+
+def test_csv_lines_are_the_files_whatever_comes_first_and_however_lines_end(tmp_path: Path) -> None:
+    rows = ["# plant: a", "", "name,period_ms,description", "", "a.b.c,10,\"two\nlines\"", "a.b.d,-1,"]
+    for end in ("\n", "\r\n"):
+        (tmp_path / "tags.csv").write_text(end.join(rows) + end, newline="")
+        with pytest.raises(ConfigError) as err:
+            load_tagmap(tmp_path / "tags.csv")
+        assert "field tags[1].period_ms (line 7)" in str(err.value)  # after a quoted cell of two lines
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"name,period_ms\na.b.c,10,,\na.b.d,10,extra\n", "line 3: 3 fields, but the header (line 1) has 2"),
+    (b"name,period_ms,name\na.b.c,10,x\n", "line 1: the CSV header names column(s) twice: name"),
+    (b"unit,dtype\n", "line 1: the CSV header lacks column(s) name, period_ms"),
+    (b"# plant: a\n\n", "no CSV header line"),
+    (b"name,period_ms\na.b.c,10\n# plant: caf\xe9\n", "line 3: not UTF-8 text: byte 0xe9 at byte offset 36"),
+    (b"# unit_id: many\nname,period_ms\na.b.c,10\n", "field unit_id (line 1): Input should be a valid integer"),
+    (b"name,period_ms,low\na.b.c,10,nan\n", "field tags[0].low (line 2): Input should be a finite number"),
+])
+def test_csv_problems_name_their_line(tmp_path: Path, content: bytes, message: str) -> None:
+    (tmp_path / "tags.csv").write_bytes(content)
+    with pytest.raises(ConfigError) as err:
+        load_tagmap(tmp_path / "tags.csv")
+    assert message in str(err.value), str(err.value)
+
+
+def test_a_missing_file_a_folder_and_an_unknown_suffix_are_named(tmp_path: Path) -> None:
+    (tmp_path / "maps").mkdir()
+    (tmp_path / "tags.txt").write_text("")
+    for name, message in (("nope.csv", "file not found"), ("maps", "is a folder, not a file"),
+                          ("tags.txt", "unknown tag map format '.txt'")):
+        with pytest.raises(ConfigError) as err:
+            load_tagmap(tmp_path / name)
+        assert str(err.value).startswith(f"{tmp_path / name}: {message}")

@@ -32,7 +32,7 @@ from rich.console import Console
 
 from twin.cli.certs import certs_app
 from twin.cli.check import check
-from twin.cli.common import command_group, console, fail, quiet_libraries
+from twin.cli.common import check_duration, check_number, check_port, command_group, console, fail, quiet_libraries
 from twin.cli.detect import detect_app
 from twin.cli.edge import edge_app
 from twin.cli.keys import keys_app
@@ -94,6 +94,8 @@ def run(
     from twin.harness.episode import EpisodeConfig, run_episode
     from twin.harness.supply.scenario import is_supply_file
 
+    check_number("--seed", seed, at_least=0)
+    check_duration("--duration", duration)
     if is_supply_file(scenario):  # supply scenarios (kind: supply) have their own runner
         from twin.cli.supply import run_supply_file
 
@@ -103,11 +105,9 @@ def run(
             raise fail(f"invalid scenario: {err}") from None
         return
     quiet_libraries()
-    spec = _load(scenario)
     if policy is not None and policy not in set(Policy):
         raise fail(f"--policy must be {choices(Policy)}, not {policy!r}")
-    if duration is not None and duration <= 0:
-        raise fail(f"--duration must be positive, not {duration:g}")
+    spec = _load(scenario)
     for warning in spec.duration_warnings(duration):
         console.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True, highlight=False)
     mode: Mode = "offline" if offline else "lockstep"
@@ -139,8 +139,8 @@ def run(
 @plc_app.command("serve")
 def plc_serve(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
-    modbus_port: int = typer.Option(5020, help="Modbus TCP port on 127.0.0.1"),
-    opcua_port: int = typer.Option(4840, help="OPC UA port on 127.0.0.1"),
+    modbus_port: int = typer.Option(5020, help="Modbus TCP port on 127.0.0.1 (0: any free port)"),
+    opcua_port: int = typer.Option(4840, help="OPC UA port on 127.0.0.1 (0: any free port)"),
     seed: Optional[int] = typer.Option(None, help="override the scenario's seed"),
     speed: float = typer.Option(1.0, help="plant seconds per wall second"),
     duration: Optional[float] = typer.Option(None, help="stop after this many plant seconds (default: never)"),
@@ -155,6 +155,13 @@ def plc_serve(
     from virtual_plc.security import load_security
 
     quiet_libraries()
+    check_number("--seed", seed, at_least=0)
+    check_number("--speed", speed, above=0)
+    check_duration("--duration", duration)
+    if modbus_port and modbus_port == opcua_port:
+        raise fail(f"--modbus-port and --opcua-port are both {modbus_port}: give each server its own port")
+    check_port("--modbus-port", modbus_port, "Modbus TCP")
+    check_port("--opcua-port", opcua_port, "OPC UA")
     spec = _load(scenario)
     try:
         security = load_security(opcua_security) if opcua_security is not None else None
@@ -215,14 +222,16 @@ def scenario_check(
     determinism: bool = typer.Option(False, help="also run each twice offline and compare historians"),
     duration: float = typer.Option(20.0, help="plant seconds per determinism run"),
 ) -> None:
-    """Validate scenario files; with --determinism, same seed -> identical historian."""
+    """Validate scenario files; with --determinism, same seed -> identical historian. Exit 2 when a file is
+    invalid, 1 when one is not deterministic."""
     from qtconfig import ConfigError
     from twin.harness.checks import check_determinism
     from twin.harness.scenario import load_scenario
 
     quiet_libraries()
+    check_duration("--duration", duration)
     paths = files or sorted(Path("scenarios").glob("*.yaml"))
-    failed = 0
+    invalid = unsteady = 0
     from twin.harness.supply.scenario import is_supply_file, load_supply_scenario
 
     for path in paths:
@@ -236,12 +245,12 @@ def scenario_check(
             if determinism:
                 same, digest = check_determinism(spec, duration_s=duration)
                 note = f"deterministic ({digest[:12]})" if same else "NOT deterministic"
-                failed += not same
+                unsteady += not same
             console.print(f"[green]ok[/green]   {path}: {note}")
         except ConfigError as err:
-            failed += 1
+            invalid += 1
             console.print(f"fail {err}", style="red", markup=False, soft_wrap=True, highlight=False)
-    raise typer.Exit(1 if failed else 0)
+    raise typer.Exit(2 if invalid else 1 if unsteady else 0)
 
 
 def _progress() -> Progress:

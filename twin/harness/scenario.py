@@ -16,21 +16,30 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from plant_models.base import FaultKind, FaultSpec
+from plant_models.base import FaultKind, FaultSpec, PlantModel
 from plant_models.registry import build_plant, known_plants
 from qtconfig import ConfigError, line_of, read_yaml, resolve_path, validate_document
 from rootcause.settings import RootCauseSettings
 from twin.edge.detection.settings import DetectionSettings
 from twin.edge.plugins.choice import PluginChoices
 from twin.edge.settings import AlignmentSettings, ControlSettings
+from twin.harness.binding import check_binding
 from twin.harness.sentinel import SentinelSettings
+from virtual_plc.tagmap import load_tagmap
 
 # the example scenarios of the repository (a checkout has them; a wheel install reads the user's own files)
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+#: the longest run a scenario (or ``--duration``) may ask for, in plant seconds: 30 days, six times the longest
+#: shipped scenario (the 124 h cell-formation line). Longer is a slip (an extra zero, ms for s) far more often
+#: than a plan, and would run for days; a longer study is several runs.
+MAX_DURATION_S = 30 * 86_400
+DURATION_LIMIT = f"at most {MAX_DURATION_S:,} s (30 days of plant time)"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Unknown keys are refused, and so are NaN and infinity in every number."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class FaultEntry(_Strict):
@@ -71,7 +80,7 @@ class Scenario(_Strict):
     plant: str
     plant_options: dict[str, Any] = Field(default_factory=dict)
     seed: int = Field(ge=0)
-    duration_s: float = Field(gt=0)
+    duration_s: float = Field(gt=0, description=f"plant seconds to run; {DURATION_LIMIT}")
     scan_ms: int = Field(default=10, ge=1, le=60_000)
     faults: list[FaultEntry] = Field(default_factory=list)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
@@ -95,6 +104,13 @@ class Scenario(_Strict):
         if plant not in known_plants():
             raise ValueError(f"unknown plant {plant!r}; known plants: {', '.join(known_plants())}")
         return plant
+
+    @field_validator("duration_s")
+    @classmethod
+    def _not_too_long(cls, duration_s: float) -> float:
+        if duration_s > MAX_DURATION_S:
+            raise ValueError(f"{duration_s:g} s is too long: {DURATION_LIMIT}")
+        return duration_s
 
     @property
     def n_scans(self) -> int:
@@ -144,7 +160,8 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) 
     scenario.source = path.resolve()
     if isinstance(scenario.plant_options.get("template"), str):  # a line template, relative to the scenario file
         scenario.plant_options["template"] = str(scenario.resolve(scenario.plant_options["template"]))
-    check_faults(scenario, document, path)
+    plant = check_faults(scenario, document, path)
+    check_tag_map(scenario, plant, document, path)
     return scenario
 
 
@@ -165,21 +182,23 @@ def merge_overrides(document: Any, overrides: Mapping[str, Any]) -> Any:
     return document
 
 
-def check_faults(scenario: Scenario, document: Any = None, path: str | Path = "<scenario>") -> None:
-    """Check every fault's kind and target against the plant; errors name field and line."""
-    try:
-        plant = build_plant(scenario.plant, scenario.seed, scenario.plant_options)
-    except ValueError as err:
-        line = line_of(document, ("plant_options",)) if document is not None else None
-        raise ConfigError(path, [f"field plant_options{f' (line {line})' if line else ''}: {err}"]) from None
-    targets = plant.fault_targets()
-    problems = []
+def check_faults(scenario: Scenario, document: Any = None, path: str | Path = "<scenario>") -> PlantModel:
+    """Check every fault against the plant (kind, target, onset, and whatever the plant refuses when the fault
+    is injected: a magnitude out of its range, an unknown parameter); errors name field and line.
+
+    Returns the plant the faults were injected into (built with the scenario's seed and options)."""
 
     def where(*loc: int | str) -> str:
         line = line_of(document, loc) if document is not None else None
         dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
         return f"field {dotted}" + (f" (line {line})" if line else "")
 
+    try:
+        plant = build_plant(scenario.plant, scenario.seed, scenario.plant_options)
+    except ValueError as err:
+        raise ConfigError(path, [f"{where('plant_options')}: {err}"]) from None
+    targets = plant.fault_targets()
+    problems = []
     for i, fault in enumerate(scenario.faults):
         valid = targets.get(fault.kind, [])
         if fault.target not in valid:
@@ -188,10 +207,29 @@ def check_faults(scenario: Scenario, document: Any = None, path: str | Path = "<
                 f"{where('faults', i, 'target')}: {fault.target!r} is not a target of {fault.kind} "
                 f"on plant {scenario.plant}; valid: {shown}"
             )
+            continue
         if fault.start_s >= scenario.duration_s:
             problems.append(
                 f"{where('faults', i, 'start_s')}: the fault starts at {fault.start_s:g} s, "
                 f"at or after the end of the run ({scenario.duration_s:g} s)"
             )
+        try:
+            plant.inject(fault.spec())
+        except ValueError as err:
+            problems.append(f"{where('faults', i)}: {err}")
     if problems:
         raise ConfigError(path, problems)
+    return plant
+
+
+def check_tag_map(scenario: Scenario, plant: PlantModel, document: Any = None, path: str | Path = "<scenario>") -> None:
+    """Load the scenario's ``tag_map`` file, if it names one, and check it against the plant; a problem is an
+    error naming the scenario's field and line, then the tag map file's own (its line, where there is one)."""
+    if not scenario.tag_map:
+        return
+    origin = scenario.resolve(scenario.tag_map)
+    try:
+        check_binding(plant, load_tagmap(origin), origin=str(origin))
+    except ConfigError as err:
+        line = line_of(document, ("tag_map",)) if document is not None else None
+        raise ConfigError(path, [f"field tag_map{f' (line {line})' if line else ''}: {err}"]) from None

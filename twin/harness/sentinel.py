@@ -27,9 +27,9 @@ from twin.contracts import SentinelScore
 
 
 class SentinelSettings(BaseModel):
-    """A scenario's ``sentinel`` block: which part attribute is the hidden truth, and the targets."""
+    """A scenario's ``sentinel`` block: which part attribute is the hidden truth, and the targets (finite numbers)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     latent: str = Field(description="the part attribute (a lot property) that is 1 for a part that would fail")
     fails_after_h: float | str = Field(

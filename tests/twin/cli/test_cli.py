@@ -69,7 +69,7 @@ def test_scenario_check_validates_and_checks_determinism(tmp_path: Path) -> None
     assert "deterministic" in result.output
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: x\n")
-    assert runner.invoke(app, ["scenario", "check", str(broken)]).exit_code == 1
+    assert runner.invoke(app, ["scenario", "check", str(broken)]).exit_code == 2  # a file it cannot use
 
 
 @pytest.fixture()
