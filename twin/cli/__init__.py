@@ -148,6 +148,9 @@ def plc_serve(
     opcua_security: Optional[Path] = typer.Option(
         None, help="security file: the OPC UA server's certificate and users (operators read, engineers also "
                    "write); only Basic256Sha256 is then offered"),
+    opcua_anonymous_writes: bool = typer.Option(
+        False, help="let anonymous OPC UA sessions write setpoints (a lab simulator; also the scenario's "
+                    "opcua_anonymous_writes); default: they read and subscribe only"),
 ) -> None:
     """Serve the scenario's virtual PLC in real time until Ctrl-C (or --duration)."""
     from qtconfig import ConfigError
@@ -163,6 +166,10 @@ def plc_serve(
     check_port("--modbus-port", modbus_port, "Modbus TCP")
     check_port("--opcua-port", opcua_port, "OPC UA")
     spec = _load(scenario)
+    anonymous_writes = opcua_anonymous_writes or spec.opcua_anonymous_writes
+    if anonymous_writes and opcua_security is not None:
+        raise fail("--opcua-anonymous-writes (or the scenario's opcua_anonymous_writes) and --opcua-security "
+                   "exclude each other: a secured PLC takes no anonymous sessions")
     try:
         security = load_security(opcua_security) if opcua_security is not None else None
     except ConfigError as err:
@@ -186,6 +193,7 @@ def plc_serve(
                 duration_s=duration,
                 ready=ready,
                 opcua_security=security,
+                anonymous_writes=anonymous_writes,
             )
         )
     except KeyboardInterrupt:

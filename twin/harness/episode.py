@@ -129,7 +129,8 @@ async def wire(scenario: Scenario, seed: int, out_dir: Path, mode: Mode, *, poli
     # the edge from here on knows only the endpoint file and the tag map it names
     endpoints = load_endpoints(endpoints_path)
     if mode == "lockstep":
-        await plc.start(host=LOOPBACK, modbus_port=modbus_port, opcua_port=opcua_port)
+        await plc.start(host=LOOPBACK, modbus_port=modbus_port, opcua_port=opcua_port,
+                        anonymous_writes=scenario.opcua_anonymous_writes)
     settings = edge_settings(scenario, policy)
     edge = EdgeStack(endpoints, out_dir, settings, run_id=run_id or f"{scenario.name}-{seed}", base=_base(scenario),
                      source=scenario.source or "<scenario>", driver_factory=driver_factory(mode, plc),

@@ -91,6 +91,9 @@ class Scenario(_Strict):
                                    description="detector, diagnoser and control policy (default: ours)")
     endpoints: str = Field(default="virtual", description="'virtual', or an endpoint file fixing ports")
     tag_map: str | None = Field(default=None, description="a tag map file; default: generated from the plant")
+    opcua_anonymous_writes: bool = Field(
+        default=False, description="let anonymous OPC UA sessions write setpoints on this scenario's virtual PLC (a "
+        "lab simulator); default: they may read and subscribe, and a write is answered BadUserAccessDenied")
     outputs: Outputs = Field(default_factory=Outputs)
     sentinel: SentinelSettings | None = Field(
         default=None, description="score per-part early warnings against the parts' hidden truth (a line with parts)")

@@ -148,12 +148,18 @@ def test_setpoints_written_by_a_client_reach_the_plant(tmp_path: Path) -> None:
     assert abs(before - 8.0) < 0.3 and abs(after - 10.0) < 0.3
 
 
-def test_refused_writes_leave_the_plant_on_its_last_good_setpoint(tmp_path: Path) -> None:
-    """Out-of-range and read-only writes over both protocols never reach the model."""
+@pytest.mark.parametrize("anonymous_writes, opcua_codes", [
+    (True, ["BadOutOfRange", "BadOutOfRange", "BadNotWritable"]),  # a lab PLC: the range check answers
+    (False, ["BadUserAccessDenied", "BadUserAccessDenied", "BadNotWritable"]),  # the default: no anonymous writes
+])
+def test_refused_writes_leave_the_plant_on_its_last_good_setpoint(tmp_path: Path, anonymous_writes: bool,
+                                                                  opcua_codes: list[str]) -> None:
+    """Out-of-range and read-only writes over both protocols never reach the model; an anonymous OPC UA
+    session may write nothing unless the scenario allows it."""
     from virtual_plc.drivers import PlcWriteRefused
 
     async def episode() -> list[str]:
-        wiring = await wire(scenario(faults=[]), 5, tmp_path, "lockstep")
+        wiring = await wire(scenario(faults=[], opcua_anonymous_writes=anonymous_writes), 5, tmp_path, "lockstep")
         codes = []
         try:
             for k in range(20):
@@ -175,8 +181,7 @@ def test_refused_writes_leave_the_plant_on_its_last_good_setpoint(tmp_path: Path
         return codes
 
     codes = asyncio.run(episode())
-    assert codes == ["modbus_exception_03", "modbus_exception_03", "modbus_exception_02",
-                     "BadOutOfRange", "BadOutOfRange", "BadNotWritable"]
+    assert codes == ["modbus_exception_03", "modbus_exception_03", "modbus_exception_02", *opcua_codes]
 
 
 def test_a_scenario_endpoint_file_fixes_the_ports_the_edge_uses(tmp_path: Path) -> None:

@@ -122,7 +122,8 @@ def test_offline_stores_what_lockstep_stores(runs: dict[str, Path], tmp_path: Pa
 
 def test_an_out_of_range_xmv_write_is_refused_and_the_plant_keeps_its_last_good_value(tmp_path: Path) -> None:
     async def episode() -> tuple[list[str], float]:
-        wiring = await wire(scenario(), 5, tmp_path, "lockstep")
+        # a lab PLC, so the OPC UA writes reach the range check
+        wiring = await wire(scenario(opcua_anonymous_writes=True), 5, tmp_path, "lockstep")
         codes = []
         try:
             for k in range(5):
