@@ -47,7 +47,7 @@ MAX_LAG_S = 10
 class EvidenceSettings(BaseModel):
     """How much history a diagnosis looks at, and at what resolution."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     lookback_s: float = Field(default=120.0, gt=0, description="window start, seconds before the first alarm")
     baseline_s: float = Field(default=60.0, gt=0, description="reference part at the start of the window")

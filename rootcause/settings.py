@@ -14,7 +14,7 @@ Method = Literal["gnn", "earliest_onset", "correlation", "random_walk"]
 class RootCauseSettings(BaseModel):
     """Root-cause diagnosis in a run (defaults, for a plant the project ships: its own knowledge file and model)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     enabled: bool = True
     knowledge: str | None = Field(

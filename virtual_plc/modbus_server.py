@@ -254,10 +254,14 @@ class ModbusPlcServer:
         )
 
     async def start(self) -> None:
-        """Bind and start serving in the background."""
+        """Bind and start serving in the background; OSError naming the address when it cannot listen."""
         self._server = _PlcModbusServer(self.device(), address=(self.host, self.port),
                                         unit_id=self.image.tagmap.unit_id)
-        await self._server.serve_forever(background=True)
+        try:
+            await self._server.serve_forever(background=True)
+        except RuntimeError as err:  # pymodbus' "Could not start listen": the port is taken, or not ours to use
+            self._server = None
+            raise OSError(f"the Modbus TCP server cannot listen on {self.host}:{self.port}: {err}") from None
 
     async def stop(self) -> None:
         """Close the listener and every client connection."""

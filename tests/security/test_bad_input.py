@@ -138,6 +138,18 @@ CASES: list[Case] = [
      ["--modbus-port", "70000", "0 to 65535"]),
     ("serve --opcua-port 70000", {"s.yaml": SCENARIO}, ["plc", "serve", "{d}/s.yaml", "--opcua-port", "70000"],
      ["--opcua-port", "70000", "0 to 65535"]),
+    # twin edge run's flags (checked before the endpoint file is read)
+    ("edge run --speed 0", {}, ["edge", "run", "--endpoints", "{d}/e.yaml", "--speed", "0"], ["--speed", "positive"]),
+    ("edge run --scan-ms 0", {}, ["edge", "run", "--endpoints", "{d}/e.yaml", "--scan-ms", "0"],
+     ["--scan-ms", "0"]),
+    ("edge run --speed nan", {}, ["edge", "run", "--endpoints", "{d}/e.yaml", "--speed", "nan"],
+     ["--speed", "finite"]),
+    ("edge run --duration -1", {}, ["edge", "run", "--endpoints", "{d}/e.yaml", "--duration", "-1"],
+     ["--duration", "positive"]),
+    ("edge run --wall-seconds nan", {}, ["edge", "run", "--endpoints", "{d}/e.yaml", "--wall-seconds", "nan"],
+     ["--wall-seconds", "finite"]),
+    ("edge run --broker port 70000", {}, ["edge", "run", "--endpoints", "{d}/e.yaml", "--broker", "127.0.0.1:70000"],
+     ["--broker", "70000"]),
     # a tag-map CSV's rows
     ("CSV row with an extra field", {"tags.csv": TAGS.replace("0,300,10,input,4", "0,300,10,input,4,9")},
      ["tags", "export", "{d}/tags.csv", "--out", "{d}/o.yaml"],

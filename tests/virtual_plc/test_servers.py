@@ -440,3 +440,21 @@ def monitor(node: str, monitoring_filter: object) -> ua.MonitoredItemCreateReque
         MonitoringMode=ua.MonitoringMode.Reporting,
         RequestedParameters=ua.MonitoringParameters(ClientHandle=999, SamplingInterval=0, QueueSize=1,
                                                     DiscardOldest=True, Filter=monitoring_filter))
+
+
+def test_a_modbus_port_another_program_holds_is_an_os_error_naming_the_address() -> None:
+    """pymodbus says RuntimeError; the CLI and the harness catch OSError and print one line."""
+    import asyncio
+
+    from plant_models.registry import build_plant
+    from twin.harness.binding import plant_tagmap
+    from virtual_plc.image import ProcessImage
+    from virtual_plc.modbus_server import ModbusPlcServer
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind((LOOPBACK, 0))
+        held.listen()
+        port = held.getsockname()[1]
+        server = ModbusPlcServer(ProcessImage(plant_tagmap(build_plant("coater", 1, {}), 10)), port=port)
+        with pytest.raises(OSError, match=rf"cannot listen on 127\.0\.0\.1:{port}"):
+            asyncio.run(server.start())

@@ -8,7 +8,7 @@ from typing import Optional, cast
 
 import typer
 
-from twin.cli.common import command_group, console, fail, quiet_libraries
+from twin.cli.common import MAX_PORT, check_duration, check_number, command_group, console, fail, quiet_libraries
 
 edge_app = command_group("The edge on its own: collection, detection, root cause, control.")
 
@@ -47,13 +47,17 @@ def edge_run(
     from virtual_plc.endpoints import load_endpoints
 
     quiet_libraries()
+    check_number("--speed", speed, above=0)
+    check_number("--scan-ms", scan_ms, at_least=1, at_most=60_000)
+    check_duration("--duration", duration)
+    check_number("--wall-seconds", wall_seconds, above=0)
     if policy is not None and policy not in set(Policy):
         raise fail(f"--policy must be {choices(Policy)}, not {policy!r}")
     address = None
     if broker is not None:
         host, _, port = broker.rpartition(":")
-        if not host or not port.isdigit():
-            raise fail(f"--broker must be HOST:PORT, not {broker!r}")
+        if not host or not port.isdigit() or not 0 < int(port) <= MAX_PORT:
+            raise fail(f"--broker must be HOST:PORT with a port from 1 to {MAX_PORT}, not {broker!r}")
         password = None
         if password_file is not None:
             if not password_file.is_file():

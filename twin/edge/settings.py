@@ -20,7 +20,7 @@ from twin.edge.plugins.choice import PluginChoices
 class ControlSettings(BaseModel):
     """Closed-loop control: ``off`` logs only, ``recommend`` waits for an operator, ``auto`` acts."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     policy: Policy = Policy.OFF
     playbook: str | None = Field(default=None, description="playbook file (relative to this file); default: the "
@@ -30,7 +30,7 @@ class ControlSettings(BaseModel):
 class AlignmentSettings(BaseModel):
     """Edge alignment: a value is stale after this many of its sample periods without a good read."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     staleness_periods: float = Field(default=2.0, ge=1.0)
 
@@ -38,7 +38,7 @@ class AlignmentSettings(BaseModel):
 class EdgeSettings(BaseModel):
     """The edge's settings: the blocks a scenario shares with the standalone edge's settings file."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     rootcause: RootCauseSettings = Field(default_factory=RootCauseSettings)

@@ -56,7 +56,7 @@ REFUSAL_CODES = ("unknown_tag", "not_writable", "not_finite", "quality", "out_of
 class TagLimits(BaseModel):
     """Limits for one tag (or the defaults); unset fields fall back to the defaults."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     max_step: float | None = Field(default=None, gt=0, description="largest move per command, engineering units")
     max_rate_per_s: float | None = Field(default=None, gt=0, description="largest move per second between moves")
@@ -66,7 +66,7 @@ class TagLimits(BaseModel):
 class InterlockSettings(BaseModel):
     """Interlock settings of one plant: defaults, per-tag overrides (shell patterns) and the move budget."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     defaults: TagLimits = TagLimits()
     tags: dict[str, TagLimits] = Field(default_factory=dict, description="pattern → limits; first match wins")

@@ -43,7 +43,7 @@ TEN_MINUTES_MS = 600_000
 class AlarmSettings(BaseModel):
     """How alarms are managed; part of a scenario's ``detection`` settings."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     off_delay_s: float = Field(default=10.0, ge=0, description="quiet time before return to normal")
     chatter_count: int = Field(default=3, ge=2, description="activations within the window that make a chatterer")

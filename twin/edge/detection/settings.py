@@ -51,7 +51,7 @@ DetectorKind = Literal["shewhart", "ewma", "cusum", "off"]
 class MonitorRule(BaseModel):
     """Which detector watches which tags, with its parameters (in units of the signal's sigma)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str | None = Field(default=None, description="label of this detector in alarms; default: its kind")
     tags: list[str] = Field(min_length=1, description="shell patterns over tag names")
@@ -95,7 +95,7 @@ class MonitorRule(BaseModel):
 class DetectionSettings(BaseModel):
     """The whole ``detection`` section."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     enabled: bool = True
     baseline: str | None = Field(

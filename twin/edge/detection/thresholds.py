@@ -94,7 +94,7 @@ class ContextModel:
 class RuleCondition(BaseModel):
     """``tag`` above or below a value, continuously for ``for_s`` seconds."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     tag: str
     above: float | None = None
@@ -115,7 +115,7 @@ class RuleCondition(BaseModel):
 class ThresholdRule(BaseModel):
     """When ``when`` has held long enough, scale the bands of ``tags`` (tighten or widen)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str
     when: RuleCondition

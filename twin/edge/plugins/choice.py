@@ -20,7 +20,7 @@ class PluginChoice(BaseModel):
 
     A bare string is short for ``{use: <string>}``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     use: str = Field(min_length=1, description="registered name, e.g. 'spc', or 'package.module:attr'")
     options: dict[str, Any] = Field(default_factory=dict, description="handed to the plug-in's factory")
@@ -35,7 +35,7 @@ class PluginChoice(BaseModel):
 class PluginChoices(BaseModel):
     """The detector, diagnoser and control policy of a run; ours by default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     detector: PluginChoice = PluginChoice(use="spc")
     diagnoser: PluginChoice = PluginChoice(use="graph")
