@@ -142,8 +142,9 @@ class Diagnoser:
 
     def _lone_signal(self, candidates: list[Candidate], evidence: Evidence,
                      scores: np.ndarray) -> tuple[list[Candidate], str | None]:
-        """When a process candidate leads but only one measured signal deviates clearly (twice the deviation
-        threshold: a chance crossing of a quiet tag does not count), its sensor is as likely: say so.
+        """When a process candidate leads but only one measured signal deviates clearly (it alarmed, or went
+        twice the deviation threshold: a chance crossing of a quiet tag does not count), its sensor is as
+        likely: say so.
 
         A bias on one instrument and a change of the process it measures look the same until a second
         signal moves; the ranker may still prefer the process. The diagnosis keeps its order, marks
@@ -153,7 +154,7 @@ class Diagnoser:
         strong = float(np.log1p(2 * self.settings.deviation_z))  # z_max is log1p(max |z|)
         deviated = [tag for tag, ev in evidence.tags.items()
                     if ev.onset_s is not None and tag in nodes and nodes[tag]["measured"]
-                    and evidence.feature(tag, "z_max") >= strong]
+                    and (evidence.feature(tag, "alarmed") or evidence.feature(tag, "z_max") >= strong)]
         if not candidates or candidates[0].kind != "process" or len(deviated) != 1:
             return candidates, None
         signal = deviated[0]

@@ -66,3 +66,14 @@ def test_a_sensor_answer_on_one_signal_is_not_uncertain() -> None:
     diagnoser = Diagnoser(GRAPH, ranker_preferring(signal), method="test", model_version="t")
     d = diagnoser.diagnose_evidence(evidence({signal: 12.0}, 1), ["A1"], (BASE + AFTER) * GRID_MS)
     assert d.top is not None and d.top.kind == "sensor" and d.uncertain is None
+
+
+def test_a_second_signal_that_alarmed_counts_even_when_it_moved_less() -> None:
+    """The flagship's first answer: the coil current far off, the flow only just off but alarmed."""
+    shifted = {"coater.coolant.valve.coil_current": -20.0, "coater.coolant.flow": -1.5}
+    e = evidence(shifted, 2)
+    flow = e.tags["coater.coolant.flow"]
+    assert flow.onset_s is not None and e.feature("coater.coolant.flow", "alarmed")
+    assert np.expm1(e.feature("coater.coolant.flow", "z_max")) < 2 * EvidenceSettings().deviation_z  # moved little
+    diagnoser = Diagnoser(GRAPH, ranker_preferring("coater.coolant.valve"), method="test", model_version="t")
+    assert diagnoser.diagnose_evidence(e, ["A1"], (BASE + AFTER) * GRID_MS).uncertain is None
