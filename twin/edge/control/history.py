@@ -9,6 +9,8 @@
 ...     h.add(t, 20.0 if t < 15_000 else 14.0)
 >>> h.mean_start(10), h.mean_between(25_000, 30_000)
 (20.0, 14.0)
+>>> h.slope_between(20_000, 30_000)                 # flat since the step
+0.0
 >>> effect_size(reference=20.0, before=14.0, after=18.5)
 0.75
 """
@@ -55,6 +57,19 @@ class SignalHistory:
         """Mean of the recent samples with ``t0_ms <= t < t1_ms`` (None when there are none)."""
         values = [v for t, v in self.recent if t0_ms <= t < t1_ms]
         return sum(values) / len(values) if values else None
+
+    def slope_between(self, t0_ms: int, t1_ms: int) -> float | None:
+        """Least-squares rate (units per second) of the recent samples with ``t0_ms <= t < t1_ms``;
+        None with fewer than three samples or no spread in time."""
+        points = [(t, v) for t, v in self.recent if t0_ms <= t < t1_ms]
+        if len(points) < 3:
+            return None
+        mean_t = sum(t for t, _ in points) / len(points)
+        mean_v = sum(v for _, v in points) / len(points)
+        spread = sum((t - mean_t) ** 2 for t, _ in points)
+        if spread <= 0:
+            return None
+        return 1000.0 * sum((t - mean_t) * (v - mean_v) for t, v in points) / spread
 
     def latest(self) -> float | None:
         """The newest good sample."""

@@ -192,6 +192,12 @@ class ControlLoop:
         t = self.frame.ts_ms
         return None if history is None else history.mean_between(t - int(seconds * 1000), t + 1)
 
+    def recent_slope(self, signal: str, seconds: float) -> float | None:
+        """Least-squares rate of ``signal`` (units per second) over the last ``seconds`` (None when not watched)."""
+        history = self._history.get(signal)
+        t = self.frame.ts_ms
+        return None if history is None else history.slope_between(t - int(seconds * 1000), t + 1)
+
     def start_mean(self, signal: str, seconds: float) -> float | None:
         """Mean over the first ``seconds`` of the run (None when it is not watched)."""
         history = self._history.get(signal)
@@ -253,7 +259,8 @@ class ControlLoop:
             if ref is None:
                 ref = self.pre_alarm_mean(verify.signal, 60.0, diagnosis)
             record.verification = Verification(signal=verify.signal, window_s=verify.window_s, reference=ref,
-                                               before=self.recent_mean(verify.signal), outcome="not_sent")
+                                               before=verify.before if verify.before is not None
+                                               else self.recent_mean(verify.signal), outcome="not_sent")
         if self.policy == "off":
             record.status = "logged"
             return self._record(record)

@@ -33,7 +33,7 @@ from virtual_plc.tagmap import TagMap
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Match(_Strict):
@@ -85,7 +85,8 @@ class Action(_Strict):
     * ``set``: write ``value``;
     * ``restore``: move by ``gain * (reference − now)`` of ``signal``, at most ``max_move``; when
       the verification shows it helped but the deviation is still above ``tolerance``, repeat
-      up to ``max_repeats`` times.
+      up to ``max_repeats`` times. With ``lead_s``, ``now`` is where the signal will be that many
+      seconds ahead at its recent rate.
     """
 
     kind: ActionKind
@@ -97,6 +98,9 @@ class Action(_Strict):
     max_move: float | None = Field(default=None, gt=0)
     reference: Reference = Reference()
     tolerance: float = Field(default=0.0, ge=0, description="deviation left that needs no further move")
+    lead_s: float = Field(default=0.0, ge=0, le=3600, description="restore: aim at where the signal will be this "
+                          "many seconds from now at its rate over the last 10 s (0: where it is now), so a fault "
+                          "that keeps ramping is led rather than chased")
     max_repeats: int = Field(default=0, ge=0, description="further moves when the deviation remains after verify")
     verify: Verify | None = None
 

@@ -38,13 +38,20 @@ from twin.edge.frames import Frame
 class VerifyRequest:
     """Watch ``signal`` for ``window_s`` after the command is applied; judge against ``reference``.
 
-    ``reference`` None: the signal's mean over the 60 s before the diagnosis's first alarm."""
+    ``reference`` None: the signal's mean over the 60 s before the diagnosis's first alarm.
+    ``before``: the level the effect is measured from (None: the signal's recent mean when the
+    command is made); a restore that leads a ramp gives where the signal was heading by the end of
+    the window, so a fault that keeps going is not taken for a move that made things worse."""
 
     signal: str
     window_s: float = 60.0
     reference: float | None = None
     min_effect: float = 0.5
     worse_margin: float = 0.1
+    before: float | None = None
+
+
+RATE_WINDOW_S = 10.0  # a restore with lead_s reads the signal's rate over this many recent seconds
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,10 @@ class ControlView(Protocol):
 
     def recent_mean(self, signal: str, seconds: float = 5.0) -> float | None:
         """Mean of the signal's good samples over the last ``seconds`` (None without history)."""
+        ...
+
+    def recent_slope(self, signal: str, seconds: float) -> float | None:
+        """Least-squares rate of the signal (units per second) over the last ``seconds`` (None without history)."""
         ...
 
     def start_mean(self, signal: str, seconds: float) -> float | None:
@@ -156,7 +167,7 @@ class PlaybookPolicy:
             assert action.signal is not None and action.gain is not None and action.max_move is not None
             signal = expand(action.signal, candidate)
             reference = _reference(view, signal, action.reference, diagnosis)
-            now = view.recent_mean(signal)
+            now = _projected(view, signal, action.lead_s)
             if reference is None or now is None:
                 return Proposal(tag=tag, value=None, reason=reason, rule=rule.name, origin=origin,
                                 refusal=("no_reference", f"no good history of {signal} to restore it from"))
@@ -169,8 +180,10 @@ class PlaybookPolicy:
             signal = expand(action.verify.signal, candidate)
             ref = reference if action.kind == "restore" else _reference(view, signal, action.verify.reference,
                                                                          diagnosis)
+            heading = (_projected(view, signal, action.verify.window_s)
+                       if action.kind == "restore" and action.lead_s > 0 else None)
             verify = VerifyRequest(signal, action.verify.window_s, ref, action.verify.min_effect,
-                                   action.verify.worse_margin)
+                                   action.verify.worse_margin, before=heading)
         return Proposal(tag=tag, value=target, reason=reason, rule=rule.name, verify=verify, origin=origin)
 
 
@@ -183,6 +196,16 @@ class _Origin:
     candidate: Candidate
     diagnosis: Diagnosis
     repeat: int = 0
+
+
+def _projected(view: ControlView, signal: str, lead_s: float) -> float | None:
+    """Where ``signal`` is (its recent mean), or, with ``lead_s``, where it will be ``lead_s`` from now at the
+    rate of its last :data:`RATE_WINDOW_S` seconds: a fault that keeps ramping is led rather than chased."""
+    now = view.recent_mean(signal)
+    if now is None or lead_s <= 0:
+        return now
+    rate = view.recent_slope(signal, RATE_WINDOW_S)
+    return now if rate is None else now + rate * lead_s
 
 
 def _reference(view: ControlView, signal: str, reference: Reference, diagnosis: Diagnosis) -> float | None:
