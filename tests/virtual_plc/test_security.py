@@ -97,6 +97,7 @@ def test_no_client_may_change_the_address_space_whatever_name_it_logs_in_with() 
     assert written == ["BadUserAccessDenied"] and value == 100.0  # a name on an open server counts for nothing
 
 
+@pytest.mark.slow
 def test_an_open_server_takes_anonymous_writes_only_when_started_so() -> None:
     async def main(anonymous_writes: bool) -> tuple[list[str], float]:
         async with served(anonymous_writes=anonymous_writes) as server, Client(server.url, timeout=5) as client:

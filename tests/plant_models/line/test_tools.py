@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from typer.testing import CliRunner
 
 from plant_models.line import starter_template_path
@@ -78,6 +79,7 @@ def test_new_writes_a_starter_that_checks_and_never_overwrites(tmp_path: Path) -
     assert bad.exit_code == 2 and "must be letters" in bad.output
 
 
+@pytest.mark.slow
 def test_a_line_runs_end_to_end_over_sockets_and_is_scored(tmp_path: Path) -> None:
     (tmp_path / "line.yaml").write_text(starter_template_path().read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "scenario.yaml").write_text("""\

@@ -6,6 +6,8 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 from twin.edge.frames import Frame
 from twin.edge.ledger import verify_ledger
@@ -16,6 +18,7 @@ FAST = {"faults": [{"kind": "blade_pressure_drift", "target": "coater.blade3", "
                     "rate": 0.05}]}
 
 
+@pytest.mark.slow
 def test_acknowledge_and_shelve_are_ledgered(tmp_path: Path) -> None:
     scenario = load_scenario(REPO / "scenarios" / "coater_blade_drift.yaml", FAST)
     wired: list[Wiring] = []

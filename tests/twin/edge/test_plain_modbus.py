@@ -131,6 +131,7 @@ def test_every_type_two_units_coils_and_strings_read_right_and_an_unknown_addres
     assert any("does not serve 1 tag" in note for note in result["notes"])
 
 
+@pytest.mark.slow
 def test_an_outage_is_stored_as_bad_for_as_long_as_it_lasted_with_one_comm_alarm_and_backoff(tmp_path: Path) -> None:
     """Stop the server for a while, then start it again on the same port: the bad samples span the outage
     (never compressed), the link raises one comm_lost alarm, and reconnects back off instead of hammering."""

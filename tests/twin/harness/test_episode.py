@@ -48,6 +48,7 @@ def test_same_seed_gives_an_identical_historian_over_real_sockets(tmp_path: Path
     assert historian_hash(tmp_path / "a") != historian_hash(tmp_path / "c")
 
 
+@pytest.mark.slow
 def test_offline_mode_stores_exactly_what_lockstep_stores(tmp_path: Path) -> None:
     run(scenario(), tmp_path / "sockets", mode="lockstep")
     run(scenario(), tmp_path / "offline", mode="offline")

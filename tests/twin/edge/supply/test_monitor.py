@@ -35,6 +35,7 @@ def subgroups_per_supplier() -> int:
     (MonitorSettings(), True),
     (MonitorSettings(phase1=40, h=8.0), False),  # the first design: 40 Phase I subgroups, 2.7e-4
 ])
+@pytest.mark.slow
 def test_the_cusum_design_against_the_false_alarm_budget(settings, within_budget):
     """Phase I estimation error, not the textbook ARL, sets the in-control false-alarm rate."""
     monitored = subgroups_per_supplier() - settings.phase1

@@ -46,6 +46,7 @@ def comparable(report: SupplyReport) -> dict:
     return data
 
 
+@pytest.mark.slow
 def test_mqtt_gives_the_same_report_as_inprocess(broker):
     """The benchmark runs in-process; over MQTT the same seed gives the same report, message for message."""
     spec = load_supply_scenario(SCENARIOS / "supply_brake_disc_runout.yaml")

@@ -26,6 +26,7 @@ def scenario():
     return load_scenario(scenarios_dir() / "short_blade_drift.yaml")
 
 
+@pytest.mark.slow
 def test_control_chart_flags_the_drift_from_its_onset_and_not_before() -> None:
     series = chart_series(load_run(cli_run()), "coater.blade3.pressure")
     assert series.n_phase1 == 15  # the 15 s warm-up, in 1 s subgroups

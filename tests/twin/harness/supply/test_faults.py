@@ -69,6 +69,7 @@ def test_an_in_control_stream_stays_silent(seed):
     assert first_warning(seed, 1.0, 320) is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("h", "within_budget"), [(14.0, True), (8.0, False)])
 def test_the_dispersion_limit_against_the_false_alarm_budget(h, within_budget):
     p = false_alarm_probability(MonitorSettings(dispersion_h=h), 320, runs=100_000, seed=3, chart="dispersion")
