@@ -36,7 +36,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ruamel.yaml import YAML
 
-from qtconfig import ConfigError, load_yaml_model, read_yaml
+from qtconfig import ConfigError, line_of, load_yaml_model, read_yaml
 from virtual_plc.tagmap import Tag, TagMap, load_tagmap, select_tags
 
 
@@ -167,7 +167,11 @@ def load_endpoints(path: str | Path) -> ResolvedEndpoints:
     path = Path(path)
     spec = read_endpoint_file(path)
     spec = spec.model_copy(update={"plcs": [p.with_base(path.resolve().parent) for p in spec.plcs]})
-    tagmap = load_tagmap((path.parent / spec.tag_map).resolve())
+    try:
+        tagmap = load_tagmap((path.parent / spec.tag_map).resolve())
+    except ConfigError as err:  # name the endpoint file's field first, then the tag map's own problem
+        line = line_of(read_yaml(path), ("tag_map",))
+        raise ConfigError(path, [f"field tag_map{f' (line {line})' if line else ''}: {err}"]) from None
     return resolve(spec, tagmap, path)
 
 

@@ -150,6 +150,9 @@ CASES: list[Case] = [
      ["--wall-seconds", "finite"]),
     ("edge run --broker port 70000", {}, ["edge", "run", "--endpoints", "{d}/e.yaml", "--broker", "127.0.0.1:70000"],
      ["--broker", "70000"]),
+    ("edge run: the endpoint file's tag map is missing",
+     {"e.yaml": "plcs:\n  - {name: p, protocol: modbus, host: 127.0.0.1, port: 5020}\ntag_map: nope.csv\n"},
+     ["edge", "run", "--endpoints", "{d}/e.yaml"], ["e.yaml", "field tag_map (line 3)", "nope.csv", "file not found"]),
     # a tag-map CSV's rows
     ("CSV row with an extra field", {"tags.csv": TAGS.replace("0,300,10,input,4", "0,300,10,input,4,9")},
      ["tags", "export", "{d}/tags.csv", "--out", "{d}/o.yaml"],
