@@ -40,6 +40,7 @@ from twin.cli.ledger import ledger_app
 from twin.cli.line import line_app
 from twin.cli.report import report_app
 from twin.cli.rootcause import rootcause_app
+from twin.cli.sparkplug import sparkplug_app
 from twin.cli.tags import tags_app
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(rootcause_app, name="rootcause")
 app.add_typer(report_app, name="report")
+app.add_typer(sparkplug_app, name="sparkplug")
 app.command("check")(check)
 
 def _load(path: Path) -> Scenario:

@@ -35,6 +35,8 @@ def edge_run(
     knowledge: Optional[Path] = typer.Option(None, help="knowledge file (default: the settings' rootcause.knowledge)"),
     model: Optional[Path] = typer.Option(None, help="root-cause model file (default: the settings' rootcause.model)"),
     playbook: Optional[Path] = typer.Option(None, help="playbook file (default: the settings' control.playbook)"),
+    sparkplug: Optional[str] = typer.Option(None, help="also publish as Sparkplug B edge node GROUP/EDGE_NODE on "
+                                                       "--broker, each PLC a device (docs/how-to/sparkplug.md)"),
 ) -> None:
     """Run collection, detection, root cause and control in real time against the PLCs of an endpoint file."""
     from qtconfig import ConfigError
@@ -68,6 +70,16 @@ def edge_run(
         address = BrokerAddress(host, int(port), username, password)
     elif username or password_file:
         raise fail("--username and --password-file need --broker (the in-process broker makes its own accounts)")
+    node_id = None
+    if sparkplug is not None:
+        from twin.edge.sparkplug.topics import parse_node_id
+
+        try:
+            node_id = parse_node_id(sparkplug)
+        except ValueError as err:
+            raise fail(f"--sparkplug: {err}") from None
+        if address is None:
+            raise fail("--sparkplug needs --broker (a broker the plant's Sparkplug host reaches)")
     try:
         line_keys = load_keys(keys) if keys is not None else None
     except KeyFileError as err:
@@ -82,7 +94,7 @@ def edge_run(
         result = asyncio.run(run_edge(endpoints, out, settings=edge_settings, settings_base=base,
                                       policy=cast(Optional[Policy], policy), broker=address, bridge=bridge,
                                       scan_ms=scan_ms, speed=speed, duration_s=wall_seconds,
-                                      plant_s=duration, keys=line_keys))
+                                      plant_s=duration, keys=line_keys, sparkplug=node_id))
     except ConfigError as err:
         raise fail(f"invalid configuration: {err}") from None
     except KeyboardInterrupt:

@@ -33,6 +33,7 @@ be given the same key file, or it refuses every command. No key file: fresh keys
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -49,6 +50,7 @@ from twin.edge.collector import Collector
 from twin.edge.frames import Aligner
 from twin.edge.keys import LineKeys
 from twin.edge.settings import EdgeSettings, Policy
+from twin.edge.sparkplug.node import SparkplugNode
 from twin.edge.stack import EdgeStack, Messaging
 from virtual_plc.drivers import realtime_driver
 from virtual_plc.endpoints import load_endpoints
@@ -116,6 +118,7 @@ async def run_edge(
     plant_s: float | None = None,
     stop: Callable[[EdgeRunResult], bool] | None = None,
     keys: LineKeys | None = None,
+    sparkplug: tuple[str, str] | None = None,
 ) -> EdgeRunResult:
     """Run the edge in real time until it has covered ``plant_s`` seconds of PLC time, ``duration_s`` wall
     seconds pass, or ``stop(result)`` says so (whichever comes first; none of them: until cancelled).
@@ -123,7 +126,8 @@ async def run_edge(
     ``broker`` None starts an in-process amqtt broker (only when the policy sends commands);
     ``bridge`` False leaves the PLC bridge to another process. ``edge_account`` and
     ``bridge_account`` (username, password) default to :func:`broker_account`'s. ``keys`` sign
-    commands, ledger and journal (None: fresh keys for this run).
+    commands, ledger and journal (None: fresh keys for this run). ``sparkplug`` (group, edge node)
+    also publishes every frame as that Sparkplug B edge node on ``broker`` (:mod:`twin.edge.sparkplug.node`).
     """
     if speed <= 0 or scan_ms <= 0:
         raise ValueError(f"speed and scan_ms must be positive, got {speed} and {scan_ms}")
@@ -131,11 +135,19 @@ async def run_edge(
     out = Path(out_dir)
     messaging = Messaging(broker, edge_account or broker_account("edge", broker),
                           (bridge_account or broker_account("bridge")) if bridge else None)
-    edge = EdgeStack(load_endpoints(endpoints_file), out, settings, run_id=f"edge-{out.name}", base=settings_base,
-                     source=endpoints_file, messaging=messaging, driver_factory=realtime_driver, keys=keys)
+    endpoints = load_endpoints(endpoints_file)
+    node = None
+    if sparkplug is not None:
+        if broker is None:
+            raise ValueError("Sparkplug B needs an outside broker (--broker HOST:PORT)")
+        user, password = messaging.edge_account
+        node = SparkplugNode(broker.as_user(user, password), *sparkplug, endpoints)
+    edge = EdgeStack(endpoints, out, settings, run_id=f"edge-{out.name}", base=settings_base,
+                     source=endpoints_file, messaging=messaging, driver_factory=realtime_driver, keys=keys,
+                     publisher=node)
     result = EdgeRunResult(policy=settings.control.policy)
     try:
-        async with edge:
+        async with edge, (node if node is not None else contextlib.nullcontext()):
             result.rootcause, result.notes = edge.rootcause_info, edge.notes
             t0 = await _plc_clock(edge.collectors, edge.aligner, scan_ms)
             gc.collect()

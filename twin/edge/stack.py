@@ -37,12 +37,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from qtconfig import load_yaml_model, resolve_path
 from rootcause.diagnoser import AlarmRef, DiagnosisLoop
@@ -72,6 +72,14 @@ log = logging.getLogger(__name__)
 COMM_DETECTOR = "comm"  # the alarm of a PLC link: tag = the endpoint's name, rule comm_lost
 
 DriverFactory = Callable[[Endpoint, TagMap], PlcDriver]
+
+
+class FramePublisher(Protocol):
+    """Takes every frame the stack aligns, with the names of the PLCs that do not answer (``publish``)."""
+
+    def publish(self, frame: Frame, down: Collection[str]) -> int:
+        """Publish ``frame``; returns how many values went out."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,8 @@ class EdgeStack:
     def __init__(self, endpoints: ResolvedEndpoints, out_dir: str | Path, settings: EdgeSettings, *, run_id: str,
                  base: Path | None = None, source: str | Path = "<settings>",
                  driver_factory: DriverFactory = make_driver, messaging: Messaging | None = None,
-                 closed_loop: bool = True, keys: LineKeys | None = None) -> None:
+                 closed_loop: bool = True, keys: LineKeys | None = None,
+                 publisher: FramePublisher | None = None) -> None:
         self.endpoints = endpoints
         self.out_dir = Path(out_dir)
         self.settings = settings
@@ -122,6 +131,7 @@ class EdgeStack:
         self.messaging = messaging or Messaging()
         self.closed_loop = closed_loop
         self.keys = keys
+        self.publisher = publisher  # e.g. a Sparkplug edge node (twin.edge.sparkplug.node), handed every frame
         self.index: ElementIndex = element_index(endpoints)
         self.aligner = Aligner(self.index, staleness_periods=settings.alignment.staleness_periods)
         self.alarms = AlarmManager(settings.detection.alarms)
@@ -218,6 +228,8 @@ class EdgeStack:
             raise RuntimeError("the edge stack is not open: use 'async with EdgeStack(...)' or await open()")
         frame = await poll_all(self.collectors, self.aligner, t_ms)
         self.historian.append(frame)
+        if self.publisher is not None:
+            self.publisher.publish(frame, {c.name for c in self.collectors if c.down})
         step = Step(frame)
         started = time.perf_counter()
         signals = self._comm_signals()
