@@ -44,7 +44,7 @@ import io
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
@@ -64,6 +64,7 @@ DType = Literal["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "
 Table = Literal["holding", "input", "coil", "discrete"]
 Access = Literal["ro", "rw"]
 WordOrder = Literal["big", "little"]
+SourceKind = Literal["device-direct", "edge-computed", "supplier-reported", "manual-entry"]
 
 REGISTER_WIDTH: dict[str, int] = {  # registers per element; a string's width follows its ``chars``
     "bool": 1,
@@ -130,7 +131,10 @@ class Tag(BaseModel):
     chars: int | None = Field(default=None, ge=1, le=2 * 125)
     deadband: float | None = Field(default=None, gt=0)
     opcua_node: str | None = None
-    credibility: float = Field(default=1.0, ge=0.0, le=1.0)
+    credibility: SourceKind | Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        default=1.0, description="where the value comes from and so how far it is trusted: a source kind "
+        "(device-direct, edge-computed, supplier-reported, manual-entry; the asset catalogue turns it into a prior, "
+        "1.0 to 0.5), or the prior itself as a number 0-1 (a device-direct source; default 1.0)")
     description: str = ""
 
     @model_validator(mode="after")

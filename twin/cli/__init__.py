@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Optional, cast
 import typer
 from rich.console import Console
 
+from twin.cli.assets import assets_app
 from twin.cli.certs import certs_app
 from twin.cli.check import check
 from twin.cli.common import check_duration, check_number, check_port, command_group, console, fail, quiet_libraries
@@ -62,6 +63,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(rootcause_app, name="rootcause")
 app.add_typer(report_app, name="report")
+app.add_typer(assets_app, name="assets")
 app.add_typer(sparkplug_app, name="sparkplug")
 app.command("check")(check)
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 from rich.console import Console
 
-from twin.cli.common import command_group
+from twin.cli.common import command_group, fail
 from twin.contracts import Backend, choices
 
 if TYPE_CHECKING:
@@ -90,6 +90,37 @@ def _load(path: Path, plant: str | None, options: dict[str, Any] | None = None) 
     return ds
 
 
+def _health_gate(runs: list[Path], recorded: dict[str, Any] | None, required_share: float,
+                 force: bool) -> dict[str, Any] | None:
+    """The data-health gate (:mod:`twin.edge.assets.gate`) on ``runs`` (else on a dataset's ``recorded`` health):
+    refuses closed (exit 1) naming the failing steps and the thresholds unless ``force``; returns the record to
+    keep (``forced`` when it went on closed), None when there is nothing to judge."""
+    from twin.edge.assets.gate import GateResult, check_gate
+    from twin.edge.assets.health import run_health
+
+    try:
+        if runs:
+            result = check_gate([run_health(r) for r in runs], required_share)
+        elif recorded is not None:
+            result = GateResult.from_record(recorded, required_share)
+        else:
+            console.print("data-health gate: nothing to judge (no --health-run, no health record in the dataset)")
+            return None
+    except (FileNotFoundError, ValueError) as err:
+        raise fail(str(err)) from None
+    if not result.open and not force:
+        raise fail(result.message() + "; --force goes on anyway and records it", code=1)
+    console.print(result.message() + ("; going on (--force), recorded" if not result.open else ""), markup=False,
+                  highlight=False, soft_wrap=True)
+    return result.record(forced=not result.open)
+
+
+HEALTH_RUN_HELP = ("a run directory whose data health the data-health gate judges (repeat for several; a real "
+                   "line's historians)")
+REQUIRED_SHARE_HELP = "share of process steps that must be healthy for the data-health gate to open"
+FORCE_HELP = "go on when the data-health gate is closed, and record that"
+
+
 # the plants with a sweep, by name (listing them from the registry would import every plant model at startup)
 PLANT_HELP = "which plant: coater (the default) | tennessee_eastman | line (with --template)"
 TEMPLATE_HELP = ("a line template (plant line): its sweep.yaml beside it, else the generic sweep of its fault "
@@ -108,6 +139,9 @@ def dataset_cmd(
     backend: str = typer.Option("pool", help="serial | pool | ray"),
     plant: Optional[str] = typer.Option(None, help=PLANT_HELP),
     template: Optional[Path] = typer.Option(None, help=TEMPLATE_HELP),
+    health_run: list[Path] = typer.Option([], help=HEALTH_RUN_HELP),
+    required_share: float = typer.Option(0.87, min=0.0, max=1.0, help=REQUIRED_SHARE_HELP),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Run labelled fault episodes offline and save their alarm-window evidence."""
 
@@ -115,9 +149,11 @@ def dataset_cmd(
     sweep = _sweep(plant, template)
     if split not in sweep.splits:
         raise typer.BadParameter(f"unknown split {split!r} for {sweep.name}; splits: {', '.join(sweep.splits)}")
+    health = _health_gate(health_run, None, required_share, force)
     out = out or sweep.runs_dir / f"{split}.pkl"
     started = time.perf_counter()
     ds = _generate([(split, episodes)], seed, jobs, backend, sweep)
+    ds.meta["health"] = health
     ds.save(out)
     wall = time.perf_counter() - started
     console.print(f"{ds.meta['detected']}/{ds.meta['episodes']} episodes detected; {wall:.0f} s "
@@ -137,6 +173,9 @@ def train_cmd(
     plant: Optional[str] = typer.Option(None, help="which plant: coater | tennessee_eastman | line "
                                                    "[default: the dataset's]"),
     template: Optional[Path] = typer.Option(None, help="a line template (plant line): where its default dataset is"),
+    health_run: list[Path] = typer.Option([], help=HEALTH_RUN_HELP + " [default: the health the dataset recorded]"),
+    required_share: float = typer.Option(0.87, min=0.0, max=1.0, help=REQUIRED_SHARE_HELP),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Train the root-cause GNN; deterministic for a seed."""
     from rootcause.model import ModelConfig, save_model
@@ -146,6 +185,7 @@ def train_cmd(
     if dataset is None:
         dataset = _sweep(plant, template).runs_dir / "train.pkl"
     ds = _load(dataset, plant, _line_options(template))
+    health = _health_gate(health_run, ds.meta.get("health"), required_share, force)
     out = out or default_model(ds.plant, ds.plant_options)
     config = ModelConfig(epochs=epochs, seed=seed, hidden=hidden)
     started = time.perf_counter()
@@ -156,15 +196,17 @@ def train_cmd(
             bar.update(task, completed=epoch, description=f"epochs (loss {loss:.3f})")
 
         model, losses = train_on(ds, config, tick)
-    card = model_card(ds, config, losses, time.perf_counter() - started, dataset)
+    card = model_card(ds, config, losses, time.perf_counter() - started, dataset, health)
     save_model(model, out, card)
     out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     console.print(f"trained on {card['data']['train_samples']} samples, loss {losses[0]:.3f} -> {losses[-1]:.3f}; "
                   f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
 
 
-def model_card(ds: Dataset, config: Any, losses: list[float], wall_s: float, path: Path) -> dict[str, Any]:
-    """What a model was trained on, how, and how it did (metrics are added by ``evaluate --card``)."""
+def model_card(ds: Dataset, config: Any, losses: list[float], wall_s: float, path: Path,
+               health: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a model was trained on, how, and how it did (metrics are added by ``evaluate --card``); ``health`` is
+    the data-health gate's record (``forced`` when ``--force`` trained past a closed gate), None when not judged."""
     from dataclasses import asdict
 
     from twin.harness.rca.dataset import fault_kind
@@ -183,7 +225,7 @@ def model_card(ds: Dataset, config: Any, losses: list[float], wall_s: float, pat
         "config": asdict(config),
         "data": {"dataset": str(path), "digest": ds.digest(), "train_samples": len(train),
                  "episodes": sum(1 for s in ds.samples if s.spec.split == "train"), "by_fault_kind": kinds,
-                 "sweep": sweep.settings.description},
+                 "sweep": sweep.settings.description, "health": health},
         "training": {"loss_first": losses[0], "loss_last": losses[-1], "wall_s": round(wall_s, 1)},
         "metrics": {},
         # the evidence settings a run must use with this model (its sweep's base run's rootcause.evidence)
