@@ -142,6 +142,7 @@ class Outcome:
     first_alarm: str | None = None      # tag, detector rule and time of the first alarm at/after the onset
     named: list[str] = field(default_factory=list)   # the first diagnosis after the onset: top-3 "asset (kind)"
     confidence: float | None = None
+    uncertain: str | None = None        # the first diagnosis's own doubt (Diagnosis.uncertain), if any
     diagnosis_t_s: float | None = None
     revision: str | None = None         # what the revision of that diagnosis named first, if any
     wall_s: float = 0.0
@@ -299,6 +300,7 @@ def score(outcome: Outcome, report: dict[str, Any]) -> None:
     if first is not None:
         outcome.named = [f"{c['asset']} ({c.get('kind', 'process')})" for c in first["candidates"][:3]]
         outcome.confidence = first.get("confidence")
+        outcome.uncertain = first.get("uncertain")
         outcome.diagnosis_t_s = int(first["t_ms"]) / 1000
         revision = next((d for d in diagnoses if d.get("revises") == first.get("id")), None)
         if revision is not None and revision["candidates"]:
@@ -386,6 +388,7 @@ def wrong_cases(method: str, outcomes: Sequence[Outcome]) -> list[str]:
         what = ("no alarm after the onset" if o.detection_delay_s is None else
                 "no diagnosis after the onset" if not o.named else
                 f"named {', '.join(o.named)} (confidence {o.confidence}, at {o.diagnosis_t_s:g} s"
+                + ("; marked uncertain" if o.uncertain else "")
                 + (f"; revised to {o.revision}" if o.revision else "") + ")")
         lines.append(f"  {v.kind} {v.target} onset {v.onset_s:g} s magnitude {v.magnitude:g} (x{v.scale}) "
                      f"seed {v.seed}: answer {o.answer}; first alarm {o.first_alarm}; {what}"
