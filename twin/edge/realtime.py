@@ -50,6 +50,7 @@ from twin.edge.collector import Collector
 from twin.edge.frames import Aligner
 from twin.edge.keys import LineKeys
 from twin.edge.settings import EdgeSettings, Policy
+from twin.edge.sparkplug.forward import BUFFER_FILE, DEFAULT_MAX_SAMPLES, StoreAndForward
 from twin.edge.sparkplug.node import SparkplugNode
 from twin.edge.stack import EdgeStack, Messaging
 from virtual_plc.drivers import realtime_driver
@@ -127,7 +128,8 @@ async def run_edge(
     ``bridge`` False leaves the PLC bridge to another process. ``edge_account`` and
     ``bridge_account`` (username, password) default to :func:`broker_account`'s. ``keys`` sign
     commands, ledger and journal (None: fresh keys for this run). ``sparkplug`` (group, edge node)
-    also publishes every frame as that Sparkplug B edge node on ``broker`` (:mod:`twin.edge.sparkplug.node`).
+    also publishes every frame as that Sparkplug B edge node on ``broker`` (:mod:`twin.edge.sparkplug.node`),
+    buffering what the broker cannot take in ``out_dir``/``sparkplug_buffer.sqlite`` (store and forward).
     """
     if speed <= 0 or scan_ms <= 0:
         raise ValueError(f"speed and scan_ms must be positive, got {speed} and {scan_ms}")
@@ -141,7 +143,8 @@ async def run_edge(
         if broker is None:
             raise ValueError("Sparkplug B needs an outside broker (--broker HOST:PORT)")
         user, password = messaging.edge_account
-        node = SparkplugNode(broker.as_user(user, password), *sparkplug, endpoints)
+        forward = StoreAndForward(out / BUFFER_FILE, DEFAULT_MAX_SAMPLES)  # replays what an earlier run left
+        node = SparkplugNode(broker.as_user(user, password), *sparkplug, endpoints, forward=forward)
     edge = EdgeStack(endpoints, out, settings, run_id=f"edge-{out.name}", base=settings_base,
                      source=endpoints_file, messaging=messaging, driver_factory=realtime_driver, keys=keys,
                      publisher=node)

@@ -52,6 +52,7 @@ from twin.contracts.report import PlcLink
 from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER
 from twin.edge.bridge.mqtt import BrokerAddress
 from twin.edge.collector import Collector, build_collectors, element_index, poll_all
+from twin.edge.control.loop import ControlLoop
 from twin.edge.control.playbook import load_playbook
 from twin.edge.control.wiring import ClosedLoop, open_closed_loop
 from twin.edge.detection.alarms import Alarm, AlarmManager, Signal
@@ -60,7 +61,7 @@ from twin.edge.detection.monitor import Detector
 from twin.edge.frames import Aligner, ElementIndex, Frame
 from twin.edge.historian import Historian, HistorianReader
 from twin.edge.keys import LineKeys
-from twin.edge.ledger import HEAD_SUFFIX
+from twin.edge.ledger import HEAD_SUFFIX, Ledger
 from twin.edge.plugins.registry import make_detector, rootcause_loop
 from twin.edge.settings import EdgeSettings
 from virtual_plc.drivers import PlcDriver, make_driver
@@ -75,10 +76,19 @@ DriverFactory = Callable[[Endpoint, TagMap], PlcDriver]
 
 
 class FramePublisher(Protocol):
-    """Takes every frame the stack aligns, with the names of the PLCs that do not answer (``publish``)."""
+    """Takes every frame the stack aligns, with the names of the PLCs that do not answer (``publish``), and
+    hands the write requests it receives to the closed loop (``attach``, ``after_control``)."""
 
     def publish(self, frame: Frame, down: Collection[str]) -> int:
         """Publish ``frame``; returns how many values went out."""
+        ...
+
+    def attach(self, loop: ControlLoop | None, ledger: Ledger | None = None) -> None:
+        """The closed loop that takes the publisher's write requests (None: there is none, refuse them)."""
+        ...
+
+    def after_control(self, frame: Frame) -> None:
+        """Once the closed loop has handled ``frame``: hand it the requests that came in, report outcomes."""
         ...
 
 
@@ -180,6 +190,8 @@ class EdgeStack:
                 self.alarms.on_operator_action = self.control.ledger.append  # acks and shelvings go to the ledger
             elif self.closed_loop:
                 self.notes.append("no playbook (control.playbook): detection and diagnosis only, nothing is proposed")
+            if self.publisher is not None:
+                self.publisher.attach(self.control.loop if self.control is not None else None)
             if self.settings.rootcause.enabled and self.diagnosis is None:
                 self.notes.append(f"no diagnosis: {self.rootcause_info.get('note', 'no diagnoser')}")
         except BaseException:
@@ -248,6 +260,8 @@ class EdgeStack:
             await loop.on_frame(frame)
             if step.diagnosis is not None:
                 await loop.on_diagnosis(step.diagnosis, frame)
+        if self.publisher is not None:
+            self.publisher.after_control(frame)  # e.g. Sparkplug DCMDs, through the loop above
         return step
 
     def _evidence_reader(self) -> HistorianReader | ReferencedReader:

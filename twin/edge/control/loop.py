@@ -230,6 +230,13 @@ class ControlLoop:
                 r.verification is not None and r.verification.outcome == "watching" and r.status == "applied"))),
             None)
 
+    def request(self, proposal: Proposal, origin: Diagnosis, frame: Frame) -> CommandRecord | None:
+        """A write asked for from outside the policy (a Sparkplug DCMD, an operator's console), admitted exactly
+        as the policy's proposals are: busy check, interlocks, policy mode, signed command, ledger. ``origin``
+        stands for the diagnosis a playbook command answers (its id names the request). None when the tag is
+        busy with another command."""
+        return self._admit(proposal, origin, frame)
+
     def _admit(self, proposal: Proposal, diagnosis: Diagnosis, frame: Frame,
                follow_up_of: str | None = None) -> CommandRecord | None:
         """One proposal through busy check, interlocks and the policy mode (off / recommend / auto)."""

@@ -16,8 +16,10 @@ else the time received), UTC ms since the epoch. Numbers and booleans go to ``sa
 UUIDs and DateTimes (ISO 8601) to ``text_samples``; bytes, data sets and templates are counted, not stored.
 Quality: the ``Quality`` property (192 good, 500 stale, else bad; none: good); a null is bad.
 
-With ``host_id`` it is a primary host application: retained ``spBv1.0/STATE/<host_id>`` online, offline
-as its will and when it stops.
+With ``host_id`` it is a primary host application: retained ``spBv1.0/STATE/<host_id>`` online (again after
+every reconnect: a restarted broker has forgotten it, and edge nodes wait for it), offline as its will and
+when it stops. Historical metrics (an edge node's store-and-forward replay) are stored like live ones, by
+their own timestamps, and counted.
 """
 
 from __future__ import annotations
@@ -133,6 +135,7 @@ class HostCounts:
     births: int = 0
     deaths: int = 0
     samples: int = 0
+    historical: int = 0  # samples marked is_historical (replayed after an outage)
     seq_gaps: int = 0
     rebirth_requests: int = 0
     unknown: int = 0  # data from a node or device without a birth, or an alias no birth named
@@ -155,16 +158,20 @@ class SparkplugHost:
         self.link: SparkplugLink | None = None
 
     def _will(self) -> tuple[str, bytes, bool]:
+        return *self._state(online=False), True
+
+    def _state(self, *, online: bool = True) -> tuple[str, bytes]:
         assert self.host_id is not None
-        return state_topic(self.host_id), state_payload(False, now_ms()), True
+        return state_topic(self.host_id), state_payload(online, now_ms())
 
     async def start(self, timeout_s: float = 5.0) -> SparkplugHost:
         """Connect, subscribe to the group, and (primary host) say online."""
-        self.link = SparkplugLink(self.address, self.client_id, will=self._will if self.host_id else None)
+        self.link = SparkplugLink(self.address, self.client_id, will=self._will if self.host_id else None,
+                                  announce=self._state if self.host_id else None)
         await self.link.connect(timeout_s)
         await self.link.subscribed(f"{NAMESPACE}/{self.group}/#", timeout_s)
         if self.host_id is not None:
-            self.link.publish_retained(state_topic(self.host_id), state_payload(True, now_ms()))
+            self.link.publish_retained(*self._state())
         return self
 
     async def run(self, *, duration_s: float | None = None, messages: int | None = None) -> HostCounts:
@@ -279,6 +286,7 @@ class SparkplugHost:
             ts = metric.timestamp if metric.HasField("timestamp") else (payload.timestamp or received)
             self.store.add(int(ts), element, value, quality_name(code, value is None))
             self.counts.samples += 1
+            self.counts.historical += metric.is_historical
 
     def _node_death(self, where: Topic, node: NodeState, payload: Any, received: int) -> None:
         bd_seq = next((int(m.long_value) for m in payload.metrics if m.name == BD_SEQ), None)

@@ -14,14 +14,15 @@ from typing import Any
 
 import pytest
 
-from tests.mqtt_support import SCAN_MS, Brokers, ToyLine, toy_tagmap
+from tests.mqtt_support import SCAN_MS, Brokers, Rig, ToyLine, toy_tagmap
 from twin.edge.bridge.brokers import TopicAcl
 from twin.edge.bridge.mqtt import MqttLink
 from twin.edge.collector import build_collectors, element_index, poll_all
 from twin.edge.frames import Aligner, Frame
 from twin.edge.historian import Historian
-from twin.edge.sparkplug.node import SparkplugNode
-from twin.edge.sparkplug.schema import Payload
+from twin.edge.sparkplug.node import SparkplugNode, now_ms
+from twin.edge.sparkplug.payloads import add_metric, new_payload
+from twin.edge.sparkplug.schema import DataType, Payload
 from twin.edge.sparkplug.topics import Topic, sparkplug_acl
 from virtual_plc.drivers import make_driver
 from virtual_plc.endpoints import Endpoint, EndpointFile, resolve
@@ -122,3 +123,79 @@ def node_for(brokers: Brokers, line: Line, **options: Any) -> SparkplugNode:
 def count(kind: str, n: int = 1) -> Any:
     """A ``done`` predicate: at least ``n`` messages of ``kind``."""
     return lambda seen: sum(1 for t, _ in seen if t.kind == kind) >= n
+
+
+class CommandLine:
+    """The closed loop's toy rig (:class:`tests.mqtt_support.Rig`, wired on the broker: bridge, signed commands,
+    ledger) with our edge node attached to its control loop, and the host account to send DCMDs.
+
+    :meth:`scan` runs one scan in the edge stack's order: control loop, node publish, node after-control.
+    ``attach`` False leaves the node without a closed loop; ``extra`` more Rig options (``policy``)."""
+
+    def __init__(self, brokers: Brokers, run_dir: Path, run_id: str, *, attach: bool = True, **extra: Any) -> None:
+        self.brokers, self.run_id, self.attach = brokers, run_id, attach
+        self.rig = Rig(brokers, run_dir, run_id=run_id, wired="shared", **extra)
+        self.t_ms = 0
+
+    async def __aenter__(self) -> CommandLine:
+        await self.rig.__aenter__()
+        endpoints = self.rig.endpoints(self.rig.tagmap)
+        self.node = SparkplugNode(self.brokers.account(NODE_USER), GROUP, EDGE_NODE, endpoints,
+                                  client_id=f"{self.run_id}-node")
+        if self.attach:
+            self.node.attach(self.rig.loop)
+        await self.node.start()
+        self.host = MqttLink(self.brokers.account(HOST_USER), f"{self.run_id}-host")
+        await self.host.connect()
+        await self.scan()
+        return self
+
+    async def scan(self) -> None:
+        """One scan: PLC, collectors and control loop (the rig), then the node's publish and DCMD outcomes."""
+        frame = await self.rig.scan(self.t_ms)
+        self.t_ms += SCAN_MS
+        self.node.publish(frame, ())
+        self.node.after_control(frame)
+
+    def dcmd(self, *metrics: tuple[str | int, DataType, Any], link: MqttLink | None = None) -> None:
+        """Publish one DCMD to device ``toy``: (name or alias, datatype, value) per metric (default: as the host)."""
+        payload = new_payload(now_ms())
+        for key, datatype, value in metrics:
+            named = {"name": key} if isinstance(key, str) else {"alias": key}
+            add_metric(payload, datatype=datatype, value=value, **named)
+        (link or self.host).publish(str(Topic(GROUP, "DCMD", EDGE_NODE, "toy")), payload.SerializeToString())
+
+    async def settle(self, requests: int, max_scans: int = 40) -> None:
+        """Wait (bounded) until the node has received ``requests`` DCMD metrics, then scan until every one has a
+        reported outcome."""
+        async def received() -> None:
+            while self.node.counts.commands < requests:
+                await asyncio.sleep(0.01)
+        await asyncio.wait_for(received(), 10)
+        for _ in range(max_scans):
+            await self.scan()
+            if self.node.counts.applied_commands + self.node.counts.refused_commands >= requests:
+                return
+        raise AssertionError(f"{requests} DCMD outcomes not reported within {max_scans} scans: {self.node.counts}")
+
+    def plc(self, tag: str) -> float:
+        """``tag``'s value in the PLC's process image."""
+        return float(self.rig.plc.image.value(tag))
+
+    def alias(self, name: str) -> int:
+        """The node's alias of metric ``name`` of device ``toy``."""
+        metric = self.node.devices["toy"].find(name, None)
+        assert metric is not None
+        return metric.alias
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.host.close()
+        await self.node.close()
+        await self.rig.__aexit__(*exc)
+
+
+def outcomes(seen: list[tuple[Topic, Any]]) -> list[dict[str, str]]:
+    """The command outcomes (NDATA ``Command/*`` metrics, by their NBIRTH aliases) the spy saw, in order."""
+    births = [p for t, p in seen if t.kind == "NBIRTH"]
+    names = {m.alias: m.name.removeprefix("Command/") for m in births[-1].metrics if m.name.startswith("Command/")}
+    return [{names[m.alias]: m.string_value for m in p.metrics} for t, p in seen if t.kind == "NDATA"]

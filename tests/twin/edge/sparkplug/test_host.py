@@ -40,13 +40,13 @@ def test_host_stores_what_the_edge_historian_stores(broker, tmp_path):
                             historian.append(frame)
                             node.publish(frame, line.down())
                         counts = await asyncio.wait_for(listening, 20)
-            return node.counts, counts
+            return node, counts
 
-    node_counts, host_counts = run(main())
+    node, host_counts = run(main())
     edge, host = rows(tmp_path / "edge.duckdb", wall=True), rows(tmp_path / "host.duckdb", wall=False)
     assert len(edge) == FRAMES * 6 and host == edge
     assert host_counts.seq_gaps == host_counts.rebirth_requests == host_counts.unknown == 0
-    assert node_counts.samples_unpublished == 0 and node_counts.metrics_published == len(edge)
+    assert node.forward.counts.dropped == node.forward.pending == 0 and node.counts.metrics_published == len(edge)
 
 
 def test_seq_gap_asks_a_rebirth_and_a_death_is_stored_bad(broker, tmp_path):

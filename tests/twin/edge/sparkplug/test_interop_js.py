@@ -49,7 +49,9 @@ def test_tahu_js_reads_our_edge_node(broker):
     kinds = [m["topic"].split("/")[2] for m in messages]
     assert kinds[:2] == ["NBIRTH", "DBIRTH"] and kinds[-1] == "NDEATH" and kinds.count("DDATA") == FRAMES - 1
     nbirth, dbirth, death = messages[0], messages[1], messages[-1]
-    assert {m["name"]: m["type"] for m in nbirth["metrics"]} == {"bdSeq": "UInt64", "Node Control/Rebirth": "Boolean"}
+    assert {m["name"]: m["type"] for m in nbirth["metrics"]} == {
+        "bdSeq": "UInt64", "Node Control/Rebirth": "Boolean", "Command/Id": "String", "Command/Metric": "String",
+        "Command/Status": "String", "Command/Reason": "String"}
     assert [m["value"] for m in death["metrics"] if m["name"] == "bdSeq"] == \
         [m["value"] for m in nbirth["metrics"] if m["name"] == "bdSeq"] == [str(bd_seq)]
     born = {m["name"]: m for m in dbirth["metrics"]}

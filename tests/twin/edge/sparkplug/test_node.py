@@ -35,7 +35,8 @@ def test_births_aliases_and_seq_wrap(broker):
     kinds = [t.kind for t, _ in seen]
     assert kinds[:3] == ["NBIRTH", "DBIRTH", "DDATA"]
     nbirth, dbirth = seen[0][1], seen[1][1]
-    assert nbirth.seq == 0 and {m.name for m in nbirth.metrics} == {"bdSeq", "Node Control/Rebirth"}
+    assert nbirth.seq == 0 and {m.name for m in nbirth.metrics} == {
+        "bdSeq", "Node Control/Rebirth", "Command/Id", "Command/Metric", "Command/Status", "Command/Reason"}
     assert [m.long_value for m in nbirth.metrics if m.name == "bdSeq"] == [bd_seq]
     aliases = metric_names(dbirth)
     assert set(aliases) == {"t.coolant.valve.command", "t.coolant.flow", "t.blade1.pressure_sp", "t.blade1.pressure",
@@ -51,7 +52,7 @@ def test_births_aliases_and_seq_wrap(broker):
     assert all(not m.name and m.alias in aliases.values() for p in ddata for m in p.metrics)
     seqs = [p.seq for _, p in seen]
     assert seqs == [k % 256 for k in range(len(seqs))] and len(seqs) > 256
-    assert node.counts.samples_unpublished == 0
+    assert node.forward.counts.dropped == 0 and node.forward.counts.invariant_holds(node.forward.pending)
 
 
 def test_report_by_exception_sends_only_changes(broker):
