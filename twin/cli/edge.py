@@ -9,6 +9,7 @@ from typing import Optional, cast
 import typer
 
 from twin.cli.common import MAX_PORT, check_duration, check_number, command_group, console, fail, quiet_libraries
+from twin.edge.sparkplug.forward import DEFAULT_MAX_SAMPLES
 
 edge_app = command_group("The edge on its own: collection, detection, root cause, control.")
 
@@ -37,6 +38,11 @@ def edge_run(
     playbook: Optional[Path] = typer.Option(None, help="playbook file (default: the settings' control.playbook)"),
     sparkplug: Optional[str] = typer.Option(None, help="also publish as Sparkplug B edge node GROUP/EDGE_NODE on "
                                                        "--broker, each PLC a device (docs/how-to/sparkplug.md)"),
+    sparkplug_primary_host: Optional[str] = typer.Option(
+        None, help="with --sparkplug: publish only while this primary host's STATE says online (buffer meanwhile)"),
+    sparkplug_buffer: int = typer.Option(
+        DEFAULT_MAX_SAMPLES, help="with --sparkplug: samples the store-and-forward buffer holds while the broker or "
+                                  "host is away (oldest go first)"),
 ) -> None:
     """Run collection, detection, root cause and control in real time against the PLCs of an endpoint file."""
     from qtconfig import ConfigError
@@ -70,16 +76,22 @@ def edge_run(
         address = BrokerAddress(host, int(port), username, password)
     elif username or password_file:
         raise fail("--username and --password-file need --broker (the in-process broker makes its own accounts)")
-    node_id = None
+    node_options = None
+    check_number("--sparkplug-buffer", sparkplug_buffer, at_least=0)
     if sparkplug is not None:
-        from twin.edge.sparkplug.topics import parse_node_id
+        from twin.edge.sparkplug.node import SparkplugOptions
+        from twin.edge.sparkplug.topics import check_id, parse_node_id
 
         try:
-            node_id = parse_node_id(sparkplug)
+            group, node = parse_node_id(sparkplug)
+            host = check_id(sparkplug_primary_host, "primary host id") if sparkplug_primary_host else None
         except ValueError as err:
             raise fail(f"--sparkplug: {err}") from None
         if address is None:
             raise fail("--sparkplug needs --broker (a broker the plant's Sparkplug host reaches)")
+        node_options = SparkplugOptions(group, node, host, sparkplug_buffer)
+    elif sparkplug_primary_host:
+        raise fail("--sparkplug-primary-host needs --sparkplug GROUP/EDGE_NODE")
     try:
         line_keys = load_keys(keys) if keys is not None else None
     except KeyFileError as err:
@@ -94,7 +106,7 @@ def edge_run(
         result = asyncio.run(run_edge(endpoints, out, settings=edge_settings, settings_base=base,
                                       policy=cast(Optional[Policy], policy), broker=address, bridge=bridge,
                                       scan_ms=scan_ms, speed=speed, duration_s=wall_seconds,
-                                      plant_s=duration, keys=line_keys, sparkplug=node_id))
+                                      plant_s=duration, keys=line_keys, sparkplug=node_options))
     except ConfigError as err:
         raise fail(f"invalid configuration: {err}") from None
     except KeyboardInterrupt:

@@ -50,8 +50,8 @@ from twin.edge.collector import Collector
 from twin.edge.frames import Aligner
 from twin.edge.keys import LineKeys
 from twin.edge.settings import EdgeSettings, Policy
-from twin.edge.sparkplug.forward import BUFFER_FILE, DEFAULT_MAX_SAMPLES, StoreAndForward
-from twin.edge.sparkplug.node import SparkplugNode
+from twin.edge.sparkplug.forward import BUFFER_FILE, StoreAndForward
+from twin.edge.sparkplug.node import SparkplugNode, SparkplugOptions
 from twin.edge.stack import EdgeStack, Messaging
 from virtual_plc.drivers import realtime_driver
 from virtual_plc.endpoints import load_endpoints
@@ -119,7 +119,7 @@ async def run_edge(
     plant_s: float | None = None,
     stop: Callable[[EdgeRunResult], bool] | None = None,
     keys: LineKeys | None = None,
-    sparkplug: tuple[str, str] | None = None,
+    sparkplug: SparkplugOptions | None = None,
 ) -> EdgeRunResult:
     """Run the edge in real time until it has covered ``plant_s`` seconds of PLC time, ``duration_s`` wall
     seconds pass, or ``stop(result)`` says so (whichever comes first; none of them: until cancelled).
@@ -127,8 +127,8 @@ async def run_edge(
     ``broker`` None starts an in-process amqtt broker (only when the policy sends commands);
     ``bridge`` False leaves the PLC bridge to another process. ``edge_account`` and
     ``bridge_account`` (username, password) default to :func:`broker_account`'s. ``keys`` sign
-    commands, ledger and journal (None: fresh keys for this run). ``sparkplug`` (group, edge node)
-    also publishes every frame as that Sparkplug B edge node on ``broker`` (:mod:`twin.edge.sparkplug.node`),
+    commands, ledger and journal (None: fresh keys for this run). ``sparkplug`` also publishes every
+    frame as that Sparkplug B edge node on ``broker`` (:mod:`twin.edge.sparkplug.node`),
     buffering what the broker cannot take in ``out_dir``/``sparkplug_buffer.sqlite`` (store and forward).
     """
     if speed <= 0 or scan_ms <= 0:
@@ -143,8 +143,9 @@ async def run_edge(
         if broker is None:
             raise ValueError("Sparkplug B needs an outside broker (--broker HOST:PORT)")
         user, password = messaging.edge_account
-        forward = StoreAndForward(out / BUFFER_FILE, DEFAULT_MAX_SAMPLES)  # replays what an earlier run left
-        node = SparkplugNode(broker.as_user(user, password), *sparkplug, endpoints, forward=forward)
+        forward = StoreAndForward(out / BUFFER_FILE, sparkplug.buffer_samples)  # replays what an earlier run left
+        node = SparkplugNode(broker.as_user(user, password), sparkplug.group, sparkplug.edge_node, endpoints,
+                             forward=forward, primary_host=sparkplug.primary_host)
     edge = EdgeStack(endpoints, out, settings, run_id=f"edge-{out.name}", base=settings_base,
                      source=endpoints_file, messaging=messaging, driver_factory=realtime_driver, keys=keys,
                      publisher=node)

@@ -51,7 +51,7 @@ from twin.edge.control.loop import ControlLoop
 from twin.edge.frames import Frame, Quality
 from twin.edge.ledger import Ledger
 from twin.edge.sparkplug.commands import CommandGate, Outcome, WriteRequest
-from twin.edge.sparkplug.forward import StoreAndForward
+from twin.edge.sparkplug.forward import DEFAULT_MAX_SAMPLES, StoreAndForward
 from twin.edge.sparkplug.link import SparkplugLink
 from twin.edge.sparkplug.payloads import BD_SEQ, REBIRTH, add_metric, death_certificate, new_payload, parse_state
 from twin.edge.sparkplug.schema import DataType, Payload
@@ -110,6 +110,17 @@ class NodeCounts:
     commands: int = 0  # DCMD metrics received
     applied_commands: int = 0
     refused_commands: int = 0  # every outcome but applied, and every DCMD while no closed loop is attached
+
+
+@dataclass(frozen=True)
+class SparkplugOptions:
+    """How ``twin edge run`` publishes as a Sparkplug B edge node: its ids, the primary host it waits for
+    (None: none), and how many samples its store-and-forward buffer holds before the oldest go."""
+
+    group: str
+    edge_node: str
+    primary_host: str | None = None
+    buffer_samples: int = DEFAULT_MAX_SAMPLES
 
 
 class SparkplugNode:
