@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.fixtures import bare_run, cli_run, full_run, scenarios_dir
 from tests.conftest import REPO
+from tests.mqtt_support import without_ids
 from twin.harness.runview.roles import PANEL_TITLES, panels_for
 from twin.harness.runview.run import NO_COMMANDS, NO_DIAGNOSES, NO_LEDGER
 from twin.harness.runview.whatif import FINISHED_NOTE
@@ -33,9 +34,11 @@ def app(runs_root: Path, *, role: str = "test", run_dir: Path | None = None) -> 
 
 
 def deterministic(report: dict) -> dict:
-    """The report without wall-clock figures (a diagnosis records how long it took)."""
+    """The report without wall-clock figures (a diagnosis records how long it took) and without what is random
+    by design in its commands (ids, nonces, signatures: every run signs with fresh keys)."""
     for d in report.get("diagnoses", []):
         d.pop("wall_ms", None)
+    report["commands"] = without_ids(report.get("commands", []))
     return report
 
 

@@ -24,7 +24,7 @@ def listen(
     password_file: Optional[Path] = typer.Option(None, help="file holding the password (default: $TWIN_MQTT_PASSWORD)"),
     host_id: Optional[str] = typer.Option(None, help="act as primary host: publish spBv1.0/STATE/HOST_ID"),
     period_ms: int = typer.Option(1000, help="sample period recorded for each element (staleness when read back)"),
-    duration: Optional[float] = typer.Option(None, help="stop after this many wall seconds (default: never)"),
+    wall_seconds: Optional[float] = typer.Option(None, help="stop after this many wall seconds (default: never)"),
     messages: Optional[int] = typer.Option(None, help="stop after this many messages (default: never)"),
 ) -> None:
     """Follow births, aliases, deaths and sequence numbers of a group's edge nodes; store their data."""
@@ -33,7 +33,7 @@ def listen(
     from twin.edge.sparkplug.host import SparkplugHost, SparkplugStore
 
     quiet_libraries()
-    check_number("--duration", duration, above=0)
+    check_number("--wall-seconds", wall_seconds, above=0)
     check_number("--messages", messages, at_least=1)
     check_number("--period-ms", period_ms, at_least=1)
     host, _, port = broker.rpartition(":")
@@ -51,7 +51,7 @@ def listen(
         reader = SparkplugHost(BrokerAddress(host, int(port), user, password), group, store, host_id=host_id)
         try:
             await reader.start()
-            counts = await reader.run(duration_s=duration, messages=messages)
+            counts = await reader.run(duration_s=wall_seconds, messages=messages)
         finally:
             await reader.close()
         return (f"{counts.messages:,} messages, {counts.births} births, {counts.deaths} deaths, "
