@@ -24,8 +24,11 @@ SCENARIOS = REPO / "scenarios"
 
 @pytest.fixture(scope="module")
 def reports():
+    """The three fault scenarios, in-process portal: these tests judge detection and routing; that MQTT gives
+    the same report, message for message, on both brokers is ``tests/twin/edge/supply/test_portal.py``'s."""
     names = ["supply_bms_thermal_shock", "supply_brake_disc_runout", "supply_esd_humidity"]
-    return {n: run_supply(load_supply_scenario(SCENARIOS / f"{n}.yaml"), write=False) for n in names}
+    return {n: run_supply(load_supply_scenario(SCENARIOS / f"{n}.yaml"), write=False, transport="inprocess")
+            for n in names}
 
 
 def test_bms_qualification_gap_is_flagged_and_traced_to_the_lots(reports):
@@ -79,9 +82,9 @@ def test_every_field_failure_traces_to_exactly_one_supplier_lot():
 
 def test_same_seed_same_episode_and_another_seed_differs(tmp_path):
     spec = load_supply_scenario(SCENARIOS / "supply_brake_disc_runout.yaml")
-    a = run_supply(spec, seed=9, out_dir=tmp_path / "a")
-    b = run_supply(spec, seed=9, out_dir=tmp_path / "b")
-    c = run_supply(spec, seed=10, write=False)
+    a = run_supply(spec, seed=9, out_dir=tmp_path / "a", transport="inprocess")
+    b = run_supply(spec, seed=9, out_dir=tmp_path / "b", transport="inprocess")
+    c = run_supply(spec, seed=10, write=False, transport="inprocess")
     strip = lambda r: r.model_dump(exclude={"durations", "outputs", "ledger"})  # noqa: E731
     assert strip(a) == strip(b) and strip(a) != strip(c)
     entries = lambda d: [(e["kind"], e["t_ms"], e["payload"]) for e in read_entries(d / "ledger.jsonl")]  # noqa: E731
