@@ -117,6 +117,7 @@ def good(value: float) -> ua.DataValue:
     return ua.DataValue(ua.Variant(value, ua.VariantType.Double))
 
 
+@pytest.mark.slow
 def test_secured_server_offers_only_basic256sha256_and_lets_only_engineers_write(
         pki: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_PLC_OP1", PASSWORDS["op1"])
@@ -152,6 +153,7 @@ def test_secured_server_offers_only_basic256sha256_and_lets_only_engineers_write
     assert "BadUserAccessDenied" in str(seen["wrong"]) or "BadIdentityToken" in str(seen["wrong"])
 
 
+@pytest.mark.slow
 def test_the_edge_driver_logs_in_from_a_credentials_file_and_an_operator_write_is_refused(
         pki: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_PLC_OP1", PASSWORDS["op1"])

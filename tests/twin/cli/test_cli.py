@@ -26,6 +26,7 @@ FLAGSHIP = REPO / "scenarios" / "coater_coil_ageing.yaml"
 TWIN = Path(sys.executable).with_name("twin")
 
 
+@pytest.mark.slow
 def test_run_writes_the_three_outputs_and_a_summary(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", str(FLAGSHIP), "--duration", "2", "--seed", "3", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output

@@ -55,6 +55,7 @@ def test_offline_mode_stores_exactly_what_lockstep_stores(tmp_path: Path) -> Non
     assert historian_hash(tmp_path / "sockets") == historian_hash(tmp_path / "offline")
 
 
+@pytest.mark.slow
 def test_report_holds_truth_counts_and_durations(tmp_path: Path) -> None:
     report = run(scenario(), tmp_path / "r")
     assert report["seed"] == 5 and report["scenario"]["name"] == "short"
@@ -113,6 +114,7 @@ def test_a_plc_that_drops_off_the_network_gives_bad_samples_then_recovers(tmp_pa
     assert [r["ts_ms"] for r in rows if r["quality"] == "bad"] == [k * 10 for k in range(100, back)]
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_keeps_what_it_collected(tmp_path: Path) -> None:
     def stop_at_300ms(frame) -> None:  # noqa: ANN001
         if frame.ts_ms == 300:
@@ -127,6 +129,7 @@ def test_an_interrupted_run_keeps_what_it_collected(tmp_path: Path) -> None:
         assert max(reader.window().column("ts_ms").to_pylist()) == 300
 
 
+@pytest.mark.slow
 def test_setpoints_written_by_a_client_reach_the_plant(tmp_path: Path) -> None:
     """A write through the edge's own Modbus driver changes the process."""
 
@@ -153,6 +156,7 @@ def test_setpoints_written_by_a_client_reach_the_plant(tmp_path: Path) -> None:
     (True, ["BadOutOfRange", "BadOutOfRange", "BadNotWritable"]),  # a lab PLC: the range check answers
     (False, ["BadUserAccessDenied", "BadUserAccessDenied", "BadNotWritable"]),  # the default: no anonymous writes
 ])
+@pytest.mark.slow
 def test_refused_writes_leave_the_plant_on_its_last_good_setpoint(tmp_path: Path, anonymous_writes: bool,
                                                                   opcua_codes: list[str]) -> None:
     """Out-of-range and read-only writes over both protocols never reach the model; an anonymous OPC UA
@@ -185,6 +189,7 @@ def test_refused_writes_leave_the_plant_on_its_last_good_setpoint(tmp_path: Path
     assert codes == ["modbus_exception_03", "modbus_exception_03", "modbus_exception_02", *opcua_codes]
 
 
+@pytest.mark.slow
 def test_a_scenario_endpoint_file_fixes_the_ports_the_edge_uses(tmp_path: Path) -> None:
     """`endpoints: FILE` serves the virtual PLC where the file says, and the edge reads it there."""
     from twin.harness.binding import plant_tagmap

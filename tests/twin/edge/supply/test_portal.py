@@ -59,6 +59,7 @@ def test_mqtt_gives_the_same_report_as_inprocess(broker):
     assert sum(over_mqtt.portal["published"].values()) > 1000
 
 
+@pytest.mark.slow
 def test_bad_messages_are_named_not_merged_and_none_is_lost(broker):
     """Scenario supply_mixed_lot: ECU message 41 leaves truncated, chipco sends degC from day 60
     while its declaration says degF. Both are named in the report; every message arrives."""
