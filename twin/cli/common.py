@@ -8,6 +8,7 @@ import errno
 import logging
 import math
 import socket
+from pathlib import Path
 
 import click
 import typer
@@ -52,6 +53,23 @@ def check_number(flag: str, value: float | None, *, above: float | None = None, 
         return
     shown = value if isinstance(value, int) else f"{value:g}"
     raise fail(f"{flag} must be {wanted}, not {shown}")
+
+
+def host_port(flag: str, text: str) -> tuple[str, int]:
+    """``HOST:PORT`` of a broker flag, the port 1-65535; one line naming the flag otherwise (exit 2)."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) <= MAX_PORT:
+        raise fail(f"{flag} must be HOST:PORT with a port from 1 to {MAX_PORT}, not {text!r}")
+    return host, int(port)
+
+
+def password_from(flag: str, path: Path | None) -> str | None:
+    """The password a ``--password-file`` holds (stripped), None without the flag; one line when it is missing."""
+    if path is None:
+        return None
+    if not path.is_file():
+        raise fail(f"{flag}: no file {path}")
+    return path.read_text(encoding="utf-8").strip()
 
 
 def check_duration(flag: str, seconds: float | None) -> None:

@@ -8,7 +8,16 @@ from typing import Optional, cast
 
 import typer
 
-from twin.cli.common import MAX_PORT, check_duration, check_number, command_group, console, fail, quiet_libraries
+from twin.cli.common import (
+    check_duration,
+    check_number,
+    command_group,
+    console,
+    fail,
+    host_port,
+    password_from,
+    quiet_libraries,
+)
 from twin.edge.sparkplug.forward import DEFAULT_MAX_SAMPLES
 
 edge_app = command_group("The edge on its own: collection, detection, root cause, control.")
@@ -63,17 +72,11 @@ def edge_run(
         raise fail(f"--policy must be {choices(Policy)}, not {policy!r}")
     address = None
     if broker is not None:
-        host, _, port = broker.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) <= MAX_PORT:
-            raise fail(f"--broker must be HOST:PORT with a port from 1 to {MAX_PORT}, not {broker!r}")
-        password = None
-        if password_file is not None:
-            if not password_file.is_file():
-                raise fail(f"--password-file: no file {password_file}")
-            password = password_file.read_text(encoding="utf-8").strip()
+        host, port = host_port("--broker", broker)
+        password = password_from("--password-file", password_file)
         if password is not None and not username:
             raise fail("--password-file needs --username")
-        address = BrokerAddress(host, int(port), username, password)
+        address = BrokerAddress(host, port, username, password)
     elif username or password_file:
         raise fail("--username and --password-file need --broker (the in-process broker makes its own accounts)")
     node_options = None

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from twin.cli.common import MAX_PORT, check_number, command_group, console, fail, quiet_libraries
+from twin.cli.common import check_number, command_group, console, fail, host_port, password_from, quiet_libraries
 
 sparkplug_app = command_group("Sparkplug B: read a line's edge nodes into the historian.")
 
@@ -36,19 +36,16 @@ def listen(
     check_number("--wall-seconds", wall_seconds, above=0)
     check_number("--messages", messages, at_least=1)
     check_number("--period-ms", period_ms, at_least=1)
-    host, _, port = broker.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) <= MAX_PORT:
-        raise fail(f"--broker must be HOST:PORT with a port from 1 to {MAX_PORT}, not {broker!r}")
-    if password_file is not None and not password_file.is_file():
-        raise fail(f"--password-file: no file {password_file}")
-    password = (password_file.read_text(encoding="utf-8").strip() if password_file is not None
-                else os.environ.get("TWIN_MQTT_PASSWORD"))
+    host, port = host_port("--broker", broker)
+    password = password_from("--password-file", password_file)
+    if password is None:
+        password = os.environ.get("TWIN_MQTT_PASSWORD")
     user = username or os.environ.get("TWIN_MQTT_USERNAME")
     out.mkdir(parents=True, exist_ok=True)
 
     async def main() -> str:
         store = SparkplugStore(out / RunFiles.HISTORIAN, period_ms=period_ms)
-        reader = SparkplugHost(BrokerAddress(host, int(port), user, password), group, store, host_id=host_id)
+        reader = SparkplugHost(BrokerAddress(host, port, user, password), group, store, host_id=host_id)
         try:
             await reader.start()
             counts = await reader.run(duration_s=wall_seconds, messages=messages)
