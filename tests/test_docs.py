@@ -93,7 +93,7 @@ def test_readme_is_short_and_links_into_the_docs() -> None:
     assert len(README.splitlines()) <= 200
     assert "docs/flagship_trends.png" in README and "twin plot" in README
     assert ".venv/bin/mkdocs serve" in README
-    assert 'pytest -m "not slow"' in README
+    assert 'pytest -n 2 -m "not slow"' in README
     links = re.findall(r"\]\((docs/[^)#]+)", README)
     assert len(links) >= 10
     for link in links:

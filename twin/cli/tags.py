@@ -54,7 +54,7 @@ def tags_export(
         tagmap.to_csv(out)
     else:
         tagmap.to_yaml(out)
-    console.print(f"wrote {len(tagmap)} tags to {out}", markup=False, highlight=False)
+    console.print(f"wrote {len(tagmap)} tags to {out}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _tagmap_of(source: Path) -> TagMap:
@@ -98,7 +98,7 @@ def tags_import(
     if not result.imported:
         raise fail(f"nothing imported from {file}: every row was skipped; no tag map written", 1)
     (result.tagmap.to_csv if out.suffix.lower() == ".csv" else result.tagmap.to_yaml)(out)
-    console.print(f"wrote {len(result.tagmap)} tags to {out}", markup=False, highlight=False)
+    console.print(f"wrote {len(result.tagmap)} tags to {out}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_summary(result: ImportResult) -> None:
@@ -204,7 +204,7 @@ def tags_discover(
     if not len(result.tagmap):
         raise fail(f"no variable of {url} became a tag; no tag map written", 1)
     (result.tagmap.to_csv if out.suffix.lower() == ".csv" else result.tagmap.to_yaml)(out)
-    console.print(f"wrote {len(result.tagmap)} tags to {out}", markup=False, highlight=False)
+    console.print(f"wrote {len(result.tagmap)} tags to {out}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_discovery(result: DiscoveryResult) -> None:
