@@ -13,12 +13,25 @@ element (tag, unit, period), so the file explains itself.
 Frames are buffered and written in Arrow batches (a long-format batch costs well under
 a millisecond; a wide row per frame would cost tens). :meth:`Historian.close` flushes
 everything, so nothing collected is lost when a run stops, however it stops.
+
+A file that cannot be written for a while (disk full, an I/O error, a lock) loses nothing either: a batch
+the database refuses stays queued, in order, and is written with the next flush that succeeds (the
+historian retries every ``retry_s`` while it appends, and whenever it is read). The queue is bounded by
+``max_unwritten_rows``; past it the oldest batches go and their samples are counted as dropped. A
+queue the file still refuses at :meth:`Historian.close` is written beside it as Parquet
+(``historian.duckdb.unwritten-samples.parquet``, ``...-text_samples.parquet``) when that can be written,
+else counted as dropped. :attr:`Historian.counts` keeps ``collected == stored + spilled + dropped +
+unwritten``; once the queue has drained (always after close), ``collected == stored + spilled + dropped``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -26,22 +39,55 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from twin.edge.frames import QUALITY_NAMES, ElementIndex, Frame, Quality, classify
 from virtual_plc.tagmap import Tag
 
 _QUALITY_ENUM = "ENUM(" + ", ".join(f"'{q}'" for q in QUALITY_NAMES) + ")"
+DEFAULT_MAX_UNWRITTEN_ROWS = 5_000_000  # about 160 MB of queued batches: 24 min of a 35-tag line at 100 Hz
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WriteCounts:
+    """Samples handed to the historian (``collected``), written to its file (``stored``), written to the
+    Parquet files beside it at close (``spilled``), pushed out of a full queue or lost at close (``dropped``);
+    ``failures`` counts writes the file refused."""
+
+    collected: int = 0
+    stored: int = 0
+    spilled: int = 0
+    dropped: int = 0
+    failures: int = 0
+
+    def unwritten(self) -> int:
+        """Samples still queued: ``collected - stored - spilled - dropped``."""
+        return self.collected - self.stored - self.spilled - self.dropped
+
+
+_SPILL_SCHEMA = {table: pa.schema([("ts_ms", pa.int64()), ("tag", pa.string()), ("value", kind),
+                                    ("quality", pa.string()), ("wall_ms", pa.int64())])
+                 for table, kind in (("samples", pa.float64()), ("text_samples", pa.string()))}
 
 
 class Historian:
     """Append frames to a DuckDB file and query them back."""
 
     def __init__(
-        self, path: str | Path, index: ElementIndex, *, flush_rows: int = 250_000, text_tags: Sequence[Tag] = ()
+        self, path: str | Path, index: ElementIndex, *, flush_rows: int = 250_000, text_tags: Sequence[Tag] = (),
+        max_unwritten_rows: int = DEFAULT_MAX_UNWRITTEN_ROWS, retry_s: float = 5.0,
     ) -> None:
         self.path = Path(path)
         self.index = index
         self.flush_rows = flush_rows
+        self.max_unwritten_rows = max_unwritten_rows
+        self.retry_s = retry_s
+        self.counts = WriteCounts()
+        self._unwritten: deque[tuple[str, pa.Table]] = deque()  # (table, batch) the file refused, oldest first
+        self._unwritten_rows = 0
+        self._retry_at = 0.0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
             self.path.unlink()
@@ -94,38 +140,72 @@ class Historian:
         for tag, text in frame.text.items():
             self._text_rows.append((frame.ts_ms, tag, text, "good" if text is not None else "bad", frame.wall_ms))
         self._buffered += len(positions)
+        self.counts.collected += len(positions) + len(frame.text)
         self.frames += 1
-        if self._buffered >= self.flush_rows:
+        if self._buffered >= self.flush_rows or (self._unwritten and time.monotonic() >= self._retry_at):
             self.flush()
 
     def flush(self) -> None:
-        """Write buffered rows to the database."""
+        """Write buffered rows to the database (and what it refused before, first); never raises on a file
+        that cannot be written: the batches stay queued (see the module docstring)."""
         if self._text_rows:
-            self.con.executemany("INSERT INTO text_samples VALUES (?, ?, ?, ?, to_timestamp(? / 1000.0))",
-                                 self._text_rows)
+            ts, tags, values, qualities, wall = zip(*self._text_rows)
+            self.write("text_samples", pa.table({
+                "ts_ms": pa.array(ts, pa.int64()), "tag": pa.array(tags, pa.string()),
+                "value": pa.array(values, pa.string()), "quality": pa.array(qualities, pa.string()),
+                "wall_ms": pa.array(wall, pa.int64())}))
             self._text_rows = []
-        if not self._buffer:
-            return
-        ts = np.concatenate([np.full(len(p), t, dtype=np.int64) for t, _, p, _, _ in self._buffer])
-        wall = np.concatenate([np.broadcast_to(np.asarray(w, dtype=np.int64), len(p))
-                               for _, w, p, _, _ in self._buffer])
-        positions = np.concatenate([p for _, _, p, _, _ in self._buffer])
-        values = np.concatenate([v for _, _, _, v, _ in self._buffer])
-        quality = np.concatenate([q for _, _, _, _, q in self._buffer]).astype(np.int32)
-        batch = pa.table(
-            {
+        if self._buffer:
+            ts = np.concatenate([np.full(len(p), t, dtype=np.int64) for t, _, p, _, _ in self._buffer])
+            wall = np.concatenate([np.broadcast_to(np.asarray(w, dtype=np.int64), len(p))
+                                   for _, w, p, _, _ in self._buffer])
+            positions = np.concatenate([p for _, _, p, _, _ in self._buffer])
+            values = np.concatenate([v for _, _, _, v, _ in self._buffer])
+            quality = np.concatenate([q for _, _, _, _, q in self._buffer]).astype(np.int32)
+            self.write("samples", pa.table({
                 "ts_ms": ts,
                 "tag": pa.DictionaryArray.from_arrays(pa.array(positions.astype(np.int32)), self._names),
                 "value": pa.array(values, from_pandas=True),
                 "quality": pa.DictionaryArray.from_arrays(pa.array(quality), self._qualities),
                 "wall_ms": wall,
-            }
-        )
-        self.con.register("_batch", batch)
-        self.con.execute("INSERT INTO samples SELECT ts_ms, tag::VARCHAR, value, quality::VARCHAR, "
-                         "to_timestamp(wall_ms / 1000.0) FROM _batch")
-        self.con.unregister("_batch")
-        self._buffer, self._buffered = [], 0
+            }))
+            self._buffer, self._buffered = [], 0
+        elif self._unwritten:
+            self._drain()
+
+    def write(self, table: str, batch: pa.Table) -> None:
+        """Queue ``batch`` (columns ts_ms, tag, value, quality, wall_ms) for ``table`` (``samples`` or
+        ``text_samples``) behind anything the file refused before, and write the queue in order."""
+        self._unwritten.append((table, batch))
+        self._unwritten_rows += batch.num_rows
+        self._drain()
+        while self._unwritten_rows > self.max_unwritten_rows:
+            _table, oldest = self._unwritten.popleft()
+            self._unwritten_rows -= oldest.num_rows
+            self.counts.dropped += oldest.num_rows
+            log.error("historian %s: unwritable for too long, %d queued samples dropped (oldest first)",
+                      self.path, oldest.num_rows)
+
+    def _drain(self) -> None:
+        """Write queued batches, oldest first, until the file refuses one (it stays first in the queue)."""
+        while self._unwritten:
+            table, batch = self._unwritten[0]
+            self.con.register("_batch", batch)
+            try:
+                self.con.execute(f"INSERT INTO {table} SELECT ts_ms, tag::VARCHAR, value, quality::VARCHAR, "
+                                 "to_timestamp(wall_ms / 1000.0) FROM _batch")
+            except duckdb.Error as err:
+                self.counts.failures += 1
+                self._retry_at = time.monotonic() + self.retry_s
+                if self.counts.failures == 1 or self.counts.failures % 100 == 0:
+                    log.warning("historian %s: cannot write (%s); %d samples queued, retrying every %.0f s",
+                                self.path, err, self._unwritten_rows, self.retry_s)
+                return
+            finally:
+                self.con.unregister("_batch")
+            self._unwritten.popleft()
+            self._unwritten_rows -= batch.num_rows
+            self.counts.stored += batch.num_rows
 
     def reader(self) -> HistorianReader:
         """Flush, and query what has been written so far (while the run goes on)."""
@@ -137,9 +217,33 @@ class Historian:
         if self.closed:
             return
         self.flush()
-        self.con.execute("CHECKPOINT")
+        try:
+            self.con.execute("CHECKPOINT")
+        except duckdb.Error as err:
+            log.warning("historian %s: checkpoint failed (%s); the write-ahead log keeps what was written",
+                        self.path, err)
+        self._spill()
         self.con.close()
         self.closed = True
+
+    def _spill(self) -> None:
+        """What the file still refuses: into Parquet files beside it, else counted as dropped."""
+        for table in ("samples", "text_samples"):
+            batches = [b.cast(_SPILL_SCHEMA[table]) for t, b in self._unwritten if t == table]
+            if not batches:
+                continue
+            rows = sum(b.num_rows for b in batches)
+            path = self.path.with_name(f"{self.path.name}.unwritten-{table}.parquet")
+            try:
+                pq.write_table(pa.concat_tables(batches), path)
+                log.error("historian %s: %d samples the file refused are in %s", self.path, rows, path)
+                self.counts.spilled += rows
+            except OSError as err:
+                log.error("historian %s: %d samples lost: neither the file nor %s can be written (%s)",
+                          self.path, rows, path, err)
+                self.counts.dropped += rows
+        self._unwritten.clear()
+        self._unwritten_rows = 0
 
     def __enter__(self) -> Historian:
         return self
