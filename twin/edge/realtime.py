@@ -39,7 +39,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -100,6 +100,8 @@ class EdgeRunResult:
     notes: list[str] = field(default_factory=list)
     policy: str = "off"
     plcs: list[dict[str, Any]] = field(default_factory=list)
+    historian: dict[str, int] = field(default_factory=dict)  # samples collected, stored, spilled, dropped, ...
+    publisher: dict[str, Any] = field(default_factory=dict)  # e.g. the Sparkplug node's counts
 
 
 async def run_edge(
@@ -190,6 +192,10 @@ def _summarise(result: EdgeRunResult, edge: EdgeStack, out: Path | None = None) 
     records = edge.records()
     result.alarms, result.diagnoses, result.commands = records["alarms"], records["diagnoses"], records["commands"]
     result.plcs = [link.model_dump(mode="json") for link in edge.plc_links()]
+    if edge.historian is not None:
+        result.historian = {**asdict(edge.historian.counts), "unwritten": edge.historian.counts.unwritten()}
+    if edge.publisher is not None:
+        result.publisher = edge.publisher.report()
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / (RunFiles.EDGE_REPORT + ".tmp")

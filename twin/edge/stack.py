@@ -60,7 +60,7 @@ from twin.edge.detection.baseline import ReferencedReader
 from twin.edge.detection.monitor import Detector
 from twin.edge.frames import Aligner, ElementIndex, Frame
 from twin.edge.historian import Historian, HistorianReader
-from twin.edge.keys import LineKeys
+from twin.edge.keys import LineKeys, generate_keys
 from twin.edge.ledger import HEAD_SUFFIX, Ledger
 from twin.edge.plugins.registry import make_detector, rootcause_loop
 from twin.edge.settings import EdgeSettings
@@ -81,6 +81,10 @@ class FramePublisher(Protocol):
 
     def publish(self, frame: Frame, down: Collection[str]) -> int:
         """Publish ``frame``; returns how many values went out."""
+        ...
+
+    def report(self) -> dict[str, Any]:
+        """What it has done so far, JSON-ready (``edge.json`` carries it)."""
         ...
 
     def attach(self, loop: ControlLoop | None, ledger: Ledger | None = None) -> None:
@@ -119,7 +123,8 @@ class EdgeStack:
     """Collectors, aligner, historian, detection, diagnosis, closed loop and ledger for one run.
 
     ``out_dir`` receives ``historian.duckdb`` and, with a closed loop, ``ledger.jsonl`` and the
-    bridge's journal (a run into the same folder starts fresh ones). ``base`` is the folder the
+    bridge's journal (a run into the same folder starts fresh ones); without one, a ``publisher`` still
+    gets a ledger there for the write requests it refuses. ``base`` is the folder the
     settings' relative paths resolve from, ``source`` names the settings in error messages.
     ``driver_factory`` is how collectors and bridge reach the PLCs (socket drivers by default).
     ``closed_loop`` False runs detection and root cause only. ``keys`` (the line's key file,
@@ -191,7 +196,10 @@ class EdgeStack:
             elif self.closed_loop:
                 self.notes.append("no playbook (control.playbook): detection and diagnosis only, nothing is proposed")
             if self.publisher is not None:
-                self.publisher.attach(self.control.loop if self.control is not None else None)
+                if self.control is not None:
+                    self.publisher.attach(self.control.loop)
+                else:  # what it refuses is ledgered all the same, in a ledger of its own
+                    self.publisher.attach(None, self._fresh_ledger())
             if self.settings.rootcause.enabled and self.diagnosis is None:
                 self.notes.append(f"no diagnosis: {self.rootcause_info.get('note', 'no diagnoser')}")
         except BaseException:
@@ -199,12 +207,22 @@ class EdgeStack:
             raise
         return self
 
-    async def _open_control(self) -> ClosedLoop:
-        """The closed loop, on fresh ledger files (a re-run into the same folder starts its own chain, and its
-        bridge a journal of its own: it never answers from another run's)."""
+    def _remove_ledgers(self) -> None:
+        """Remove the ledger and bridge journal an earlier run left in the folder: a re-run starts its own
+        chain, and its bridge a journal of its own (it never answers from another run's)."""
         for name in (RunFiles.LEDGER, RunFiles.BRIDGE_JOURNAL):
             for old in (self.out_dir / name, self.out_dir / (name + HEAD_SUFFIX)):
                 old.unlink(missing_ok=True)
+
+    def _fresh_ledger(self) -> Ledger:
+        """A ledger of this run's own, for a stack without a closed loop (signed with its keys, or fresh ones)."""
+        self._remove_ledgers()
+        keys = self.keys if self.keys is not None else generate_keys(self.tagmap.plant or "edge")
+        return Ledger(self.out_dir / RunFiles.LEDGER, keys=keys)
+
+    async def _open_control(self) -> ClosedLoop:
+        """The closed loop, on fresh ledger files (:meth:`_remove_ledgers`)."""
+        self._remove_ledgers()
         m = self.messaging
         control = self.settings.control
         playbook = load_playbook(resolve_path(control.playbook or "", self.base), self.tagmap,

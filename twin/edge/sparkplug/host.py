@@ -36,12 +36,13 @@ import pyarrow as pa
 from twin.edge.bridge.mqtt import BrokerAddress
 from twin.edge.frames import ElementIndex
 from twin.edge.historian import Historian
+from twin.edge.sparkplug.compound import COMPOUND, Element, expand
 from twin.edge.sparkplug.link import SparkplugLink
 from twin.edge.sparkplug.node import now_ms
 from twin.edge.sparkplug.payloads import BD_SEQ, rebirth_command, state_payload
 from twin.edge.sparkplug.schema import DataType, Payload
 from twin.edge.sparkplug.topics import NAMESPACE, Topic, check_id, state_topic
-from twin.edge.sparkplug.values import NUMERIC, QUALITY_PROPERTY, UNIT, get_value, properties_of, quality_name
+from twin.edge.sparkplug.values import NUMERIC, QUALITY_PROPERTY, UNIT, properties_of, quality_name
 
 log = logging.getLogger(__name__)
 
@@ -85,19 +86,17 @@ class SparkplugStore:
         self.samples += 1
 
     def flush(self) -> None:
-        """Write buffered samples."""
+        """Write buffered samples (through the historian's queue: a file that cannot be written loses nothing)."""
         tables = (("samples", self._rows, pa.float64()), ("text_samples", self._text_rows, pa.string()))
         for table, rows, kind in tables:
             if not rows:
                 continue
             ts, names, values, qualities, wall = zip(*rows)
-            batch = pa.table({"ts_ms": pa.array(ts, pa.int64()), "tag": pa.array(names, pa.string()),
-                              "value": pa.array(values, kind), "quality": pa.array(qualities, pa.string()),
-                              "wall_ms": np.asarray(wall, dtype=np.int64)})
-            self.con.register("_sp_batch", batch)
-            self.con.execute(f"INSERT INTO {table} SELECT ts_ms, tag, value, quality, "
-                             "to_timestamp(wall_ms / 1000.0) FROM _sp_batch")
-            self.con.unregister("_sp_batch")
+            self.historian.counts.collected += len(rows)
+            self.historian.write(table, pa.table({
+                "ts_ms": pa.array(ts, pa.int64()), "tag": pa.array(names, pa.string()),
+                "value": pa.array(values, kind), "quality": pa.array(qualities, pa.string()),
+                "wall_ms": np.asarray(wall, dtype=np.int64)}))
             rows.clear()
 
     def close(self) -> None:
@@ -109,11 +108,25 @@ class SparkplugStore:
 
 @dataclass
 class DeviceBirth:
-    """What a (D|N)BIRTH declared: alias -> metric name, name -> datatype, name -> stored element."""
+    """What a (D|N)BIRTH of ``source`` (``node/device``) declared: alias -> metric name, name -> datatype and
+    unit, template name -> its members' datatypes (by ``/member`` suffix); and where each element is stored."""
 
+    source: str = ""
     names: dict[int, str] = field(default_factory=dict)
     datatypes: dict[str, DataType] = field(default_factory=dict)
-    elements: dict[str, str] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    members: dict[str, dict[str, DataType]] = field(default_factory=dict)
+    elements: dict[str, str] = field(default_factory=dict)  # element name (metric + suffix) -> stored name
+
+    def element(self, store: SparkplugStore, name: str, datatype: DataType) -> str | None:
+        """Where element ``name`` (a metric, ``metric[i]`` or ``metric/member``) of datatype ``datatype`` is
+        stored, declared in ``store`` the first time; None for a datatype the historian cannot hold."""
+        if name not in self.elements:
+            if datatype not in NUMERIC and datatype not in TEXT:
+                return None
+            metric = name.split("[", 1)[0].split("/", 1)[0]
+            self.elements[name] = store.declare(name, self.source, datatype, self.units.get(metric, ""))
+        return self.elements[name]
 
 
 @dataclass
@@ -248,8 +261,7 @@ class SparkplugHost:
 
     def _birth(self, where: Topic, node: NodeState, payload: Any, received: int) -> None:
         self.counts.births += 1
-        birth = node.devices[where.device] = DeviceBirth()
-        source = f"{where.edge_node}/{where.device or ''}"
+        birth = node.devices[where.device] = DeviceBirth(source=f"{where.edge_node}/{where.device or ''}")
         for metric in payload.metrics:
             if metric.name == BD_SEQ or metric.name.startswith(CONTROL_PREFIX):
                 continue
@@ -257,10 +269,10 @@ class SparkplugHost:
             if metric.HasField("alias"):
                 birth.names[int(metric.alias)] = metric.name
             birth.datatypes[metric.name] = datatype
-            if datatype in NUMERIC or datatype in TEXT:
-                unit = properties_of(metric).get(UNIT)
-                birth.elements[metric.name] = self.store.declare(metric.name, source, datatype,
-                                                                 unit if isinstance(unit, str) else "")
+            unit = properties_of(metric).get(UNIT)
+            birth.units[metric.name] = unit if isinstance(unit, str) else ""
+            if datatype == DataType.TEMPLATE:  # the members' datatypes, for data that leaves them out
+                birth.members[metric.name] = {suffix: kind for suffix, kind, _ in self._expand(where, metric, datatype)}
         self._data(where, node, payload, received, birth)
 
     def _data(self, where: Topic, node: NodeState, payload: Any, received: int,
@@ -273,20 +285,33 @@ class SparkplugHost:
             name = metric.name if metric.name else birth.names.get(int(metric.alias))
             if name is not None and (name == BD_SEQ or name.startswith(CONTROL_PREFIX)):
                 continue
-            element = birth.elements.get(name) if name is not None else None
-            if element is None:
-                if name is None or name not in birth.datatypes:
-                    self.counts.unknown += 1
-                else:
-                    self.counts.unsupported += 1
+            if name is None or name not in birth.datatypes:
+                self.counts.unknown += 1
                 continue
             datatype = birth.datatypes[name]
+            if datatype not in NUMERIC and datatype not in TEXT and datatype not in COMPOUND:
+                self.counts.unsupported += 1
+                continue
             code = properties_of(metric).get(QUALITY_PROPERTY) if metric.HasField("properties") else None
-            value = get_value(metric, datatype)
-            ts = metric.timestamp if metric.HasField("timestamp") else (payload.timestamp or received)
-            self.store.add(int(ts), element, value, quality_name(code, value is None))
-            self.counts.samples += 1
-            self.counts.historical += metric.is_historical
+            ts = int(metric.timestamp if metric.HasField("timestamp") else (payload.timestamp or received))
+            for suffix, kind, value in self._expand(where, metric, datatype, birth.members.get(name)):
+                element = birth.element(self.store, name + suffix, kind)
+                if element is None:
+                    self.counts.unsupported += 1
+                    continue
+                self.store.add(ts, element, value, quality_name(code, value is None))
+                self.counts.samples += 1
+                self.counts.historical += metric.is_historical
+
+    def _expand(self, where: Topic, metric: Any, datatype: DataType,
+                known: dict[str, DataType] | None = None) -> list[Element]:
+        """``metric``'s elements (:func:`~twin.edge.sparkplug.compound.expand`); a malformed array is counted."""
+        try:
+            return expand(metric, datatype, known)
+        except ValueError as err:
+            self.counts.bad_messages += 1
+            log.warning("sparkplug host: %s metric %s: %s", where, metric.name or metric.alias, err)
+            return []
 
     def _node_death(self, where: Topic, node: NodeState, payload: Any, received: int) -> None:
         bd_seq = next((int(m.long_value) for m in payload.metrics if m.name == BD_SEQ), None)

@@ -42,7 +42,7 @@ import logging
 import math
 import time
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from twin.edge.bridge.mqtt import BrokerAddress, MqttUnavailable
@@ -420,6 +420,13 @@ class SparkplugNode:
                        properties=props)
             device.last[metric.alias] = (value, code, ts)
         return payload if payload.metrics else None
+
+    def report(self) -> dict[str, Any]:
+        """Counts for ``edge.json``: the node's messages and commands, and store and forward's samples
+        (``collected == published + dropped + pending``)."""
+        forward = self.forward.counts
+        return {"group": self.group, "edge_node": self.edge_node, **asdict(self.counts),
+                "samples": {**asdict(forward), "pending": self.forward.pending}}
 
     # ------------------------------------------------------------------ commands
     def attach(self, loop: ControlLoop | None, ledger: Ledger | None = None) -> None:

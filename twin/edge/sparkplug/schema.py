@@ -96,6 +96,19 @@ class DataType(IntEnum):
     TEMPLATE = 19
     PROPERTYSET = 20
     PROPERTYSETLIST = 21
+    INT8_ARRAY = 22  # arrays (Sparkplug 3.0): packed little-endian in bytes_value
+    INT16_ARRAY = 23
+    INT32_ARRAY = 24
+    INT64_ARRAY = 25
+    UINT8_ARRAY = 26
+    UINT16_ARRAY = 27
+    UINT32_ARRAY = 28
+    UINT64_ARRAY = 29
+    FLOAT_ARRAY = 30
+    DOUBLE_ARRAY = 31
+    BOOLEAN_ARRAY = 32
+    STRING_ARRAY = 33
+    DATETIME_ARRAY = 34
 
 
 def _file() -> descriptor_pb2.FileDescriptorProto:

@@ -91,10 +91,10 @@ def set_value(target: Any, datatype: DataType, value: Any) -> None:
 
 
 def get_value(source: Any, datatype: DataType) -> float | str | None:
-    """The value of ``source`` (a Metric or PropertyValue) as a float (numbers, booleans), text (strings,
+    """The value of ``source`` (a Metric, PropertyValue or DataSetValue) as a float (numbers, booleans), text (strings,
     DateTime as ISO 8601 UTC) or None (null, or a datatype the historian cannot hold: bytes, data sets,
     templates)."""
-    if source.is_null:
+    if getattr(source, "is_null", False):  # a DataSetValue has no is_null
         return None
     field = source.WhichOneof("value")
     if field is None:
