@@ -49,6 +49,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from twin.edge.supply.semantic import SemanticLayer
+from twin.edge.supply.sparkplug import SupplierSparkplug, births_first, supplier_of
 
 PREFIX = "quality_twin/supply"
 SCHEMA = "qt.supply/1"
@@ -151,13 +152,14 @@ class PortalReceiver:
         self.events: list[dict[str, Any]] = []
         self.lots_released = 0
         self._raw: list[tuple[str, bytes]] = []
+        self.sparkplug = SupplierSparkplug()  # supplier IoT data as Sparkplug B (twin.edge.supply.sparkplug)
         self._fields: dict[tuple[str, str], dict[str, Any]] = {}
         self._lots: list[LotMessage] = []
 
     def accept(self, name: str, payload: bytes) -> None:
         """Take one message off the wire (counted at once, decoded at the next :meth:`flush`)."""
         where = parse_topic(name)
-        self.received[where[0] if where else "?"] += 1
+        self.received[where[0] if where else (supplier_of(name) or "?")] += 1
         self._raw.append((name, bytes(payload)))
 
     @property
@@ -168,7 +170,10 @@ class PortalReceiver:
     def flush(self) -> list[dict[str, Any]]:
         """Decode what arrived since the last flush; the lot records now complete, oldest first."""
         raw, self._raw = sorted(self._raw), []
-        for name, payload in raw:
+        documents = [(n, p) for n, p in raw if supplier_of(n) is None]
+        for name, payload in births_first([(n, p) for n, p in raw if supplier_of(n) is not None]):
+            documents += self._from_sparkplug(name, payload)
+        for name, payload in sorted(documents):
             self._decode(name, payload)
         ready, self._lots = sorted(self._lots, key=lambda m: (m.t_h, m.supplier, m.seq)), []
         records = []
@@ -190,6 +195,14 @@ class PortalReceiver:
                 "rejected": list(self.rejected)}
 
     # ---- decoding ----------------------------------------------------------------------
+    def _from_sparkplug(self, name: str, payload: bytes) -> list[tuple[str, bytes]]:
+        """The JSON ``iot`` messages a supplier's Sparkplug message stands for; what is wrong, rejected."""
+        messages, problems = self.sparkplug.translate(name, payload)
+        supplier = supplier_of(name) or "?"
+        for problem in problems:
+            self._reject(name, supplier, None, None, "malformed", problem)
+        return [(topic(supplier, m["field"], "iot"), encode({"schema": SCHEMA, **m})) for m in messages]
+
     def _decode(self, name: str, payload: bytes) -> None:
         where = parse_topic(name)
         if where is None:

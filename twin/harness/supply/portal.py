@@ -14,6 +14,11 @@ OEM's :class:`~twin.edge.supply.portal.PortalReceiver`:
   the OEM acts at the same simulated moment as in-process and a seed gives one episode.
 - :class:`InProcessPortal`: the same bytes handed over directly (the benchmark's fast path).
 
+With ``portal.iot: sparkplug`` the suppliers send their IoT values as Sparkplug B instead (each supplier an
+edge node of group ``supply``, its part a device: births once, then a ``DDATA`` per field and lot;
+:mod:`twin.edge.supply.sparkplug`); the OEM's receiver turns them back into the same messages, so a seed
+gives the same lots, checks and report either way.
+
 Nothing is lost silently: the publisher counts what each supplier sent, the receiver what it got;
 :meth:`Transport.check` raises :class:`PortalError` naming the suppliers whose counts differ.
 """
@@ -34,6 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from supply_chain_sim.spec import Chain
 from twin.edge.bridge.brokers import EmbeddedBroker, MosquittoBroker, TopicAcl
 from twin.edge.bridge.mqtt import BrokerAddress, MqttLink
+from twin.edge.sparkplug.topics import sparkplug_acl
+from twin.edge.supply import sparkplug
 from twin.edge.supply.portal import PREFIX, SCHEMA, SUBSCRIPTION, PortalReceiver, encode, topic
 
 OEM_USER = "oem"
@@ -50,6 +57,8 @@ class PortalSettings(BaseModel):
     broker: Literal["embedded", "mosquitto"] = Field(default="embedded", description="the broker a run starts when "
                                                      "none is given: amqtt in-process, or a mosquitto child process")
     timeout_s: float = Field(default=10.0, gt=0, description="longest wait for one batch of messages to arrive")
+    iot: Literal["json", "sparkplug"] = Field(default="json", description="how suppliers send IoT values: json on "
+                                              "the portal's topics, or sparkplug (Sparkplug B, group supply)")
 
 
 class PortalError(RuntimeError):
@@ -65,12 +74,19 @@ class Accounts(Protocol):
 
 
 class SupplierPublisher:
-    """Encodes each supplier's portal messages as topics and payloads, counting them."""
+    """Encodes each supplier's portal messages as topics and payloads, counting them.
 
-    def __init__(self, chain: Chain) -> None:
+    ``seq`` numbers each supplier's portal messages (fields, lot records, events) the same way whatever
+    carries them; ``published`` counts wire messages (with ``iot`` sparkplug, the births too)."""
+
+    def __init__(self, chain: Chain, iot: str = "json") -> None:
         self.suppliers = {s.name: s for s in chain.suppliers}
+        self.iot = iot
         self.published: Counter[str] = Counter()
+        self.seq: Counter[str] = Counter()
         self.corrupted: list[dict[str, Any]] = []
+        self._aliases: dict[str, dict[str, int]] = {}  # supplier -> IoT field -> Sparkplug alias, once born
+        self._sparkplug_seq: Counter[str] = Counter()  # each supplier's Sparkplug messages (births: 0 and 1)
 
     def encode(self, message: dict[str, Any]) -> list[Wire]:
         """The wire messages of one ``SupplyChain.on_publish`` message (a lot: one per field, then the lot)."""
@@ -88,16 +104,44 @@ class SupplierPublisher:
             out.append((topic(name, kind="lot"), {"lot": message["lot"], "fields": list(message["fields"])}))
         else:
             out.append((topic(name, kind="event"), {"event": message.get("event", message["kind"])}))
-        wire = []
+        wire: list[Wire] = []
         for name_, body in out:
-            seq = self.published[name]
+            seq = self.seq[name]
+            self.seq[name] += 1
+            if self.iot == "sparkplug" and "value" in body:
+                wire += self._sparkplug(supplier, message, seq, body)
+                continue
             payload = encode({**head, "seq": seq, **body})
-            if seq in supplier.corrupt_messages:
-                payload = payload[: len(payload) // 2]
-                self.corrupted.append({"supplier": name, "seq": seq, "topic": name_})
-            self.published[name] += 1
-            wire.append((name, name_, payload))
+            wire.append(self._sent(name, seq, name_, payload))
         return wire
+
+    def _sparkplug(self, supplier: Any, message: dict[str, Any], seq: int, body: dict[str, Any]) -> list[Wire]:
+        """One IoT value as a Sparkplug ``DDATA`` (after the supplier's births, the first time)."""
+        name, part, t_ms = supplier.name, supplier.part, round(message["t_h"] * 3_600_000)  # plant time as ms
+        wire = []
+        if name not in self._aliases:
+            iot = {f: (c.unit, c.definition) for f, c in supplier.publishes.items()
+                   if c.canonical != supplier.characteristic.name}
+            self._aliases[name] = {f: k for k, f in enumerate(iot, 1)}
+            for birth_topic, raw in sparkplug.birth_messages(name, part, iot, t_ms=t_ms):
+                self.published[name] += 1
+                self._sparkplug_seq[name] += 1
+                wire.append((name, birth_topic, raw))
+        props = {sparkplug.LOT: body["lot"], sparkplug.T_H: message["t_h"], sparkplug.SEQ: seq}
+        if body["unit"] != supplier.publishes[body["field"]].unit:
+            props[sparkplug.UNIT] = body["unit"]  # sent in another unit than the birth declares
+        data_topic, raw = sparkplug.data_message(name, part, [(self._aliases[name][body["field"]], body["value"],
+                                                               props)], t_ms=t_ms, seq=self._sparkplug_seq[name])
+        self._sparkplug_seq[name] += 1
+        return [*wire, self._sent(name, seq, data_topic, raw)]
+
+    def _sent(self, supplier: str, seq: int, name: str, payload: bytes) -> Wire:
+        """Count one wire message; truncate it when the scenario marks its ``seq`` corrupt."""
+        if seq in self.suppliers[supplier].corrupt_messages:
+            payload = payload[: len(payload) // 2]
+            self.corrupted.append({"supplier": supplier, "seq": seq, "topic": name})
+        self.published[supplier] += 1
+        return supplier, name, payload
 
 
 class Transport:
@@ -187,6 +231,7 @@ class MqttPortal(Transport):
         self._oem = MqttLink(self.broker.account(OEM_USER), f"{self.client_id}-oem")
         await self._oem.connect(self.timeout_s)
         await self._oem.subscribed(SUBSCRIPTION, self.timeout_s)
+        await self._oem.subscribed(sparkplug.SUBSCRIPTION, self.timeout_s)
         for name in self.suppliers:
             link = MqttLink(self.broker.account(name), f"{self.client_id}-{name}")
             await link.connect(self.timeout_s)
@@ -229,9 +274,10 @@ async def _close_all(links: list[MqttLink]) -> None:
 def portal_acl(suppliers: list[str]) -> TopicAcl:
     """The portal's broker ACL (both brokers): each supplier writes only under its own name; the OEM reads
     the whole portal."""
-    acl = TopicAcl.grant(OEM_USER, read=(SUBSCRIPTION,))
+    acl = TopicAcl.grant(OEM_USER, read=(SUBSCRIPTION, sparkplug.SUBSCRIPTION))
     for name in suppliers:
         acl = acl | TopicAcl.grant(name, write=(f"{PREFIX}/{name}/#",))
+        acl = acl | sparkplug_acl(sparkplug.SUPPLY_GROUP, name, node_user=name)  # as edge node supply/<name>
     return acl
 
 

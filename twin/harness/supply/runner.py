@@ -69,7 +69,7 @@ def _episode(spec: SupplyScenario, seed: int, adaptive: bool, ledger_path: Path,
     oem = Oem(spec.oem, parts, claims, fleet, spec.chain.field.warranty_days, Ledger(ledger_path), adaptive)
     episode = Episode(chain, oem)
     receiver = PortalReceiver(claims, oem.semantic)
-    publisher = SupplierPublisher(spec.chain)
+    publisher = SupplierPublisher(spec.chain, spec.portal.iot)
     portal: Transport = InProcessPortal(receiver)
     if accounts is not None:
         portal = stack.enter_context(MqttPortal(receiver, accounts, [s.name for s in spec.chain.suppliers],
