@@ -191,6 +191,8 @@ def rootcause_loop(settings: RootCauseSettings, tagmap: TagMap, base: Path | Non
     info: dict[str, object] = {"enabled": True, "diagnoser": choice.use}
     info.update({"method": getattr(diagnoser, "method", choice.use),
                  "model_version": getattr(diagnoser, "model_version", "unknown")})
+    if settings.model:
+        info["model"] = str(resolve_path(settings.model, base))
     if graph is not None:
         info.update({"knowledge": str(knowledge), "knowledge_links": graph.graph.number_of_edges(),
                      "candidates": len(graph.candidates)})

@@ -18,4 +18,5 @@ class Episode:
     oem: Oem
     counts: Counter = field(default_factory=Counter)
     lots: list[dict[str, Any]] = field(default_factory=list)
+    returns: list[dict[str, Any]] = field(default_factory=list)  # field failures as the OEM received them
     portal: dict[str, Any] = field(default_factory=dict)

@@ -6,8 +6,9 @@ order of processing and so the report are the same either way.
 
 Both runs use the same seed, so they see the same lots, climates and field; only the OEM's
 decisions (and what they change: samples drawn, lots screened, corrections) differ. The run
-directory gets ``report.json``, ``ledger.jsonl`` (the adaptive stack's warnings and task steps)
-and ``lots.parquet`` (one row per lot: genealogy and outcome).
+directory gets ``report.json``, ``ledger.jsonl`` (the adaptive stack's warnings and task steps),
+``lots.parquet`` (one row per lot: genealogy and outcome) and ``returns.parquet`` (one row per field failure
+the OEM received: serial, part, when, failure mode).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from twin.harness.supply.portal import Accounts, InProcessPortal, MqttPortal, Su
 from twin.harness.supply.report import SupplyReport
 from twin.harness.supply.scenario import SupplyScenario
 from twin.harness.supply.scoring import score
+
+RETURNS_SCHEMA = pa.schema([("serial", pa.int64()), ("part", pa.string()), ("t_h", pa.float64()),
+                           ("service_h", pa.float64()), ("mode", pa.string())])
 
 
 @contextmanager
@@ -90,7 +94,11 @@ def _episode(spec: SupplyScenario, seed: int, adaptive: bool, ledger_path: Path,
         _receive(episode, view)
         drain()
 
-    chain.on_publish, chain.on_arrival, chain.on_return = on_publish, on_arrival, oem.on_return
+    def on_return(message: dict[str, Any]) -> None:
+        episode.returns.append({key: message[key] for key in ("serial", "part", "t_h", "service_h", "mode")})
+        oem.on_return(message)
+
+    chain.on_publish, chain.on_arrival, chain.on_return = on_publish, on_arrival, on_return
     chain.run()
     portal.check()
     episode.portal = {**portal.summary(), **receiver.summary(), "corrupted_at_source": publisher.corrupted}
@@ -179,7 +187,8 @@ def run_supply(spec: SupplyScenario, seed: int | None = None, out_dir: Path | No
         report = score(spec, seed, adaptive, fixed, ledger_path, wall_s=time.perf_counter() - started)
     if write:
         report.outputs = {"dir": str(out), "report": str(out / "report.json"), "ledger": str(ledger_path),
-                          "lots": str(out / "lots.parquet")}
+                          "lots": str(out / "lots.parquet"), "returns": str(out / "returns.parquet")}
         (out / "report.json").write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
         pq.write_table(pa.Table.from_pylist(adaptive.lots), out / "lots.parquet")
+        pq.write_table(pa.Table.from_pylist(adaptive.returns, schema=RETURNS_SCHEMA), out / "returns.parquet")
     return report
