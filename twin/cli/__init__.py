@@ -16,6 +16,9 @@ Commands
 * ``twin keys create --line LINE`` — a line's command secret and ledger signing key (:mod:`twin.cli.keys`).
 * ``twin ledger verify RUN_DIR`` — check a run's hash-chained ledger (``twin/cli/ledger.py``).
 * ``twin rootcause dataset|train|evaluate`` — labelled fault episodes, the GNN, its scores (:mod:`twin.cli.rootcause`).
+* ``twin assets scan|list|show|label|lineage|health`` — quality data as assets (:mod:`twin.cli.assets`).
+* ``twin fmea import FILE`` and ``twin knowledge from-fmea FILE`` — FMEA sheets in, a knowledge draft out
+  (:mod:`twin.cli.fmea`).
 * ``twin check SUITE`` — a scenario suite with score gates, JUnit XML, baseline comparison (:mod:`twin.cli.check`).
 * ``twin plugins`` — the detectors, diagnosers and control policies a run can choose (:mod:`twin.edge.plugins`).
 """
@@ -36,6 +39,7 @@ from twin.cli.check import check
 from twin.cli.common import check_duration, check_number, check_port, command_group, console, fail, quiet_libraries
 from twin.cli.detect import detect_app
 from twin.cli.edge import edge_app
+from twin.cli.fmea import fmea_app, knowledge_app
 from twin.cli.keys import keys_app
 from twin.cli.ledger import ledger_app
 from twin.cli.line import line_app
@@ -65,6 +69,8 @@ app.add_typer(rootcause_app, name="rootcause")
 app.add_typer(report_app, name="report")
 app.add_typer(assets_app, name="assets")
 app.add_typer(sparkplug_app, name="sparkplug")
+app.add_typer(fmea_app, name="fmea")
+app.add_typer(knowledge_app, name="knowledge")
 app.command("check")(check)
 
 def _load(path: Path) -> Scenario:

@@ -4,6 +4,8 @@
 * ``twin assets list [--kind K] [--label L]`` — the assets, with source kind and credibility.
 * ``twin assets show ID`` — one asset, every field, and the per-run measurements behind a tag's credibility.
 * ``twin assets label ID LABEL...`` — business-scenario labels, owner and compliance.
+* ``twin assets lineage ASSET [--upstream|--downstream] [--depth N] [--plot FILE]`` — where an asset came from
+  and what was made of it.
 * ``twin assets health RUN_DIR...`` — completeness, timeliness, sensor health and clock agreement per step,
   and what the data-health gate would decide.
 
@@ -27,6 +29,7 @@ from twin.cli.common import command_group, fail
 if TYPE_CHECKING:
     from twin.edge.assets.catalogue import Asset, Catalogue
     from twin.edge.assets.health import RunHealth
+    from twin.edge.assets.lineage import Lineage
 
 assets_app = command_group("Quality data as assets: catalogue, credibility, data health.")
 CATALOGUE = Path("runs") / "assets.duckdb"
@@ -73,7 +76,7 @@ def scan_cmd(
 
 @assets_app.command("list")
 def list_cmd(
-    kind: Optional[str] = typer.Option(None, help="only this kind: tag | historian | model | knowledge"),
+    kind: Optional[str] = typer.Option(None, help="only this kind: tag, historian, model, knowledge, supply, fmea"),
     label: Optional[str] = typer.Option(None, help="only assets carrying this label"),
     catalogue: Path = typer.Option(CATALOGUE, help=CATALOGUE_HELP),
 ) -> None:
@@ -151,6 +154,56 @@ def health_cmd(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"runs": [r.to_dict() for r in reports], "gate": gate.record()}, indent=2) + "\n")
     Console().print(gate.message(), markup=False, highlight=False, soft_wrap=True)
+
+
+@assets_app.command("lineage")
+def lineage_cmd(
+    asset_id: str = typer.Argument(..., metavar="ASSET", help="where to start, e.g. field_failure:10234, "
+                                   "historian:runs/x, model:plant_models/coater/rootcause.pt"),
+    upstream: bool = typer.Option(False, "--upstream", help="where it came from (the default)"),
+    downstream: bool = typer.Option(False, "--downstream", help="what was made of it (with --upstream: both ways)"),
+    depth: int = typer.Option(12, min=1, max=100, help="how many edges to follow"),
+    plot: Optional[Path] = typer.Option(None, help="also draw it into this PNG"),
+    catalogue: Path = typer.Option(CATALOGUE, help=CATALOGUE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="print the edges as JSON instead of a tree"),
+) -> None:
+    """Which assets ASSET was derived from (or what was derived from it), edge by edge, as a tree or a picture."""
+    from twin.edge.assets.lineage import draw, walk
+
+    direction = "both" if upstream and downstream else "downstream" if downstream else "upstream"
+    with _catalogue(catalogue, create=False) as cat, _plainly(lambda: walk(cat.con, asset_id, direction,
+                                                                              depth)) as found:
+        pass
+    if as_json:
+        typer.echo(json.dumps({"start": found.start, "direction": found.direction,
+                               "edges": [vars(s) for s in found.steps]}, indent=2))
+    else:
+        print_lineage(found)
+    if plot is not None:
+        Console().print(f"drew {draw(found, plot)}", markup=False, highlight=False, soft_wrap=True)
+
+
+def print_lineage(found: Lineage) -> None:
+    """The lineage as a tree from its start; a node reached twice is shown once, a long list of siblings cut."""
+    from rich.tree import Tree
+
+    children: dict[str, list[tuple[str, str]]] = {}
+    for step in found.steps:
+        arrow = "<-" if step.way == "upstream" else "->"
+        children.setdefault(step.near, []).append((step.far, f"{arrow} {step.relation}"))
+    tree = Tree(f"[bold]{found.start}[/bold] ({found.direction}, {len(found.nodes())} nodes)")
+    shown = {found.start}
+
+    def grow(branch: Tree, node: str) -> None:
+        kids = [(far, rel) for far, rel in children.get(node, []) if far not in shown]
+        for far, rel in kids[:12]:
+            shown.add(far)
+            grow(branch.add(f"{rel} [cyan]{far}[/cyan]"), far)
+        if len(kids) > 12:
+            branch.add(f"[italic]... {len(kids) - 12} more[/italic]")
+
+    grow(tree, found.start)
+    Console().print(tree)
 
 
 def print_health(report: RunHealth) -> None:

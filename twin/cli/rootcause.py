@@ -23,6 +23,7 @@ from rich.console import Console
 
 from twin.cli.common import command_group, fail
 from twin.contracts import Backend, choices
+from twin.edge.assets.openlineage import existing, file_dataset, historian, lineage_job
 
 if TYPE_CHECKING:
     from twin.harness.rca.dataset import Dataset
@@ -152,9 +153,11 @@ def dataset_cmd(
     health = _health_gate(health_run, None, required_share, force)
     out = out or sweep.runs_dir / f"{split}.pkl"
     started = time.perf_counter()
-    ds = _generate([(split, episodes)], seed, jobs, backend, sweep)
-    ds.meta["health"] = health
-    ds.save(out)
+    with lineage_job(f"rootcause.dataset.{sweep.name}", existing("sweep", [sweep.base.source]) + [
+            historian(r) for r in health_run], [file_dataset("dataset", out)], description=f"fault episodes: {split}"):
+        ds = _generate([(split, episodes)], seed, jobs, backend, sweep)
+        ds.meta["health"] = health
+        ds.save(out)
     wall = time.perf_counter() - started
     console.print(f"{ds.meta['detected']}/{ds.meta['episodes']} episodes detected; {wall:.0f} s "
                   f"({ds.meta['episodes'] / wall:.2f} episodes/s); wrote {out}; digest {ds.digest()[:16]}")
@@ -189,16 +192,18 @@ def train_cmd(
     out = out or default_model(ds.plant, ds.plant_options)
     config = ModelConfig(epochs=epochs, seed=seed, hidden=hidden)
     started = time.perf_counter()
-    with progress_bar(console) as bar:
-        task = bar.add_task("epochs", total=epochs)
+    with lineage_job(f"rootcause.train.{ds.plant}", [file_dataset("dataset", dataset), *map(historian, health_run)],
+                     [file_dataset("model", out)], description="the root-cause GNN, trained"):
+        with progress_bar(console) as bar:
+            task = bar.add_task("epochs", total=epochs)
 
-        def tick(epoch: int, total: int, loss: float) -> None:
-            bar.update(task, completed=epoch, description=f"epochs (loss {loss:.3f})")
+            def tick(epoch: int, total: int, loss: float) -> None:
+                bar.update(task, completed=epoch, description=f"epochs (loss {loss:.3f})")
 
-        model, losses = train_on(ds, config, tick)
-    card = model_card(ds, config, losses, time.perf_counter() - started, dataset, health)
-    save_model(model, out, card)
-    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+            model, losses = train_on(ds, config, tick)
+        card = model_card(ds, config, losses, time.perf_counter() - started, dataset, health)
+        save_model(model, out, card)
+        out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     console.print(f"trained on {card['data']['train_samples']} samples, loss {losses[0]:.3f} -> {losses[-1]:.3f}; "
                   f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
 
@@ -266,21 +271,24 @@ def evaluate_cmd(
     out = out or sweep.runs_dir / "evaluation.json"
     if seed == TRAIN_SEED:
         console.print("note: seed 0 is the training sweep's seed; held-out-seed figures would not be held out")
-    if dataset:
-        loaded = [_load(p, plant, dict(sweep.options)) for p in dataset]
-        ds = Dataset([s for d in loaded for s in d.samples], {k: v for d in loaded for k, v in d.tagmaps.items()},
-                     {"files": [str(p) for p in dataset], "plant": plant, "plant_options": dict(sweep.options)})
-    else:
-        splits = list(dict.fromkeys(split for split, _ in sweep.evaluations.values()))
-        ds = _generate([(s, episodes or sweep.settings.eval_episodes) for s in splits], seed, jobs, backend, sweep)
-    with progress_bar(console) as bar:
-        task = bar.add_task("diagnoses", total=None)
-        results = evaluate_dataset(ds, model_path, progress=lambda name, d, t: bar.update(
-            task, completed=d, total=t, description=f"diagnoses: {name}"))
-    payload = {"plant": plant, "seed": seed, "model": str(model_path) if model_path else None,
-               "evaluations": results}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(payload, indent=2) + "\n")
+    with lineage_job(f"rootcause.evaluate.{plant}", existing("model", [model_path]) + (existing("dataset", dataset)
+                     if dataset else existing("sweep", [sweep.base.source])), [file_dataset("evaluation", out)],
+                     description="the root-cause GNN and the baselines, scored"):
+        if dataset:
+            loaded = [_load(p, plant, dict(sweep.options)) for p in dataset]
+            ds = Dataset([s for d in loaded for s in d.samples], {k: v for d in loaded for k, v in d.tagmaps.items()},
+                         {"files": [str(p) for p in dataset], "plant": plant, "plant_options": dict(sweep.options)})
+        else:
+            splits = list(dict.fromkeys(split for split, _ in sweep.evaluations.values()))
+            ds = _generate([(s, episodes or sweep.settings.eval_episodes) for s in splits], seed, jobs, backend, sweep)
+        with progress_bar(console) as bar:
+            task = bar.add_task("diagnoses", total=None)
+            results = evaluate_dataset(ds, model_path, progress=lambda name, d, t: bar.update(
+                task, completed=d, total=t, description=f"diagnoses: {name}"))
+        payload = {"plant": plant, "seed": seed, "model": str(model_path) if model_path else None,
+                   "evaluations": results}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(payload, indent=2) + "\n")
     print_results(results)
     if per_kind:
         print_per_kind(results)

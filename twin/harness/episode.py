@@ -32,6 +32,7 @@ from plant_models.base import PlantModel
 from plant_models.registry import build_plant
 from qtconfig import ConfigError
 from twin.contracts import Counts, Durations, Mode, RunFiles, RunReport
+from twin.edge.assets.openlineage import emit_edge_run
 from twin.edge.frames import Frame
 from twin.edge.historian import HistorianReader
 from twin.edge.plugins.choice import PluginChoices
@@ -68,6 +69,9 @@ class EpisodeConfig:
     on_wired: Callable[[Wiring], None] | None = None
     #: the detector, diagnoser and control policy, replacing the scenario's ``plugins`` (``twin check --detector``)
     plugins: PluginChoices | None = None
+    #: the run's OpenLineage events (``openlineage.jsonl`` in the run dir, and where OPENLINEAGE_URL says); off for
+    #: the throw-away episodes of a root-cause dataset, whose lineage is the dataset's
+    lineage: bool = True
 
 
 @dataclass
@@ -215,6 +219,8 @@ async def run_episode(scenario: Scenario, config: EpisodeConfig | None = None) -
         wall_s = time.perf_counter() - started
         await wiring.close()
         report = _finish(scenario, config, seed, out_dir, wiring, scans_done, wall_s, stopped_early)
+        if config.lineage:
+            emit_edge_run(wiring.edge, f"run.{scenario.name}", wall_s, stopped_early)
     return report
 
 

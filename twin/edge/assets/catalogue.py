@@ -1,6 +1,6 @@
 """The asset catalogue: every dataset the project makes or reads, with where it comes from and how far to trust it.
 
-One DuckDB file (``runs/assets.duckdb`` by default) with three tables:
+One DuckDB file (``runs/assets.duckdb`` by default) with these tables:
 
 * ``assets`` — one row per asset: ``id`` (``tag:coater.coolant.flow``, ``historian:runs/coater_coil_ageing``,
   ``model:plant_models/coater/rootcause.pt``, ``knowledge:plant_models/coater/knowledge.yaml``), ``kind``,
@@ -10,6 +10,11 @@ One DuckDB file (``runs/assets.duckdb`` by default) with three tables:
   ``retention_days``), ``owner``, ``unit``, ``location`` (the file) and ``description``;
 * ``measurements`` — a tag's measured sample quality per scanned run, so a tag seen in many runs is
   judged on all of them (pooled, weighted by the samples each run promised);
+* ``lineage`` — which asset was derived from which: ``upstream`` -> ``downstream`` with a ``relation``
+  (``stored_in``, ``derived_from``, ``made_from``, ...) and the ``run`` that recorded it
+  (:mod:`twin.edge.assets.lineage` walks it);
+* ``fmea`` — one row per line of an FMEA sheet imported (:meth:`Catalogue.put_fmea`), under the sheet's asset
+  (kind ``fmea``, manual entry), which ``contains`` each line in ``lineage``;
 * ``catalogue`` — the format, so a file that is not a catalogue is refused by name.
 
 Scanning a path again refreshes what is measured and keeps what a person set (labels, owner, compliance).
@@ -30,14 +35,16 @@ import duckdb
 from qtconfig import ConfigError
 from twin.contracts import RunFiles
 from twin.edge.assets.credibility import SOURCE_PRIOR, credibility, pooled, source_of
+from twin.edge.assets.fmea import FmeaRow, FmeaSheet
 from twin.edge.assets.health import run_context
+from twin.edge.assets.lineage import line_edges, model_edges, run_edges, supply_edges
 from twin.edge.assets.quality import ElementQuality, element_quality, span_of
 from twin.edge.historian import HistorianReader
 from virtual_plc.tagmap import TagMap, load_tagmap
 
 CATALOGUE_FORMAT = 1
 DEFAULT_CATALOGUE = Path("runs") / "assets.duckdb"
-KINDS = ("tag", "historian", "model", "knowledge")
+KINDS = ("tag", "historian", "model", "knowledge", "supply", "fmea")
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS catalogue (key VARCHAR PRIMARY KEY, value VARCHAR)",
@@ -49,9 +56,20 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS measurements (
         asset_id VARCHAR, run VARCHAR, expected BIGINT, good_share DOUBLE, gap_share DOUBLE, clock_agreement DOUBLE,
         PRIMARY KEY (asset_id, run))""",
+    """CREATE TABLE IF NOT EXISTS lineage (
+        upstream VARCHAR NOT NULL, downstream VARCHAR NOT NULL, relation VARCHAR NOT NULL, run VARCHAR NOT NULL,
+        PRIMARY KEY (upstream, downstream, relation))""",
+    # a row id (fmea:<file stem>#<row>) is unique within its sheet; two sheets of one name may share ids
+    """CREATE TABLE IF NOT EXISTS fmea (
+        id VARCHAR NOT NULL, sheet VARCHAR NOT NULL, step VARCHAR NOT NULL, function VARCHAR NOT NULL,
+        failure_mode VARCHAR NOT NULL, effect VARCHAR NOT NULL, severity INTEGER NOT NULL, cause VARCHAR NOT NULL,
+        occurrence INTEGER NOT NULL, prevention VARCHAR NOT NULL, detection_controls VARCHAR NOT NULL,
+        detection INTEGER NOT NULL, action_priority VARCHAR NOT NULL, PRIMARY KEY (sheet, id))""",
 )
 _COLUMNS = ("id", "kind", "source_kind", "prior", "credibility", "good_share", "gap_share", "clock_agreement",
             "labels", "personal_data", "retention_days", "owner", "unit", "location", "description", "updated_utc")
+_FMEA_COLUMNS = ("id", "step", "function", "failure_mode", "effect", "severity", "cause", "occurrence", "prevention",
+                 "detection_controls", "detection", "action_priority")  # FmeaRow's fields; the table adds sheet
 
 
 @dataclass
@@ -151,6 +169,15 @@ class Catalogue:
         return [dict(zip(("run", "expected", "good_share", "gap_share", "clock_agreement"), r, strict=True))
                 for r in rows]
 
+    def fmea_rows(self, sheet: str | None = None) -> list[FmeaRow]:
+        """The FMEA lines imported, of one sheet (its asset id, ``fmea:<path>``, or its path as catalogued) or of
+        all, by sheet and row."""
+        where, params = ("WHERE a.id = ? OR a.location = ?", [sheet, sheet]) if sheet is not None else ("", [])
+        rows = self.con.execute(f"SELECT {', '.join('f.' + c for c in _FMEA_COLUMNS)} FROM fmea f JOIN assets a "
+                                f"ON a.id = f.sheet {where} ORDER BY f.sheet, "
+                                "CAST(split_part(f.id, '#', -1) AS INTEGER)", params).fetchall()
+        return [FmeaRow(**dict(zip(_FMEA_COLUMNS, r, strict=True))) for r in rows]
+
     def _select(self, where: str, params: Sequence[Any]) -> list[Asset]:
         rows = self.con.execute(f"SELECT {', '.join(_COLUMNS)} FROM assets {where} ORDER BY id", params).fetchall()
         return [Asset(**dict(zip(_COLUMNS, r, strict=True))) for r in rows]
@@ -186,19 +213,62 @@ class Catalogue:
         self.con.execute(f"INSERT OR REPLACE INTO assets VALUES ({', '.join('?' * len(_COLUMNS))})", asset.row())
         return asset
 
+    def link(self, edges: Iterable[tuple[str, str, str]], run: str = "") -> int:
+        """Record lineage edges (upstream, downstream, relation), recorded by ``run``; an edge already there is
+        kept once. Returns how many were given. Bulk-inserted: a run's 100,000 units cost well under a second."""
+        rows = list(edges)
+        if not rows:
+            return 0
+        import pyarrow as pa
+
+        upstream, downstream, relation = (list(column) for column in zip(*rows, strict=True))
+        table = pa.table({"upstream": upstream, "downstream": downstream, "relation": relation,
+                          "run": [run] * len(rows)})
+        with self.con.cursor() as con:  # a cursor of its own: register() refuses a connection with a pending result
+            con.register("_edges", table)
+            con.execute("INSERT OR IGNORE INTO lineage SELECT DISTINCT upstream, downstream, relation, run FROM _edges")
+        return len(rows)
+
+    def put_fmea(self, sheet: FmeaSheet) -> Asset:
+        """Import an FMEA sheet read whole (:func:`twin.edge.assets.fmea.read_fmea`): the sheet becomes an asset of
+        kind ``fmea`` (manual entry, trusted as far as its prior), its lines the ``fmea`` table's rows, each
+        ``contains``-linked from the sheet in ``lineage``. Importing a sheet again replaces its lines and links;
+        labels, owner and compliance set on the sheet are kept (:meth:`put`)."""
+        asset = _file_asset("fmea", sheet.path, "manual-entry", f"FMEA, {len(sheet.rows)} lines: "
+                            + ", ".join(f"{n} {p}" for p, n in sheet.by_priority().items()))
+        self.con.execute("BEGIN TRANSACTION")  # the sheet's lines all, or none of them
+        try:
+            self.con.execute("DELETE FROM fmea WHERE sheet = ?", [asset.id])
+            self.con.execute("DELETE FROM lineage WHERE upstream = ? AND relation = 'contains'", [asset.id])
+            if sheet.rows:
+                self.con.executemany(f"INSERT INTO fmea ({', '.join(_FMEA_COLUMNS)}, sheet) VALUES "
+                                     f"({', '.join('?' * (len(_FMEA_COLUMNS) + 1))})",
+                                     [[getattr(r, c) for c in _FMEA_COLUMNS] + [asset.id] for r in sheet.rows])
+            asset = self.put(asset)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.link((asset.id, row.id, "contains") for row in sheet.rows)
+        return asset
+
     # ------------------------------------------------------------------ scanning
     def scan(self, path: str | Path) -> list[Asset]:
         """Register what ``path`` holds: a run directory (its tags and historian), a model (``.pt``, its card
         beside it) or a knowledge file (``.yaml``). Returns the assets written."""
         path = Path(path)
         if path.is_dir():
+            if (path / "lots.parquet").is_file() and (path / RunFiles.REPORT).is_file():
+                return self.scan_supply(path)
             if not (path / RunFiles.HISTORIAN).is_file():
                 raise ConfigError(path, [f"not a run directory: no {RunFiles.HISTORIAN}"])
             return self.scan_run(path)
         if not path.is_file():
             raise ConfigError(path, ["no such file or run directory"])
         if path.suffix == ".pt":
-            return [self.put(model_asset(path))]
+            asset = self.put(model_asset(path))
+            self.link(model_edges(asset.id, _card(path)), run=asset.location)
+            return [asset]
         if path.suffix in (".yaml", ".yml"):
             return [self.put(_file_asset("knowledge", path, "manual-entry", "what an engineer knows (P&ID, FMEA)"))]
         raise ConfigError(path, ["not a run directory, a model (.pt) or a knowledge file (.yaml)"])
@@ -210,6 +280,7 @@ class Catalogue:
         plant_s, clock = run_context(run_dir)
         with HistorianReader(run_dir / RunFiles.HISTORIAN) as reader:
             quality = element_quality(reader, span_of(reader, plant_s), clock=clock)
+            self.link(line_edges(reader.con, run), run=run)
         by_tag: dict[str, list[ElementQuality]] = {}
         for q in quality:
             by_tag.setdefault(q.tag, []).append(q)
@@ -230,7 +301,28 @@ class Catalogue:
             credibility=sum(a.credibility * weight[a.id] for a in tags) / total, good_share=good, gap_share=gaps,
             clock_agreement=clock_share, location=_name(run_dir / RunFiles.HISTORIAN),
             description=f"{len(tags)} tags, {len(quality)} elements")
+        rootcause = _rootcause_of(run_dir)
+        self.link(run_edges(run_dir, run, sorted(by_tag), *(f"{kind}:{_name(Path(rootcause[kind]))}" if rootcause.get(
+            kind) else None for kind in ("knowledge", "model"))), run=run)
         return [*written, self.put(historian)]
+
+    def scan_supply(self, run_dir: Path) -> list[Asset]:
+        """Register a supply run (``twin supply run``): its genealogy as lineage, from each design parameter and
+        supplier through lots, inspections and units to field failures and repairs."""
+        import json
+
+        run = _name(run_dir)
+        try:
+            report = json.loads((run_dir / RunFiles.REPORT).read_text(encoding="utf-8"))
+        except ValueError as err:
+            raise ConfigError(run_dir / RunFiles.REPORT, [f"not JSON: {err}"]) from None
+        if not isinstance(report, dict) or report.get("kind") != "supply":
+            raise ConfigError(run_dir / RunFiles.REPORT, ["not a supply run's report (kind: supply)"])
+        edges = self.link(supply_edges(run_dir, report), run=run)
+        prior = SOURCE_PRIOR["supplier-reported"]
+        return [self.put(Asset(id=f"supply:{run}", kind="supply", source_kind="supplier-reported", prior=prior,
+                               credibility=prior, location=run,
+                               description=f"supply run: {edges} genealogy links (lots, units, field failures)"))]
 
     def _tag_asset(self, tag: str, unit: str, tagmap: TagMap | None) -> Asset:
         """A tag's asset, its credibility pooled over every run measured so far."""
@@ -250,20 +342,39 @@ class Catalogue:
 def model_asset(path: Path) -> Asset:
     """A trained model: edge-computed; its credibility is the prior times the healthy share of the data it was
     trained on, when its card recorded the data-health gate."""
-    import json
-
     asset = _file_asset("model", path, "edge-computed", "a trained root-cause model")
-    card_path = path.with_suffix(".json")
-    if not card_path.is_file():
+    card = _card(path)
+    if not card:
         return asset
-    try:
-        card = json.loads(card_path.read_text())
-    except ValueError:
-        return asset
-    gate = (card.get("data") or {}).get("health") if isinstance(card, dict) else None
+    gate = (card.get("data") or {}).get("health")
     share = float(gate["healthy_share"]) if isinstance(gate, dict) and "healthy_share" in gate else 1.0
     forced = " (gate forced)" if isinstance(gate, dict) and gate.get("forced") else ""
     return replace(asset, credibility=asset.prior * share, description=f"{card.get('version', 'model')}{forced}")
+
+
+def _card(model: Path) -> dict[str, Any]:
+    """The model card beside ``model`` (``rootcause.pt`` -> ``rootcause.json``), {} without one."""
+    import json
+
+    try:
+        card = json.loads(model.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return card if isinstance(card, dict) else {}
+
+
+def _rootcause_of(run_dir: Path) -> dict[str, Any]:
+    """How a run's diagnoses were made (``rootcause`` of its report.json or edge.json): knowledge, model paths."""
+    import json
+
+    for name in (RunFiles.REPORT, RunFiles.EDGE_REPORT):
+        try:
+            record = json.loads((run_dir / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and isinstance(record.get("rootcause"), dict):
+            return record["rootcause"]
+    return {}
 
 
 def _file_asset(kind: str, path: Path, source: str, description: str) -> Asset:

@@ -190,7 +190,8 @@ def run_spec(spec: EpisodeSpec, base_path: str | None = None, settings: Evidence
     out = Path(tempfile.mkdtemp(prefix="qt-rca-"))
     try:
         try:
-            report = asyncio.run(run_episode(scenario, EpisodeConfig(out_dir=out, mode="offline", seed=spec.seed)))
+            report = asyncio.run(run_episode(scenario, EpisodeConfig(out_dir=out, mode="offline", seed=spec.seed,
+                                                                     lineage=False)))
             raw_alarms = report.alarms
         except PlantShutdown:
             raw_alarms = json.loads((out / "report.json").read_text())["alarms"]
