@@ -158,7 +158,7 @@ class _Row:
         return number
 
 
-def _decode(path: Path) -> str:
+def decode_export(path: Path) -> str:
     """The file's text: UTF-16 by its byte-order mark, else UTF-8 (with or without BOM), else Windows-1252."""
     data = read_bytes(path)
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -192,7 +192,7 @@ def _table(path: Path, lines: list[tuple[int, list[str]]], first: str, required:
 
 def _csv_lines(path: Path, first: str) -> list[tuple[int, list[str]]]:
     """(line number, cells) of every CSV record; ``;`` is the delimiter when the header line uses it."""
-    text = _decode(path)
+    text = decode_export(path)
     header = next((line for line in text.splitlines() if _key(line.strip().strip('"')).startswith(_key(first))), "")
     delimiter = ";" if header.count(";") > header.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -220,12 +220,12 @@ def _xlsx_lines(path: Path, sheet: str) -> list[tuple[int, list[str]]]:
         if sheet.lower() not in names:
             raise ConfigError(path, [f"no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})"])
         rows = book[names[sheet.lower()]].iter_rows(values_only=True)
-        return [(number, [_cell_text(v) for v in values]) for number, values in enumerate(rows, start=1)]
+        return [(number, [cell_text(v) for v in values]) for number, values in enumerate(rows, start=1)]
     finally:
         book.close()
 
 
-def _cell_text(value: Any) -> str:
+def cell_text(value: Any) -> str:
     """A spreadsheet cell as the text it shows: whole floats without ``.0``, empty cells empty."""
     if value is None:
         return ""

@@ -65,7 +65,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from qtconfig import ConfigError, read_bytes
-from virtual_plc.tagimport import RowNote, _cell_text, _decode  # the tag imports' decoding and cell text, shared
+from virtual_plc.tagimport import RowNote, cell_text, decode_export  # shared with the tag imports
 
 RATING = (1, 10)
 PRIORITIES = ("H", "M", "L")  # highest first
@@ -330,7 +330,7 @@ def _csv_grid(path: Path) -> list[list[str]]:
     """The rows of a CSV file as cells, one list per record (a record is what a spreadsheet shows as one row, even
     when a quoted cell spans lines); the delimiter (``,`` ``;`` or tab) is the one whose header names most
     columns."""
-    text = _decode(path)
+    text = decode_export(path)
     grids = []
     for delimiter in (",", ";", "\t"):
         try:
@@ -355,7 +355,7 @@ def _xlsx_grid(path: Path) -> list[list[str]]:
     try:
         named = [name for name in book.sheetnames if name.strip().lower() in SHEET_NAMES]
         sheet = book[named[0]] if named else book.worksheets[0]
-        grid = [[_cell_text(v) for v in values] for values in sheet.iter_rows(values_only=True)]
+        grid = [[cell_text(v) for v in values] for values in sheet.iter_rows(values_only=True)]
         for merged in sheet.merged_cells.ranges:
             value = grid[merged.min_row - 1][merged.min_col - 1]
             for r in range(merged.min_row - 1, merged.max_row):
