@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from twin.contracts import by_risk
 from twin.harness.runview.whatif import LiveRun
 
 OPERATOR = "app operator"
@@ -45,10 +46,11 @@ def open_alarms(live: LiveRun) -> None:
         st.caption("No open alarms.")
         return
     shelve_s = st.number_input("shelve for (plant s)", min_value=1.0, value=60.0, key="live-shelve-s")
-    for a in alarms:
+    for a in by_risk(alarms):  # the most severe effect threatened first
         cols = st.columns([6, 1, 1])
+        risk = f" — severity {a['severity']} ({a['effect']})" if a.get("severity") is not None else ""
         cols[0].markdown(f"**{a['id']}** {a['state']} — {a['tag']} ({a['detector']} {a['rule']}) "
-                         f"since {a['t_ms'] / 1000:g} s")
+                         f"since {a['t_ms'] / 1000:g} s{risk}")
         if a["state"] in ("unack_active", "unack_rtn") and cols[1].button("Acknowledge", key=f"ack-{a['id']}"):
             _act(f"acknowledged {a['id']}", live.acknowledge, a["id"], OPERATOR)
         if a["state"] != "shelved" and cols[2].button("Shelve", key=f"shelve-{a['id']}"):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from twin.contracts import by_risk
 from twin.harness.runview import RunData, load_run
 from twin.harness.runview.charts import chart_series, control_chart_figure, figure_png, rootcause_figure, trends_png
 from twin.harness.runview.html import render_html
@@ -92,8 +93,10 @@ def alarms(run: RunData) -> None:
     if not run.alarms:
         st.info(NO_ALARMS)
         return
-    keys = ("id", "t_ms", "tag", "detector", "rule", "value", "limit", "state")
-    st.dataframe([{k: a.get(k) for k in keys} for a in run.alarms], hide_index=True)
+    keys = ("id", "severity", "effect", "t_ms", "tag", "detector", "rule", "value", "limit", "state")
+    if any(a.get("severity") is not None for a in run.alarms):
+        st.caption("Ranked by the severity (FMEA 1-10) of the customer-facing effect each threatens, then by time.")
+    st.dataframe([{k: a.get(k) for k in keys} for a in by_risk(run.alarms)], hide_index=True)
     with st.expander("state history"):
         st.dataframe([{"id": a["id"], **h} for a in run.alarms for h in a.get("history", [])], hide_index=True)
     st.caption(FINISHED_NOTE)
@@ -112,9 +115,10 @@ def rootcause(run: RunData) -> None:
     if not run.diagnoses:
         st.info(run.no_diagnoses_note())
         return
-    for d in run.diagnoses:
+    for d in by_risk(run.diagnoses):  # highest risk first, then time
+        risk = f"; severity {d.severity}, threatens {d.effect}" if d.severity is not None else ""
         st.markdown(f"**{d.id}** at {d.t_ms / 1000:g} s for alarms {', '.join(d.alarm_ids)} "
-                    f"({d.method}, model {d.model_version})")
+                    f"({d.method}, model {d.model_version}{risk})")
         st.image(figure_png(rootcause_figure(d)))
         st.dataframe([c.model_dump() for c in d.candidates], hide_index=True)
         st.dataframe([s.model_dump() for s in d.evidence_path], hide_index=True)

@@ -9,10 +9,10 @@ import streamlit as st
 
 from app_pages.console import console
 from app_pages.panels import render_run
+from qtconfig import ConfigError
 from twin.harness.runview import load_run
 from twin.harness.runview.whatif import METHODS, FaultKnob, Knobs, LiveRun, fault_targets, run_whatif, whatif_dir
 from twin.harness.scenario import Scenario, load_scenario
-from qtconfig import ConfigError
 
 
 @st.cache_data(show_spinner=False)

@@ -31,6 +31,7 @@ from rootcause.baselines import BASELINES, Ranker
 from rootcause.features import Evidence, EvidenceSettings, link_features
 from rootcause.graph import PlantGraph
 from rootcause.knowledge import Knowledge, load_knowledge, perturb_links
+from rootcause.risk import RiskMap
 from rootcause.window import read_evidence
 from twin.contracts import Candidate, Diagnosis, EvidenceStep
 from twin.edge.historian import HistorianReader
@@ -261,11 +262,14 @@ class DiagnosisSchedule:
 class DiagnosisLoop:
     """The runner's view of root cause: feed it new alarms each scan; it diagnoses when due."""
 
-    def __init__(self, diagnoser: Diagnoser | Any, evidence_ms: int | None = None, first_ms: int | None = None) -> None:
+    def __init__(self, diagnoser: Diagnoser | Any, evidence_ms: int | None = None, first_ms: int | None = None,
+                 risk: RiskMap | None = None) -> None:
         """``diagnoser``: ours or anything with ours' ``diagnose``; it is called ``first_ms`` after a new alarm
         and again ``evidence_ms`` after it (defaults: ``diagnoser.settings.first_s`` and ``evidence_s``;
-        ``first_ms`` None with an explicit ``evidence_ms``: once, at ``evidence_ms``)."""
+        ``first_ms`` None with an explicit ``evidence_ms``: once, at ``evidence_ms``). ``risk`` rates each
+        diagnosis by the highest severity its alarms threaten (:mod:`rootcause.risk`)."""
         self.diagnoser = diagnoser
+        self.risk = risk
         if evidence_ms is None:
             evidence_ms = int(diagnoser.settings.evidence_s * 1000)
             first_ms = int(diagnoser.settings.first_s * 1000) if first_ms is None else first_ms
@@ -296,6 +300,11 @@ class DiagnosisLoop:
         if revision and self._burst_first is not None:
             update["revises"] = self._burst_first.id
         update["id"] = f"D{len(self.diagnoses) + 1:04d}"  # the run's published diagnoses, numbered in order
+        if self.risk:
+            answered = set(diagnosis.alarm_ids)
+            threat = self.risk.highest(a.tag for a in self.alarms if a.id in answered)
+            if threat is not None:
+                update.update({"severity": threat.severity, "effect": threat.effect})
         diagnosis = diagnosis.model_copy(update=update)
         self._burst_first = None if revision else diagnosis
         self.diagnoses.append(diagnosis)

@@ -44,6 +44,7 @@ class PlantGraph:
 
     def __init__(self, tagmap: TagMap, knowledge: Knowledge, links: tuple[tuple[str, str], ...] | None = None) -> None:
         self.plant = tagmap.plant
+        self.severities = dict(knowledge.severities)  # effect -> 1..10, what rootcause.risk ranks by
         self.graph = nx.DiGraph()
         self.owner: dict[str, str] = {}  # tag -> its asset, from the tag map
         g = self.graph

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -47,6 +47,8 @@ class KnowledgeNode(BaseModel):
 
     name: str
     kind: NodeKind
+    severity: int | None = Field(default=None, ge=1, le=10, description="for an effect a customer meets: its "
+                                 "severity on the FMEA's 1-10 scale (alarms and diagnoses that threaten it rank by it)")
 
 
 class KnowledgeLink(BaseModel):
@@ -57,6 +59,8 @@ class KnowledgeLink(BaseModel):
     cause: str
     effect: str
     note: str = ""
+    severity: int | None = Field(default=None, ge=1, le=10, description="the severity (1-10) of the effect "
+                                 "through this link, e.g. from the FMEA line it comes from")
 
 
 class KnowledgeFile(BaseModel):
@@ -72,12 +76,14 @@ class KnowledgeFile(BaseModel):
 
 @dataclass(frozen=True)
 class Knowledge:
-    """A knowledge file resolved against a plant's names: concrete links, node kinds."""
+    """A knowledge file resolved against a plant's names: concrete links, node kinds, and the severities of
+    the effects it rates (a node's own, or the highest of the links into it)."""
 
     plant: str
     kinds: dict[str, NodeKind]
     links: tuple[tuple[str, str], ...]
     path: str = "<knowledge>"
+    severities: dict[str, int] = field(default_factory=dict)
 
 
 def load_knowledge(path: str | Path, names: Iterable[str]) -> Knowledge:
@@ -102,8 +108,12 @@ def resolve_knowledge(
     known = sorted(set(names) | set(kinds))
     links: list[tuple[str, str]] = []
     problems: list[str] = []
+    severities = {node.name: node.severity for node in spec.nodes if node.severity is not None}
     for i, link in enumerate(spec.links):
         expanded = expand_link(link.cause, link.effect, known)
+        if link.severity is not None:
+            for _, effect in expanded:
+                severities[effect] = max(severities.get(effect, 0), link.severity)
         if not expanded:
             line = line_of(document, ("links", i)) if document is not None else None
             where = f"links[{i}]" + (f" (line {line})" if line else "")
@@ -113,7 +123,7 @@ def resolve_knowledge(
         links.extend(expanded)
     if problems:
         raise ConfigError(path, problems)
-    return Knowledge(spec.plant, kinds, tuple(dict.fromkeys(links)), path)
+    return Knowledge(spec.plant, kinds, tuple(dict.fromkeys(links)), path, severities)
 
 
 def expand_link(cause: str, effect: str, known: list[str]) -> list[tuple[str, str]]:

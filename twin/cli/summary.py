@@ -37,8 +37,10 @@ def print_summary(report: RunReport, out_dir: Path, console: Console | None = No
                   or "none")
     table.add_row("alarms / diagnoses / commands",
                   f"{len(report.alarms)} / {len(report.diagnoses)} / {len(report.commands)}")
+    from twin.contracts import by_risk
+
     _alarm_rows(table, report)
-    for i, diagnosis in enumerate(report.diagnoses[:MAX_DIAGNOSES]):
+    for i, diagnosis in enumerate(by_risk(report.diagnoses)[:MAX_DIAGNOSES]):  # highest risk first, then time
         _diagnosis_rows(table, diagnosis, with_path=i == 0)
     if len(report.diagnoses) > MAX_DIAGNOSES:
         table.add_row("", f"... and {len(report.diagnoses) - MAX_DIAGNOSES} more diagnoses (report.json)")
@@ -59,6 +61,12 @@ def _alarm_rows(table: Table, report: RunReport) -> None:
         return
     first, rates = report.alarms[0], report.detection.get("alarm_rates", {})
     table.add_row("first alarm", f"{first.t_ms / 1000:g} s: {first.tag} ({first.detector} {first.rule})")
+    from twin.contracts import by_risk
+
+    riskiest = by_risk(report.alarms)[0]
+    if riskiest.severity is not None:
+        table.add_row("highest risk", f"severity {riskiest.severity} ({riskiest.effect}): {riskiest.t_ms / 1000:g} s, "
+                                      f"{riskiest.tag} ({riskiest.detector} {riskiest.rule})")
     floods, peak = len(rates.get("flood_periods", [])), rates.get("per_10_min_max", 0)
     flood_text = "no flood" if not floods else f"{floods} flood period{'s' if floods > 1 else ''}"
     table.add_row("alarm floods", f"{flood_text} (at most {peak} new alarms in 10 min; a flood is more than "
@@ -68,7 +76,8 @@ def _alarm_rows(table: Table, report: RunReport) -> None:
 def _diagnosis_rows(table: Table, diagnosis: Diagnosis, *, with_path: bool) -> None:
     """One diagnosis: when, by what, its top candidate; the evidence path of the first one."""
     top = diagnosis.top
-    table.add_row(f"diagnosis at {diagnosis.t_ms / 1000:g} s ({diagnosis.method})",
+    risk = f", severity {diagnosis.severity}" if diagnosis.severity is not None else ""
+    table.add_row(f"diagnosis at {diagnosis.t_ms / 1000:g} s ({diagnosis.method}{risk})",
                   (f"{top.asset} ({top.kind}, {top.score:.2f})" if top else "no candidate")
                   + (f"; uncertain: {diagnosis.candidates[1].asset} ({diagnosis.candidates[1].kind}) as likely"
                      if diagnosis.uncertain and len(diagnosis.candidates) > 1 else ""))

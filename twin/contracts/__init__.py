@@ -17,7 +17,7 @@ from twin.contracts.diagnosis import Candidate, Diagnosis, EvidenceStep
 from twin.contracts.enums import AckStatus, AlarmState, Backend, CandidateKind, CommandKind, Mode, Policy, choices
 from twin.contracts.files import RunFiles
 from twin.contracts.messages import Ack, Command, WorkOrder
-from twin.contracts.records import AlarmRecord, CommandRecord, FaultRecord, Verification
+from twin.contracts.records import AlarmRecord, CommandRecord, FaultRecord, Verification, by_risk
 from twin.contracts.report import (
            REPORT_VERSION,
            Counts,
@@ -33,4 +33,4 @@ __all__ = ["REPORT_VERSION", "Ack", "AckStatus", "AlarmRecord", "AlarmState", "B
            "Command", "CommandKind", "CommandRecord", "Counts", "Diagnosis", "Durations", "EvidenceStep", "FaultRecord",
            "Mode", "Policy", "QualityOutcome", "RunFiles", "RunReport", "Scores", "SentinelScore",
            "Verification", "WorkOrder",
-           "choices", "read_report"]
+           "by_risk", "choices", "read_report"]

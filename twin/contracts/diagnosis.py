@@ -60,6 +60,9 @@ class Diagnosis(Row):
                                                                     "scores (1: it stands alone)")
     revises: str | None = Field(default=None, description="the earlier diagnosis of the same alarms this one "
                                                           "revises with more evidence")
+    severity: int | None = Field(default=None, ge=1, le=10, description="the highest severity (FMEA 1-10) of the "
+                                 "customer-facing effects its alarms threaten (None: the knowledge rates none)")
+    effect: str | None = Field(default=None, description="the effect that carries that severity")
     uncertain: str | None = Field(default=None, description="set when the evidence cannot tell the top candidate "
                                   "from another (which, and why): e.g. only one signal deviates, so a bias of its "
                                   "sensor and a change of the process look alike; both are among the candidates")

@@ -18,7 +18,8 @@ A work order has status ``raised`` (``logged`` under policy off).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from pydantic import ConfigDict, Field
 
@@ -27,6 +28,20 @@ from twin.contracts.messages import Ack, Command
 from twin.contracts.row import Row
 
 FINAL = ("applied", "refused", "failed", "expired", "rejected", "logged", "raised")
+T = TypeVar("T")
+
+
+def by_risk(records: Iterable[T]) -> list[T]:
+    """Alarms or diagnoses (records or their dicts) highest ``severity`` first, unrated last; equal ones keep
+    their order (time). The ranking of reports and the app: a defect that can hurt someone before a scratch.
+
+    >>> [r["id"] for r in by_risk([{"id": "a", "severity": 2}, {"id": "b"}, {"id": "c", "severity": 9}])]
+    ['c', 'a', 'b']
+    """
+    def severity(record: Any) -> int:
+        value = record.get("severity") if isinstance(record, dict) else getattr(record, "severity", None)
+        return int(value) if value is not None else 0
+    return sorted(records, key=lambda r: -severity(r))
 
 
 class Verification(Row):
@@ -94,6 +109,9 @@ class AlarmRecord(Row):
     value: float | None = Field(description="the value that fired it (None if not finite)")
     limit: float | None = Field(description='the limit it crossed (None if not finite)')
     state: AlarmState = Field(description='its ISA-18.2 state at the end of the run')
+    severity: int | None = Field(default=None, ge=1, le=10, description="the highest severity (FMEA 1-10) of a "
+                                 "customer-facing effect downstream of its tag (None: the knowledge rates none)")
+    effect: str | None = Field(default=None, description="the effect that carries that severity")
     history: list[dict[str, Any]] = Field(default_factory=list, description="every state change: t_ms, state, reason")
 
 

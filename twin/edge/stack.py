@@ -200,6 +200,8 @@ class EdgeStack:
                     self.publisher.attach(self.control.loop)
                 else:  # what it refuses is ledgered all the same, in a ledger of its own
                     self.publisher.attach(None, self._fresh_ledger())
+            if self.diagnosis is not None and self.diagnosis.risk:
+                self.alarms.risk = self.diagnosis.risk.of  # alarms carry the severity their tag threatens
             if self.settings.rootcause.enabled and self.diagnosis is None:
                 self.notes.append(f"no diagnosis: {self.rootcause_info.get('note', 'no diagnoser')}")
         except BaseException:

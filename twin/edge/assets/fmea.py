@@ -482,7 +482,7 @@ def draft_knowledge(sheet: FmeaSheet, patterns: Mapping[str, str], plant: str | 
     for (cause, effect), link in links.items():
         refs = sorted(link.rows, key=lambda r: (-r.severity, r.row))
         note = " ".join(f"[{r.id} S={r.severity} AP={r.action_priority}]" for r in refs) + f" {link.text}"
-        item = CommentedMap(cause=cause, effect=effect, note=note)
+        item = CommentedMap(cause=cause, effect=effect, note=note, severity=refs[0].severity)  # ranks alarms
         item.fa.set_flow_style()
         draft["links"].append(item)
     draft.yaml_set_start_comment(_header_comment(sheet, todo, [k for k, _, _ in compiled if k not in used]))

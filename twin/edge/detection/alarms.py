@@ -67,11 +67,14 @@ class Alarm:
     history: list[dict[str, Any]] = field(default_factory=list)
     last_signal_ms: int = 0
     shelved_until_ms: int | None = None
+    severity: int | None = None  # of the customer-facing effect its tag threatens (rootcause.risk)
+    effect: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for ``report.json``, through the contract (:class:`twin.contracts.AlarmRecord`)."""
         return AlarmRecord(id=self.id, t_ms=self.t_ms, tag=self.tag, detector=self.detector, rule=self.rule,
                            value=_finite(self.value), limit=_finite(self.limit), state=self.state,
+                           severity=self.severity, effect=self.effect,
                            history=list(self.history)).model_dump(mode="json")
 
     def _move(self, state: AlarmState, t_ms: int, reason: str) -> None:
@@ -102,6 +105,8 @@ class AlarmManager:
         self.suppressed = 0
         #: told of every operator action (``kind``, payload, plant ms), e.g. a run's ``Ledger.append``
         self.on_operator_action: Callable[[str, dict[str, Any], int], Any] | None = None
+        #: the risk of a tag (``rootcause.risk.RiskMap.of``): each new alarm carries its severity and effect
+        self.risk: Callable[[str], Any] | None = None
 
     # --------------------------------------------------------------- detection
     def process(self, t_ms: int, signals: list[Signal]) -> list[Alarm]:
@@ -124,6 +129,9 @@ class AlarmManager:
                 id=f"A{len(self.alarms) + 1:05d}", t_ms=t_ms, tag=sig.tag, detector=sig.detector, rule=sig.rule,
                 value=sig.value, limit=sig.limit, last_signal_ms=t_ms,
             )
+            threat = self.risk(sig.tag) if self.risk is not None else None
+            if threat is not None:
+                alarm.severity, alarm.effect = threat.severity, threat.effect
             alarm.history.append({"t_ms": t_ms, "state": "unack_active", "reason": f"{sig.detector} {sig.rule}"})
             self.alarms.append(alarm)
             self._open[key] = alarm

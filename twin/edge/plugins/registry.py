@@ -26,6 +26,7 @@ from typing import Any, Literal
 from qtconfig import ConfigError, resolve_path
 from rootcause.baselines import BASELINES
 from rootcause.diagnoser import Diagnoser, DiagnosisLoop, build_graph
+from rootcause.risk import RiskMap
 from rootcause.settings import RootCauseSettings
 from twin.edge.control.playbook import Playbook, watched_signals
 from twin.edge.control.policy import PlaybookPolicy
@@ -198,7 +199,10 @@ def rootcause_loop(settings: RootCauseSettings, tagmap: TagMap, base: Path | Non
                      "candidates": len(graph.candidates)})
     evidence_s = float(getattr(diagnoser, "evidence_s", settings.evidence.evidence_s))
     first_s = float(getattr(diagnoser, "first_s", settings.evidence.first_s))
-    return DiagnosisLoop(diagnoser, evidence_ms=int(evidence_s * 1000), first_ms=int(first_s * 1000)), info
+    risk = RiskMap(graph.graph, graph.severities) if graph is not None else None
+    if risk:
+        info["rated_effects"] = len(graph.severities)  # type: ignore[union-attr]
+    return DiagnosisLoop(diagnoser, evidence_ms=int(evidence_s * 1000), first_ms=int(first_s * 1000), risk=risk), info
 
 
 # ----------------------------------------------------- detector, policy

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from twin.contracts import RunFiles
+from twin.contracts import RunFiles, by_risk
 from twin.harness.runview.charts import chart_series, control_chart_figure, figure_png, rootcause_figure, trends_png
 from twin.harness.runview.metrics import METRIC_LABELS, run_metrics
 from twin.harness.runview.run import NO_ALARMS, NO_LEDGER, NO_SCORES, RunData, load_run
@@ -77,7 +77,9 @@ def _diagnoses(run: RunData) -> Iterable[str]:
     if not run.diagnoses:
         yield _note(run.no_diagnoses_note())
         return
-    for d in run.diagnoses:
+    for d in by_risk(run.diagnoses):  # highest risk first, then time
+        if d.severity is not None:
+            yield _note(f"{d.id} at {d.t_ms / 1000:g} s: severity {d.severity}, threatens {d.effect}")
         yield _img(figure_png(rootcause_figure(d)))
         yield _table(["asset", "score", "kind", "signal"], [[c.asset, c.score, c.kind, c.signal] for c in d.candidates])
 
@@ -85,10 +87,14 @@ def _diagnoses(run: RunData) -> Iterable[str]:
 def _alarms(alarms: Sequence[dict[str, Any]]) -> str:
     if not alarms:
         return _note(NO_ALARMS)
-    rows = [[a["id"], a["t_ms"] / 1000, a["tag"], a["detector"], a["rule"], a["state"]]
-            for a in alarms[:MAX_ALARM_ROWS]]
+    ranked = by_risk(alarms)  # highest severity of the effect they threaten first, then time
+    rows = [[a["id"], a.get("severity"), a.get("effect"), a["t_ms"] / 1000, a["tag"], a["detector"], a["rule"],
+             a["state"]] for a in ranked[:MAX_ALARM_ROWS]]
     more = _note(f"{len(alarms) - MAX_ALARM_ROWS} more in report.json") if len(alarms) > MAX_ALARM_ROWS else ""
-    return _table(["id", "t (s)", "tag", "detector", "rule", "state"], rows) + more
+    rated = any(a.get("severity") is not None for a in alarms)
+    intro = _note("Ranked by the severity (FMEA 1-10) of the customer-facing effect each threatens, then by time."
+                  if rated else "In time order: the knowledge file rates no effect's severity.")
+    return intro + _table(["id", "severity", "threatens", "t (s)", "tag", "detector", "rule", "state"], rows) + more
 
 
 def _commands(run: RunData) -> str:
