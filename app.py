@@ -36,5 +36,6 @@ page = st.navigation([
     st.Page(ROOT / "app_pages" / "run.py", title="Run a scenario", default=True),
     st.Page(ROOT / "app_pages" / "view.py", title="Open a run"),
     st.Page(ROOT / "app_pages" / "compare.py", title="Compare runs"),
+    st.Page(ROOT / "app_pages" / "assets.py", title="Data assets"),
 ])
 page.run()

@@ -20,7 +20,7 @@ from twin.harness.runview.whatif import FINISHED_NOTE
 
 pytestmark = pytest.mark.slow  # AppTest pages and what-if runs, about 85 s (a live recommend run is 60 s)
 
-PAGES = ("app_pages/run.py", "app_pages/view.py", "app_pages/compare.py")
+PAGES = ("app_pages/run.py", "app_pages/view.py", "app_pages/assets.py", "app_pages/compare.py")
 
 
 def app(runs_root: Path, *, role: str = "test", run_dir: Path | None = None) -> AppTest:
@@ -167,3 +167,27 @@ def test_a_live_recommend_run_waits_for_the_operator_who_acks_and_approves(tmp_p
     assert "acknowledged by app operator" in [h["reason"] for h in alarm["history"]]
     assert PANEL_TITLES["alarms"] in subheaders(at)  # the finished run is shown, and says it is finished
     assert FINISHED_NOTE in [c.value for c in at.caption]
+
+
+def test_the_data_assets_page_scans_shows_health_and_draws_lineage(tmp_path: Path) -> None:
+    """Scan the runs folder from the page; the catalogue lists the run's tags with credibility, the health tab
+    rates each step and says what the gate decides, the lineage tab draws a diagnosis's upstream."""
+    run = cli_run()
+    at = app(run.parent)
+    at.switch_page("app_pages/assets.py").run()
+    assert not at.exception
+    at.text_input(key="catalogue_path").set_value(str(tmp_path / "assets.duckdb")).run()
+    at.button(key="scan_runs").click().run()
+    assert not at.exception and any("scanned" in s.value for s in at.success)
+    table = at.dataframe[0].value
+    assert "tag:coater.coolant.flow" in set(table["id"]) and table["credibility"].between(0, 1).all()
+    health = [d.value for d in at.dataframe[1:] if "score" in d.value.columns]
+    assert health and set(health[0]["healthy"]) <= {True, False}
+    assert at.success or at.error  # the gate's verdict, either way
+    report = json.loads((run / "report.json").read_text())
+    start = f"diagnosis:{run}#{report['diagnoses'][0]['id']}" if report["diagnoses"] else f"historian:{run}"
+    at.text_input(key="lineage_start").set_value(start).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert [c for c in at.tabs[2].children.values() if getattr(c, "type", None) == "image"], "no lineage picture"
+    edges = at.dataframe[-1].value
+    assert set(edges.columns) >= {"from", "relation", "to"} and len(edges) > 0
