@@ -36,6 +36,17 @@ def cusum_step(pos: np.ndarray, neg: np.ndarray, z: np.ndarray, k: float) -> tup
     return np.maximum(0.0, pos + z - k), np.maximum(0.0, neg - z - k)
 
 
+def cusum_step_float(pos: float, neg: float, z: float, k: float) -> tuple[float, float]:
+    """:func:`cusum_step` on Python floats, without numpy (the single-stream detector's per-sample path).
+
+    The same arithmetic in the same order, and ``0.0 if v < 0.0 else v`` is what
+    ``np.maximum(0.0, v)`` returns for every float (a NaN propagates, ``-0.0`` is kept), so the
+    two give bit-identical sums (``tests/twin/edge/detection/test_scalar_equivalence.py``).
+    """
+    up, down = pos + z - k, neg - z - k
+    return (0.0 if up < 0.0 else up), (0.0 if down < 0.0 else down)
+
+
 @dataclass(frozen=True, eq=False)
 class CusumChart:
     """A two-sided tabular CUSUM chart.

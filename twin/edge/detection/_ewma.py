@@ -177,6 +177,9 @@ class EwmaBank(DetectorBank):
         return (z > self.upper) | (z < self.lower)
 
     def _reset(self, sel: slice | np.ndarray) -> None:
+        # after an update with every value present the statistic is this very array (no copy per scan),
+        # and reset() then writes NaN into the statistic: give the state its own array first
+        self._z = self._z.copy()
         self._z[sel] = self.center[sel]
         self._t[sel] = 0
         half = self.L * self.sigma[sel] * ewma_width(self.lam, None)

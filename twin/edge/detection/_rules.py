@@ -47,6 +47,11 @@ RULE_SETS = {WESTERN_ELECTRIC: (1, 2, 3, 4), NELSON: (1, 2, 3, 4, 5, 6, 7, 8)}
 _BEYOND3, _TWO_OF_3, _FOUR_OF_5, _RUN8, _RUN9, _TREND6, _ALT14, _WITHIN15, _MIX8 = (1 << i for i in range(9))
 # the history word: one byte per point, newest in the low byte; flags within a byte
 _UP2, _DN2, _UP1, _DN1 = 1, 2, 4, 8
+# run lengths of the run rules (the vectorised engine here and the scalar one in _scalar.py share them)
+SIDE_RUN8, SIDE_RUN9 = 8, 9  # points in a row on one side of the centre
+TREND_STEPS = 5  # 5 rises (or falls) in a row = 6 points trending
+ALT_TURNS = 12  # 12 sign changes of the difference in a row = 14 points alternating
+WITHIN_RUN = 15  # points in a row within 1 sigma
 
 
 def _window(flag: int, points: int) -> np.uint64:
@@ -197,11 +202,11 @@ class RuleEngine:
                                     | (dn2 & (np.bitwise_count(hist & _W3_DN2) >= 2))),
             (seen >= self._min5) & ((up1 & (np.bitwise_count(hist & _W5_UP1) >= 4))
                                     | (dn1 & (np.bitwise_count(hist & _W5_DN1) >= 4))),
-            run >= 8,
-            run >= 9,
-            np.maximum(count[2], count[3]) >= 5,
-            count[4] >= 12,
-            count[5] >= 15,
+            run >= SIDE_RUN8,
+            run >= SIDE_RUN9,
+            np.maximum(count[2], count[3]) >= TREND_STEPS,
+            count[4] >= ALT_TURNS,
+            count[5] >= WITHIN_RUN,
             (np.bitwise_count(hist & _W8_OUT) == 8) & ((hist & _W8_UP1) != _ZERO) & ((hist & _W8_DN1) != _ZERO),
         ))
         code = np.einsum("i,ij->j", _CONDITION_WEIGHTS, conditions.view(np.uint8))

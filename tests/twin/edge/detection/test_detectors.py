@@ -71,6 +71,18 @@ def test_reset_and_compress(name: str) -> None:
     assert not bank.update(np.array([0.0, 0.0])).any()
 
 
+@pytest.mark.parametrize("name", sorted(BANKS))
+def test_a_reset_stream_starts_afresh(name: str) -> None:
+    """Reset after updates with every value present (the EWMA bank once kept NaN as its state here)."""
+    bank, fresh = BANKS[name](np.zeros(2), np.ones(2)), BANKS[name](np.zeros(1), np.ones(1))
+    for _ in range(3):
+        bank.update(np.array([1.0, 1.0]))
+    bank.reset(np.array([True, False]))
+    for x in (0.7, -0.2, 0.4):
+        assert bank.update(np.array([x, 1.0]))[0] == fresh.update(np.array([x]))[0]
+        assert bank.statistic[0] == fresh.statistic[0] and bank.upper[0] == fresh.upper[0]
+
+
 def test_shewhart_bank_reports_the_rule_that_fired() -> None:
     bank = spc.ShewhartBank(np.zeros(4), np.ones(4))
     seq = np.array([[0.5, 2.5, 1.5, 3.5], [0.5, 2.5, 1.5, 0.0], [0.5, 0.0, 1.5, 0.0], [0.5, 0.0, 1.5, 0.0]])
