@@ -86,3 +86,18 @@ def test_force_goes_on_past_a_closed_gate_and_the_model_card_says_so(degraded_ru
     assert forced.exit_code == 0, forced.output
     health = json.loads(model.with_suffix(".json").read_text())["data"]["health"]
     assert health["forced"] and not health["open"] and sorted(health["failing"]) == list(FAILING)
+
+
+@pytest.mark.slow
+def test_the_shipped_data_problems_scenario_closes_the_gate_naming_its_three_steps(tmp_path: Path) -> None:
+    """scenarios/coater_data_problems.yaml: two transmitters drop out and one sticks while the process stays in
+    control; the gate closes on exactly those steps, and opens again once the bar is lowered below 13/16."""
+    from tests.conftest import REPO
+
+    out = tmp_path / "run"
+    done = runner.invoke(app, ["run", str(REPO / "scenarios/coater_data_problems.yaml"), "--offline", "--out",
+                               str(out)])
+    assert done.exit_code == 0, done.output
+    closed = check_gate([run_health(out)])
+    assert not closed.open and sorted(closed.failing) == ["coater.blade3", "coater.coolant", "coater.oven.zone1"]
+    assert check_gate([run_health(out)], required_share=0.8).open
