@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from tests.conftest import REPO
 from twin.cli import app
 from twin.edge.assets.catalogue import Catalogue
+from twin.edge.assets.fmea import read_fmea
 from twin.edge.assets.lineage import walk
 from twin.harness.supply.runner import run_episode, run_supply
 from twin.harness.supply.scenario import load_supply_scenario
@@ -23,6 +24,8 @@ from twin.harness.supply.scenario import load_supply_scenario
 runner = CliRunner()
 WIDE = {"COLUMNS": "200"}
 SUPPLY = REPO / "scenarios" / "supply_brake_disc_runout.yaml"
+# scenarios/supply_fmea.csv: the line for each failure model of the supply scenarios (read off the sheet)
+FMEA_LINE = {"coffin_manson": "fmea:supply_fmea#2", "disc_wear": "fmea:supply_fmea#4", "esd": "fmea:supply_fmea#6"}
 
 
 # ------------------------------------------------------------------ walking a hand-built graph
@@ -77,6 +80,7 @@ def test_every_field_failure_reaches_its_true_lot_supplier_and_design(seed: int,
               for serial in lot.serials}
     design = {s.name: f"design:{s.part}/{s.characteristic.name}" for s in spec.chain.suppliers}
     with Catalogue(out / "assets.duckdb") as cat:
+        cat.put_fmea(read_fmea(REPO / "scenarios" / "supply_fmea.csv"))  # first: the scan links repairs to it
         cat.scan(out / "run")
         failures = pq.read_table(out / "run" / "returns.parquet").to_pylist()
         assert failures == truth.returns
@@ -87,6 +91,8 @@ def test_every_field_failure_reaches_its_true_lot_supplier_and_design(seed: int,
             assert up.of_kind("lot") == [f"lot:{lot.id}"] and up.of_kind("unit") == [f"unit:{serial}"]
             assert up.of_kind("supplier") == [f"supplier:{lot.supplier}"]
             assert up.of_kind("design") == [design[lot.supplier]]
+            # the FMEA line that names this part and this way of failing (the sheet's rows, by hand)
+            assert [n for n in up.of_kind("fmea") if "#" in n] == [FMEA_LINE[failure["mode"]]]
             down = walk(cat.con, f"field_failure:{serial}", "downstream")
             assert down.nodes() == [f"field_failure:{serial}", f"repair:{serial}"]
         units = cat.con.execute("SELECT count(*) FROM lineage WHERE downstream LIKE 'unit:%'").fetchone()[0]

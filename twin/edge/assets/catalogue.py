@@ -37,7 +37,7 @@ from twin.contracts import RunFiles
 from twin.edge.assets.credibility import SOURCE_PRIOR, credibility, pooled, source_of
 from twin.edge.assets.fmea import FmeaRow, FmeaSheet
 from twin.edge.assets.health import run_context
-from twin.edge.assets.lineage import line_edges, model_edges, run_edges, supply_edges
+from twin.edge.assets.lineage import fmea_failure_edges, line_edges, model_edges, run_edges, supply_edges
 from twin.edge.assets.quality import ElementQuality, element_quality, span_of
 from twin.edge.historian import HistorianReader
 from virtual_plc.tagmap import TagMap, load_tagmap
@@ -319,6 +319,11 @@ class Catalogue:
         if not isinstance(report, dict) or report.get("kind") != "supply":
             raise ConfigError(run_dir / RunFiles.REPORT, ["not a supply run's report (kind: supply)"])
         edges = self.link(supply_edges(run_dir, report), run=run)
+        returns = run_dir / "returns.parquet"
+        if returns.is_file():  # service repairs meet the FMEA's failure modes
+            import pyarrow.parquet as pq
+
+            edges += self.link(fmea_failure_edges(self.fmea_rows(), pq.read_table(returns).to_pylist()), run=run)
         prior = SOURCE_PRIOR["supplier-reported"]
         return [self.put(Asset(id=f"supply:{run}", kind="supply", source_kind="supplier-reported", prior=prior,
                                credibility=prior, location=run,

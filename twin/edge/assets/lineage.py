@@ -15,7 +15,9 @@ a model (its card)                 ``sweep:S -generated-> dataset:D -trained-> m
 a supply run (``lots.parquet``,    ``design:PART/CHARACTERISTIC -specifies-> lot:L``, ``supplier:S -made->
 ``returns.parquet``)               lot:L``, ``lot -inspected_in-> inspection:L -passed-> unit:SERIAL`` (a lot
                                    shipped without inspection: ``lot -shipped-> unit``), ``unit -failed_in->
-                                   field_failure:SERIAL -repaired_by-> repair:SERIAL``
+                                   field_failure:SERIAL -repaired_by-> repair:SERIAL``; an FMEA line already
+                                   imported that names the part and the failure mode ``-explains->`` the
+                                   failure (:func:`fmea_failure_edges`)
 =================================  ===========================================================================
 
 :func:`walk` follows the edges from one node with a recursive query in the catalogue's DuckDB, to a depth
@@ -27,7 +29,7 @@ reaches the unit, its inspection, lot, supplier and design parameter in one quer
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -236,6 +238,25 @@ def _values_at(con: Any, tag: str, times: list[int]) -> list[tuple[int, float]]:
             SELECT a.t, s.value FROM _at a ASOF JOIN (
                 SELECT ts_ms, value FROM samples WHERE tag = ? AND quality = 'good' AND value IS NOT NULL) s
             ON a.t >= s.ts_ms ORDER BY a.t""", [tag]).fetchall()
+
+
+def fmea_failure_edges(rows: Iterable[Any], failures: Iterable[dict[str, Any]]) -> list[Edge]:
+    """``fmea:<row> -explains-> field_failure:<serial>`` for each field failure (a row of ``returns.parquet``) and
+    each FMEA line (:class:`~twin.edge.assets.fmea.FmeaRow`) that names both what failed and how: every word of
+    the part (``brake_disc``: brake, disc) in the line's item or step, and every word of the return's failure
+    mode (``disc_wear``: disc, wear) in its failure mode, cause or effect (case-insensitive, as parts of words:
+    "wears" holds "wear")."""
+    def words(name: str) -> list[str]:
+        return [w for w in name.lower().replace("-", "_").split("_") if w]
+
+    edges: list[Edge] = []
+    lines = [(row.id, row.step.lower(), f"{row.failure_mode} {row.cause} {row.effect}".lower()) for row in rows]
+    for failure in failures:
+        part, mode = words(str(failure["part"])), words(str(failure["mode"]))
+        for row_id, step, how in lines:
+            if all(w in step for w in part) and all(w in how for w in mode):
+                edges.append((row_id, f"field_failure:{failure['serial']}", "explains"))
+    return edges
 
 
 def draw(lineage: Lineage, path: str | Path, *, max_nodes: int = 60) -> Path:
