@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from twin.contracts import RunFiles
+from twin.edge.assets.openlineage import emit_edge_run
 from twin.edge.bridge.brokers import BRIDGE_USER, EDGE_USER
 from twin.edge.bridge.mqtt import BrokerAddress
 from twin.edge.collector import Collector
@@ -152,6 +153,7 @@ async def run_edge(
                      source=endpoints_file, messaging=messaging, driver_factory=realtime_driver, keys=keys,
                      publisher=node)
     result = EdgeRunResult(policy=settings.control.policy)
+    began, failure = time.perf_counter(), None
     try:
         async with edge, (node if node is not None else contextlib.nullcontext()):
             result.rootcause, result.notes = edge.rootcause_info, edge.notes
@@ -180,9 +182,13 @@ async def run_edge(
                     result.late_ticks += 1 + max(0, due - k)
                     k = max(k, due)
                     await asyncio.sleep(0)  # let the bridge and the MQTT links run
+    except BaseException as err:
+        failure = err
+        raise
     finally:
         gc.unfreeze()  # a process that runs the edge again (tests, the app) may collect this run's objects
         _summarise(result, edge, out)
+        emit_edge_run(edge, f"edge.{out.name}", time.perf_counter() - began, failure)  # openlineage.jsonl
     return result
 
 

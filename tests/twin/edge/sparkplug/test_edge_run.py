@@ -83,3 +83,7 @@ def test_the_real_time_edge_publishes_as_a_sparkplug_node(tmp_path: Path, kind: 
     assert historian["collected"] == historian["stored"] > 0 and historian["dropped"] == historian["unwritten"] == 0
     with duckdb.connect(str(tmp_path / "edge" / "historian.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM samples").fetchone()[0] == historian["stored"]
+    # and its OpenLineage events beside it: the endpoint file in, the historian out
+    events = [json.loads(line) for line in (tmp_path / "edge" / "openlineage.jsonl").read_text().splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    assert any(d["name"].endswith("historian.duckdb") for d in events[-1]["outputs"])
