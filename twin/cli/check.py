@@ -21,6 +21,8 @@ def check(
     diagnoser: Optional[str] = typer.Option(None, help="diagnoser plug-in: registered name or module:attr"),
     control_policy: Optional[str] = typer.Option(None, help="control-policy plug-in: registered name or module:attr"),
     jobs: int = typer.Option(1, min=1, help="episodes run at once (worker processes)"),
+    backend: Optional[str] = typer.Option(None, help="serial | pool | ray (default: pool when --jobs > 1, else "
+                                                    "serial; ray: a local Ray, or the cluster RAY_ADDRESS names)"),
     out: Optional[Path] = typer.Option(None, help="output folder (default runs/check-<suite>)"),
     junit: Optional[Path] = typer.Option(None, help="JUnit XML path (default OUT/junit.xml)"),
     baseline: Optional[Path] = typer.Option(None, help="RUN_DIR of an earlier check: fail on regressions"),
@@ -33,6 +35,9 @@ def check(
     from twin.harness.suite.runner import JUNIT_FILE, load_baseline, run_suite, write_summary
     from twin.harness.suite.spec import load_suite
 
+    if backend is not None and backend not in ("serial", "pool", "ray"):
+        console.print(f"--backend must be serial, pool or ray, not {backend!r}", style="red", markup=False)
+        raise typer.Exit(2)
     try:
         suite = load_suite(suite_file)
     except ConfigError as err:
@@ -50,7 +55,7 @@ def check(
     n = sum(len(e.seeds) for e in suite.entries)
     with progress_bar(console, "episodes") as bar:
         task = bar.add_task(f"suite {suite.name} ({jobs} at once)", total=n)
-        result = run_suite(suite, out, plugins=plugins, jobs=jobs, baseline=stored,
+        result = run_suite(suite, out, plugins=plugins, jobs=jobs, baseline=stored, backend=backend,
                            baseline_name=str(baseline) if baseline else None,
                            progress=lambda done, total: bar.update(task, completed=done))
     summary = write_summary(result, out)

@@ -27,8 +27,9 @@ def run_parallel(
     """``[fn(job) for job in jobs]`` on the chosen backend, in job order.
 
     ``fn`` must be importable by name (a module-level function) for ``pool`` and ``ray``.
-    ``progress(done, total)`` is called as results arrive. Ray (the ``ray`` extra) is started
-    locally on 127.0.0.1 with ``processes`` CPUs unless a Ray runtime is already up.
+    ``progress(done, total)`` is called as results arrive. Ray (the ``ray`` extra) joins the cluster
+    ``RAY_ADDRESS`` names, else starts locally on 127.0.0.1 with ``processes`` CPUs, unless a Ray runtime is
+    already up.
     """
     processes = processes or os.cpu_count() or 1
     total = len(jobs)
@@ -58,7 +59,9 @@ def _run_ray(fn: Callable[[Any], Any], jobs: Sequence[Any], processes: int, prog
     except ImportError:
         raise RuntimeError("the ray backend needs Ray: pip install 'quality-twin[ray]'") from None
     started_here = not ray.is_initialized()
-    if started_here:
+    if started_here and os.environ.get("RAY_ADDRESS"):  # a running cluster: it has its own CPUs
+        ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=False, configure_logging=False)
+    elif started_here:
         ray.init(num_cpus=processes, include_dashboard=False, _node_ip_address="127.0.0.1",
                  log_to_driver=False, configure_logging=False)
     try:

@@ -261,12 +261,16 @@ def _all_gates(suite: Suite) -> list[tuple[str, Gate]]:
 
 def run_suite(suite: Suite, out_dir: Path, *, plugins: Mapping[str, str | None] | None = None, jobs: int = 1,
               baseline: Mapping[str, Any] | None = None, baseline_name: str | None = None,
-              progress: Callable[[int, int], None] | None = None) -> SuiteResult:
-    """Run every case (``jobs`` at a time), judge gates, compare with ``baseline``; writes nothing."""
+              progress: Callable[[int, int], None] | None = None, backend: str | None = None) -> SuiteResult:
+    """Run every case (``jobs`` at a time), judge gates, compare with ``baseline``; writes nothing.
+
+    ``backend`` (:func:`~twin.harness.parallel.run_parallel`): ``serial``, ``pool`` or ``ray`` (a local Ray of
+    ``jobs`` CPUs, or the cluster ``RAY_ADDRESS`` names); by default a process pool when ``jobs`` > 1. Each
+    case carries its own seed, so every backend gives the same results."""
     started = time.perf_counter()
     cases = cases_of(suite, out_dir, plugins)
-    results = run_parallel(run_case, cases, processes=max(1, jobs), backend="pool" if jobs > 1 else "serial",
-                           progress=progress)
+    results = run_parallel(run_case, cases, processes=max(1, jobs),
+                           backend=backend or ("pool" if jobs > 1 else "serial"), progress=progress)
     gates = judge(suite, results)
     regressions = compare(suite, gates, baseline) if baseline is not None else []
     chosen = {k: v for k, v in (plugins or {}).items()}

@@ -206,3 +206,22 @@ def test_a_sentinel_score_is_gateable() -> None:
     assert (metrics["sentinel_recall"], metrics["sentinel_false_per_1000"]) == (0.93, 0.4)
     assert parse_gate("sentinel_recall >= 0.9").holds(metrics["sentinel_recall"])
     assert "sentinel_recall" not in episode_metrics({**report, "scores": {"quality": {}}})
+
+
+@pytest.mark.slow
+def test_ray_gives_the_same_suite_results_as_the_local_pool(tmp_path: Path) -> None:
+    """`twin check --backend ray` on a local Ray of two CPUs: the same episodes, metrics and gates as the pool."""
+    pytest.importorskip("ray")
+    entries = [{"scenario": str(DRIFT), "seeds": [1, 2], "duration_s": 20, "label": "drift"}]
+    path = write_suite(tmp_path / "s.yaml", entries, ["false_alarms_per_hour.mean >= 0"])
+    summaries = {}
+    for backend in ("pool", "ray"):
+        done = runner.invoke(app, ["check", str(path), "--jobs", "2", "--backend", backend, "--out",
+                                   str(tmp_path / backend)])
+        assert done.exit_code == 0, done.output
+        summary = json.loads((tmp_path / backend / "summary.json").read_text())
+        cases = [(c["label"], c["seed"], c["status"], c["metrics"]) for c in summary["cases"]]
+        summaries[backend] = cases, summary["gates"]
+    assert summaries["ray"] == summaries["pool"] and len(summaries["pool"][0]) == 2
+    bad = runner.invoke(app, ["check", str(path), "--backend", "spark"])
+    assert bad.exit_code == 2 and "--backend must be serial, pool or ray" in bad.output
