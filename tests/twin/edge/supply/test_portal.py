@@ -25,14 +25,16 @@ SCENARIOS = REPO / "scenarios"
 SUPPLIERS = ["chipco", "brakeco", "ecuco"]
 
 
-@pytest.fixture(scope="module", params=["amqtt", "mosquitto"])
-def broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Brokers]:
+def portal_brokers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Brokers]:
     """The closed-loop test brokers (tests.mqtt_support) with one account per supplier and the OEM."""
     users = {name: f"{name}-secret" for name in [OEM_USER, *SUPPLIERS]}
     brokers = Brokers(request.param, tmp_path_factory.mktemp(f"portal-{request.param}"), extra_users=users,
                       extra_acl=portal_acl(SUPPLIERS))
     yield brokers
     brokers.server.stop()
+
+
+broker = pytest.fixture(scope="module", params=["amqtt", "mosquitto"])(portal_brokers)
 
 
 def comparable(report: SupplyReport) -> dict:

@@ -4,13 +4,12 @@ supplier confined to its own edge node by the broker, and what is wrong with a S
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import REPO
 from tests.mqtt_support import Brokers, run
-from tests.twin.edge.supply.test_portal import SUPPLIERS, comparable
+from tests.twin.edge.supply.test_portal import comparable, portal_brokers
 from twin.edge.bridge.mqtt import MqttLink
 from twin.edge.sparkplug.payloads import add_metric, new_payload
 from twin.edge.sparkplug.schema import DataType
@@ -18,11 +17,12 @@ from twin.edge.sparkplug.topics import Topic
 from twin.edge.supply import sparkplug
 from twin.edge.supply.portal import SCHEMA, PortalReceiver, encode, topic
 from twin.edge.supply.semantic import Definition, SemanticLayer
-from twin.harness.supply.portal import OEM_USER, portal_acl
+from twin.harness.supply.portal import OEM_USER
 from twin.harness.supply.runner import run_supply
 from twin.harness.supply.scenario import SupplyScenario, load_supply_scenario
 
 SCENARIOS = REPO / "scenarios"
+broker = pytest.fixture(scope="module", params=["amqtt", "mosquitto"])(portal_brokers)
 
 
 def with_iot(spec: SupplyScenario, iot: str) -> SupplyScenario:
@@ -110,15 +110,6 @@ def test_data_before_any_birth_is_rejected_naming_the_device() -> None:
     receiver.flush()
     assert [(r["kind"], r["supplier"]) for r in receiver.rejected] == [("malformed", "ovenco")]
     assert "DDATA of ovenco/frame before its DBIRTH" in receiver.rejected[0]["detail"]
-
-
-@pytest.fixture(scope="module", params=["amqtt", "mosquitto"])
-def broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Brokers]:
-    users = {name: f"{name}-secret" for name in [OEM_USER, *SUPPLIERS]}
-    brokers = Brokers(request.param, tmp_path_factory.mktemp(f"spportal-{request.param}"), extra_users=users,
-                      extra_acl=portal_acl(SUPPLIERS))
-    yield brokers
-    brokers.server.stop()
 
 
 def test_a_supplier_cannot_publish_sparkplug_as_another(broker: Brokers) -> None:
