@@ -8,6 +8,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from twin.contracts import by_risk
+from twin.harness.runview.run import plant_clock
 from twin.harness.runview.whatif import LiveRun
 
 OPERATOR = "app operator"
@@ -50,7 +51,7 @@ def open_alarms(live: LiveRun) -> None:
         cols = st.columns([6, 1, 1])
         risk = f" — severity {a['severity']} ({a['effect']})" if a.get("severity") is not None else ""
         cols[0].markdown(f"**{a['id']}** {a['state']} — {a['tag']} ({a['detector']} {a['rule']}) "
-                         f"since {a['t_ms'] / 1000:g} s{risk}")
+                         f"since {plant_clock(a['t_ms'])}{risk}")
         if a["state"] in ("unack_active", "unack_rtn") and cols[1].button("Acknowledge", key=f"ack-{a['id']}"):
             _act(f"acknowledged {a['id']}", live.acknowledge, a["id"], OPERATOR)
         if a["state"] != "shelved" and cols[2].button("Shelve", key=f"shelve-{a['id']}"):

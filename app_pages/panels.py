@@ -12,7 +12,7 @@ from twin.harness.runview.charts import chart_series, control_chart_figure, figu
 from twin.harness.runview.html import render_html
 from twin.harness.runview.metrics import METRIC_LABELS, run_metrics
 from twin.harness.runview.roles import PANEL_TITLES, ROLES, panels_for
-from twin.harness.runview.run import NO_ALARMS, NO_GUIDANCE, NO_LEDGER, NO_SCORES
+from twin.harness.runview.run import NO_ALARMS, NO_GUIDANCE, NO_LEDGER, NO_SCORES, plant_clock
 from twin.harness.runview.whatif import FINISHED_NOTE
 
 
@@ -93,12 +93,15 @@ def alarms(run: RunData) -> None:
     if not run.alarms:
         st.info(NO_ALARMS)
         return
-    keys = ("id", "severity", "effect", "t_ms", "tag", "detector", "rule", "value", "limit", "state")
+    keys = ("id", "severity", "effect", "tag", "detector", "rule", "value", "limit", "state")
     if any(a.get("severity") is not None for a in run.alarms):
         st.caption("Ranked by the severity (FMEA 1-10) of the customer-facing effect each threatens, then by time.")
-    st.dataframe([{k: a.get(k) for k in keys} for a in by_risk(run.alarms)], hide_index=True)
+    st.dataframe([{"plant time": plant_clock(a["t_ms"]), **{k: a.get(k) for k in keys}} for a in by_risk(run.alarms)],
+                 hide_index=True)
     with st.expander("state history"):
-        st.dataframe([{"id": a["id"], **h} for a in run.alarms for h in a.get("history", [])], hide_index=True)
+        st.dataframe([{"id": a["id"], "plant time": plant_clock(h.get("t_ms")), **{k: v for k, v in h.items()
+                                                                                  if k != "t_ms"}}
+                      for a in run.alarms for h in a.get("history", [])], hide_index=True)
     st.caption(FINISHED_NOTE)
 
 
@@ -117,7 +120,7 @@ def rootcause(run: RunData) -> None:
         return
     for d in by_risk(run.diagnoses):  # highest risk first, then time
         risk = f"; severity {d.severity}, threatens {d.effect}" if d.severity is not None else ""
-        st.markdown(f"**{d.id}** at {d.t_ms / 1000:g} s for alarms {', '.join(d.alarm_ids)} "
+        st.markdown(f"**{d.id}** at {plant_clock(d.t_ms)} for alarms {', '.join(d.alarm_ids)} "
                     f"({d.method}, model {d.model_version}{risk})")
         st.image(figure_png(rootcause_figure(d)))
         st.dataframe([c.model_dump() for c in d.candidates], hide_index=True)

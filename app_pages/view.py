@@ -18,7 +18,9 @@ if not runs:
     root = Path(st.session_state.runs_root).resolve()
     st.info(f"No runs under {root}: run a scenario first, or set the runs folder.")
     st.stop()
-choice = st.selectbox("run directory", runs, index=runs.index(current) if current in runs else 0)
+if st.session_state.get("open_run") not in runs:  # first visit, or the run opened elsewhere (a what-if run)
+    st.session_state.open_run = current if current in runs else runs[0]
+choice = st.selectbox("run directory", runs, key="open_run")  # a key: the pick survives reruns
 try:
     run = load_run(choice)
 except (FileNotFoundError, ValueError) as err:

@@ -191,3 +191,17 @@ def test_the_data_assets_page_scans_shows_health_and_draws_lineage(tmp_path: Pat
     assert [c for c in at.tabs[2].children.values() if getattr(c, "type", None) == "image"], "no lineage picture"
     edges = at.dataframe[-1].value
     assert set(edges.columns) >= {"from", "relation", "to"} and len(edges) > 0
+
+
+def test_open_a_run_keeps_the_pick_across_reruns() -> None:
+    """The run picked in "Open a run" stays picked when the page reruns (it used to snap back)."""
+    full_run()
+    at = app(cli_run().parent)
+    at.switch_page("app_pages/view.py").run()
+    box = at.selectbox(key="open_run")
+    assert len(box.options) >= 2
+    other = next(o for o in box.options if o != box.value)
+    box.set_value(other).run()
+    at.run()  # any later interaction reruns the page
+    assert at.selectbox(key="open_run").value == other and at.session_state["run_dir"] == other
+    assert not at.exception

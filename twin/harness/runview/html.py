@@ -13,7 +13,7 @@ from typing import Any
 from twin.contracts import RunFiles, by_risk
 from twin.harness.runview.charts import chart_series, control_chart_figure, figure_png, rootcause_figure, trends_png
 from twin.harness.runview.metrics import METRIC_LABELS, run_metrics
-from twin.harness.runview.run import NO_ALARMS, NO_LEDGER, NO_SCORES, RunData, load_run
+from twin.harness.runview.run import NO_ALARMS, NO_LEDGER, NO_SCORES, RunData, load_run, plant_clock
 
 MAX_ALARM_ROWS = 50
 STYLE = ("body{font-family:sans-serif;max-width:980px;margin:1.5em auto;color:#222}"
@@ -79,7 +79,7 @@ def _diagnoses(run: RunData) -> Iterable[str]:
         return
     for d in by_risk(run.diagnoses):  # highest risk first, then time
         if d.severity is not None:
-            yield _note(f"{d.id} at {d.t_ms / 1000:g} s: severity {d.severity}, threatens {d.effect}")
+            yield _note(f"{d.id} at {plant_clock(d.t_ms)}: severity {d.severity}, threatens {d.effect}")
         yield _img(figure_png(rootcause_figure(d)))
         yield _table(["asset", "score", "kind", "signal"], [[c.asset, c.score, c.kind, c.signal] for c in d.candidates])
 
@@ -88,13 +88,14 @@ def _alarms(alarms: Sequence[dict[str, Any]]) -> str:
     if not alarms:
         return _note(NO_ALARMS)
     ranked = by_risk(alarms)  # highest severity of the effect they threaten first, then time
-    rows = [[a["id"], a.get("severity"), a.get("effect"), a["t_ms"] / 1000, a["tag"], a["detector"], a["rule"],
+    rows = [[a["id"], a.get("severity"), a.get("effect"), plant_clock(a["t_ms"]), a["tag"], a["detector"], a["rule"],
              a["state"]] for a in ranked[:MAX_ALARM_ROWS]]
     more = _note(f"{len(alarms) - MAX_ALARM_ROWS} more in report.json") if len(alarms) > MAX_ALARM_ROWS else ""
     rated = any(a.get("severity") is not None for a in alarms)
     intro = _note("Ranked by the severity (FMEA 1-10) of the customer-facing effect each threatens, then by time."
                   if rated else "In time order: the knowledge file rates no effect's severity.")
-    return intro + _table(["id", "severity", "threatens", "t (s)", "tag", "detector", "rule", "state"], rows) + more
+    header = ["id", "severity", "threatens", "plant time", "tag", "detector", "rule", "state"]
+    return intro + _table(header, rows) + more
 
 
 def _commands(run: RunData) -> str:

@@ -24,13 +24,33 @@ from twin.edge.ledger import Verification, read_entries, verify_ledger
 
 REQUIRED_KEYS = ("scenario", "seed", "mode", "faults", "counts", "alarms", "durations")
 
-NO_DIAGNOSES = "This run has no diagnoses — root cause (issue 5) is not yet wired into the runner."
-NO_COMMANDS = "This run has no commands — closed-loop control (issue 6) is not yet wired into the runner."
-NO_LEDGER = "There is no ledger in this run (ledger.jsonl arrives with closed-loop control, issue 6)."
-NO_SCORES = "This run has no scores against the truth — scoring arrives with closed-loop control (issue 6)."
+NO_DIAGNOSES = ("This run has no diagnoses: its report says nothing of root cause (a run recorded before root "
+                "cause ran in every run).")
+NO_COMMANDS = ("This run has no commands: its report has no closed-loop section (a run recorded before the closed "
+               "loop ran in every run).")
+NO_LEDGER = "There is no ledger in this run (no ledger.jsonl in its folder)."
+NO_SCORES = ("This run has no scores against the truth: its report has no scores (a real line's run, or one "
+             "recorded before runs were scored).")
 NO_GUIDANCE = ("No repair guidance for this run: guidance comes from the control playbook's commands and "
-               "work orders (issue 6), and this run has none.")
+               "work orders, and this run has none.")
 NO_ALARMS = "No alarms in this run."
+
+
+def plant_clock(t_ms: float | None) -> str:
+    """Plant time as a person reads it: ``h:mm:ss`` (``mm:ss`` under an hour, tenths below a minute).
+
+    >>> plant_clock(29_160_000), plant_clock(754_000), plant_clock(12_345), plant_clock(None)
+    ('8:06:00', '12:34', '12.3 s', '-')
+    """
+    if t_ms is None:
+        return "-"
+    seconds = t_ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 @dataclass(frozen=True)
