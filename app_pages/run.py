@@ -9,6 +9,7 @@ import streamlit as st
 
 from app_pages.console import console
 from app_pages.panels import render_run
+from app_pages.supply import is_supply, supply_page
 from qtconfig import ConfigError
 from twin.harness.runview import load_run
 from twin.harness.runview.whatif import METHODS, FaultKnob, Knobs, LiveRun, fault_targets, run_whatif, whatif_dir
@@ -139,6 +140,12 @@ if not files:
     st.warning(f"No scenario files in {st.session_state.scenarios_dir}")
     st.stop()
 path = st.selectbox("scenario", files, format_func=lambda p: p.name)
+if is_supply(path):  # a supply chain, not a plant: its own knobs and view
+    try:
+        supply_page(path, st.session_state.runs_root)
+    except ConfigError as err:
+        st.error(f"invalid scenario: {err}")
+    st.stop()
 try:
     spec = load_scenario(path)
 except ConfigError as err:

@@ -205,3 +205,21 @@ def test_open_a_run_keeps_the_pick_across_reruns() -> None:
     at.run()  # any later interaction reruns the page
     assert at.selectbox(key="open_run").value == other and at.session_state["run_dir"] == other
     assert not at.exception
+
+
+def test_a_supply_scenario_runs_from_the_app_and_shows_the_supply_view(tmp_path: Path) -> None:
+    """Supply scenarios are listed with the plant ones; picking one gives its own knobs, and Run shows the supply
+    view (headline figures, scorecard) instead of failing as a plant scenario."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.session_state["runs_root"] = str(tmp_path / "runs")
+    at.session_state["scenarios_dir"] = str(REPO / "scenarios")
+    at.session_state["role"] = "test"
+    at.run()
+    at.selectbox[0].set_value(REPO / "scenarios" / "supply_brake_disc_runout.yaml").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.button(key="supply_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    figures = at.dataframe[0].value
+    assert "samples adaptive / fixed" in set(figures["what"])
+    assert any(str(v).startswith("fault 0:") for v in figures["what"])  # the injected fault's detection row
+    assert (tmp_path / "runs").is_dir() and any((tmp_path / "runs").glob("supply_brake_disc_runout-*/report.json"))

@@ -64,3 +64,24 @@ class SupplyReport(BaseModel):
     ledger: dict[str, Any]
     durations: dict[str, float]
     outputs: dict[str, str] = Field(default_factory=dict)
+
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """The headline figures as (what, value) rows: each fault's detection, inspection effort, escapes, cost,
+        warnings, the ledger (what ``twin run`` prints and the app shows)."""
+        s = self.scores
+        rows = []
+        for d in self.detection:
+            found = f"after {d.delay_days:g} d ({d.first_warning['kind']})" if d.detected and d.first_warning \
+                else "not detected"
+            rows.append((f"fault {d.fault}: {d.kind} at {d.supplier}", found))
+            rows.append(("  lots affected / identified / correct",
+                         f"{d.lots_affected_truth} / {d.lots_identified} / {d.lots_identified_correct}"))
+        effort, cost, esc = s["inspection_effort"], s["quality_cost"], s["escapes"]
+        rows += [("samples adaptive / fixed", f"{effort['adaptive_samples']:,} / {effort['fixed_samples']:,} "
+                                              f"({effort['samples_change_pct']} %)"),
+                 ("escapes adaptive / fixed", f"{esc['adaptive']} / {esc['fixed']}"),
+                 ("quality cost adaptive / fixed", f"{cost['adaptive']:,.0f} / {cost['fixed']:,.0f} "
+                                                   f"({cost['change_pct']} %)"),
+                 ("warnings / tasks", f"{s['warnings']} / {len(self.tasks)}"),
+                 ("ledger", "verified" if self.ledger["ok"] else f"BROKEN: {self.ledger['reason']}")]
+        return rows
