@@ -161,20 +161,29 @@ def scores(run: RunData) -> None:
 
 
 def diagnosis(run: RunData) -> None:
-    """For after-sales: the most likely cause and the chain of evidence, in words."""
+    """For after-sales: the cause most diagnoses name (not only the last), how sure, what it threatens, and the
+    chain of evidence of the surest diagnosis that names it, in words."""
     if not run.diagnoses:
         st.info(run.no_diagnoses_note())
         return
-    d = run.diagnoses[-1]
-    if d.top is None:
-        st.info(f"Diagnosis {d.id} found no candidate cause.")
+    ranked = run.consensus()
+    if not ranked:
+        st.info(f"The run's {len(run.diagnoses)} diagnoses found no candidate cause.")
         return
-    st.markdown(f"**Most likely cause:** {d.top.asset}"
-                + (" — the measuring instrument, not the process" if d.top.kind == "sensor" else ""))
-    if len(d.candidates) > 1:
-        st.markdown("**Also possible:** " + ", ".join(c.asset for c in d.candidates[1:4]))
-    st.markdown("**Evidence:**\n" + "\n".join(f"1. {s.cause} → {s.effect} (seen in {s.signal})"
-                                              for s in d.evidence_path))
+    best = ranked[0]
+    instrument = " — the measuring instrument, not the process" if best.kind == "sensor" else ""
+    st.markdown(f"**Most likely cause:** {best.asset}{instrument}  \n"
+                f"named first by {best.count} of {best.total} diagnoses, mean confidence {best.confidence:.0%}")
+    if len(ranked) > 1:
+        st.markdown("**Also named:** " + ", ".join(f"{c.asset} ({c.count} of {c.total})" for c in ranked[1:4]))
+    d = max((d for d in run.diagnoses if d.top is not None and d.top.asset == best.asset),
+            key=lambda d: d.confidence)
+    if d.uncertain:
+        st.warning(f"Not certain: {d.uncertain}")
+    if d.severity is not None:
+        st.markdown(f"**At stake:** {d.effect} (severity {d.severity} of 10)")
+    st.markdown(f"**Evidence** ({d.id}, at {plant_clock(d.t_ms)}):\n"
+                + "\n".join(f"1. {s.cause} → {s.effect} (seen in {s.signal})" for s in d.evidence_path))
 
 
 def guidance(run: RunData) -> None:

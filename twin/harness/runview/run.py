@@ -224,17 +224,65 @@ class RunData:
         return (f"Closed-loop control ran (policy {self.policy}) but made no command or work order in this run: "
                 "no diagnosis that a playbook rule answers.")
 
+    @cached_property
+    def units(self) -> dict[str, str]:
+        """Each element's engineering unit, from the historian's own description of its elements."""
+        with HistorianReader(self.run_dir / RunFiles.HISTORIAN) as reader:
+            rows = reader.con.execute("SELECT name, unit FROM elements").fetchall()
+        return {name: unit or "" for name, unit in rows}
+
+    def consensus(self) -> list[Consensus]:
+        """The causes the run's diagnoses name first, most often named first (then by mean confidence): when
+        diagnoses disagree, the one most of them name is a better bet than the last one made."""
+        named: dict[tuple[str, str], list[float]] = {}
+        for d in self.diagnoses:
+            if d.top is not None:
+                named.setdefault((d.top.asset, d.top.kind), []).append(d.confidence)
+        total = sum(len(v) for v in named.values())
+        ranked = [Consensus(asset, kind, len(conf), total, sum(conf) / len(conf))
+                  for (asset, kind), conf in named.items()]
+        return sorted(ranked, key=lambda c: (-c.count, -c.confidence, c.asset))
+
     def guidance(self) -> list[str]:
-        """Repair guidance: what the control playbook did or asked for (commands and work orders)."""
+        """Repair guidance in words: what the control playbook did or asked for (commands and work orders), with
+        values in their unit, the value before, the outcome, and the severity of the effect it answered."""
+        risk = {d.id: d for d in self.diagnoses if d.severity is not None}
         lines = []
         for record in self.commands:
             what = record.get("reason") or record.get("rule") or "command"
+            status = record.get("status", "?")
+            origin = risk.get(record.get("diagnosis_id") or "")
+            why = f"; it answers a threat of severity {origin.severity} to {origin.effect}" if origin else ""
             if record.get("kind") == "work_order":
-                lines.append(f"Work order: {what} (status {record.get('status', '?')})")
-            else:
-                target = f"set {record.get('tag')} to {record.get('value')}" if record.get("tag") else "act"
-                lines.append(f"{what}: {target} (status {record.get('status', '?')})")
+                lines.append(f"Work order: {what} ({status}{why})")
+                continue
+            tag = record.get("tag")
+            if not tag:
+                lines.append(f"{what} ({status}{why})")
+                continue
+            unit = self.units.get(tag, "")
+            before = record.get("previous")
+            was = f", was {_number(before, unit)}" if isinstance(before, int | float) else ""
+            lines.append(f"{what}: set {tag} to {_number(record.get('value'), unit)}{was} ({status}{why})")
         return lines
+
+
+@dataclass(frozen=True)
+class Consensus:
+    """One cause the run's diagnoses named first: in ``count`` of ``total`` of them, at ``confidence`` on average."""
+
+    asset: str
+    kind: str
+    count: int
+    total: int
+    confidence: float
+
+
+def _number(value: Any, unit: str) -> str:
+    """A value as a person reads it: four significant digits and its unit."""
+    if not isinstance(value, int | float):
+        return str(value)
+    return f"{value:.4g}" + (f" {unit}" if unit else "")
 
 
 def load_run(run_dir: str | Path) -> RunData:

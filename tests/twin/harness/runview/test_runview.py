@@ -67,7 +67,7 @@ def test_the_run_view_renders_the_contracts_of_issues_5_and_6() -> None:
     assert [d.top.asset for d in full.diagnoses] == ["coater.blade3"]
     assert full.ledger.ok and full.ledger.kinds == {"alarm": 1, "diagnosis": 1, "command": 1}
     assert full.guidance() == ["blade pressure drift → trim that blade's setpoint: set coater.blade3.pressure_sp "
-                               "to 7.6 (status applied)"]
+                               "to 7.6 N, was 8 N (applied)"]  # in the tag's unit, four digits at most
     assert figure_png(rootcause_figure(full.diagnoses[0])).startswith(b"\x89PNG")
     assert RunData(full.run_dir, {**full.report, "scores": SCORES}).scores == SCORES
 
@@ -191,3 +191,27 @@ def test_the_plugin_knobs_choose_the_runs_implementations(tmp_path: Path) -> Non
     assert turned.plugins.detector.use == "tests.plugin_examples:Phantom"
     assert turned.plugins.diagnoser == spec.plugins.diagnoser and turned.plugins.control_policy.use == "playbook"
     assert apply_knobs(spec, Knobs()).plugins == spec.plugins
+
+
+def test_after_sales_names_the_cause_most_diagnoses_name_not_the_last_one(tmp_path: Path) -> None:
+    """Nine diagnoses: five name the feed, four the condenser, the last one among them: the consensus is the
+    feed (5 of 9), then the condenser; ties go to the higher mean confidence."""
+    import json
+    import shutil
+
+    from twin.contracts import Candidate, Diagnosis
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(full_run(), run_dir)
+    report = json.loads((run_dir / "report.json").read_text())
+    names = ["feed"] * 5 + ["condenser"] * 3
+    report["diagnoses"] = [Diagnosis(id=f"D{k:04d}", t_ms=1000 * k, alarm_ids=[], candidates=[
+        Candidate(asset=f"tep.{name}", score=0.6), Candidate(asset="tep.other", score=0.4)], method="m",
+        model_version="v", confidence=0.6 if name == "feed" else 0.9).model_dump(mode="json")
+        for k, name in enumerate(names[:4] + names[5:] + names[4:5] + ["condenser"])]
+    (run_dir / "report.json").write_text(json.dumps(report))
+    run = load_run(run_dir)
+    assert run.diagnoses[-1].top.asset == "tep.condenser"  # the last diagnosis is not the consensus
+    ranked = run.consensus()
+    assert [(c.asset, c.count, c.total) for c in ranked] == [("tep.feed", 5, 9), ("tep.condenser", 4, 9)]
+    assert ranked[0].confidence == pytest.approx(0.6)
