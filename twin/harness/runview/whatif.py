@@ -135,9 +135,13 @@ def episode_config(knobs: Knobs, out_dir: Path, progress: Progress | None = None
 
 
 def whatif_dir(root: str | Path, scenario: Scenario, knobs: Knobs) -> Path:
-    """Where a what-if run lands: ``ROOT/app/<scenario>-seed<seed>-<knobs digest>``."""
+    """Where a what-if run lands, named so a person can tell runs apart:
+    ``ROOT/app/<scenario>-<fault kind, clean or as-scenario>-<policy>-seed<seed>-<knobs digest>`` (the digest keeps
+    two runs of different knobs apart; the same knobs land in the same folder)."""
     seed = scenario.seed if knobs.seed is None else knobs.seed
-    return Path(root) / "app" / f"{scenario.name}-seed{seed}-{knobs.digest()}"
+    fault = "clean" if knobs.clean else (knobs.fault.kind if knobs.fault else "as-scenario")
+    policy = knobs.policy or scenario.control.policy
+    return Path(root) / "app" / f"{scenario.name}-{fault}-{policy}-seed{seed}-{knobs.digest()}"
 
 
 def run_whatif(scenario: Scenario, knobs: Knobs, out_dir: Path, progress: Progress | None = None) -> RunReport:

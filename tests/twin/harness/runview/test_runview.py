@@ -130,6 +130,11 @@ def test_knobs_turn_the_scenario_and_refuse_what_cannot_run() -> None:
     assert "coater.blade3" in fault_targets(spec)["blade_pressure_drift"]
     here = whatif_dir("r", spec, Knobs(seed=4))
     assert here == whatif_dir("r", spec, Knobs(seed=4)) != whatif_dir("r", spec, Knobs(seed=4, duration_s=DURATION_S))
+    assert here.name.startswith("short_blade_drift-as-scenario-off-seed4-")  # a person can tell runs apart
+    named = whatif_dir("r", spec, Knobs(seed=2, policy="auto", fault=FaultKnob("blade_pressure_drift",
+                                                                                "coater.blade3", 0.3, 10.0)))
+    assert named.name.startswith("short_blade_drift-blade_pressure_drift-auto-seed2-")
+    assert whatif_dir("r", spec, Knobs(clean=True)).name.startswith("short_blade_drift-clean-")
 
 
 def test_knowledge_knobs_turn_the_rootcause_block() -> None:
