@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,6 +44,7 @@ class ChartSeries:
     subgroup_s: float
     rule_set: str
     violations: dict[int, list[int]]
+    unit: str = ""
 
     @property
     def flagged(self) -> list[int]:
@@ -88,7 +89,7 @@ def chart_series(run: RunData, element: str, *, subgroup_s: float = 1.0, phase1_
         raise ValueError(f"{element} does not move during Phase I (0–{limit_s:g} s): no sigma to chart against")
     chart = control_chart("xbar.one", phase1, newdata=phase2 if phase2.size else None, nsigmas=nsigmas)
     return ChartSeries(element, t_s, means, float(chart.center), float(chart.lcl[0]), float(chart.ucl[0]), n1,
-                       subgroup_s, rule_set, chart.rules(rule_set))
+                       subgroup_s, rule_set, chart.rules(rule_set), run.units.get(element, ""))
 
 
 def control_chart_figure(series: ChartSeries, onsets_s: Sequence[float] = ()) -> Figure:
@@ -113,14 +114,35 @@ def control_chart_figure(series: ChartSeries, onsets_s: Sequence[float] = ()) ->
         ax.axvline(onset, color="#9467bd", lw=1.2, ls=":", label="fault onset (truth)")
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
-    ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper left", ncol=4, framealpha=0.8)
+    ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              borderaxespad=0.0)  # beside the chart, never over the data
     ax.set_title(f"{series.element}: individuals chart of {series.subgroup_s:g} s means, "
                  f"{len(series.flagged)} points flagged ({series.rule_set})", fontsize=9)
-    ax.set_xlabel("plant time (s)", fontsize=8)
+    ax.set_ylabel(f"{series.element.rsplit('.', 1)[-1]}" + (f" ({series.unit})" if series.unit else ""), fontsize=8)
+    _plant_time_axis(ax, float(t[-1]) if len(t) else 0.0)
     ax.tick_params(labelsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def _plant_time_axis(ax: Any, end_s: float) -> None:
+    """Label the x axis in plant time a person reads: seconds for a short run, mm:ss or h:mm:ss beyond."""
+    from matplotlib.ticker import FuncFormatter
+
+    if end_s < 120:
+        ax.set_xlabel("plant time (s)", fontsize=8)
+        return
+    hours = end_s >= 3600
+
+    def tick(value: float, _position: int) -> str:
+        if value < 0:  # a margin tick before the run began
+            return ""
+        minutes, seconds = divmod(int(round(value)), 60)
+        return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+    ax.xaxis.set_major_formatter(FuncFormatter(tick))
+    ax.set_xlabel("plant time (h:mm:ss)" if hours else "plant time (mm:ss)", fontsize=8)
 
 
 def rootcause_figure(diagnosis: Diagnosis) -> Figure:

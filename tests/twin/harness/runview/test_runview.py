@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -220,3 +221,21 @@ def test_after_sales_names_the_cause_most_diagnoses_name_not_the_last_one(tmp_pa
     ranked = run.consensus()
     assert [(c.asset, c.count, c.total) for c in ranked] == [("tep.feed", 5, 9), ("tep.condenser", 4, 9)]
     assert ranked[0].confidence == pytest.approx(0.6)
+
+
+def test_a_control_chart_names_its_unit_keeps_the_legend_off_the_data_and_reads_clock_time() -> None:
+    import numpy as np
+
+    from twin.harness.runview.charts import ChartSeries, control_chart_figure
+
+    t = np.arange(0.0, 4000.0, 10.0)
+    series = ChartSeries("l.coolant.flow", t, np.sin(t / 300), 0.0, -1.0, 1.0, 50, 10.0, "western-electric", {},
+                         "L/min")
+    fig = control_chart_figure(series, [1200.0])
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "flow (L/min)" and ax.get_xlabel() == "plant time (h:mm:ss)"
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1  # beside the axes, never over the data
+    labels = [label.get_text() for label in ax.get_xticklabels() if label.get_text()]
+    assert labels and all(re.fullmatch(r"\d+:\d\d:\d\d", text) for text in labels), labels
