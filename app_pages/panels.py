@@ -93,11 +93,10 @@ def alarms(run: RunData) -> None:
     if not run.alarms:
         st.info(NO_ALARMS)
         return
-    keys = ("id", "severity", "effect", "tag", "detector", "rule", "value", "limit", "state")
     if any(a.get("severity") is not None for a in run.alarms):
-        st.caption("Ranked by the severity (FMEA 1-10) of the customer-facing effect each threatens, then by time.")
-    st.dataframe([{"plant time": plant_clock(a["t_ms"]), **{k: a.get(k) for k in keys}} for a in by_risk(run.alarms)],
-                 hide_index=True)
+        st.caption("Ranked by priority: the severity (FMEA 1-10) of the customer-facing effect each threatens, "
+                   "then by time.")
+    st.dataframe(run.alarm_rows(), hide_index=True)
     with st.expander("state history"):
         st.dataframe([{"id": a["id"], "plant time": plant_clock(h.get("t_ms")), **{k: v for k, v in h.items()
                                                                                   if k != "t_ms"}}

@@ -19,6 +19,7 @@ from rootcause.risk import RiskMap
 from tests.conftest import REPO
 from twin.cli import app
 from twin.contracts import by_risk
+from twin.harness.runview.run import priority_of
 
 NAMES = ["l.valve.cmd", "l.weld.current", "l.weld.strength", "l.paint.gloss", "l.paint.thickness"]
 
@@ -103,10 +104,11 @@ def test_a_motor_run_ranks_the_run_in_seizure_risk_above_the_eol_rattle(tmp_path
     html = CliRunner().invoke(app, ["report", "html", str(out)])
     assert html.exit_code == 0, html.output
     page = (out / "report.html").read_text()
-    table = page[page.index("Ranked by the severity"):]
+    table = page[page.index("Ranked by priority"):]
     rows = re.findall(r"<tr><td>(A\d+)</td><td>([^<]*)</td>", table)
-    severities = [int(s) if s.isdigit() else 0 for _, s in rows]
-    assert severities == sorted(severities, reverse=True) and severities[0] == riskiest["severity"]
+    order = {"urgent": 3, "high": 2, "medium": 1, "low": 0}
+    priorities = [order[p] for _, p in rows]
+    assert priorities == sorted(priorities, reverse=True) and rows[0][1] == priority_of(riskiest["severity"])
 
 
 def _yaml(path: Path) -> list[dict]:

@@ -35,7 +35,7 @@ def render_html(run: RunData) -> str:
                                           for key, label in METRIC_LABELS.items()]),
              "<h2>Trends</h2>", _img(trends_png(run, run.chart_elements(6) or ["*"])),
              "<h2>Control charts</h2>", *_charts(run),
-             "<h2>Alarms (ISA-18.2)</h2>", _alarms(run.alarms),
+             "<h2>Alarms (ISA-18.2)</h2>", _alarms(run),
              "<h2>Diagnoses</h2>", *_diagnoses(run),
              "<h2>Commands</h2>", _commands(run),
              "<h2>Ledger</h2>", _p(run.ledger.summary()) if run.ledger else _note(NO_LEDGER),
@@ -84,18 +84,17 @@ def _diagnoses(run: RunData) -> Iterable[str]:
         yield _table(["asset", "score", "kind", "signal"], [[c.asset, c.score, c.kind, c.signal] for c in d.candidates])
 
 
-def _alarms(alarms: Sequence[dict[str, Any]]) -> str:
+def _alarms(run: RunData) -> str:
+    """The alarm list (:meth:`RunData.alarm_rows`: ranked by priority, then time), at most MAX_ALARM_ROWS."""
+    alarms = run.alarm_rows()
     if not alarms:
         return _note(NO_ALARMS)
-    ranked = by_risk(alarms)  # highest severity of the effect they threaten first, then time
-    rows = [[a["id"], a.get("severity"), a.get("effect"), plant_clock(a["t_ms"]), a["tag"], a["detector"], a["rule"],
-             a["state"]] for a in ranked[:MAX_ALARM_ROWS]]
     more = _note(f"{len(alarms) - MAX_ALARM_ROWS} more in report.json") if len(alarms) > MAX_ALARM_ROWS else ""
-    rated = any(a.get("severity") is not None for a in alarms)
-    intro = _note("Ranked by the severity (FMEA 1-10) of the customer-facing effect each threatens, then by time."
-                  if rated else "In time order: the knowledge file rates no effect's severity.")
-    header = ["id", "severity", "threatens", "plant time", "tag", "detector", "rule", "state"]
-    return intro + _table(header, rows) + more
+    rated = any(a.get("severity") is not None for a in run.alarms)
+    intro = _note("Ranked by priority (the severity, FMEA 1-10, of the customer-facing effect each threatens), then "
+                  "by time." if rated else "In time order: the knowledge file rates no effect's severity.")
+    header = list(alarms[0])
+    return intro + _table(header, [list(a.values()) for a in alarms[:MAX_ALARM_ROWS]]) + more
 
 
 def _commands(run: RunData) -> str:

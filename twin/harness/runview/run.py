@@ -18,7 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from twin.contracts import Diagnosis, RunFiles
+from twin.contracts import Diagnosis, RunFiles, by_risk
 from twin.edge.historian import HistorianReader
 from twin.edge.ledger import Verification, read_entries, verify_ledger
 
@@ -34,6 +34,18 @@ NO_SCORES = ("This run has no scores against the truth: its report has no scores
 NO_GUIDANCE = ("No repair guidance for this run: guidance comes from the control playbook's commands and "
                "work orders, and this run has none.")
 NO_ALARMS = "No alarms in this run."
+
+
+def priority_of(severity: int | None) -> str:
+    """An alarm's priority from the severity (1–10) of the effect it threatens, in ISA-18.2's few levels:
+    urgent (9–10: safety, law), high (7–8: a lost function), medium (4–6), low (1–3 and unrated).
+
+    >>> [priority_of(s) for s in (10, 7, 5, 2, None)]
+    ['urgent', 'high', 'medium', 'low', 'low']
+    """
+    if severity is None or severity <= 3:
+        return "low"
+    return "urgent" if severity >= 9 else "high" if severity >= 7 else "medium"
 
 
 def plant_clock(t_ms: float | None) -> str:
@@ -230,6 +242,31 @@ class RunData:
         with HistorianReader(self.run_dir / RunFiles.HISTORIAN) as reader:
             rows = reader.con.execute("SELECT name, unit FROM elements").fetchall()
         return {name: unit or "" for name, unit in rows}
+
+    @cached_property
+    def descriptions(self) -> dict[str, str]:
+        """Each tag's description from the run's tag map (``tags.csv``), {} when the run has none."""
+        path = self.run_dir / RunFiles.TAGS
+        if not path.is_file():
+            return {}
+        from virtual_plc.tagmap import load_tagmap
+
+        return {tag.name: tag.description for tag in load_tagmap(path).tags if tag.description}
+
+    def alarm_rows(self) -> list[dict[str, Any]]:
+        """The alarm list an operator reads, ranked by risk then time: priority (from the severity of the effect
+        the alarm threatens), plant time, tag and what it is, how long the condition lasted, state, detector."""
+        rows = []
+        for a in by_risk(self.alarms):
+            cleared = next((h["t_ms"] for h in a.get("history", []) if h.get("state") in ("unack_rtn", "normal")),
+                           None)
+            lasted = plant_clock(cleared - a["t_ms"]) if cleared is not None else "still active at the end"
+            rows.append({"id": a["id"], "priority": priority_of(a.get("severity")),
+                         "plant time": plant_clock(a["t_ms"]), "tag": a["tag"],
+                         "description": self.descriptions.get(a["tag"].split("[", 1)[0], ""),
+                         "lasted": lasted, "threatens": a.get("effect") or "", "state": a["state"],
+                         "detector": f"{a['detector']} {a['rule']}"})
+        return rows
 
     def consensus(self) -> list[Consensus]:
         """The causes the run's diagnoses name first, most often named first (then by mean confidence): when

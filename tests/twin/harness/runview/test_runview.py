@@ -18,7 +18,7 @@ from twin.harness.runview.charts import chart_series, control_chart_figure, figu
 from twin.harness.runview.html import render_html
 from twin.harness.runview.metrics import compare, run_metrics
 from twin.harness.runview.roles import ROLES, panels_for
-from twin.harness.runview.run import NO_COMMANDS, NO_DIAGNOSES, NO_LEDGER, NO_SCORES
+from twin.harness.runview.run import NO_COMMANDS, NO_DIAGNOSES, NO_LEDGER, NO_SCORES, plant_clock
 from twin.harness.runview.whatif import FINISHED_NOTE, FaultKnob, Knobs, LiveRun, apply_knobs, fault_targets, whatif_dir
 from twin.harness.scenario import load_scenario
 
@@ -239,3 +239,14 @@ def test_a_control_chart_names_its_unit_keeps_the_legend_off_the_data_and_reads_
     assert legend.x0 >= ax.get_window_extent().x1  # beside the axes, never over the data
     labels = [label.get_text() for label in ax.get_xticklabels() if label.get_text()]
     assert labels and all(re.fullmatch(r"\d+:\d\d:\d\d", text) for text in labels), labels
+
+
+def test_the_alarm_list_has_priority_description_and_how_long_it_lasted() -> None:
+    run = load_run(full_run())
+    rows = run.alarm_rows()
+    assert rows and [r["id"] for r in rows] == [a["id"] for a in run.alarms]  # unrated: time order kept
+    for row, alarm in zip(rows, run.alarms, strict=True):
+        assert row["priority"] == "low" and row["description"] == run.descriptions[alarm["tag"].split("[")[0]]
+        assert row["description"]  # the coater's tag map describes every tag
+        cleared = [h["t_ms"] for h in alarm["history"] if h["state"] in ("unack_rtn", "normal")]
+        assert row["lasted"] == (plant_clock(cleared[0] - alarm["t_ms"]) if cleared else "still active at the end")
