@@ -117,13 +117,18 @@ def rootcause(run: RunData) -> None:
     if not run.diagnoses:
         st.info(run.no_diagnoses_note())
         return
-    for d in by_risk(run.diagnoses):  # highest risk first, then time
-        risk = f"; severity {d.severity}, threatens {d.effect}" if d.severity is not None else ""
-        st.markdown(f"**{d.id}** at {plant_clock(d.t_ms)} for alarms {', '.join(d.alarm_ids)} "
-                    f"({d.method}, model {d.model_version}{risk})")
-        st.image(figure_png(rootcause_figure(d)))
-        st.dataframe([c.model_dump() for c in d.candidates], hide_index=True)
-        st.dataframe([s.model_dump() for s in d.evidence_path], hide_index=True)
+    ranked = by_risk(run.diagnoses)  # highest risk first, then time
+    st.dataframe([{"id": d.id, "plant time": plant_clock(d.t_ms), "most likely cause": d.top.asset if d.top else "-",
+                   "confidence": round(d.confidence, 2), "severity": d.severity, "alarms": ", ".join(d.alarm_ids)}
+                  for d in ranked], hide_index=True)
+    picked = st.selectbox("diagnosis to draw", [d.id for d in ranked], key="rootcause_pick")
+    d = next(d for d in ranked if d.id == picked)
+    risk = f"; severity {d.severity}, threatens {d.effect}" if d.severity is not None else ""
+    st.markdown(f"**{d.id}** at {plant_clock(d.t_ms)} for alarms {', '.join(d.alarm_ids)} "
+                f"({d.method}, model {d.model_version}{risk})")
+    st.image(figure_png(rootcause_figure(d)))
+    st.dataframe([c.model_dump() for c in d.candidates], hide_index=True)
+    st.dataframe([s.model_dump() for s in d.evidence_path], hide_index=True)
 
 
 def commands(run: RunData) -> None:

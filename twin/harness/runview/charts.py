@@ -145,35 +145,50 @@ def _plant_time_axis(ax: Any, end_s: float) -> None:
     ax.set_xlabel("plant time (h:mm:ss)" if hours else "plant time (mm:ss)", fontsize=8)
 
 
-def rootcause_figure(diagnosis: Diagnosis) -> Figure:
-    """The diagnosis as a graph: the evidence path in red from the top candidate, candidates by score."""
-    import networkx as nx
+def rootcause_figure(diagnosis: Diagnosis, *, others: int = 5) -> Figure:
+    """The diagnosis as a picture a person can read: the evidence path left to right (the top candidate first,
+    the alarmed signal last; each link's evidence score on it), the next ``others`` candidates below with their
+    scores, and a legend saying what the colours and numbers are."""
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import FancyArrowPatch
 
-    graph = nx.DiGraph()
     path_nodes: list[str] = []
     for step in diagnosis.evidence_path:
-        graph.add_edge(step.cause, step.effect, score=step.score, signal=step.signal)
         path_nodes += [n for n in (step.cause, step.effect) if n not in path_nodes]
-    others = [c.asset for c in diagnosis.candidates if c.asset not in path_nodes]
-    graph.add_nodes_from(others)
-    pos = {n: (i, 0.0) for i, n in enumerate(path_nodes)}
-    pos |= {n: (i, -1.0) for i, n in enumerate(others)}
     scores = {c.asset: c.score for c in diagnosis.candidates}
-    fig = Figure(figsize=(9, 3.2))
+    rest = [c.asset for c in diagnosis.candidates if c.asset not in path_nodes][:others]
+    top = diagnosis.top.asset if diagnosis.top else None
+    width = max(len(path_nodes), len(rest), 2)
+    fig = Figure(figsize=(min(2.2 * width + 1.5, 16), 3.0))
     ax = fig.subplots()
-    colours = ["#d62728" if diagnosis.top and n == diagnosis.top.asset else
-               "#ff9896" if n in scores else "#c7c7c7" for n in graph.nodes]
-    nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=colours, node_size=700)
-    nx.draw_networkx_edges(graph, pos, ax=ax, edge_color="#d62728", width=2.0, arrows=True, node_size=700)
-    labels = {n: n.split(".", 1)[-1] + (f"\n{scores[n]:.2f}" if n in scores else "") for n in graph.nodes}
-    for n, (x, y) in pos.items():
-        ax.annotate(labels[n], (x, y), xytext=(0, -26), textcoords="offset points", ha="center", fontsize=7)
-    edge_labels = {(s.cause, s.effect): f"{s.score:.2f}" for s in diagnosis.evidence_path}
-    nx.draw_networkx_edge_labels(graph, pos, edge_labels=edge_labels, ax=ax, font_size=7)
-    ax.set_title(f"diagnosis {diagnosis.id} ({diagnosis.method}): evidence path in red, candidate scores below",
+    pos = {n: (float(i), 1.0) for i, n in enumerate(path_nodes)}
+    pos |= {n: (float(i), 0.0) for i, n in enumerate(rest)}
+
+    def label(node: str) -> str:
+        head, _, tail = node.rpartition(".")
+        text = f"{head}.\n{tail}" if head and len(node) > 18 else node
+        return text + (f"\nscore {scores[node]:.2f}" if node in scores else "")
+
+    for step in diagnosis.evidence_path:
+        (x0, y0), (x1, y1) = pos[step.cause], pos[step.effect]
+        ax.add_patch(FancyArrowPatch((x0 + 0.28, y0), (x1 - 0.28, y1), arrowstyle="-|>", mutation_scale=12,
+                                     color="#d62728", lw=1.8))
+        ax.text((x0 + x1) / 2, y0 + 0.13, f"{step.score:.2f}", ha="center", fontsize=7, color="#d62728")
+    for node, (x, y) in pos.items():
+        colour = "#d62728" if node == top else "#fbd3d3" if node in path_nodes else "#e6e6e6"
+        ax.text(x, y, label(node), ha="center", va="center", fontsize=7, color="white" if node == top else "black",
+                bbox={"boxstyle": "round,pad=0.35", "fc": colour, "ec": "#555555", "lw": 0.6})
+    legend = [Line2D([], [], marker="s", ls="", color="#d62728", label="most likely cause"),
+              Line2D([], [], marker="s", ls="", color="#fbd3d3", label="on its evidence path"),
+              Line2D([], [], marker="s", ls="", color="#e6e6e6", label="other candidates (below)"),
+              Line2D([], [], color="#d62728", label="link: strength of its evidence in the alarm window")]
+    ax.legend(handles=legend, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    confidence = f", confidence {diagnosis.confidence:.0%}" if diagnosis.confidence else ""
+    ax.set_title(f"diagnosis {diagnosis.id} ({diagnosis.method}{confidence}): from the cause to the alarmed signal",
                  fontsize=9)
-    ax.margins(0.15, 0.35)
+    ax.set_xlim(-0.7, width - 0.3)
+    ax.set_ylim(-0.6 if rest else 0.5, 1.6)
     ax.axis("off")
     fig.tight_layout()
     return fig

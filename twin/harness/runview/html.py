@@ -16,6 +16,8 @@ from twin.harness.runview.metrics import METRIC_LABELS, run_metrics
 from twin.harness.runview.run import NO_ALARMS, NO_LEDGER, NO_SCORES, RunData, load_run, plant_clock
 
 MAX_ALARM_ROWS = 50
+DRAWN_DIAGNOSES = 2  # a picture for the two most at stake; the rest in one table (pages stay short)
+TOP_CANDIDATE_ROWS = 5
 STYLE = ("body{font-family:sans-serif;max-width:980px;margin:1.5em auto;color:#222}"
          "table{border-collapse:collapse;font-size:13px;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px}"
          "th{background:#f2f2f2}img{max-width:100%}.note{color:#8a5a00;font-style:italic}")
@@ -77,11 +79,18 @@ def _diagnoses(run: RunData) -> Iterable[str]:
     if not run.diagnoses:
         yield _note(run.no_diagnoses_note())
         return
-    for d in by_risk(run.diagnoses):  # highest risk first, then time
+    ranked = by_risk(run.diagnoses)  # highest risk first, then time
+    for d in ranked[:DRAWN_DIAGNOSES]:
         if d.severity is not None:
             yield _note(f"{d.id} at {plant_clock(d.t_ms)}: severity {d.severity}, threatens {d.effect}")
         yield _img(figure_png(rootcause_figure(d)))
-        yield _table(["asset", "score", "kind", "signal"], [[c.asset, c.score, c.kind, c.signal] for c in d.candidates])
+        yield _table(["asset", "score", "kind", "signal"],
+                     [[c.asset, c.score, c.kind, c.signal] for c in d.candidates[:TOP_CANDIDATE_ROWS]])
+    if len(ranked) > DRAWN_DIAGNOSES:  # the rest in one table, not a picture each
+        yield _note(f"{len(ranked) - DRAWN_DIAGNOSES} more diagnoses:")
+        yield _table(["id", "plant time", "most likely cause", "kind", "confidence", "severity"],
+                     [[d.id, plant_clock(d.t_ms), d.top.asset if d.top else "-", d.top.kind if d.top else "-",
+                       f"{d.confidence:.0%}", d.severity] for d in ranked[DRAWN_DIAGNOSES:]])
 
 
 def _alarms(run: RunData) -> str:

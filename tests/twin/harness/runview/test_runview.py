@@ -250,3 +250,23 @@ def test_the_alarm_list_has_priority_description_and_how_long_it_lasted() -> Non
         assert row["description"]  # the coater's tag map describes every tag
         cleared = [h["t_ms"] for h in alarm["history"] if h["state"] in ("unack_rtn", "normal")]
         assert row["lasted"] == (plant_clock(cleared[0] - alarm["t_ms"]) if cleared else "still active at the end")
+
+
+def test_the_report_draws_two_diagnoses_and_tables_the_rest(tmp_path: Path) -> None:
+    """A run with five diagnoses: the page draws the two most at stake and lists the other three in one table,
+    instead of a picture each (pages of 6,000-12,000 px)."""
+    import json
+    import shutil
+
+    from twin.harness.runview.html import render_html
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(full_run(), run_dir)
+    report = json.loads((run_dir / "report.json").read_text())
+    one = report["diagnoses"][0]
+    report["diagnoses"] = [{**one, "id": f"D{k:04d}", "t_ms": one["t_ms"] + 1000 * k} for k in range(5)]
+    (run_dir / "report.json").write_text(json.dumps(report))
+    page = render_html(load_run(run_dir))
+    assert "3 more diagnoses:" in page
+    rest = page[page.index("3 more diagnoses:"):]
+    assert all(f"<td>D000{k}</td>" in rest for k in (2, 3, 4)) and "<td>D0000</td>" not in rest
