@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ from app_pages.panels import render_run
 from app_pages.supply import is_supply, supply_page
 from qtconfig import ConfigError
 from twin.harness.runview import load_run
-from twin.harness.runview.whatif import METHODS, FaultKnob, Knobs, LiveRun, fault_targets, run_whatif, whatif_dir
+from twin.harness.runview.jobs import JOB_FILE, job_status, request_stop, start_job
+from twin.harness.runview.whatif import METHODS, FaultKnob, Knobs, LiveRun, fault_targets, whatif_dir
 from twin.harness.scenario import Scenario, load_scenario
 
 
@@ -113,25 +115,38 @@ def _start_live(spec: Scenario, knobs: Knobs, speed: float | None, hold_s: float
 
 
 def _run(spec: Scenario, knobs: Knobs) -> None:
-    """Run with a progress bar; remember the run directory for the view below and the other pages."""
+    """Start the run as a job (a process of its own: it survives reruns, role switches and closed tabs); the
+    job panel below follows it and opens it when it ends."""
     out = whatif_dir(st.session_state.runs_root, spec, knobs)
-    bar = st.progress(0.0, text=f"running {spec.name} ({knobs.mode}) into {out}")
-    shown = {"pct": -1}
-
-    def progress(done: int, total: int) -> None:
-        pct = int(100 * done / total)
-        if pct != shown["pct"]:
-            shown["pct"] = pct
-            bar.progress(pct / 100, text=f"{done:,} / {total:,} scans")
-
     try:
-        run_whatif(spec, knobs, out, progress)
+        st.session_state.job = str(start_job(spec, knobs, out))
     except (ValueError, ConfigError) as err:
-        bar.empty()
         st.error(str(err))
         return
-    bar.progress(1.0, text=f"done: {out}")
-    st.session_state.run_dir = str(out)
+    st.session_state.pop("run_dir", None)
+
+
+@st.fragment(run_every=1.0)
+def _job_panel() -> None:
+    """The session's job: progress, a Stop button; when it ends, its run is shown below."""
+    mine = st.session_state.get("job")
+    if not mine:
+        return
+    status = job_status(mine)
+    if status.state == "running":
+        st.progress(status.fraction, text=f"{status.scenario}: {status.done:,} / {status.total or '?'} scans "
+                                          f"(started {status.started_utc} UTC, runs on if you leave the page)")
+        if st.button("Stop the run", key="stop_job"):
+            request_stop(mine)
+        return
+    st.session_state.pop("job")
+    if status.state in ("finished", "stopped") and (status.run_dir / "report.json").is_file():
+        st.session_state.run_dir = mine
+        if status.state == "stopped":
+            st.warning("the run was stopped; its report keeps what it collected")
+    else:
+        st.error(f"the run {status.state}: {status.error or 'its process ended without a report'}")
+    st.rerun()
 
 
 st.title("Run a what-if scenario")
@@ -152,6 +167,12 @@ except ConfigError as err:
     st.error(f"invalid scenario: {err}")
     st.stop()
 st.caption(spec.description)
+running = bool(st.session_state.get("job")) and job_status(st.session_state.job).state == "running"
+if running:  # the knobs of a run going on are what it started with: shown, not editable
+    st.info("A run is going; its knobs are fixed while it runs:")
+    st.json(json.loads((Path(st.session_state.job) / JOB_FILE).read_text())["knobs"], expanded=False)
+    _job_panel()
+    st.stop()
 knobs = _knobs(spec)
 live, speed, hold_s = _live_options()
 if st.button("Run", type="primary", disabled="live" in st.session_state):
@@ -160,6 +181,7 @@ if st.button("Run", type="primary", disabled="live" in st.session_state):
         _start_live(spec, knobs, speed, hold_s)
     else:
         _run(spec, knobs)
+_job_panel()
 if "live" in st.session_state:
     console()
     st.stop()

@@ -42,6 +42,18 @@ def deterministic(report: dict) -> dict:
     return report
 
 
+def wait_for_run(at: AppTest, limit_s: float = 180.0) -> Path:
+    """Rerun the page (as a browser's timer does) until the job it started has ended and shows its run; while
+    it runs the knobs are read-only and a role switch does not stop it."""
+    deadline = time.monotonic() + limit_s
+    while "run_dir" not in at.session_state and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+    assert "run_dir" in at.session_state, "the job did not end in time"
+    return Path(at.session_state["run_dir"])
+
+
 def subheaders(at: AppTest) -> list[str]:
     return [s.value for s in at.subheader]
 
@@ -63,7 +75,7 @@ def test_a_run_from_the_app_gives_the_cli_report(tmp_path: Path) -> None:
     assert [s.value for s in at.selectbox if s.label == "scenario"][0].name == "short_blade_drift.yaml"
     at.button[0].click().run()
     assert not at.exception and not at.error
-    run_dir = Path(at.session_state["run_dir"])
+    run_dir = wait_for_run(at)
     assert run_dir.parent == tmp_path / "app"
     ours, cli = (deterministic(json.loads((d / "report.json").read_text())) for d in (run_dir, cli_run()))
     for key in ("scenario", "seed", "mode", "faults", "counts", "alarms", "detection", "diagnoses", "commands"):
@@ -114,7 +126,7 @@ def test_knowledge_knobs_reach_root_cause(tmp_path: Path) -> None:
     clean.check()  # a 1 s run ends before the fault's onset
     at.button[0].click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    ours = json.loads((Path(at.session_state["run_dir"]) / "report.json").read_text())
+    ours = json.loads((wait_for_run(at) / "report.json").read_text())
     default = json.loads((cli_run() / "report.json").read_text())
     assert ours["scenario"]["rootcause"]["knowledge_drop"] == 0.5
     assert ours["rootcause"]["method"] == "random_walk"
@@ -223,3 +235,19 @@ def test_a_supply_scenario_runs_from_the_app_and_shows_the_supply_view(tmp_path:
     assert "samples adaptive / fixed" in set(figures["what"])
     assert any(str(v).startswith("fault 0:") for v in figures["what"])  # the injected fault's detection row
     assert (tmp_path / "runs").is_dir() and any((tmp_path / "runs").glob("supply_brake_disc_runout-*/report.json"))
+
+
+def test_a_run_is_a_job_that_survives_a_role_switch_and_keeps_its_knobs_fixed(tmp_path: Path) -> None:
+    """Switching role while a run goes used to kill it (StopException); a job runs in its own process: the
+    page shows its knobs read-only and its progress, the role switch changes nothing, and the run finishes."""
+    at = app(tmp_path)
+    at.button[0].click().run()
+    assert not at.exception and "job" in at.session_state
+    job = Path(at.session_state["job"])
+    at.run()
+    assert any("its knobs are fixed" in i.value for i in at.info)  # no editable knobs while it runs
+    assert not [b for b in at.button if b.label == "Run"]
+    at.session_state["role"] = "process"
+    at.run()  # a role switch reruns the page
+    run_dir = wait_for_run(at)
+    assert run_dir == job and json.loads((run_dir / "report.json").read_text())["stopped_early"] is None
