@@ -49,6 +49,12 @@ def edge_run(
                                                        "--broker, each PLC a device (docs/how-to/sparkplug.md)"),
     sparkplug_primary_host: Optional[str] = typer.Option(
         None, help="with --sparkplug: publish only while this primary host's STATE says online (buffer meanwhile)"),
+    partitions: Optional[Path] = typer.Option(
+        None, help="also write every sample as hive-partitioned Parquet under this folder, which the edges of a "
+                   "hall may share: line=LINE/date=DAY/*.parquet (default: the settings' historian.partitions, else "
+                   "none; docs/how-to/historian.md)"),
+    line: Optional[str] = typer.Option(None, help="this edge's line in the partitions (default: the settings' "
+                                                  "historian.line, else the tag map's plant)"),
     sparkplug_buffer: int = typer.Option(
         DEFAULT_MAX_SAMPLES, help="with --sparkplug: samples the store-and-forward buffer holds while the broker or "
                                   "host is away (oldest go first)"),
@@ -79,6 +85,13 @@ def edge_run(
         address = BrokerAddress(host, port, username, password)
     elif username or password_file:
         raise fail("--username and --password-file need --broker (the in-process broker makes its own accounts)")
+    if line is not None:
+        from twin.edge.partitions import check_name
+
+        try:
+            check_name(line, "line")
+        except ValueError as err:
+            raise fail(f"--line: {err}") from None
     node_options = None
     check_number("--sparkplug-buffer", sparkplug_buffer, at_least=0)
     if sparkplug is not None:
@@ -103,6 +116,9 @@ def edge_run(
         edge_settings, base = load_edge_settings(settings)
         plant = load_endpoints(endpoints).tagmap.plant  # a plant we ship brings its own knowledge, model, playbook
         edge_settings = with_plant_defaults(with_files(edge_settings, knowledge, model, playbook), plant)
+        edge_settings = edge_settings.with_partitions(partitions, line)
+        if line is not None and edge_settings.historian.partitions is None:
+            raise fail("--line needs --partitions (or historian.partitions in the settings)")
         console.print(f"[green]edge[/green] reading {endpoints}; writing {out}")
         for line in describe_files(edge_settings, base):
             console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)

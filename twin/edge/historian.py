@@ -22,6 +22,17 @@ queue the file still refuses at :meth:`Historian.close` is written beside it as 
 (``historian.duckdb.unwritten-samples.parquet``, ``...-text_samples.parquet``) when that can be written,
 else counted as dropped. :attr:`Historian.counts` keeps ``collected == stored + spilled + dropped +
 unwritten``; once the queue has drained (always after close), ``collected == stored + spilled + dropped``.
+
+Given a partition root (``partitions``), the historian also writes every ``samples`` batch as hive-partitioned
+Parquet, ``<partitions>/line=<line>/date=<YYYY-MM-DD>/<source>-<n>.parquet`` (:mod:`twin.edge.partitions`),
+which :class:`twin.edge.historian_set.HistorianSet` reads as one table over many lines and edge nodes. The
+partitions are a second destination of the same write queue: a batch stays queued until the file and the
+partitions both have it, and each writes the queue in order, on its own (a partition folder that cannot be
+written holds back neither the file nor what the diagnosis reads from it). Their counts: ``partitioned``
+(samples in the partitions) and ``partition_dropped`` (pushed out of a full queue before the partitions took
+them, or still refused at close: the file or its spill holds those unless they count in ``dropped`` too).
+Once the queue has drained, every ``samples`` row handed to the historian is in ``partitioned`` or
+``partition_dropped``.
 """
 
 from __future__ import annotations
@@ -30,8 +41,8 @@ import hashlib
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -42,6 +53,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from twin.edge.frames import QUALITY_NAMES, ElementIndex, Frame, Quality, classify
+from twin.edge.partitions import PartitionWriter, safe_name
 from virtual_plc.tagmap import Tag
 
 _QUALITY_ENUM = "ENUM(" + ", ".join(f"'{q}'" for q in QUALITY_NAMES) + ")"
@@ -54,13 +66,16 @@ log = logging.getLogger(__name__)
 class WriteCounts:
     """Samples handed to the historian (``collected``), written to its file (``stored``), written to the
     Parquet files beside it at close (``spilled``), pushed out of a full queue or lost at close (``dropped``);
-    ``failures`` counts writes the file refused."""
+    ``failures`` counts writes the file (or the partitions) refused. With partitions, ``partitioned`` samples
+    are in them and ``partition_dropped`` never got there (see the module docstring)."""
 
     collected: int = 0
     stored: int = 0
     spilled: int = 0
     dropped: int = 0
     failures: int = 0
+    partitioned: int = 0
+    partition_dropped: int = 0
 
     def unwritten(self) -> int:
         """Samples still queued: ``collected - stored - spilled - dropped``."""
@@ -72,12 +87,30 @@ _SPILL_SCHEMA = {table: pa.schema([("ts_ms", pa.int64()), ("tag", pa.string()), 
                  for table, kind in (("samples", pa.float64()), ("text_samples", pa.string()))}
 
 
+FILE, PARTITIONS = "file", "partitions"  # where a queued batch goes
+
+
+@dataclass
+class _Queued:
+    """A batch on the write queue, for ``table``, and where it has still to go (:data:`FILE`, :data:`PARTITIONS`)."""
+
+    table: str
+    batch: pa.Table
+    pending: set[str] = field(default_factory=set)
+
+
 class Historian:
-    """Append frames to a DuckDB file and query them back."""
+    """Append frames to a DuckDB file and query them back.
+
+    With ``partitions`` (a folder), every ``samples`` batch also goes there as Parquet, under
+    ``line=<line>/date=<UTC date>/<source>-<n>.parquet``; ``source`` defaults to the name of the file's folder
+    (the run directory).
+    """
 
     def __init__(
         self, path: str | Path, index: ElementIndex, *, flush_rows: int = 250_000, text_tags: Sequence[Tag] = (),
         max_unwritten_rows: int = DEFAULT_MAX_UNWRITTEN_ROWS, retry_s: float = 5.0,
+        partitions: str | Path | None = None, line: str = "line", source: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.index = index
@@ -85,7 +118,9 @@ class Historian:
         self.max_unwritten_rows = max_unwritten_rows
         self.retry_s = retry_s
         self.counts = WriteCounts()
-        self._unwritten: deque[tuple[str, pa.Table]] = deque()  # (table, batch) the file refused, oldest first
+        self.partitions = (PartitionWriter(partitions, line, source or safe_name(self.path.resolve().parent.name))
+                           if partitions is not None else None)
+        self._unwritten: deque[_Queued] = deque()  # batches not yet everywhere they go, oldest first
         self._unwritten_rows = 0
         self._retry_at = 0.0
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,6 +156,7 @@ class Historian:
             self.con.register("_elements", elements)
             self.con.execute("INSERT INTO elements SELECT * FROM _elements")
             self.con.unregister("_elements")
+        self._element_table: pa.Table | None = None  # the last one read from the file (for the partitions)
         self._names = pa.array(index.names, type=pa.string())
         self._qualities = pa.array(QUALITY_NAMES, type=pa.string())
         self._buffer: list[tuple[int, int | np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -175,37 +211,80 @@ class Historian:
 
     def write(self, table: str, batch: pa.Table) -> None:
         """Queue ``batch`` (columns ts_ms, tag, value, quality, wall_ms) for ``table`` (``samples`` or
-        ``text_samples``) behind anything the file refused before, and write the queue in order."""
-        self._unwritten.append((table, batch))
+        ``text_samples``) behind anything the file (or the partitions) refused before, and write the queue in
+        order."""
+        pending = {FILE, PARTITIONS} if self.partitions is not None and table == "samples" else {FILE}
+        self._unwritten.append(_Queued(table, batch, pending))
         self._unwritten_rows += batch.num_rows
         self._drain()
         while self._unwritten_rows > self.max_unwritten_rows:
-            _table, oldest = self._unwritten.popleft()
-            self._unwritten_rows -= oldest.num_rows
-            self.counts.dropped += oldest.num_rows
-            log.error("historian %s: unwritable for too long, %d queued samples dropped (oldest first)",
-                      self.path, oldest.num_rows)
+            oldest = self._unwritten.popleft()
+            rows = oldest.batch.num_rows
+            self._unwritten_rows -= rows
+            if FILE in oldest.pending:
+                self.counts.dropped += rows
+            if PARTITIONS in oldest.pending:
+                self.counts.partition_dropped += rows
+            log.error("historian %s: unwritable for too long, %d queued samples dropped from the %s (oldest first)",
+                      self.path, rows, " and the ".join(sorted(oldest.pending)))
 
     def _drain(self) -> None:
-        """Write queued batches, oldest first, until the file refuses one (it stays first in the queue)."""
-        while self._unwritten:
-            table, batch = self._unwritten[0]
-            self.con.register("_batch", batch)
+        """Write the queue to the file, then its samples to the partitions; each destination takes the batches
+        oldest first and stops at the first it refuses (that one and those after it stay queued for it).
+        Batches every destination has leave the queue."""
+        self._drain_to(FILE)
+        if self.partitions is not None:
+            self._drain_to(PARTITIONS)
+        while self._unwritten and not self._unwritten[0].pending:
+            self._unwritten_rows -= self._unwritten.popleft().batch.num_rows
+
+    def _drain_to(self, destination: str) -> None:
+        """Write the batches queued for ``destination``, in order, until it refuses one."""
+        for queued in self._unwritten:
+            if destination not in queued.pending:
+                continue
+            rows = queued.batch.num_rows
             try:
-                self.con.execute(f"INSERT INTO {table} SELECT ts_ms, tag::VARCHAR, value, quality::VARCHAR, "
-                                 "to_timestamp(wall_ms / 1000.0) FROM _batch")
-            except duckdb.Error as err:
+                if destination == FILE:
+                    self._insert(queued.table, queued.batch)
+                else:
+                    assert self.partitions is not None
+                    self.partitions.write(queued.batch, self._elements())
+            except (duckdb.Error, OSError) as err:
                 self.counts.failures += 1
                 self._retry_at = time.monotonic() + self.retry_s
                 if self.counts.failures == 1 or self.counts.failures % 100 == 0:
-                    log.warning("historian %s: cannot write (%s); %d samples queued, retrying every %.0f s",
-                                self.path, err, self._unwritten_rows, self.retry_s)
+                    root = self.partitions.root if self.partitions is not None else None
+                    where = "file" if destination == FILE else f"partitions under {root}"
+                    log.warning("historian %s: cannot write the %s (%s); %d samples queued, retrying every %.0f s",
+                                self.path, where, err, self._unwritten_rows, self.retry_s)
                 return
-            finally:
-                self.con.unregister("_batch")
-            self._unwritten.popleft()
-            self._unwritten_rows -= batch.num_rows
-            self.counts.stored += batch.num_rows
+            queued.pending.discard(destination)
+            if destination == FILE:
+                self.counts.stored += rows
+            else:
+                self.counts.partitioned += rows
+
+    def _insert(self, table: str, batch: pa.Table) -> None:
+        """Insert one batch into ``table`` of the file (duckdb.Error: the file refused it, nothing was written)."""
+        self.con.register("_batch", batch)
+        try:
+            self.con.execute(f"INSERT INTO {table} SELECT ts_ms, tag::VARCHAR, value, quality::VARCHAR, "
+                             "to_timestamp(wall_ms / 1000.0) FROM _batch")
+        finally:
+            self.con.unregister("_batch")
+
+    def _elements(self) -> pa.Table:
+        """The file's element table (name, tag, unit, period_ms), as the partitions describe it; the last one
+        read when the file cannot be read."""
+        try:
+            table = self.con.sql("SELECT name, tag, unit, period_ms FROM elements ORDER BY rowid").to_arrow_table()
+        except duckdb.Error:
+            if self._element_table is None:
+                raise OSError(f"cannot read the elements of {self.path}") from None
+            return self._element_table
+        self._element_table = table
+        return table
 
     def reader(self) -> HistorianReader:
         """Flush, and query what has been written so far (while the run goes on)."""
@@ -227,9 +306,11 @@ class Historian:
         self.closed = True
 
     def _spill(self) -> None:
-        """What the file still refuses: into Parquet files beside it, else counted as dropped."""
+        """What the file still refuses: into Parquet files beside it, else counted as dropped; what the partitions
+        still refuse is counted as ``partition_dropped`` (the file or its spill has it)."""
         for table in ("samples", "text_samples"):
-            batches = [b.cast(_SPILL_SCHEMA[table]) for t, b in self._unwritten if t == table]
+            batches = [q.batch.cast(_SPILL_SCHEMA[table]) for q in self._unwritten
+                       if q.table == table and FILE in q.pending]
             if not batches:
                 continue
             rows = sum(b.num_rows for b in batches)
@@ -242,6 +323,12 @@ class Historian:
                 log.error("historian %s: %d samples lost: neither the file nor %s can be written (%s)",
                           self.path, rows, path, err)
                 self.counts.dropped += rows
+        missed = sum(q.batch.num_rows for q in self._unwritten if PARTITIONS in q.pending)
+        if missed:
+            assert self.partitions is not None
+            log.error("historian %s: %d samples are not in the partitions under %s (they refused them to the end)",
+                      self.path, missed, self.partitions.root)
+            self.counts.partition_dropped += missed
         self._unwritten.clear()
         self._unwritten_rows = 0
 
@@ -276,6 +363,138 @@ def _asof(
     usable = (flags <= Quality.STALE) & has_good
     out[usable] = good_values[i_good[usable]]
     return out, flags
+
+
+# ---------------------------------------------------------------- queries shared by the file and the partitions
+def where_sql(start_ms: int | None, end_ms: int | None, names: Sequence[str] | None) -> tuple[str, list[object]]:
+    """The WHERE clause (and its parameters) of ``start_ms <= ts_ms < end_ms`` and ``tag`` in ``names``
+    (element names; None: every tag).
+
+    >>> where_sql(0, 1000, ["a"])
+    ('WHERE ts_ms >= ? AND ts_ms < ? AND tag IN (SELECT unnest(?::VARCHAR[]))', [0, 1000, ['a']])
+    """
+    clauses: list[str] = []
+    params: list[object] = []
+    if start_ms is not None:
+        clauses.append("ts_ms >= ?")
+        params.append(start_ms)
+    if end_ms is not None:
+        clauses.append("ts_ms < ?")
+        params.append(end_ms)
+    if names is not None:
+        clauses.append("tag IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(list(names))
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def window_sql(relation: str, where: str, extra: Sequence[str] = ()) -> str:
+    """The window query over ``relation`` (the ``samples`` table, or a ``read_parquet`` of partitions with
+    ``extra`` columns such as ``line``): rows ordered by time, then the ``extra`` columns, then tag."""
+    columns = ", ".join(["ts_ms", "tag", "value", "quality::VARCHAR AS quality", "wall_utc", *extra])
+    return f"SELECT {columns} FROM {relation} {where} ORDER BY " + ", ".join(["ts_ms", *extra, "tag"])
+
+
+def rows_sql(relation: str, where: str, extra: Sequence[str] = ()) -> str:
+    """The rows a resample reads from ``relation``: time, ``extra`` columns, tag, value, quality (unordered)."""
+    return f"SELECT {', '.join(['ts_ms', *extra, 'tag'])}, value, quality::VARCHAR AS quality FROM {relation} {where}"
+
+
+def expand_tags(known: Sequence[tuple[str, str]], wanted: Sequence[str] | None, *, missing_ok: bool = False,
+                ) -> list[str]:
+    """Element names for ``wanted`` tags (None: all ``known``), from ``known`` (element, tag) pairs: an array
+    tag's name expands to all its elements. A name that matches nothing is a KeyError unless ``missing_ok``.
+
+    >>> expand_tags([("a", "a"), ("p[0]", "p"), ("p[1]", "p")], ["p", "a"])
+    ['p[0]', 'p[1]', 'a']
+    """
+    if wanted is None:
+        return [name for name, _ in known]
+    by_tag: dict[str, list[str]] = {}
+    for name, tag in known:
+        by_tag.setdefault(tag, []).append(name)
+    elements = {name for name, _ in known}
+    names: list[str] = []
+    for tag in wanted:
+        matched = [tag] if tag in elements and tag not in by_tag else by_tag.get(tag, [])
+        if not matched and not missing_ok:
+            raise KeyError(f"the historian has no tag {tag!r}")
+        names.extend(matched)
+    return names
+
+
+def as_of_series(table: pa.Table, grid: np.ndarray, keys: Sequence[str],
+                 wanted: Sequence[tuple[tuple[str, ...], int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """As-of values and quality codes on ``grid`` of each ``wanted`` series, given as (the values of its
+    ``keys`` columns, e.g. ``(tag,)`` or ``(line, tag)``; its staleness bound in ms), from ``table``'s rows
+    (columns ts_ms, value, quality and ``keys``). One sort of all rows, then one slice per series."""
+    codes = np.zeros(table.num_rows, dtype=np.int64)
+    code_of: dict[tuple[str, ...], int] = {(): 0}
+    for column in keys:  # a mixed-radix code over the key columns' dictionaries
+        encoded = pc.dictionary_encode(table.column(column)).combine_chunks()
+        values = encoded.dictionary.to_pylist()
+        codes = codes * len(values) + encoded.indices.to_numpy(zero_copy_only=False)
+        code_of = {prefix + (value,): code * len(values) + i
+                   for prefix, code in code_of.items() for i, value in enumerate(values)}
+    ts_all = table.column("ts_ms").to_numpy()
+    order = np.lexsort((ts_all, codes))  # group rows by series, then by time within each
+    codes, ts_all = codes[order], ts_all[order]
+    val_all = table.column("value").to_numpy(zero_copy_only=False)[order]
+    q_all = pc.index_in(table.column("quality"), value_set=pa.array(QUALITY_NAMES)).to_numpy()[order].astype(np.uint8)
+    wanted_codes = np.array([code_of.get(key, -1) for key, _ in wanted], dtype=np.int64)
+    lows, highs = np.searchsorted(codes, wanted_codes, "left"), np.searchsorted(codes, wanted_codes, "right")
+    return [_asof(grid, ts_all[lo:hi], val_all[lo:hi], q_all[lo:hi], bound)
+            for (_, bound), lo, hi in zip(wanted, lows.tolist(), highs.tolist())]
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """Pairwise Pearson correlation of resampled series: ``r[i, j]`` between ``keys[i]`` and ``keys[j]`` over
+    the ``n[i, j]`` grid points where both have a value (good or stale); NaN where fewer than two or a series
+    is constant there."""
+
+    keys: list[Hashable]
+    r: np.ndarray
+    n: np.ndarray
+
+    def of(self, a: Hashable, b: Hashable) -> float:
+        """The correlation of series ``a`` and ``b``."""
+        return float(self.r[self.keys.index(a), self.keys.index(b)])
+
+
+def pearson(series: Mapping[Hashable, tuple[np.ndarray, np.ndarray]]) -> Correlation:
+    """Pairwise-complete Pearson correlation of ``series`` (key -> (values, quality) on one grid, NaN where a
+    value is unusable), as a few matrix products: every pair over the grid points both have.
+
+    >>> x = np.arange(10.0)
+    >>> c = pearson({"x": (x, None), "y": (3 - 2 * x, None), "z": (np.where(x < 5, np.nan, x), None)})
+    >>> round(c.of("x", "y"), 6), round(c.of("x", "z"), 6), int(c.n[0, 2])
+    (-1.0, 1.0, 5)
+    """
+    keys = list(series)
+    if not keys:
+        return Correlation([], np.empty((0, 0)), np.empty((0, 0), dtype=np.int64))
+    x = np.vstack([np.asarray(values, dtype=np.float64) for values, _ in series.values()])
+    valid = ~np.isnan(x)
+    m = valid.astype(np.float64)
+    filled = np.where(valid, x, 0.0)
+    mean = filled.sum(axis=1, keepdims=True) / np.maximum(m.sum(axis=1, keepdims=True), 1.0)
+    centred = np.where(valid, filled - mean, 0.0)  # centring first keeps the sums below free of cancellation
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if valid.all():  # no gaps: every pair has every point, one product does
+            cov = centred @ centred.T
+            n = np.full(cov.shape, float(x.shape[1]))
+            var_i = np.broadcast_to(np.diag(cov)[:, None], cov.shape)
+            var_j = var_i.T
+        else:  # one product gives, per pair, the points both have (n), and over those the sums of series i (s)
+            # and of its squares (q); s.T and q.T are the same of series j
+            k = len(keys)
+            sums = np.vstack([m, centred, centred * centred]) @ m.T
+            n, s, q = sums[:k], sums[k:2 * k], sums[2 * k:]
+            cov = centred @ centred.T - s * s.T / n
+            var_i, var_j = q - s * s / n, q.T - s.T * s.T / n
+        r = np.clip(cov / np.sqrt(var_i * var_j), -1.0, 1.0)
+    r[(n < 2) | ~(var_i > 0) | ~(var_j > 0)] = np.nan
+    return Correlation(keys, r, n.round().astype(np.int64))
 
 
 class HistorianReader:
@@ -316,9 +535,7 @@ class HistorianReader:
     ) -> pa.Table:
         """Rows with ``start_ms <= ts_ms < end_ms`` for ``tags`` (elements or whole array tags)."""
         where, params = self._where(start_ms, end_ms, tags)
-        sql = (f"SELECT ts_ms, tag, value, quality::VARCHAR AS quality, wall_utc FROM samples {where} "
-               "ORDER BY ts_ms, tag")
-        return self.con.sql(sql, params=params).to_arrow_table()
+        return self.con.sql(window_sql("samples", where), params=params).to_arrow_table()
 
     def resample(
         self, period_ms: int, start_ms: int, end_ms: int, tags: Sequence[str], *, staleness_periods: float = 2.0
@@ -334,26 +551,16 @@ class HistorianReader:
         names = self._expand(tags)
         periods = dict(self.con.execute("SELECT name, period_ms FROM elements").fetchall())
         lookback = int(max((periods[n] for n in names), default=0) * staleness_periods)
-        where, params = self._where(start_ms - lookback, end_ms, names)
-        table = self.con.sql(f"SELECT ts_ms, tag, value, quality::VARCHAR AS quality FROM samples {where}",
-                             params=params).to_arrow_table()
-        tags = pc.dictionary_encode(table.column("tag")).combine_chunks()
-        codes = tags.indices.to_numpy(zero_copy_only=False)
-        ts_all = table.column("ts_ms").to_numpy()
-        # group rows by element (integer sort), then by time within each element
-        order = np.lexsort((ts_all, codes))
-        codes, ts_all = codes[order], ts_all[order]
-        val_all = table.column("value").to_numpy(zero_copy_only=False)[order]
-        q_all = pc.index_in(table.column("quality"), value_set=pa.array(QUALITY_NAMES)).to_numpy()[order]
-        q_all = q_all.astype(np.uint8)
-        code_of = {name: i for i, name in enumerate(tags.dictionary.to_pylist())}
-        starts = np.searchsorted(codes, np.arange(len(code_of) + 1, dtype=codes.dtype))  # one pass for all
-        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for name in names:
-            code = code_of.get(name)
-            lo, hi = (int(starts[code]), int(starts[code + 1])) if code is not None else (0, 0)
-            out[name] = _asof(grid, ts_all[lo:hi], val_all[lo:hi], q_all[lo:hi], int(periods[name] * staleness_periods))
-        return out
+        where, params = where_sql(start_ms - lookback, end_ms, names)
+        table = self.con.sql(rows_sql("samples", where), params=params).to_arrow_table()
+        wanted = [((name,), int(periods[name] * staleness_periods)) for name in names]
+        return dict(zip(names, as_of_series(table, grid, ("tag",), wanted)))
+
+    def correlation(self, tags: Sequence[str], start_ms: int, end_ms: int, every_ms: int, *,
+                    staleness_periods: float = 2.0) -> Correlation:
+        """Pairwise Pearson correlation of ``tags``' elements resampled every ``every_ms`` (:meth:`resample`)
+        over ``start_ms <= t < end_ms``: each pair over the grid points where both have a value."""
+        return pearson(self.resample(every_ms, start_ms, end_ms, tags, staleness_periods=staleness_periods))
 
     def text_window(self, start_ms: int | None = None, end_ms: int | None = None) -> pa.Table:
         """Rows of the text tags (``string``, ``datetime``) with ``start_ms <= ts_ms < end_ms``."""
@@ -397,29 +604,8 @@ class HistorianReader:
         """Element names for ``tags``; an array tag name expands to all its elements."""
         if tags is None:
             return self.tags()
-        known = self.con.execute("SELECT name, tag FROM elements ORDER BY rowid").fetchall()
-        by_tag: dict[str, list[str]] = {}
-        for name, tag in known:
-            by_tag.setdefault(tag, []).append(name)
-        elements = {name for name, _ in known}
-        names: list[str] = []
-        for wanted in tags:
-            matched = [wanted] if wanted in elements and wanted not in by_tag else by_tag.get(wanted, [])
-            if not matched:
-                raise KeyError(f"the historian has no tag {wanted!r}")
-            names.extend(matched)
-        return names
+        return expand_tags(self.con.execute("SELECT name, tag FROM elements ORDER BY rowid").fetchall(), tags)
 
     def _where(self, start_ms: int | None, end_ms: int | None, tags: Sequence[str] | None) -> tuple[str, list[object]]:
-        clauses, params = [], []
-        if start_ms is not None:
-            clauses.append("ts_ms >= ?")
-            params.append(start_ms)
-        if end_ms is not None:
-            clauses.append("ts_ms < ?")
-            params.append(end_ms)
-        if tags is not None:
-            names = self._expand(tags)
-            clauses.append("tag IN (SELECT unnest(?::VARCHAR[]))")
-            params.append(names)
-        return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+        """The WHERE clause of a time range and ``tags`` (expanded to elements; None: all)."""
+        return where_sql(start_ms, end_ms, None if tags is None else self._expand(tags))

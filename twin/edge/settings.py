@@ -35,6 +35,18 @@ class AlignmentSettings(BaseModel):
     staleness_periods: float = Field(default=2.0, ge=1.0)
 
 
+class HistorianSettings(BaseModel):
+    """Where the historian also writes its samples as hive-partitioned Parquet (:mod:`twin.edge.partitions`)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    partitions: str | None = Field(default=None, description="partition root (relative to this file), shared by "
+                                   "the edges of a hall: line=<line>/date=<UTC date>/<run>-<n>.parquet; default: "
+                                   "none, the DuckDB file only")
+    line: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                             description="this edge's line in the partitions; default: the tag map's plant")
+
+
 class EdgeSettings(BaseModel):
     """The edge's settings: the blocks a scenario shares with the standalone edge's settings file."""
 
@@ -45,12 +57,26 @@ class EdgeSettings(BaseModel):
     control: ControlSettings = Field(default_factory=ControlSettings)
     alignment: AlignmentSettings = Field(default_factory=AlignmentSettings)
     plugins: PluginChoices = Field(default_factory=PluginChoices)
+    historian: HistorianSettings = Field(default_factory=HistorianSettings)
 
     def with_policy(self, policy: Policy | None) -> EdgeSettings:
         """These settings with the control ``policy`` in place of their own (unchanged for None)."""
         if policy is None:
             return self
         return self.model_copy(update={"control": self.control.model_copy(update={"policy": policy})})
+
+    def with_partitions(self, partitions: Path | None, line: str | None = None) -> EdgeSettings:
+        """These settings writing partitions under ``partitions`` (an absolute path), as ``line`` when given
+        (unchanged for None: the settings' own).
+
+        >>> EdgeSettings().with_partitions(Path("/data/hall"), "line-2").historian.model_dump()
+        {'partitions': '/data/hall', 'line': 'line-2'}
+        """
+        update = {"partitions": str(partitions.resolve())} if partitions is not None else {}
+        if line is not None:
+            update["line"] = line
+        return self.model_copy(update={"historian": HistorianSettings.model_validate(
+            {**self.historian.model_dump(), **update})})
 
 
 def with_files(settings: EdgeSettings, knowledge: Path | None = None, model: Path | None = None,

@@ -62,6 +62,7 @@ from twin.edge.frames import Aligner, ElementIndex, Frame
 from twin.edge.historian import Historian, HistorianReader
 from twin.edge.keys import LineKeys, generate_keys
 from twin.edge.ledger import HEAD_SUFFIX, Ledger
+from twin.edge.partitions import safe_name
 from twin.edge.plugins.registry import make_detector, rootcause_loop
 from twin.edge.settings import EdgeSettings
 from virtual_plc.drivers import PlcDriver, make_driver
@@ -129,6 +130,8 @@ class EdgeStack:
     ``driver_factory`` is how collectors and bridge reach the PLCs (socket drivers by default).
     ``closed_loop`` False runs detection and root cause only. ``keys`` (the line's key file,
     :func:`twin.edge.keys.load_keys`) sign the commands and the ledger; None: fresh keys for this run.
+    Settings with ``historian.partitions`` also write every sample there, as hive-partitioned Parquet under
+    the line's name, with ``run_id`` as the source (:mod:`twin.edge.partitions`).
     """
 
     def __init__(self, endpoints: ResolvedEndpoints, out_dir: str | Path, settings: EdgeSettings, *, run_id: str,
@@ -182,7 +185,7 @@ class EdgeStack:
                                for name in tag.element_names()}
             text_tags = [t for _, tags in self.endpoints.assignments for t in tags if t.is_text]
             self.historian = Historian(self.out_dir / RunFiles.HISTORIAN, element_index(self.endpoints),
-                                       text_tags=text_tags)
+                                       text_tags=text_tags, **self._partitions())
             self._exit.callback(self.historian.close)
             self.detector = make_detector(plugins.detector, self.settings.detection, self.tagmap, self.index,
                                           self.base)
@@ -208,6 +211,15 @@ class EdgeStack:
             await self.close()
             raise
         return self
+
+    def _partitions(self) -> dict[str, Any]:
+        """The historian's partition arguments from the settings (``historian.partitions``; none: no partitions):
+        the root, the line (the settings' own, else the tag map's plant) and this run's id as the source."""
+        historian = self.settings.historian
+        if historian.partitions is None:
+            return {}
+        return {"partitions": resolve_path(historian.partitions, self.base),
+                "line": historian.line or safe_name(self.tagmap.plant or "line"), "source": safe_name(self.run_id)}
 
     def _remove_ledgers(self) -> None:
         """Remove the ledger and bridge journal an earlier run left in the folder: a re-run starts its own
