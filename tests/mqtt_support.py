@@ -297,6 +297,18 @@ def without_ids(obj: Any) -> Any:
     return obj
 
 
+async def arrivals(link: MqttLink, most: int, wait_s: float = 1.5) -> list[str]:
+    """The topics of at most ``most`` messages ``link`` receives, each waited for at most ``wait_s`` (a message
+    a broker refused never comes: the wait ends it)."""
+    got: list[str] = []
+    for _ in range(most):
+        try:
+            got.append((await asyncio.wait_for(link.messages.get(), wait_s))[0])
+        except TimeoutError:
+            break
+    return got
+
+
 def run(coro: Any, timeout_s: float = 60) -> Any:
     """Run a test coroutine with a hard time limit."""
     return asyncio.run(asyncio.wait_for(coro, timeout_s))

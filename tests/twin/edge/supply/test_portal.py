@@ -3,7 +3,6 @@ bad messages named and not merged, each supplier confined to its own topics (Mos
 
 from __future__ import annotations
 
-import asyncio
 import json
 import tempfile
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.mqtt_support import Brokers, run
+from tests.mqtt_support import Brokers, arrivals, run
 from twin.edge.bridge.mqtt import MqttLink
 from twin.edge.supply.portal import SCHEMA, PortalReceiver, encode, parse_topic, topic
 from twin.edge.supply.semantic import Definition, SemanticLayer
@@ -95,12 +94,7 @@ def test_a_supplier_cannot_publish_as_another(broker):
         head = {"schema": SCHEMA, "seq": 0, "part": "x", "t_h": 1.0, "event": "maintenance"}
         rogue.publish(topic("brakeco", kind="event"), encode({**head, "supplier": "brakeco"}))
         rogue.publish(topic("chipco", kind="event"), encode({**head, "supplier": "chipco"}))
-        got = []
-        for _ in range(2):  # at most the two published; a refused one times out
-            try:
-                got.append((await asyncio.wait_for(oem.messages.get(), 1.5))[0])
-            except TimeoutError:
-                break
+        got = await arrivals(oem, 2)  # at most the two published; a refused one never comes
         await rogue.close()
         await oem.close()
         return got

@@ -3,12 +3,10 @@ supplier confined to its own edge node by the broker, and what is wrong with a S
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from tests.conftest import REPO
-from tests.mqtt_support import Brokers, run
+from tests.mqtt_support import Brokers, arrivals, run
 from tests.twin.edge.supply.test_portal import comparable, portal_brokers
 from twin.edge.bridge.mqtt import MqttLink
 from twin.edge.sparkplug.payloads import add_metric, new_payload
@@ -125,12 +123,7 @@ def test_a_supplier_cannot_publish_sparkplug_as_another(broker: Brokers) -> None
         own = sparkplug.data_message("chipco", "chip", [(1, 1.0, {"lot": "L1", "t_h": 1.0, "seq": 0})], t_ms=0, seq=0)
         rogue.publish(*data)
         rogue.publish(*own)
-        got = []
-        for _ in range(2):
-            try:
-                got.append((await asyncio.wait_for(oem.messages.get(), 1.5))[0])
-            except TimeoutError:
-                break
+        got = await arrivals(oem, 2)
         await rogue.close()
         await oem.close()
         return got
