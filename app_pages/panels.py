@@ -13,6 +13,7 @@ from twin.harness.runview.html import render_html
 from twin.harness.runview.metrics import METRIC_LABELS, run_metrics
 from twin.harness.runview.roles import PANEL_TITLES, ROLES, panels_for
 from twin.harness.runview.run import NO_ALARMS, NO_GUIDANCE, NO_LEDGER, NO_SCORES, plant_clock
+from twin.harness.runview.timeline import default_signal, timeline_chart
 from twin.harness.runview.whatif import FINISHED_NOTE
 
 
@@ -86,6 +87,18 @@ def control_charts(run: RunData) -> None:
             st.image(_chart_png(str(run.run_dir), element, _mtime(run)))
         except ValueError as err:
             st.info(str(err))
+
+
+def timeline(run: RunData) -> None:
+    """Fault onset, alarms, diagnoses and commands on one zoomable plant-time axis, above a signal's trend."""
+    cols = st.columns([3, 1])
+    signal = cols[0].selectbox("signal under the events", run.elements,
+                               index=run.elements.index(default_signal(run)) if default_signal(run) in run.elements
+                               else 0, key=f"timeline-signal-{run.name}")
+    truth = cols[1].checkbox("show the fault onset (truth)", value=True, key=f"timeline-truth-{run.name}")
+    st.altair_chart(timeline_chart(run, signal, truth=truth), use_container_width=True)
+    st.caption("Hover an event for its details; scroll or drag to zoom and pan both charts; the grey rule follows "
+               "the cursor across both.")
 
 
 def alarms(run: RunData) -> None:
@@ -211,7 +224,8 @@ def exports(run: RunData) -> None:
 
 
 RENDERERS: dict[str, Callable[[RunData], None]] = {
-    "summary": summary, "metrics": metrics, "trends": trends, "control_charts": control_charts, "alarms": alarms,
+    "summary": summary, "metrics": metrics, "timeline": timeline, "trends": trends, "control_charts": control_charts,
+    "alarms": alarms,
     "detector": detector, "rootcause": rootcause, "commands": commands, "ledger": ledger, "scores": scores,
     "diagnosis": diagnosis, "guidance": guidance, "exports": exports,
 }

@@ -81,6 +81,11 @@ def test_run_a_scenario_in_the_browser_and_see_its_control_chart(served_app: str
             expect(page.get_by_text("A run is going")).to_have_count(0)  # the job ended; its knobs are editable
             page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=60_000)
             assert page.locator("[data-testid='stException']").count() == 0
+            timeline = page.locator("[data-testid='stVegaLiteChart']").first  # events above the trend, one axis
+            timeline.scroll_into_view_if_needed()
+            expect(timeline.locator("canvas, svg").first).to_be_visible(timeout=30_000)
+            assert page.get_by_text("Error").count() == 0  # Vega reports a bad spec as text in the chart
+            timeline.screenshot(path=str(ARTIFACTS / "app_timeline.png"))
             chart.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / "app_control_chart.png"))
             page.set_viewport_size({"width": 1400, "height": 2750})  # the main area scrolls on its own
@@ -89,3 +94,4 @@ def test_run_a_scenario_in_the_browser_and_see_its_control_chart(served_app: str
         finally:
             browser.close()
     assert (ARTIFACTS / "app_control_chart.png").stat().st_size > 20_000
+    assert (ARTIFACTS / "app_timeline.png").stat().st_size > 5_000

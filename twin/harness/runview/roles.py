@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Role = Literal["test", "process", "after_sales"]
-Panel = Literal["summary", "metrics", "trends", "control_charts", "alarms", "detector", "rootcause", "commands",
-                "ledger", "scores", "diagnosis", "guidance", "exports"]
+Panel = Literal["summary", "metrics", "timeline", "trends", "control_charts", "alarms", "detector", "rootcause",
+                "commands", "ledger", "scores", "diagnosis", "guidance", "exports"]
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,10 @@ class RoleView:
 
 ROLES: dict[Role, RoleView] = {
     "test": RoleView("Test engineer", "raw signals and curves",
-                     ("summary", "metrics", "trends", "control_charts", "alarms", "exports")),
+                     ("summary", "metrics", "timeline", "trends", "control_charts", "alarms", "exports")),
     "process": RoleView("Process engineer", "detector and model intermediates",
-                        ("summary", "metrics", "control_charts", "detector", "alarms", "rootcause", "commands",
-                         "ledger", "scores", "exports")),
+                        ("summary", "metrics", "timeline", "control_charts", "detector", "alarms", "rootcause",
+                         "commands", "ledger", "scores", "exports")),
     "after_sales": RoleView("After-sales engineer", "the diagnosis, its evidence and the repair guidance only",
                             ("diagnosis", "guidance")),
 }
@@ -40,6 +40,7 @@ ROLES: dict[Role, RoleView] = {
 PANEL_TITLES: dict[Panel, str] = {
     "summary": "Run summary",
     "metrics": "Outcome",
+    "timeline": "Timeline",
     "trends": "Trends",
     "control_charts": "Control charts",
     "alarms": "Alarms (ISA-18.2)",

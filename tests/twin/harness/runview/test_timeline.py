@@ -1,0 +1,38 @@
+"""One timeline per run: every event on one plant-time axis, truth hideable, above the quality characteristic."""
+
+from __future__ import annotations
+
+import json
+
+from tests.app.fixtures import full_run
+from twin.harness.runview.run import load_run
+from twin.harness.runview.timeline import LANES, default_signal, timeline_chart, timeline_events
+
+
+def test_every_event_of_the_run_is_on_its_lane_in_time_order() -> None:
+    run = load_run(full_run())
+    events = timeline_events(run)
+    assert [e.t_s for e in events] == sorted(e.t_s for e in events)
+    by_lane = {lane: [e for e in events if e.lane == lane] for lane in LANES}
+    assert len(by_lane["alarms"]) == len(run.alarms) and len(by_lane["diagnoses"]) == len(run.diagnoses)
+    assert len(by_lane["commands"]) == len(run.commands) and len(by_lane["fault (truth)"]) == len(run.faults) > 0
+    assert [e.t_s for e in by_lane["fault (truth)"]] == [f["onset_s"] for f in run.faults]
+    top = run.diagnoses[0].top
+    assert top is not None and top.asset in by_lane["diagnoses"][0].label
+    assert all(e.lane != "fault (truth)" for e in timeline_events(run, truth=False))  # the truth can be hidden
+
+
+def test_the_chart_shares_one_clock_axis_and_shows_the_quality_characteristic() -> None:
+    run = load_run(full_run())
+    signal = default_signal(run)
+    assert signal is not None and signal in run.elements
+    spec = timeline_chart(run).to_dict()
+    strip, trend = spec["vconcat"]
+    assert spec["resolve"]["scale"]["x"] == "shared"
+    text = json.dumps(spec)
+    assert "%H:%M:%S" in text and "plant time (h:mm:ss)" in text
+    assert any(p.get("select", {}).get("type") == "interval" and p.get("bind") == "scales"
+               for p in spec.get("params", []))  # wheel and drag zoom both charts
+    assert signal in json.dumps(trend)
+    lanes = {row["lane"] for row in spec["datasets"][next(iter(spec["datasets"]))]} if "datasets" in spec else None
+    assert lanes is None or lanes <= set(LANES)

@@ -1,0 +1,128 @@
+"""One timeline per run: what happened, on one plant-time axis, above the signal it happened to.
+
+Lanes, top to bottom: the fault onset (the injected truth; hideable), alarms, diagnoses (their most likely cause
+and confidence) and commands (their value, outcome and verified effect). Below them, the trend of one signal on
+the same axis — by default the quality characteristic the first alarm threatened, else the first alarmed tag.
+The chart is interactive (Vega-Lite through Altair, which Streamlit draws): hover an event for its details,
+drag on the trend to zoom both, a rule follows the cursor across both (a shared cursor). Times read h:mm:ss.
+
+>>> rows = [TimelineEvent(12.0, "alarms", "A00001 coater.coolant.flow", "shewhart 1").row()]
+>>> rows[0]["lane"], rows[0]["clock"]
+('alarms', '12.0 s')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twin.edge.historian import HistorianReader
+from twin.harness.runview.run import RunData, plant_clock
+
+LANES = ("fault (truth)", "alarms", "diagnoses", "commands")
+EPOCH = "1970-01-01T00:00:00Z"  # plant time 0 on Vega-Lite's time axis (formatted h:mm:ss, never as a date)
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One mark on the timeline: plant seconds, its lane, a label, and the details a hover shows."""
+
+    t_s: float
+    lane: str
+    label: str
+    detail: str = ""
+
+    def row(self) -> dict[str, Any]:
+        """The event as a chart row (``time`` is plant time on Vega-Lite's time axis)."""
+        return {"t_s": self.t_s, "time": self.t_s * 1000, "clock": plant_clock(self.t_s * 1000), "lane": self.lane,
+                "label": self.label, "detail": self.detail}
+
+
+def timeline_events(run: RunData, *, truth: bool = True) -> list[TimelineEvent]:
+    """The run's events in time order: fault onsets (with ``truth``), alarms, diagnoses, commands."""
+    events = [TimelineEvent(float(f["onset_s"]), LANES[0], f"{f['kind']} on {f['target']}",
+                            f"magnitude {f.get('magnitude')}") for f in run.faults] if truth else []
+    for a in run.alarms:
+        risk = f"; severity {a['severity']} ({a['effect']})" if a.get("severity") is not None else ""
+        events.append(TimelineEvent(a["t_ms"] / 1000, LANES[1], f"{a['id']} {a['tag']}",
+                                    f"{a['detector']} {a['rule']}, {a['state']}{risk}"))
+    for d in run.diagnoses:
+        top = f"{d.top.asset} ({d.top.kind})" if d.top else "no candidate"
+        events.append(TimelineEvent(d.t_ms / 1000, LANES[2], f"{d.id}: {top}",
+                                    f"confidence {d.confidence:.0%}, {d.method}"
+                                    + (f"; uncertain: {d.uncertain}" if d.uncertain else "")))
+    for c in run.commands:
+        verified = (c.get("verification") or {}).get("effect")
+        effect = f", verified effect {verified:.0%}" if isinstance(verified, int | float) else ""
+        events.append(TimelineEvent(c.get("t_ms", 0) / 1000, LANES[3], f"{c.get('id')} {c.get('tag') or ''}",
+                                    f"{c.get('kind')} -> {c.get('value')}: {c.get('status')}{effect}"))
+    return sorted(events, key=lambda e: (e.t_s, LANES.index(e.lane)))
+
+
+def default_signal(run: RunData) -> str | None:
+    """The signal to show under the events — the quality characteristic, not the fault's own signal: the effect
+    the riskiest alarm threatens if the historian holds it, else the first quality characteristic (as the run's
+    knowledge file marks them) that alarmed, else the first one stored, else the first alarmed element."""
+    effects = [r["threatens"] for r in run.alarm_rows() if r["threatens"] in run.elements]
+    if effects:
+        return effects[0]
+    quality = [e for e in run.elements if e.split("[", 1)[0] in _quality_nodes(run)]
+    alarmed = [a["tag"] for a in run.alarms if a["tag"] in quality]
+    if alarmed or quality:
+        return (alarmed or quality)[0]
+    return run.alarms[0]["tag"] if run.alarms else (run.elements[0] if run.elements else None)
+
+
+def _quality_nodes(run: RunData) -> set[str]:
+    """The names the run's knowledge file marks as quality characteristics (none without a knowledge file)."""
+    from qtconfig import load_yaml_model
+    from rootcause.knowledge import KnowledgeFile
+
+    path = (run.rootcause_info or {}).get("knowledge")
+    if not path or not Path(path).is_file():
+        return set()
+    try:
+        return {n.name for n in load_yaml_model(KnowledgeFile, Path(path)).nodes if n.kind == "quality"}
+    except ValueError:
+        return set()
+
+
+def signal_rows(run: RunData, element: str, every_ms: int = 1000) -> list[dict[str, Any]]:
+    """The element's good samples averaged per ``every_ms``: rows of plant time and value."""
+    with HistorianReader(run.run_dir / "historian.duckdb") as reader:
+        rows = reader.con.execute(
+            "SELECT ts_ms // ? * ? AS t, avg(value) FROM samples WHERE tag = ? AND quality = 'good' "
+            "GROUP BY t ORDER BY t", [every_ms, every_ms, element]).fetchall()
+    return [{"time": int(t), "value": float(v), "clock": plant_clock(t)} for t, v in rows]
+
+
+def timeline_chart(run: RunData, element: str | None = None, *, truth: bool = True) -> Any:
+    """The interactive chart: event lanes above the trend of ``element`` (default :func:`default_signal`) on one
+    shared time axis; wheel or drag zooms and pans both, a rule follows the cursor across both."""
+    import altair as alt
+
+    events = [e.row() for e in timeline_events(run, truth=truth)]
+    element = element or default_signal(run)
+    lanes = [lane for lane in LANES if any(e["lane"] == lane for e in events)]
+    axis = alt.Axis(format="%H:%M:%S", title="plant time (h:mm:ss)")
+    zoom = alt.selection_interval(bind="scales", encodings=["x"], name="zoom")
+    strip = (alt.Chart(alt.Data(values=events)).mark_point(filled=True, size=90)
+             .encode(x=alt.X("time:T", axis=axis),
+                     y=alt.Y("lane:N", sort=lanes, title=None),
+                     color=alt.Color("lane:N", sort=list(LANES), legend=None),
+                     shape=alt.Shape("lane:N", sort=list(LANES), legend=None),
+                     tooltip=[alt.Tooltip("clock:N", title="plant time"), "lane:N", "label:N", "detail:N"])
+             .properties(height=max(60, 28 * len(lanes)), width="container"))
+    if element is None:
+        return strip.add_params(zoom)
+    unit = run.units.get(element, "")
+    trend = alt.Chart(alt.Data(values=signal_rows(run, element)))
+    cursor = alt.selection_point(nearest=True, on="pointerover", fields=["time"], empty=False, name="cursor")
+    line = (trend.mark_line(color="#1f5aa6", point=alt.OverlayMarkDef(size=8, opacity=0))
+            .encode(x=alt.X("time:T", axis=axis),
+                    y=alt.Y("value:Q", title=element + (f" ({unit})" if unit else ""), scale=alt.Scale(zero=False)),
+                    tooltip=[alt.Tooltip("clock:N", title="plant time"), alt.Tooltip("value:Q", format=".4g")])
+            .add_params(zoom, cursor).properties(height=220, width="container"))
+    rule = trend.mark_rule(color="#888888").encode(x="time:T").transform_filter(cursor)
+    return alt.vconcat(strip + rule, line + rule).resolve_scale(x="shared")
