@@ -74,6 +74,10 @@ def console() -> None:
     st.progress(share, text=f"live: {live.t_ms / 1000:g} s plant time, {live.done:,} / {live.total:,} scans")
     if st.button("Stop the run", key="live-stop"):
         live.stop()
+    left_s = live.hold_left_s
+    if left_s is not None:
+        st.warning(f"The plant is held, waiting for you ({left_s:.0f} s left): approve or reject the pending "
+                   "command below; after that the plant runs on and the command waits for its deadline.")
     left, right = st.columns(2)
     with left:
         st.subheader("Pending commands")

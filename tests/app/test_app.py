@@ -160,6 +160,8 @@ def test_a_live_recommend_run_waits_for_the_operator_who_acks_and_approves(tmp_p
     assert not at.exception and not at.error
     # the plant is held while the valve correction waits: the alarm list stands still too
     rerun_until(at, lambda a: bool(buttons(a, "Approve")), "pending command")
+    rerun_until(at, lambda a: any("The plant is held, waiting for you" in w.value for w in a.warning),
+                "the held-plant banner")  # it says how long the plant waits for the operator
     ack = buttons(at, "Acknowledge")[0]
     alarm_id = ack.key.removeprefix("ack-")
     ack.click().run()

@@ -188,6 +188,7 @@ class LiveRun:
         self.out_dir = Path(out_dir)
         self.speed = speed
         self.hold_s = hold_s
+        self._hold_until: float | None = None  # while the plant is held for a decision: until when (monotonic)
         self.done = 0
         self.total = 0
         self.t_ms = 0
@@ -289,9 +290,19 @@ class LiveRun:
             return
         self._held |= waiting
         started = time.monotonic()
-        while (not self._stop.is_set() and time.monotonic() - started < self.hold_s
-               and waiting - self._decided):
-            await asyncio.sleep(0.05)
+        self._hold_until = started + self.hold_s
+        try:
+            while (not self._stop.is_set() and time.monotonic() - started < self.hold_s
+                   and waiting - self._decided):
+                await asyncio.sleep(0.05)
+        finally:
+            self._hold_until = None
+
+    @property
+    def hold_left_s(self) -> float | None:
+        """Wall seconds the plant stays held for a decision (None while it runs)."""
+        until = self._hold_until
+        return max(0.0, until - time.monotonic()) if until is not None else None
 
     async def _pace(self, t_ms: int) -> None:
         if self.speed is None:
