@@ -10,6 +10,7 @@ HTML report draw the same pictures.
 from __future__ import annotations
 
 import io
+import math
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from twin.contracts import Diagnosis, RunFiles
 from twin.edge.detection.spc import control_chart
 from twin.edge.historian import HistorianReader
 from twin.harness.plots import plot_run
+from twin.harness.runview.metrics import quality_specs
 from twin.harness.runview.run import RunData
 
 if TYPE_CHECKING:
@@ -45,6 +47,43 @@ class ChartSeries:
     rule_set: str
     violations: dict[int, list[int]]
     unit: str = ""
+    lsl: float | None = None  # the specification limits of a quality characteristic (None: no spec, or open)
+    usl: float | None = None
+
+    @property
+    def sigma(self) -> float:
+        """The chart's within sigma (its limits are three of them from the centre line)."""
+        return (self.ucl - self.center) / 3
+
+    def capability(self) -> Capability | None:
+        """Cp and Cpk (within sigma: the chart's, from moving ranges) and Ppk (overall sigma of Phase I) against the
+        spec limits, each with a 95 % confidence interval; None without limits. Where the data are
+        autocorrelated (1 s means of a slow signal) the within sigma is small and Cpk flatters; Ppk does not.
+
+        The Cpk/Ppk intervals are Bissell's (1990) normal approximation, Cp's the chi-square one.
+        """
+        if (self.lsl is None and self.usl is None) or self.sigma <= 0 or self.n_phase1 < 2:
+            return None
+        n = self.n_phase1
+        phase1 = self.values[:n]
+        mean, overall = float(np.mean(phase1)), float(np.std(phase1, ddof=1))
+        nearest = min(s for s in ((self.usl - mean) if self.usl is not None else None,
+                                  (mean - self.lsl) if self.lsl is not None else None) if s is not None)
+
+        def with_interval(index: float) -> tuple[float, float, float]:
+            half = 1.96 * math.sqrt(1 / (9 * n) + index ** 2 / (2 * (n - 1)))
+            return index, index - half, index + half
+
+        cpk = with_interval(nearest / (3 * self.sigma))
+        ppk = with_interval(nearest / (3 * overall)) if overall > 0 else (math.inf, math.inf, math.inf)
+        cp = cp_low = cp_high = None
+        if self.lsl is not None and self.usl is not None:
+            from scipy.stats import chi2
+
+            cp = (self.usl - self.lsl) / (6 * self.sigma)
+            cp_low = cp * math.sqrt(chi2.ppf(0.025, n - 1) / (n - 1))
+            cp_high = cp * math.sqrt(chi2.ppf(0.975, n - 1) / (n - 1))
+        return Capability(n, cp, cp_low, cp_high, *cpk, *ppk)
 
     @property
     def flagged(self) -> list[int]:
@@ -55,6 +94,29 @@ class ChartSeries:
         """Start time of the first Phase II subgroup that breaks a rule, or None."""
         late = [i for i in self.flagged if i >= self.n_phase1]
         return float(self.t_s[late[0]]) if late else None
+
+
+@dataclass(frozen=True)
+class Capability:
+    """Process capability over ``n`` Phase I points: Cp (both limits only) and Cpk, each with a 95 % interval."""
+
+    n: int
+    cp: float | None
+    cp_low: float | None
+    cp_high: float | None
+    cpk: float
+    cpk_low: float
+    cpk_high: float
+    ppk: float
+    ppk_low: float
+    ppk_high: float
+
+    def text(self) -> str:
+        """``Cpk 1.42 [1.21, 1.63], Ppk ...`` (and Cp) as a chart label."""
+        out = f"Cpk {self.cpk:.2f} [{self.cpk_low:.2f}, {self.cpk_high:.2f}]"
+        if self.cp is not None:
+            out = f"Cp {self.cp:.2f} [{self.cp_low:.2f}, {self.cp_high:.2f}], " + out
+        return out + f", Ppk {self.ppk:.2f} [{self.ppk_low:.2f}, {self.ppk_high:.2f}] (Phase I, n={self.n})"
 
 
 def chart_series(run: RunData, element: str, *, subgroup_s: float = 1.0, phase1_s: float | None = None,
@@ -88,8 +150,10 @@ def chart_series(run: RunData, element: str, *, subgroup_s: float = 1.0, phase1_
     if np.ptp(phase1) == 0:
         raise ValueError(f"{element} does not move during Phase I (0–{limit_s:g} s): no sigma to chart against")
     chart = control_chart("xbar.one", phase1, newdata=phase2 if phase2.size else None, nsigmas=nsigmas)
+    spec = next((q for q in quality_specs(run) if q.tag == element), None)
     return ChartSeries(element, t_s, means, float(chart.center), float(chart.lcl[0]), float(chart.ucl[0]), n1,
-                       subgroup_s, rule_set, chart.rules(rule_set), run.units.get(element, ""))
+                       subgroup_s, rule_set, chart.rules(rule_set), run.units.get(element, ""),
+                       spec.low if spec else None, spec.high if spec else None)
 
 
 def control_chart_figure(series: ChartSeries, onsets_s: Sequence[float] = ()) -> Figure:
@@ -110,14 +174,19 @@ def control_chart_figure(series: ChartSeries, onsets_s: Sequence[float] = ()) ->
         ax.scatter(t[others], x[others], s=16, color="#ff7f0e", zorder=3, label="run rule 2–8")
     if beyond:
         ax.scatter(t[beyond], x[beyond], s=22, color="#d62728", zorder=4, label="beyond limits")
+    for limit, name in ((series.lsl, "LSL"), (series.usl, "USL")):
+        if limit is not None:
+            ax.axhline(limit, color="#000000", lw=1.3, ls="-.", label=f"{name} {limit:.4g} (spec)")
     for onset in onsets_s:
         ax.axvline(onset, color="#9467bd", lw=1.2, ls=":", label="fault onset (truth)")
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
     ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
               borderaxespad=0.0)  # beside the chart, never over the data
+    capability = series.capability()
     ax.set_title(f"{series.element}: individuals chart of {series.subgroup_s:g} s means, "
-                 f"{len(series.flagged)} points flagged ({series.rule_set})", fontsize=9)
+                 f"{len(series.flagged)} points flagged ({series.rule_set})"
+                 + (f"\n{capability.text()}" if capability else ""), fontsize=9)
     ax.set_ylabel(f"{series.element.rsplit('.', 1)[-1]}" + (f" ({series.unit})" if series.unit else ""), fontsize=8)
     _plant_time_axis(ax, float(t[-1]) if len(t) else 0.0)
     ax.tick_params(labelsize=8)

@@ -270,3 +270,42 @@ def test_the_report_draws_two_diagnoses_and_tables_the_rest(tmp_path: Path) -> N
     assert "3 more diagnoses:" in page
     rest = page[page.index("3 more diagnoses:"):]
     assert all(f"<td>D000{k}</td>" in rest for k in (2, 3, 4)) and "<td>D0000</td>" not in rest
+
+
+def test_capability_of_a_quality_characteristic_against_its_spec() -> None:
+    """Cp, Cpk and Ppk on a series whose figures are known by hand: mean 10, within sigma 1 (the chart's limits),
+    overall sigma sqrt(100/99), spec 4..16: Cp = Cpk = 2, Ppk = 6 / (3 * 1.005); intervals around each; one-sided
+    specs give no Cp."""
+    import math
+
+    import numpy as np
+
+    from twin.harness.runview.charts import ChartSeries
+
+    values = np.tile([9.0, 11.0], 50)
+    series = ChartSeries("l.q", np.arange(100.0), values, 10.0, 7.0, 13.0, 100, 1.0, "western-electric", {}, "mm",
+                         4.0, 16.0)
+    cap = series.capability()
+    assert cap is not None and cap.n == 100
+    assert cap.cp == pytest.approx(2.0) and cap.cpk == pytest.approx(2.0)
+    assert cap.ppk == pytest.approx(6 / (3 * math.sqrt(100 / 99)))
+    for low, value, high in ((cap.cp_low, cap.cp, cap.cp_high), (cap.cpk_low, cap.cpk, cap.cpk_high),
+                             (cap.ppk_low, cap.ppk, cap.ppk_high)):
+        assert low < value < high
+    upper_only = ChartSeries("l.q", np.arange(100.0), values, 10.0, 7.0, 13.0, 100, 1.0, "western-electric", {},
+                             "mm", None, 13.0)
+    one_sided = upper_only.capability()
+    assert one_sided is not None and one_sided.cp is None and one_sided.cpk == pytest.approx(1.0)
+    assert ChartSeries("l.q", np.arange(100.0), values, 10.0, 7.0, 13.0, 100, 1.0, "western-electric",
+                       {}).capability() is None
+
+
+def test_the_control_chart_of_a_quality_characteristic_draws_its_spec_and_capability() -> None:
+    from twin.harness.runview.charts import chart_series, control_chart_figure
+
+    run = load_run(full_run())
+    series = chart_series(run, "coater.xray.wrinkles_per_m")
+    assert (series.lsl, series.usl) == (None, 0.5)  # the coater's spec: at most 0.5 wrinkles per metre
+    ax = control_chart_figure(series).axes[0]
+    assert "Cpk" in ax.get_title() and "Ppk" in ax.get_title()
+    assert any(label.startswith("USL 0.5") for label in ax.get_legend_handles_labels()[1])
