@@ -7,6 +7,7 @@ import streamlit as st
 from twin.harness.runview import list_runs, load_run
 from twin.harness.runview.charts import chart_series, control_chart_figure, figure_png
 from twin.harness.runview.metrics import compare, run_metrics
+from twin.harness.runview.timeline import overlay_chart
 
 st.title("Compare runs")
 runs = [str(p) for p in list_runs(st.session_state.runs_root)]
@@ -27,7 +28,9 @@ if st.session_state.role == "after_sales":
 st.dataframe(compare(run_metrics(a), run_metrics(b)), hide_index=True)
 common = [e for e in a.chart_elements() + a.elements if e in set(b.elements)]
 if common:
-    element = st.selectbox("control chart of", list(dict.fromkeys(common)))
+    element = st.selectbox("signal", list(dict.fromkeys(common)))
+    st.altair_chart(overlay_chart({f"A: {a.name}": a, f"B: {b.name}": b}, element), use_container_width=True)
+    st.caption("A and B on one plant-time axis (dashed: each run's fault onsets); scroll or drag to zoom.")
     for col, run in zip(st.columns(2), (a, b)):
         with col:
             try:

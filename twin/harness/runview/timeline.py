@@ -126,3 +126,27 @@ def timeline_chart(run: RunData, element: str | None = None, *, truth: bool = Tr
             .add_params(zoom, cursor).properties(height=220, width="container"))
     rule = trend.mark_rule(color="#888888").encode(x="time:T").transform_filter(cursor)
     return alt.vconcat(strip + rule, line + rule).resolve_scale(x="shared")
+
+
+def overlay_chart(runs: dict[str, RunData], element: str) -> Any:
+    """Several runs' trend of ``element`` on one plant-time axis (A vs B), each its own colour, with its fault
+    onsets as dashed rules; wheel or drag zooms, hover reads every run at that time."""
+    import altair as alt
+
+    rows, onsets = [], []
+    for name, run in runs.items():
+        rows += [{**r, "run": name} for r in signal_rows(run, element)]
+        onsets += [{"time": float(f["onset_s"]) * 1000, "run": name, "clock": plant_clock(float(f["onset_s"]) * 1000),
+                    "fault": f"{f['kind']} on {f['target']}"} for f in run.faults]
+    unit = next((r.units.get(element, "") for r in runs.values() if r.units.get(element)), "")
+    axis = alt.Axis(format="%H:%M:%S", title="plant time (h:mm:ss)")
+    cursor = alt.selection_point(nearest=True, on="pointerover", fields=["time"], empty=False, name="overlay_cursor")
+    base = alt.Chart(alt.Data(values=rows)).encode(x=alt.X("time:T", axis=axis), color=alt.Color("run:N"))
+    lines = base.mark_line().encode(
+        y=alt.Y("value:Q", title=element + (f" ({unit})" if unit else ""), scale=alt.Scale(zero=False)),
+        tooltip=["run:N", alt.Tooltip("clock:N", title="plant time"), alt.Tooltip("value:Q", format=".4g")],
+    ).add_params(alt.selection_interval(bind="scales", encodings=["x"], name="overlay_zoom"), cursor)
+    rule = base.mark_rule(color="#888888").encode(color=alt.value("#888888")).transform_filter(cursor)
+    faults = (alt.Chart(alt.Data(values=onsets)).mark_rule(strokeDash=[4, 3])
+              .encode(x="time:T", color=alt.Color("run:N"), tooltip=["run:N", "fault:N", "clock:N"]))
+    return (lines + rule + faults).properties(height=260, width="container")

@@ -34,5 +34,32 @@ def test_the_chart_shares_one_clock_axis_and_shows_the_quality_characteristic() 
     assert any(p.get("select", {}).get("type") == "interval" and p.get("bind") == "scales"
                for p in spec.get("params", []))  # wheel and drag zoom both charts
     assert signal in json.dumps(trend)
-    lanes = {row["lane"] for row in spec["datasets"][next(iter(spec["datasets"]))]} if "datasets" in spec else None
-    assert lanes is None or lanes <= set(LANES)
+    lanes = {row["lane"] for values in _inline_values(spec) for row in values if "lane" in row}
+    assert lanes and lanes <= set(LANES)
+
+
+def test_compare_overlays_two_runs_of_one_signal_on_one_axis() -> None:
+    from tests.app.fixtures import bare_run
+    from twin.harness.runview.timeline import overlay_chart, signal_rows
+
+    a, b = load_run(full_run()), load_run(bare_run())
+    element = "coater.blade3.pressure"
+    spec = overlay_chart({"A": a, "B": b}, element).to_dict()
+    rows = [row for values in _inline_values(spec) for row in values if "value" in row]
+    assert {row["run"] for row in rows} == {"A", "B"}
+    assert sum(row["run"] == "A" for row in rows) == len(signal_rows(a, element)) > 0
+    assert "%H:%M:%S" in json.dumps(spec) and element in json.dumps(spec)
+
+
+def _inline_values(spec: object) -> list[list[dict]]:
+    """Every inline data table (``data.values``) anywhere in a Vega-Lite spec."""
+    found: list[list[dict]] = []
+    if isinstance(spec, dict):
+        if isinstance(spec.get("values"), list):
+            found.append(spec["values"])
+        for value in spec.values():
+            found += _inline_values(value)
+    elif isinstance(spec, list):
+        for item in spec:
+            found += _inline_values(item)
+    return found
