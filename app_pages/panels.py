@@ -25,6 +25,11 @@ def _chart_png(run_dir: str, element: str, mtime: float) -> bytes:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
+def _timeline_spec(run_dir: str, signal: str, truth: bool, mtime: float) -> dict:
+    return timeline_chart(load_run(run_dir), signal, truth=truth).to_dict()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
 def _trends_png(run_dir: str, tags: tuple[str, ...], mtime: float) -> bytes:
     return trends_png(load_run(run_dir), tags)
 
@@ -96,7 +101,7 @@ def timeline(run: RunData) -> None:
                                index=run.elements.index(default_signal(run)) if default_signal(run) in run.elements
                                else 0, key=f"timeline-signal-{run.name}")
     truth = cols[1].checkbox("show the fault onset (truth)", value=True, key=f"timeline-truth-{run.name}")
-    st.altair_chart(timeline_chart(run, signal, truth=truth), use_container_width=True)
+    st.vega_lite_chart(_timeline_spec(str(run.run_dir), signal, truth, _mtime(run)), use_container_width=True)
     st.caption("Hover an event for its details; scroll or drag to zoom and pan both charts; the grey rule follows "
                "the cursor across both.")
 
