@@ -10,7 +10,8 @@ It writes
 * ``cli.md`` — every command and subcommand of the typer app (``twin.cli:app``): usage, help,
   every argument and option with its help and default;
 * ``scenario.schema.json``, ``run-report.schema.json``, ``tag-map.schema.json``,
-  ``endpoints.schema.json`` and ``line-template.schema.json`` — JSON Schemas from the pydantic models (``model_json_schema()``);
+  ``endpoints.schema.json`` and ``line-template.schema.json`` — JSON Schemas from the pydantic models
+  (``model_json_schema()``);
 * ``generated/*-fields.md`` — one table of fields per model, every nested field by its dotted
   path (``detection.warmup_s``, ``faults[].kind``), included into the hand-written reference pages.
 
