@@ -54,8 +54,11 @@ def open_alarms(live: LiveRun) -> None:
                          f"since {plant_clock(a['t_ms'])}{risk}")
         if a["state"] in ("unack_active", "unack_rtn") and cols[1].button("Acknowledge", key=f"ack-{a['id']}"):
             _act(f"acknowledged {a['id']}", live.acknowledge, a["id"], OPERATOR)
-        if a["state"] != "shelved" and cols[2].button("Shelve", key=f"shelve-{a['id']}"):
-            _act(f"shelved {a['id']}", live.shelve, a["id"], float(shelve_s), OPERATOR)
+        if a["state"] != "shelved":
+            with cols[2].popover("Shelve"):  # a confirmation, with the reason ISA-18.2 asks for
+                reason = st.text_input("why", key=f"shelve-reason-{a['id']}", placeholder="e.g. sensor under repair")
+                if st.button(f"Shelve for {shelve_s:g} s", key=f"shelve-{a['id']}", disabled=not reason.strip()):
+                    _act(f"shelved {a['id']}", live.shelve, a["id"], float(shelve_s), OPERATOR, reason)
 
 
 @st.fragment(run_every=1.0)

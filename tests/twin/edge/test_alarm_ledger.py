@@ -31,7 +31,7 @@ def test_acknowledge_and_shelve_are_ledgered(tmp_path: Path) -> None:
                 alarms.acknowledge(alarm.id, frame.ts_ms, by="anna")
                 done.append(alarm.id)
             elif alarm.id in done and alarm.state == "ack_active" and len(done) == 1:
-                alarms.shelve(alarm.id, frame.ts_ms, 30, by="ben")
+                alarms.shelve(alarm.id, frame.ts_ms, 30, by="ben", reason="blade 3 transmitter under repair")
                 done.append("shelved")
 
     config = EpisodeConfig(out_dir=tmp_path, mode="offline", duration_s=170, hooks=[operator], on_wired=wired.append)
@@ -42,4 +42,5 @@ def test_acknowledge_and_shelve_are_ledgered(tmp_path: Path) -> None:
     assert ops == [("alarm_ack", done[0], "anna"), ("alarm_shelve", done[0], "ben")]
     shelve = next(e for e in entries if e["kind"] == "alarm_shelve")
     assert shelve["payload"]["duration_s"] == 30 and shelve["payload"]["state"] == "shelved"
+    assert shelve["payload"]["reason"] == "blade 3 transmitter under repair"  # why, as ISA-18.2 asks
     assert verify_ledger(tmp_path / "ledger.jsonl").ok

@@ -191,16 +191,18 @@ class AlarmManager:
         self._tell("alarm_ack", alarm, t_ms, by=by)
         return alarm
 
-    def shelve(self, alarm_id: str, t_ms: int, duration_s: float, by: str = "operator") -> Alarm:
-        """Hide an open alarm for ``duration_s``; it comes back unacknowledged if still active."""
+    def shelve(self, alarm_id: str, t_ms: int, duration_s: float, by: str = "operator", reason: str = "") -> Alarm:
+        """Hide an open alarm for ``duration_s``; it comes back unacknowledged if still active. ``reason`` (why
+        the operator shelves it, as ISA-18.2 asks) goes into its history and the ledger."""
         if duration_s <= 0:
             raise ValueError(f"duration_s must be positive, got {duration_s}")
         alarm = self._find(alarm_id)
         if alarm.state == "normal":
             raise ValueError(f"alarm {alarm_id} is back to normal; there is nothing to shelve")
         alarm.shelved_until_ms = t_ms + int(duration_s * 1000)
-        alarm._move("shelved", t_ms, f"shelved by {by} for {duration_s:g} s")
-        self._tell("alarm_shelve", alarm, t_ms, by=by, duration_s=duration_s)
+        why = f": {reason.strip()}" if reason.strip() else ""
+        alarm._move("shelved", t_ms, f"shelved by {by} for {duration_s:g} s{why}")
+        self._tell("alarm_shelve", alarm, t_ms, by=by, duration_s=duration_s, reason=reason.strip())
         return alarm
 
     def _tell(self, kind: str, alarm: Alarm, t_ms: int, **details: Any) -> None:

@@ -162,6 +162,7 @@ class AlarmAction:
     alarm_id: str
     operator: str
     duration_s: float = 0.0
+    reason: str = ""
 
 
 class LiveRun:
@@ -272,7 +273,7 @@ class LiveRun:
                 if action.kind == "acknowledge":
                     alarms.acknowledge(action.alarm_id, t_ms, by=action.operator)
                 else:
-                    alarms.shelve(action.alarm_id, t_ms, action.duration_s, by=action.operator)
+                    alarms.shelve(action.alarm_id, t_ms, action.duration_s, by=action.operator, reason=action.reason)
                 applied = True
             except (KeyError, ValueError) as err:
                 self.notes.append(f"{action.kind} {action.alarm_id} at {t_ms / 1000:g} s: {err}")
@@ -338,11 +339,11 @@ class LiveRun:
         """Acknowledge an alarm at the next scan's plant time."""
         self._queue(AlarmAction("acknowledge", alarm_id, operator))
 
-    def shelve(self, alarm_id: str, duration_s: float, operator: str = "operator") -> None:
-        """Shelve an alarm for ``duration_s`` plant seconds from the next scan."""
+    def shelve(self, alarm_id: str, duration_s: float, operator: str = "operator", reason: str = "") -> None:
+        """Shelve an alarm for ``duration_s`` plant seconds from the next scan, saying why (``reason``)."""
         if duration_s <= 0:
             raise ValueError(f"shelve for a positive time, not {duration_s} s")
-        self._queue(AlarmAction("shelve", alarm_id, operator, duration_s))
+        self._queue(AlarmAction("shelve", alarm_id, operator, duration_s, reason))
 
     def _queue(self, action: AlarmAction) -> None:
         if not self.running:

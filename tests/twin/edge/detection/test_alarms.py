@@ -119,3 +119,13 @@ def test_an_alarm_whose_condition_cleared_while_shelved_returns_to_normal() -> N
     assert alarm.state == "normal" and alarm.history[-1]["reason"] == "shelving expired; the condition had cleared"
     (again,) = m.process(41_000, [S])
     assert again.id != alarm.id
+
+
+def test_a_shelving_says_why_in_the_alarm_history() -> None:
+    m = manager()
+    (alarm,) = m.process(0, [S])
+    m.shelve(alarm.id, 1_000, duration_s=30, by="ben", reason="  sensor under repair ")
+    assert alarm.history[-1]["reason"] == "shelved by ben for 30 s: sensor under repair"
+    (other,) = m.process(2_000, [Signal("t.b", "shewhart", "1", 9.0, 3.0)])
+    m.shelve(other.id, 2_000, duration_s=5)
+    assert other.history[-1]["reason"] == "shelved by operator for 5 s"  # no reason given: none made up
