@@ -97,9 +97,10 @@ def control_charts(run: RunData) -> None:
 def timeline(run: RunData) -> None:
     """Fault onset, alarms, diagnoses and commands on one zoomable plant-time axis, above a signal's trend."""
     cols = st.columns([3, 1])
+    default = default_signal(run)
     signal = cols[0].selectbox("signal under the events", run.elements,
-                               index=run.elements.index(default_signal(run)) if default_signal(run) in run.elements
-                               else 0, key=f"timeline-signal-{run.name}")
+                               index=run.elements.index(default) if default in run.elements else 0,
+                               key=f"timeline-signal-{run.name}")
     truth = cols[1].checkbox("show the fault onset (truth)", value=True, key=f"timeline-truth-{run.name}")
     st.vega_lite_chart(_timeline_spec(str(run.run_dir), signal, truth, _mtime(run)), use_container_width=True)
     st.caption("Hover an event for its details; scroll or drag to zoom and pan both charts; the grey rule follows "

@@ -10,12 +10,13 @@ import streamlit as st
 
 from app_pages.console import console
 from app_pages.panels import render_run
-from app_pages.supply import is_supply, supply_page
+from app_pages.supply import supply_page
 from qtconfig import ConfigError
 from twin.harness.runview import load_run
 from twin.harness.runview.jobs import JOB_FILE, job_status, request_stop, start_job
 from twin.harness.runview.whatif import METHODS, FaultKnob, Knobs, LiveRun, fault_targets, whatif_dir
 from twin.harness.scenario import Scenario, load_scenario
+from twin.harness.supply.scenario import is_supply_file
 
 
 @st.cache_data(show_spinner=False)
@@ -155,7 +156,7 @@ if not files:
     st.warning(f"No scenario files in {st.session_state.scenarios_dir}")
     st.stop()
 path = st.selectbox("scenario", files, format_func=lambda p: p.name)
-if is_supply(path):  # a supply chain, not a plant: its own knobs and view
+if is_supply_file(path):  # a supply chain, not a plant: its own knobs and view
     try:
         supply_page(path, st.session_state.runs_root)
     except ConfigError as err:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from twin.harness.supply.report import SupplyReport
 from twin.harness.supply.runner import run_supply
-from twin.harness.supply.scenario import is_supply_file, load_supply_scenario
+from twin.harness.supply.scenario import load_supply_scenario
 
 
 def supply_page(path: Path, runs_root: str) -> None:
@@ -50,10 +50,6 @@ def render_supply(report: SupplyReport) -> None:
     st.caption(f"run directory: {report.outputs.get('dir', '')} — `twin assets scan` it for the lineage of each "
                "field failure back to its lot and design parameter.")
 
-
-def is_supply(spec_path: Path) -> bool:
-    """True for a supply scenario file (``kind: supply``)."""
-    return is_supply_file(spec_path)
 
 
 def _brief(detail: object) -> str:

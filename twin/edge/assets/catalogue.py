@@ -37,7 +37,7 @@ from twin.contracts import RunFiles
 from twin.edge.assets.credibility import SOURCE_PRIOR, credibility, pooled, source_of
 from twin.edge.assets.fmea import FmeaRow, FmeaSheet
 from twin.edge.assets.health import run_context
-from twin.edge.assets.lineage import fmea_failure_edges, line_edges, model_edges, run_edges, supply_edges
+from twin.edge.assets.lineage import fmea_failure_edges, line_edges, model_edges, run_edges, run_record, supply_edges
 from twin.edge.assets.quality import ElementQuality, element_quality, span_of
 from twin.edge.historian import HistorianReader
 from virtual_plc.tagmap import TagMap, load_tagmap
@@ -301,9 +301,10 @@ class Catalogue:
             credibility=sum(a.credibility * weight[a.id] for a in tags) / total, good_share=good, gap_share=gaps,
             clock_agreement=clock_share, location=_name(run_dir / RunFiles.HISTORIAN),
             description=f"{len(tags)} tags, {len(quality)} elements")
-        rootcause = _rootcause_of(run_dir)
-        self.link(run_edges(run_dir, run, sorted(by_tag), *(f"{kind}:{_name(Path(rootcause[kind]))}" if rootcause.get(
-            kind) else None for kind in ("knowledge", "model"))), run=run)
+        record = run_record(run_dir)
+        used = {kind: f"{kind}:{_name(Path(path))}" for kind, path in (record.get("rootcause") or {}).items()
+                if kind in ("knowledge", "model") and path}
+        self.link(run_edges(record, run, sorted(by_tag), used.get("knowledge"), used.get("model")), run=run)
         return [*written, self.put(historian)]
 
     def scan_supply(self, run_dir: Path) -> list[Asset]:
@@ -318,12 +319,14 @@ class Catalogue:
             raise ConfigError(run_dir / RunFiles.REPORT, [f"not JSON: {err}"]) from None
         if not isinstance(report, dict) or report.get("kind") != "supply":
             raise ConfigError(run_dir / RunFiles.REPORT, ["not a supply run's report (kind: supply)"])
-        edges = self.link(supply_edges(run_dir, report), run=run)
         returns = run_dir / "returns.parquet"
-        if returns.is_file():  # service repairs meet the FMEA's failure modes
+        failures = []
+        if returns.is_file():
             import pyarrow.parquet as pq
 
-            edges += self.link(fmea_failure_edges(self.fmea_rows(), pq.read_table(returns).to_pylist()), run=run)
+            failures = pq.read_table(returns).to_pylist()
+        edges = self.link(supply_edges(run_dir, report, failures), run=run)
+        edges += self.link(fmea_failure_edges(self.fmea_rows(), failures), run=run)  # repairs meet the FMEA
         prior = SOURCE_PRIOR["supplier-reported"]
         return [self.put(Asset(id=f"supply:{run}", kind="supply", source_kind="supplier-reported", prior=prior,
                                credibility=prior, location=run,
@@ -366,20 +369,6 @@ def _card(model: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return card if isinstance(card, dict) else {}
-
-
-def _rootcause_of(run_dir: Path) -> dict[str, Any]:
-    """How a run's diagnoses were made (``rootcause`` of its report.json or edge.json): knowledge, model paths."""
-    import json
-
-    for name in (RunFiles.REPORT, RunFiles.EDGE_REPORT):
-        try:
-            record = json.loads((run_dir / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(record, dict) and isinstance(record.get("rootcause"), dict):
-            return record["rootcause"]
-    return {}
 
 
 def _file_asset(kind: str, path: Path, source: str, description: str) -> Asset:

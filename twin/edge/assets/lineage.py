@@ -119,14 +119,13 @@ def walk(con: Any, start: str, direction: Direction = "upstream", depth: int = M
 
 
 # ---------------------------------------------------------------------- what runs record
-def run_edges(run_dir: Path, run: str, tags: list[str], knowledge: str | None = None,
+def run_edges(record: dict[str, Any], run: str, tags: list[str], knowledge: str | None = None,
               model: str | None = None) -> list[Edge]:
-    """The lineage of one edge or harness run in ``run_dir`` (named ``run``): its ``tags`` into its historian,
-    the historian into the diagnoses' evidence, alarms, knowledge and model into each diagnosis, and each
-    diagnosis into the commands it proposed (read from ``report.json`` or ``edge.json``; no truth is read)."""
+    """The lineage of one edge or harness run named ``run`` (``record``: its :func:`run_record`): its ``tags``
+    into its historian, the historian into the diagnoses' evidence, alarms, knowledge and model into each
+    diagnosis, and each diagnosis into the commands it proposed."""
     historian, features = f"historian:{run}", f"features:{run}"
     edges: list[Edge] = [(f"tag:{t}", historian, "stored_in") for t in tags]
-    record = _run_record(run_dir)
     diagnoses = record.get("diagnoses") or []
     if diagnoses:
         edges.append((historian, features, "read_by"))
@@ -142,8 +141,10 @@ def run_edges(run_dir: Path, run: str, tags: list[str], knowledge: str | None = 
     return edges
 
 
-def _run_record(run_dir: Path) -> dict[str, Any]:
-    """The diagnoses and commands of a run: its ``report.json`` (harness) or ``edge.json`` (standalone edge)."""
+def run_record(run_dir: Path) -> dict[str, Any]:
+    """What a run says it did — its diagnoses, commands and ``rootcause`` (how diagnoses were made: knowledge
+    and model paths) — from its ``report.json`` (harness) or ``edge.json`` (standalone edge); no truth is read.
+    {} when it has neither."""
     for name in ("report.json", "edge.json"):
         path = run_dir / name
         if path.is_file():
@@ -152,7 +153,9 @@ def _run_record(run_dir: Path) -> dict[str, Any]:
             except ValueError:
                 continue
             if isinstance(record, dict):
-                return {"diagnoses": record.get("diagnoses"), "commands": record.get("commands")}
+                rootcause = record.get("rootcause")
+                return {"diagnoses": record.get("diagnoses"), "commands": record.get("commands"),
+                        "rootcause": rootcause if isinstance(rootcause, dict) else {}}
     return {}
 
 
@@ -168,14 +171,13 @@ def model_edges(model: str, card: dict[str, Any]) -> list[Edge]:
     return edges
 
 
-def supply_edges(run_dir: Path, report: dict[str, Any]) -> Iterator[Edge]:
+def supply_edges(run_dir: Path, report: dict[str, Any], failures: Iterable[dict[str, Any]] = ()) -> Iterator[Edge]:
     """The genealogy of a supply run: design parameter and supplier into each lot, lot (through its incoming
-    inspection) into each shipped unit, unit into its field failure and repair (``lots.parquet``,
-    ``returns.parquet`` and the scenario in ``report.json``)."""
+    inspection) into each shipped unit (``lots.parquet`` and the scenario in ``report.json``), unit into its
+    field failure and repair (``failures``: the rows of ``returns.parquet``)."""
     chain = (report.get("scenario") or {}).get("chain") or {}
     design = {s["name"]: f"design:{s['part']}/{s['characteristic']['name']}" for s in chain.get("suppliers", [])}
     lots = pq.read_table(run_dir / "lots.parquet").to_pylist() if (run_dir / "lots.parquet").is_file() else []
-    lot_of_serial: list[tuple[int, int, str]] = []
     for row in lots:
         lot, supplier = f"lot:{row['lot']}", row["supplier"]
         yield f"supplier:{supplier}", lot, "made"
@@ -189,10 +191,7 @@ def supply_edges(run_dir: Path, report: dict[str, Any]) -> Iterator[Edge]:
         relation = "passed" if gate != lot else "shipped"
         for serial in range(first, first + shipped) if first >= 0 else ():
             yield gate, f"unit:{serial}", relation
-        if first >= 0:
-            lot_of_serial.append((first, first + shipped, row["lot"]))
-    returns = run_dir / "returns.parquet"
-    for failure in pq.read_table(returns).to_pylist() if returns.is_file() else []:
+    for failure in failures:
         unit, node = f"unit:{failure['serial']}", f"field_failure:{failure['serial']}"
         yield unit, node, "failed_in"
         yield node, f"repair:{failure['serial']}", "repaired_by"

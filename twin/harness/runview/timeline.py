@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from twin.contracts import RunFiles
 from twin.edge.historian import HistorianReader
 from twin.harness.runview.run import RunData, plant_clock
 
@@ -90,7 +91,7 @@ def _quality_nodes(run: RunData) -> set[str]:
 
 def signal_rows(run: RunData, element: str, every_ms: int = 1000) -> list[dict[str, Any]]:
     """The element's good samples averaged per ``every_ms``: rows of plant time and value."""
-    with HistorianReader(run.run_dir / "historian.duckdb") as reader:
+    with HistorianReader(run.run_dir / RunFiles.HISTORIAN) as reader:
         rows = reader.con.execute(
             "SELECT ts_ms // ? * ? AS t, avg(value) FROM samples WHERE tag = ? AND quality = 'good' "
             "GROUP BY t ORDER BY t", [every_ms, every_ms, element]).fetchall()
