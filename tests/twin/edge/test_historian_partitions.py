@@ -220,38 +220,25 @@ def test_a_partition_folder_still_refused_at_close_is_counted_and_the_file_has_i
 
 
 FULL_DISK = r"""
-import json, resource, signal, sys
+import json, sys
 from pathlib import Path
-import numpy as np
-from twin.edge.frames import Aligner, ElementIndex
-from twin.edge.historian import Historian
-from virtual_plc.tagmap import Tag
+from tests.twin.edge.full_disk import FullDiskLine
 
 folder, during = Path(sys.argv[1]), int(sys.argv[2])
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
-index = ElementIndex([Tag(name="l.a", period_ms=10), Tag(name="l.b", period_ms=10, length=2)])
-aligner = Aligner(index)
-historian = Historian(folder / "run" / "historian.duckdb", index, flush_rows=20, retry_s=0.0,
-                      partitions=folder / "parts", line="l1")
-soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-k = 0
-def frames(n):
-    global k
-    for _ in range(n):
-        aligner.update(np.array([0, 1, 2]), np.array([k, k + 0.25, k + 0.5]), k * 10)
-        historian.append(aligner.frame(k * 10, wall_ms=1_767_225_599_000 + k * 10))
-        k += 1
-frames(30)
-resource.setrlimit(resource.RLIMIT_FSIZE, (1, hard))  # the disk is full: no file grows past one byte
-frames(during)
+line = FullDiskLine(folder / "run" / "historian.duckdb", wall_ms0=1_767_225_599_000, partitions=folder / "parts",
+                    line="l1")
+historian = line.historian
+line.frames(30)
+line.fill()  # the disk is full: no file grows past one byte
+line.frames(during)
 failures, partitioned = historian.counts.failures, historian.counts.partitioned
-resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))  # space again
-frames(5)
+line.free()
+line.frames(5)
 historian.close()
 c = historian.counts
 print(json.dumps({"collected": c.collected, "stored": c.stored, "partitioned": c.partitioned,
                   "partition_dropped": c.partition_dropped, "failures_while_full": failures,
-                  "partitioned_while_full": partitioned, "frames": k}))
+                  "partitioned_while_full": partitioned, "frames": line.k}))
 """
 
 

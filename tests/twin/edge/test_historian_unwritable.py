@@ -19,40 +19,26 @@ import pytest
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
 
 SCRIPT = r"""
-import json, os, resource, signal, sys
+import json, sys
 from pathlib import Path
-import numpy as np
-from twin.edge.frames import Aligner, ElementIndex
-from twin.edge.historian import Historian
-from virtual_plc.tagmap import Tag
+from tests.twin.edge.full_disk import FullDiskLine
 
 path, before, during, after, max_rows = Path(sys.argv[1]), *map(int, sys.argv[2:6])
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
-index = ElementIndex([Tag(name="l.a", period_ms=10), Tag(name="l.b", period_ms=10, length=2)])
-aligner = Aligner(index)
-historian = Historian(path, index, flush_rows=20, max_unwritten_rows=max_rows, retry_s=0.0)
-soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-k = 0
-def frames(n):
-    global k
-    for _ in range(n):
-        aligner.update(np.array([0, 1, 2]), np.array([k, k + 0.25, k + 0.5]), k * 10)
-        historian.append(aligner.frame(k * 10))
-        k += 1
-frames(before)
+line = FullDiskLine(path, max_unwritten_rows=max_rows)
+historian = line.historian
+line.frames(before)
 historian.flush()
 wal = Path(str(path) + ".wal")
-limit = max(wal.stat().st_size if wal.exists() else 0, 1)
-resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))  # the disk is full: no file grows past this
-frames(during)
+line.fill(max(wal.stat().st_size if wal.exists() else 0, 1))  # no file grows past what the WAL holds now
+line.frames(during)
 failures = historian.counts.failures
 if after >= 0:
-    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))  # space again
-    frames(after)
+    line.free()
+    line.frames(after)
 historian.close()
 c = historian.counts
 print(json.dumps({"collected": c.collected, "stored": c.stored, "spilled": c.spilled, "dropped": c.dropped,
-                  "failures_while_full": failures, "unwritten": c.unwritten(), "frames": k}))
+                  "failures_while_full": failures, "unwritten": c.unwritten(), "frames": line.k}))
 """
 
 
