@@ -52,6 +52,7 @@ from plant_models.line.compile import (
     quality_characteristics,
     spread,
 )
+from plant_models.line.field import design_parameters, field_returns
 from plant_models.line.template import LineTemplate, load_template
 from plant_models.rng import rng_for
 from plant_models.sensors import SensorBank, SensorGroup, SensorSpec
@@ -467,6 +468,15 @@ class LineModel:
         if fault.kind in SENSOR_FAULT_KINDS:
             return fault.target
         return line_faults.condition_of(fault.target, self.compiled)
+
+    def field_returns(self) -> list[dict[str, Any]] | None:
+        """The shipped parts that fail in service so far (:func:`plant_models.line.field.field_returns`; None
+        when the line declares no field)."""
+        return field_returns(self.template, self.parts_log, self.seed)
+
+    def design_parameters(self) -> list[dict[str, Any]]:
+        """The lot properties with a design tolerance (:func:`plant_models.line.field.design_parameters`)."""
+        return design_parameters(self.template)
 
     def quality_characteristics(self) -> tuple[QualityCharacteristic, ...]:
         """The line's quality characteristics and their spec limits."""

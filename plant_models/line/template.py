@@ -272,12 +272,19 @@ class LotProperty(_Strict):
     between: Number | str = Field(default=0.0, description="spread of lot means (or a condition's name)")
     within: Number | str = Field(default=0.0, description="spread of parts within a lot (or a condition's name)")
     share: Number | str | None = Field(default=None, description="yes/no property: share of parts with it")
+    spec: tuple[Number | None, Number | None] | None = Field(
+        default=None, description="the design tolerance the drawing gives the property [low, high] (null for an "
+                                  "open side): a design parameter each lot is specified by, for lineage")
+    unit: str = Field(default="", description="engineering unit of the property")
 
 
 class Lot(_Strict):
     """Lots of a supply the parts are built from: ``size`` parts per lot, numbered from 1."""
 
     asset: str = Field(description="the asset (a supplier) the lot comes from, and whose conditions it may read")
+    part: str | None = Field(default=None, pattern=NAME,
+                             description="the component the lot holds (bearing); default: the lot's name "
+                                         "without _lot")
     size: int = Field(ge=1, description="parts per lot")
     properties: dict[Annotated[str, Field(pattern=NAME)], LotProperty] = Field(
         default_factory=dict, description="properties every part of the lot carries (read as part.<name>)")
@@ -299,6 +306,37 @@ class Station(_Strict):
         default_factory=dict, description="per-part signals measured as the part leaves")
 
 
+class FieldFailure(_Strict):
+    """A way a shipped part fails in service: the chance of failing within the service period follows a part
+    attribute (``from``: a lot property or a per-part value, hidden ones included) through ``points``
+    ``[[x, probability], ...]``, linear between them and flat beyond the ends."""
+
+    mode: str = Field(pattern=NAME, description="how it fails (excess_vibration): the words an FMEA line names")
+    component: str = Field(pattern=NAME, description="what fails and is replaced (bearing)")
+    lot: str | None = Field(default=None, description="the lot the failing component comes from (one of parts.lots)")
+    from_: str = Field(alias="from", pattern=NAME, description="the part attribute the chance follows")
+    points: list[tuple[Number, Number]] = Field(
+        min_length=2, description="[[x, probability of failing within service_h], ...], x increasing")
+    repair: str = Field(default="", description="what service does about it")
+
+    @model_validator(mode="after")
+    def _table(self) -> FieldFailure:
+        xs = [x for x, _ in self.points]
+        if any(b <= a for a, b in zip(xs, xs[1:])):
+            raise ValueError("the x values of points must increase")
+        if any(not 0 <= p <= 1 for _, p in self.points):
+            raise ValueError("a probability in points is outside 0..1")
+        return self
+
+
+class FieldService(_Strict):
+    """The field: how long shipped parts are watched in service, and the ways they fail there
+    (each becomes a row of the run's ``returns.parquet``)."""
+
+    service_h: Number = Field(default=8760, gt=0, description="hours in service watched per shipped part")
+    failures: list[FieldFailure] = Field(min_length=1, description="the ways a part fails in service")
+
+
 class Parts(_Strict):
     """Discrete parts: one starts every ``cycle_s`` (± ``jitter_s``), flows through the stations."""
 
@@ -308,6 +346,19 @@ class Parts(_Strict):
     lots: dict[Annotated[str, Field(pattern=NAME)], Lot] = Field(
         default_factory=dict, description="supplies the parts are built from, by name")
     stations: list[Station] = Field(min_length=1, description="the stations in flow order")
+    field: FieldService | None = Field(default=None, description="how shipped parts fail in service (optional)")
+
+    @model_validator(mode="after")
+    def _field_names(self) -> Parts:
+        attributes = {name for lot in self.lots.values() for name in lot.properties}
+        attributes |= {name for station in self.stations for name in station.measure}
+        for k, failure in enumerate(self.field.failures if self.field else []):
+            if failure.lot is not None and failure.lot not in self.lots:
+                raise ValueError(f"field.failures[{k}].lot: no lot {failure.lot!r}; lots: {sorted(self.lots)}")
+            if failure.from_ not in attributes:
+                raise ValueError(f"field.failures[{k}].from: no part attribute {failure.from_!r}; "
+                                 f"attributes: {sorted(attributes)}")
+        return self
 
 
 class LineTemplate(_Strict):

@@ -16,3 +16,6 @@ class RunFiles:
     EDGE_REPORT = "edge.json"
     HTML = "report.html"
     PARTS = "parts.parquet"  # truth side: every part a line made, with its lots and hidden attributes
+    RETURNS = "returns.parquet"  # field failures as service records them: serial, part, mode, when (no truth)
+    LOTS = "lots.parquet"  # a supply run's lots: genealogy and outcome, one row each
+    DESIGN = "design.json"  # the design parameters (drawing tolerances) of the lots a line's parts are built from

@@ -23,6 +23,7 @@ Other layers plug in as *frame hooks*: callables that receive every frame after 
 from __future__ import annotations
 
 import inspect
+import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,8 @@ class EpisodeConfig:
     #: the run's OpenLineage events (``openlineage.jsonl`` in the run dir, and where OPENLINEAGE_URL says); off for
     #: the throw-away episodes of a root-cause dataset, whose lineage is the dataset's
     lineage: bool = True
+    #: also write the historian as hive-partitioned Parquet: (folder, line name) — a hall's lines share one folder
+    partitions: tuple[Path, str] | None = None
 
 
 @dataclass
@@ -111,10 +114,12 @@ def build_episode_plant(scenario: Scenario, seed: int) -> PlantModel:
 
 
 async def wire(scenario: Scenario, seed: int, out_dir: Path, mode: Mode, *, policy: Policy | None = None,
-               closed_loop: bool = False, run_id: str | None = None) -> Wiring:
+               closed_loop: bool = False, run_id: str | None = None,
+               partitions: tuple[Path, str] | None = None) -> Wiring:
     """Build plant and virtual PLC, write the endpoint file, and open the edge stack on it.
 
-    ``closed_loop`` True also starts the closed loop with ``policy`` (default: the scenario's).
+    ``closed_loop`` True also starts the closed loop with ``policy`` (default: the scenario's); ``partitions``
+    (folder, line name) makes the historian also write hive-partitioned Parquet there.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     plant = build_episode_plant(scenario, seed)
@@ -136,6 +141,8 @@ async def wire(scenario: Scenario, seed: int, out_dir: Path, mode: Mode, *, poli
         await plc.start(host=LOOPBACK, modbus_port=modbus_port, opcua_port=opcua_port,
                         anonymous_writes=scenario.opcua_anonymous_writes)
     settings = edge_settings(scenario, policy)
+    if partitions is not None:
+        settings = settings.with_partitions(*partitions)
     edge = EdgeStack(endpoints, out_dir, settings, run_id=run_id or f"{scenario.name}-{seed}", base=_base(scenario),
                      source=scenario.source or "<scenario>", driver_factory=driver_factory(mode, plc),
                      closed_loop=closed_loop)
@@ -200,7 +207,8 @@ async def run_episode(scenario: Scenario, config: EpisodeConfig | None = None) -
     n_scans = int(round(duration_s * 1000 / scenario.scan_ms))
     out_dir = Path(config.out_dir) if config.out_dir else scenario.output_dir()
     policy = config.policy or scenario.control.policy
-    wiring = await wire(scenario, seed, out_dir, config.mode, policy=policy, closed_loop=True)
+    wiring = await wire(scenario, seed, out_dir, config.mode, policy=policy, closed_loop=True,
+                        partitions=config.partitions)
     started = time.perf_counter()
     stopped_early: str | None = None
     scans_done = 0
@@ -218,7 +226,7 @@ async def run_episode(scenario: Scenario, config: EpisodeConfig | None = None) -
     finally:
         wall_s = time.perf_counter() - started
         await wiring.close()
-        report = _finish(scenario, config, seed, out_dir, wiring, scans_done, wall_s, stopped_early)
+        report = finish_episode(scenario, config, seed, out_dir, wiring, scans_done, wall_s, stopped_early)
         if config.lineage:
             emit_edge_run(wiring.edge, f"run.{scenario.name}", wall_s, stopped_early)
     return report
@@ -238,6 +246,28 @@ def write_parts(plant: PlantModel, path: Path) -> bool:
     return True
 
 
+def write_field(plant: PlantModel, out_dir: Path) -> dict[str, str]:
+    """Write what a line's service organisation and drawings hold: the field failures of its shipped parts
+    (``returns.parquet``, empty when none failed) and its lots' design parameters (``design.json``). Returns the
+    ``outputs`` entries of the files written (none for a plant without a field or design tolerances)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    written: dict[str, str] = {}
+    returns = plant.field_returns() if callable(getattr(plant, "field_returns", None)) else None
+    if returns is not None:
+        schema = pa.schema([("serial", pa.int64()), ("unit", pa.string()), ("part", pa.string()),
+                            ("mode", pa.string()), ("lot", pa.string()), ("lot_number", pa.int64()),
+                            ("t_h", pa.float64()), ("service_h", pa.float64()), ("repair", pa.string())])
+        pq.write_table(pa.Table.from_pylist(returns, schema=schema), out_dir / RunFiles.RETURNS)
+        written["returns"] = RunFiles.RETURNS
+    design = plant.design_parameters() if callable(getattr(plant, "design_parameters", None)) else []
+    if design:
+        (out_dir / RunFiles.DESIGN).write_text(json.dumps(design, indent=1) + "\n", encoding="utf-8")
+        written["design"] = RunFiles.DESIGN
+    return written
+
+
 async def run_scan(w: Wiring, t_ms: int, hooks: Sequence[FrameHook] = ()) -> Frame:
     """One scan at plant time ``t_ms``: apply written setpoints, advance the plant, PLC scan, then
     the edge stack's step (poll, align, store, detect, diagnose, control), then the hooks. Returns the frame."""
@@ -254,7 +284,7 @@ async def run_scan(w: Wiring, t_ms: int, hooks: Sequence[FrameHook] = ()) -> Fra
     return frame
 
 
-def _finish(
+def finish_episode(
     scenario: Scenario,
     config: EpisodeConfig,
     seed: int,
@@ -275,6 +305,7 @@ def _finish(
     alarms, diagnoses, commands = records["alarms"], records["diagnoses"], records["commands"]
     faults = with_answers(w.plant, w.plant.truth())
     parts_written = write_parts(w.plant, out_dir / RunFiles.PARTS)
+    field_written = write_field(w.plant, out_dir)
     scores = score_run(scenario.plant, faults, alarms, diagnoses, commands, historian=out_dir / RunFiles.HISTORIAN,
                        end_ms=int(plant_s * 1000), analysis_wall_ms=edge.analysis_wall_ms,
                        plant_options=scenario.plant_options)
@@ -323,6 +354,7 @@ def _finish(
             "tag_map": RunFiles.TAGS,
             **({"ledger": RunFiles.LEDGER} if edge.control is not None else {}),
             **({"parts": RunFiles.PARTS} if parts_written else {}),
+            **field_written,
         },
         stopped_early=stopped_early,
     )

@@ -25,6 +25,9 @@ runner = CliRunner()
 WIDE = {"COLUMNS": "200"}
 SUPPLY = REPO / "scenarios" / "supply_brake_disc_runout.yaml"
 # scenarios/supply_fmea.csv: the line for each failure model of the supply scenarios (read off the sheet)
+# scenarios/lines/motor_assembly/fmea.csv: the process FMEA line each field failure mode of the motor line escaped by
+MOTOR_FMEA_LINE = {"excess_vibration": "Motor with bearing play passes the vibration test",
+                   "seizure": "Mounted radial clearance too small (bearing preloaded)"}
 FMEA_LINE = {"coffin_manson": "fmea:supply_fmea#2", "disc_wear": "fmea:supply_fmea#4", "esd": "fmea:supply_fmea#6"}
 
 
@@ -137,3 +140,33 @@ def test_each_motor_reaches_the_bearing_lot_it_was_built_from_and_its_curves(mot
         for diagnosis in diagnoses:
             up = walk(cat.con, diagnosis)
             assert up.of_kind("historian") and up.of_kind("knowledge") and "tag:motor.eol_test.vibration" in up.nodes()
+
+
+@pytest.mark.slow
+def test_one_walk_from_a_motor_field_failure_reaches_its_lots_design_suppliers_curves_and_fmea_line(
+        motor_run: Path, tmp_path: Path) -> None:
+    parts = {}  # part id -> its records (truth side): which boxes it was truly built from, whether it shipped
+    for row in pq.read_table(motor_run / "parts.parquet").to_pylist():
+        parts.setdefault(row["part_id"], []).append(row)
+    failures = pq.read_table(motor_run / "returns.parquet").to_pylist()
+    assert failures, "the wide box of bearings must send some motors back from the field"
+    with Catalogue(tmp_path / "assets.duckdb") as cat:
+        cat.put_fmea(read_fmea(REPO / "scenarios/lines/motor_assembly/fmea.csv"))  # first: the scan links to it
+        cat.scan(motor_run)
+        for failure in failures:
+            records = parts[failure["serial"]]
+            assert len(records) == 4 and not any(r["rejected"] for r in records)  # only shipped motors fail
+            unit = f"unit:motor-{failure['serial']}"
+            up = walk(cat.con, f"field_failure:motor-{failure['serial']}")
+            assert up.of_kind("unit") == [unit]
+            assert set(up.of_kind("lot")) == {f"lot:motor.bearing_lot-{records[0]['bearing_lot']:.0f}",
+                                              f"lot:motor.rotor_lot-{records[0]['rotor_lot']:.0f}"}
+            assert set(up.of_kind("design")) == {"design:bearing/clearance", "design:shaft/shaft_dev"}
+            assert set(up.of_kind("supplier")) == {"supplier:motor.bearing_supplier", "supplier:motor.rotor_supplier"}
+            assert {c.rsplit("/", 1)[1] for c in up.of_kind("curve")} == {
+                f"motor.bearing_press.force_curve#{failure['serial']}",
+                f"motor.screwdriver.torque_curve#{failure['serial']}"}
+            lines = [r.failure_mode for r in cat.fmea_rows() if r.id in up.of_kind("fmea")]
+            assert lines == [MOTOR_FMEA_LINE[failure["mode"]]]
+            down = walk(cat.con, unit, "downstream")
+            assert f"repair:motor-{failure['serial']}" in down.nodes()

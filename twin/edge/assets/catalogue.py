@@ -37,7 +37,16 @@ from twin.contracts import RunFiles
 from twin.edge.assets.credibility import SOURCE_PRIOR, credibility, pooled, source_of
 from twin.edge.assets.fmea import FmeaRow, FmeaSheet
 from twin.edge.assets.health import run_context
-from twin.edge.assets.lineage import fmea_failure_edges, line_edges, model_edges, run_edges, run_record, supply_edges
+from twin.edge.assets.lineage import (
+    design_edges,
+    failure_edges,
+    fmea_failure_edges,
+    line_edges,
+    model_edges,
+    run_edges,
+    run_record,
+    supply_edges,
+)
 from twin.edge.assets.quality import ElementQuality, element_quality, span_of
 from twin.edge.historian import HistorianReader
 from virtual_plc.tagmap import TagMap, load_tagmap
@@ -258,7 +267,7 @@ class Catalogue:
         beside it) or a knowledge file (``.yaml``). Returns the assets written."""
         path = Path(path)
         if path.is_dir():
-            if (path / "lots.parquet").is_file() and (path / RunFiles.REPORT).is_file():
+            if (path / RunFiles.LOTS).is_file() and (path / RunFiles.REPORT).is_file():
                 return self.scan_supply(path)
             if not (path / RunFiles.HISTORIAN).is_file():
                 raise ConfigError(path, [f"not a run directory: no {RunFiles.HISTORIAN}"])
@@ -280,7 +289,12 @@ class Catalogue:
         plant_s, clock = run_context(run_dir)
         with HistorianReader(run_dir / RunFiles.HISTORIAN) as reader:
             quality = element_quality(reader, span_of(reader, plant_s), clock=clock)
-            self.link(line_edges(reader.con, run), run=run)
+            genealogy = line_edges(reader.con, run)
+        self.link(genealogy, run=run)
+        self.link(design_edges(_json_list(run_dir / RunFiles.DESIGN), genealogy), run=run)
+        failures = _returns(run_dir)
+        self.link(failure_edges(failures), run=run)
+        self.link(fmea_failure_edges(self.fmea_rows(), failures), run=run)  # repairs meet the FMEA
         by_tag: dict[str, list[ElementQuality]] = {}
         for q in quality:
             by_tag.setdefault(q.tag, []).append(q)
@@ -319,12 +333,7 @@ class Catalogue:
             raise ConfigError(run_dir / RunFiles.REPORT, [f"not JSON: {err}"]) from None
         if not isinstance(report, dict) or report.get("kind") != "supply":
             raise ConfigError(run_dir / RunFiles.REPORT, ["not a supply run's report (kind: supply)"])
-        returns = run_dir / "returns.parquet"
-        failures = []
-        if returns.is_file():
-            import pyarrow.parquet as pq
-
-            failures = pq.read_table(returns).to_pylist()
+        failures = _returns(run_dir)
         edges = self.link(supply_edges(run_dir, report, failures), run=run)
         edges += self.link(fmea_failure_edges(self.fmea_rows(), failures), run=run)  # repairs meet the FMEA
         prior = SOURCE_PRIOR["supplier-reported"]
@@ -376,6 +385,32 @@ def _file_asset(kind: str, path: Path, source: str, description: str) -> Asset:
     prior = SOURCE_PRIOR[source]
     return Asset(id=f"{kind}:{_name(path)}", kind=kind, source_kind=source, prior=prior, credibility=prior,
                  location=_name(path), description=description)
+
+
+def _returns(run_dir: Path) -> list[dict[str, Any]]:
+    """The rows of a run's ``returns.parquet`` (its field failures); none when it has none."""
+    path = run_dir / RunFiles.RETURNS
+    if not path.is_file():
+        return []
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()
+
+
+def _json_list(path: Path) -> list[dict[str, Any]]:
+    """A JSON list of objects (``design.json``); empty when the file is absent, a named error when it is not such a
+    list."""
+    import json
+
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise ConfigError(path, [f"not JSON: {err}"]) from None
+    if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+        raise ConfigError(path, ["not a list of objects"])
+    return data
 
 
 def _name(path: Path) -> str:

@@ -7,6 +7,9 @@ are not assets of their own:
 =================================  ===========================================================================
 a line's own tags (historian)      ``lot:L.x_lot-N -built_into-> unit:L-ID``, ``curve:RUN/TAG#ID -recorded_for->
                                    unit:L-ID`` (:func:`line_edges`: part ids, lot numbers, per-part curves)
+a line's field and drawings        ``unit:L-ID -failed_in-> field_failure:L-ID -repaired_by-> repair:L-ID``
+(``returns.parquet``,              (:func:`failure_edges`); ``design:COMPONENT/PROPERTY -specifies-> lot`` and
+``design.json``)                   ``supplier:S -made-> lot`` (:func:`design_edges`); FMEA lines as for a supply run
 a run (``report.json`` or          ``tag:T -stored_in-> historian:RUN -read_by-> features:RUN``;
 ``edge.json``)                     ``features:RUN -evidence_of-> diagnosis:RUN#ID``; ``alarm:RUN#ID -raised->
                                    diagnosis``; ``knowledge:K`` and ``model:M -used_by-> diagnosis``;
@@ -22,8 +25,10 @@ a supply run (``lots.parquet``,    ``design:PART/CHARACTERISTIC -specifies-> lot
 
 :func:`walk` follows the edges from one node with a recursive query in the catalogue's DuckDB, to a depth
 (default :data:`MAX_DEPTH`, which also bounds a cycle). From one field failure of a 270,000-unit supply run it
-reaches the unit, its inspection, lot, supplier and design parameter in one query
-(``benchmarks/lineage.py`` measures it). :func:`draw` draws what :func:`walk` found, layer by layer.
+reaches the unit, its inspection, lot, supplier and design parameter in one query; from one field failure
+of a motor it reaches the motor, its bearing box and shaft lot, their design parameters and suppliers, and the
+press-fit and torque curves recorded for it (``benchmarks/lineage.py`` measures both). :func:`draw` draws what
+:func:`walk` found, layer by layer.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow.parquet as pq
+
+from twin.contracts import RunFiles
 
 Direction = Literal["upstream", "downstream", "both"]
 MAX_DEPTH = 12  # edges from the start: a unit's design parameter is 4 away from its field repair
@@ -177,7 +184,7 @@ def supply_edges(run_dir: Path, report: dict[str, Any], failures: Iterable[dict[
     field failure and repair (``failures``: the rows of ``returns.parquet``)."""
     chain = (report.get("scenario") or {}).get("chain") or {}
     design = {s["name"]: f"design:{s['part']}/{s['characteristic']['name']}" for s in chain.get("suppliers", [])}
-    lots = pq.read_table(run_dir / "lots.parquet").to_pylist() if (run_dir / "lots.parquet").is_file() else []
+    lots = pq.read_table(run_dir / RunFiles.LOTS).to_pylist() if (run_dir / RunFiles.LOTS).is_file() else []
     for row in lots:
         lot, supplier = f"lot:{row['lot']}", row["supplier"]
         yield f"supplier:{supplier}", lot, "made"
@@ -191,10 +198,38 @@ def supply_edges(run_dir: Path, report: dict[str, Any], failures: Iterable[dict[
         relation = "passed" if gate != lot else "shipped"
         for serial in range(first, first + shipped) if first >= 0 else ():
             yield gate, f"unit:{serial}", relation
+    yield from failure_edges(failures)
+
+
+def unit_of(failure: dict[str, Any]) -> str:
+    """The unit a field failure (a row of ``returns.parquet``) happened to: its ``unit`` (a line's
+    ``<line>-<id>``), else its ``serial`` (a supply run's)."""
+    return str(failure.get("unit") or failure["serial"])
+
+
+def failure_edges(failures: Iterable[dict[str, Any]]) -> Iterator[Edge]:
+    """``unit -failed_in-> field_failure -repaired_by-> repair`` for each field failure."""
     for failure in failures:
-        unit, node = f"unit:{failure['serial']}", f"field_failure:{failure['serial']}"
-        yield unit, node, "failed_in"
-        yield node, f"repair:{failure['serial']}", "repaired_by"
+        unit = unit_of(failure)
+        yield f"unit:{unit}", f"field_failure:{unit}", "failed_in"
+        yield f"field_failure:{unit}", f"repair:{unit}", "repaired_by"
+
+
+def design_edges(design: Iterable[dict[str, Any]], edges: Iterable[Edge]) -> list[Edge]:
+    """``design:<component>/<property> -specifies-> lot`` and ``supplier:<asset> -made-> lot`` for every lot a
+    line's own tags named (the ``lot:<line>.<lot>-<n>`` nodes of ``edges``, from :func:`line_edges`), from the
+    line's ``design.json`` (the drawing tolerances of its lots' properties)."""
+    by_lot: dict[str, list[dict[str, Any]]] = {}
+    for entry in design:
+        line = str(entry["supplier"]).split(".", 1)[0]
+        by_lot.setdefault(f"lot:{line}.{entry['lot']}-", []).append(entry)
+    lots = sorted({up for up, _, relation in edges if relation == "built_into"})
+    out: list[Edge] = []
+    for lot in lots:
+        entries = by_lot.get(lot.rsplit("-", 1)[0] + "-", [])
+        out += [(f"design:{entry['design']}", lot, "specifies") for entry in entries]
+        out += [(f"supplier:{supplier}", lot, "made") for supplier in sorted({e["supplier"] for e in entries})]
+    return out
 
 
 def line_edges(con: Any, run: str) -> list[Edge]:
@@ -240,21 +275,23 @@ def _values_at(con: Any, tag: str, times: list[int]) -> list[tuple[int, float]]:
 
 
 def fmea_failure_edges(rows: Iterable[Any], failures: Iterable[dict[str, Any]]) -> list[Edge]:
-    """``fmea:<row> -explains-> field_failure:<serial>`` for each field failure (a row of ``returns.parquet``) and
+    """``fmea:<row> -explains-> field_failure:<unit>`` for each field failure (a row of ``returns.parquet``) and
     each FMEA line (:class:`~twin.edge.assets.fmea.FmeaRow`) that names both what failed and how: every word of
-    the part (``brake_disc``: brake, disc) in the line's item or step, and every word of the return's failure
-    mode (``disc_wear``: disc, wear) in its failure mode, cause or effect (case-insensitive, as parts of words:
-    "wears" holds "wear")."""
+    the part (``brake_disc``: brake, disc) in the line's item or step — or, for a process FMEA whose steps are
+    stations, in its failure mode or cause ("motor with *bearing* play passes the test") —, and every word of
+    the return's failure mode (``disc_wear``: disc, wear) in its failure mode, cause or effect (case-insensitive,
+    as parts of words: "wears" holds "wear")."""
     def words(name: str) -> list[str]:
         return [w for w in name.lower().replace("-", "_").split("_") if w]
 
     edges: list[Edge] = []
-    lines = [(row.id, row.step.lower(), f"{row.failure_mode} {row.cause} {row.effect}".lower()) for row in rows]
+    lines = [(row.id, f"{row.step} {row.failure_mode} {row.cause}".lower(),
+              f"{row.failure_mode} {row.cause} {row.effect}".lower()) for row in rows]
     for failure in failures:
         part, mode = words(str(failure["part"])), words(str(failure["mode"]))
-        for row_id, step, how in lines:
-            if all(w in step for w in part) and all(w in how for w in mode):
-                edges.append((row_id, f"field_failure:{failure['serial']}", "explains"))
+        for row_id, what, how in lines:
+            if all(w in what for w in part) and all(w in how for w in mode):
+                edges.append((row_id, f"field_failure:{unit_of(failure)}", "explains"))
     return edges
 
 

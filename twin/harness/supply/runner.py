@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from supply_chain_sim.flow import SupplyChain
+from twin.contracts import RunFiles
 from twin.edge.ledger import Ledger
 from twin.edge.supply.oem import Oem, PartInfo
 from twin.edge.supply.portal import PortalReceiver
@@ -187,8 +188,8 @@ def run_supply(spec: SupplyScenario, seed: int | None = None, out_dir: Path | No
         report = score(spec, seed, adaptive, fixed, ledger_path, wall_s=time.perf_counter() - started)
     if write:
         report.outputs = {"dir": str(out), "report": str(out / "report.json"), "ledger": str(ledger_path),
-                          "lots": str(out / "lots.parquet"), "returns": str(out / "returns.parquet")}
+                          "lots": str(out / RunFiles.LOTS), "returns": str(out / RunFiles.RETURNS)}
         (out / "report.json").write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        pq.write_table(pa.Table.from_pylist(adaptive.lots), out / "lots.parquet")
-        pq.write_table(pa.Table.from_pylist(adaptive.returns, schema=RETURNS_SCHEMA), out / "returns.parquet")
+        pq.write_table(pa.Table.from_pylist(adaptive.lots), out / RunFiles.LOTS)
+        pq.write_table(pa.Table.from_pylist(adaptive.returns, schema=RETURNS_SCHEMA), out / RunFiles.RETURNS)
     return report
