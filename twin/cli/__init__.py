@@ -102,6 +102,7 @@ def run(
     from twin.contracts import Mode, Policy, choices
     from twin.edge.plugins.guard import PluginError
     from twin.harness.episode import EpisodeConfig, run_episode
+    from twin.harness.hall import is_hall_file
     from twin.harness.supply.scenario import is_supply_file
 
     check_number("--seed", seed, at_least=0)
@@ -113,6 +114,15 @@ def run(
             run_supply_file(scenario, seed, out)
         except ConfigError as err:
             raise fail(f"invalid scenario: {err}") from None
+        return
+    if is_hall_file(scenario):  # a hall (kind: hall): several line scenarios side by side
+        from twin.cli.hall import run_hall_file
+
+        quiet_libraries()
+        try:
+            run_hall_file(scenario, seed, out, "offline" if offline else "lockstep", duration)
+        except ConfigError as err:
+            raise fail(f"invalid hall: {err}") from None
         return
     quiet_libraries()
     if policy is not None and policy not in set(Policy):
@@ -250,6 +260,7 @@ def scenario_check(
     check_duration("--duration", duration)
     paths = files or sorted(Path("scenarios").glob("*.yaml"))
     invalid = unsteady = 0
+    from twin.harness.hall import is_hall_file, load_hall
     from twin.harness.supply.scenario import is_supply_file, load_supply_scenario
 
     for path in paths:
@@ -257,6 +268,10 @@ def scenario_check(
             if is_supply_file(path):  # supply scenarios have their own schema (and determinism tests)
                 load_supply_scenario(path)
                 console.print(f"[green]ok[/green]   {path}: valid (supply)")
+                continue
+            if is_hall_file(path):  # a hall: its own schema and every line's scenario
+                _, lines = load_hall(path)
+                console.print(f"[green]ok[/green]   {path}: valid (hall of {len(lines)} lines)")
                 continue
             spec = load_scenario(path)
             note = "valid"
