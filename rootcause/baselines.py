@@ -5,7 +5,13 @@
 * **correlation** — the asset whose signal moves most like the first alarmed signal;
 * **random walk** — MicroCause / MonitorRank style: a personalised PageRank that starts at the
   alarmed signals and walks the knowledge graph backwards, effect to cause, preferring links
-  whose two signals are correlated in the alarm window.
+  whose two signals are correlated in the alarm window;
+* **BARO** — change point by multivariate Bayesian online change-point detection, then each signal's
+  largest robust z-score after it (:func:`rootcause.literature_baselines.baro_scores`);
+* **PC + PageRank** — a causal graph discovered in the alarm window by the PC algorithm (Fisher-z),
+  walked backwards from the alarmed signals (:func:`rootcause.literature_baselines.pc_pagerank_scores`);
+* **knowledge graph + earliest onset** — first-out, among the candidates the knowledge graph places
+  upstream of an alarmed signal only.
 
 None of them has a notion of a sensor fault: each ranks an asset first and the instrument of the
 same signal right behind it, which is what such methods do in practice.
@@ -20,6 +26,7 @@ import numpy as np
 
 from rootcause.features import Evidence, lagged_correlation, link_features
 from rootcause.graph import PlantGraph
+from rootcause.literature_baselines import baro_scores, pc_pagerank_scores
 
 Ranker = Callable[[PlantGraph, Evidence], np.ndarray]
 SENSOR_DISCOUNT = 0.999
@@ -77,8 +84,44 @@ def random_walk(graph: PlantGraph, evidence: Evidence, restart: float = 0.15) ->
     return out * np.where([c.kind == "sensor" for c in graph.candidates], SENSOR_DISCOUNT, 1.0)
 
 
+def baro(graph: PlantGraph, evidence: Evidence) -> np.ndarray:
+    """BARO (Pham et al., FSE 2024): the largest robust z-score after the window's change point; no alarm,
+    no opinion (all zeros), as the other baselines."""
+    if not any(evidence.feature(t, "alarmed") for t in evidence.tags):
+        return np.zeros(len(graph.candidates))
+    return _by_tag_score(graph, baro_scores(evidence))
+
+
+def pc_pagerank(graph: PlantGraph, evidence: Evidence) -> np.ndarray:
+    """PC (Fisher-z) on the alarm window, personalised PageRank from the alarmed signals, effect to cause."""
+    scores = pc_pagerank_scores(evidence)
+    return _by_tag_score(graph, scores) if scores else np.zeros(len(graph.candidates))
+
+
+NO_ONSET = -1e9  # an upstream candidate that never deviated: after every one that did, before the rest
+
+
+def kg_earliest_onset(graph: PlantGraph, evidence: Evidence) -> np.ndarray:
+    """Earliest onset among the knowledge graph's ancestors of the alarmed signals (and those signals).
+
+    Candidates outside that set rank last; inside it, one that never deviated ranks after every one
+    that did.
+    """
+    g = graph.graph
+    alarmed = [t for t in evidence.tags if evidence.feature(t, "alarmed") and t in g]
+    if not alarmed:
+        return np.zeros(len(graph.candidates))
+    upstream = set(alarmed).union(*(nx.ancestors(g, t) for t in alarmed))
+    onset = earliest_onset(graph, evidence)
+    inside = np.array([c.node in upstream for c in graph.candidates])
+    return np.where(inside, np.where(np.isfinite(onset), onset, NO_ONSET), -np.inf)
+
+
 BASELINES: dict[str, Ranker] = {
     "earliest_onset": earliest_onset,
     "correlation": correlation,
     "random_walk": random_walk,
+    "baro": baro,
+    "pc_pagerank": pc_pagerank,
+    "kg_earliest_onset": kg_earliest_onset,
 }

@@ -3,7 +3,7 @@
 * ``twin rootcause dataset`` — run labelled fault episodes offline (process pool or Ray).
 * ``twin rootcause train`` — train the GNN on a dataset's train split; writes the model and its card.
 * ``twin rootcause evaluate`` — AC@1 / AC@3 / Avg@5 of the GNN and every baseline on every held-out
-  split, per fault kind; prints a table and writes JSON.
+  split, per fault kind; prints a table and writes JSON (``--rcaeval DIR``: also RCAEval's layout).
 
 ``--plant coater`` (the default), ``--plant tennessee_eastman`` or ``--template LINE.yaml`` (a
 declarative line) chooses the plant's sweep: the ``sweep.yaml`` of its folder (a line's beside its
@@ -255,6 +255,9 @@ def evaluate_cmd(
     template: Optional[Path] = typer.Option(None, help=TEMPLATE_HELP),
     per_kind: bool = typer.Option(False, "--per-kind", help="also print AC@1 / AC@3 per fault kind (TEP: per "
                                                             "disturbance)"),
+    rcaeval: Optional[Path] = typer.Option(
+        None, metavar="DIR", help="also write every method's rankings and scores in RCAEval's layout: "
+                                  "DIR/EVALUATION/METHOD/results/*.json, report.csv|xlsx; DIR/EVALUATION/table.csv"),
 ) -> None:
     """Score the GNN and the baselines: AC@1, AC@3, Avg@5 per split and per fault kind."""
     from twin.harness.progress import progress_bar
@@ -283,7 +286,7 @@ def evaluate_cmd(
             ds = _generate([(s, episodes or sweep.settings.eval_episodes) for s in splits], seed, jobs, backend, sweep)
         with progress_bar(console) as bar:
             task = bar.add_task("diagnoses", total=None)
-            results = evaluate_dataset(ds, model_path, progress=lambda name, d, t: bar.update(
+            results = evaluate_dataset(ds, model_path, rcaeval_dir=rcaeval, progress=lambda name, d, t: bar.update(
                 task, completed=d, total=t, description=f"diagnoses: {name}"))
         payload = {"plant": plant, "seed": seed, "model": str(model_path) if model_path else None,
                    "evaluations": results}
@@ -292,7 +295,7 @@ def evaluate_cmd(
     print_results(results)
     if per_kind:
         print_per_kind(results)
-    console.print(f"wrote {out}")
+    console.print(f"wrote {out}" + (f" and RCAEval's layout under {rcaeval}" if rcaeval else ""))
     if card and model_path is not None:
         _write_card_metrics(model_path, results)
 
@@ -319,8 +322,8 @@ def print_per_kind(results: dict[str, Any]) -> None:
     for name, result in results.items():
         methods = list(result["methods"])
         table = Table(title=f"{name}: AC@1 / AC@3 per fault kind")
-        table.add_column("fault kind", overflow="fold")
-        table.add_column("cases", justify="right", overflow="fold")
+        table.add_column("fault kind", no_wrap=True)  # kept whole: the method columns fold when the table is wide
+        table.add_column("cases", justify="right", no_wrap=True)
         for method in methods:
             table.add_column(method, justify="right", overflow="fold")
         kinds = sorted({k for scores in result["methods"].values() for k in scores["per_kind"]})

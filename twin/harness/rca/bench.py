@@ -14,10 +14,11 @@ from plant_models.registry import plant_spec
 from plant_models.spec import KNOWLEDGE_FILE, MODEL_FILE
 from rootcause.baselines import BASELINES, Ranker
 from rootcause.diagnoser import graph_with_knowledge, plant_names
-from rootcause.evaluate import Case, evaluate
+from rootcause.evaluate import Case, rank_cases, summarise_rankings
 from rootcause.features import Evidence
 from rootcause.graph import PlantGraph
 from rootcause.knowledge import load_knowledge
+from rootcause.rcaeval import write_rcaeval
 from twin.harness.rca.dataset import Dataset, Sample, fault_kind, truth_label
 from twin.harness.rca.sweep import sweep_plant
 from virtual_plc.tagmap import TagMap
@@ -67,7 +68,7 @@ def train_on(
 
 
 def methods_for(model_path: Path | None) -> dict[str, Ranker]:
-    """The GNN (if a model is given) and every baseline."""
+    """The GNN (if a model is given) and every baseline (:data:`rootcause.baselines.BASELINES`)."""
     methods: dict[str, Ranker] = {}
     if model_path is not None:
         from rootcause.diagnoser import gnn_ranker
@@ -78,9 +79,11 @@ def methods_for(model_path: Path | None) -> dict[str, Ranker]:
 
 
 def evaluate_dataset(dataset: Dataset, model_path: Path | None, *, knowledge_seed: int = 0,
-                     progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+                     progress: Callable[[str, int, int], None] | None = None,
+                     rcaeval_dir: Path | None = None) -> dict[str, Any]:
     """Every evaluation of the dataset's plant (:attr:`~twin.harness.rca.sweep.SweepPlant.evaluations`) the
-    dataset has samples for, every method."""
+    dataset has samples for, every method; with ``rcaeval_dir``, each evaluation's rankings also go to
+    ``rcaeval_dir/<evaluation>/`` in RCAEval's layout (:func:`rootcause.rcaeval.write_rcaeval`)."""
     methods = methods_for(model_path)
     results: dict[str, Any] = {}
     for name, (split, drop) in sweep_plant(dataset.plant, dataset.plant_options).evaluations.items():
@@ -89,8 +92,11 @@ def evaluate_dataset(dataset: Dataset, model_path: Path | None, *, knowledge_see
             continue
         cases = cases_from(samples, dataset.tagmaps, drop=drop, knowledge_seed=knowledge_seed)
         total = sum(1 for s in dataset.samples if s.spec.split == split)
+        rankings = rank_cases(cases, methods, (lambda d, t, n=name: progress(n, d, t)) if progress else None)
         results[name] = {
             "episodes": total, "detected": len(samples), "knowledge_links_dropped": drop,
-            "methods": evaluate(cases, methods, (lambda d, t, n=name: progress(n, d, t)) if progress else None),
+            "methods": summarise_rankings(rankings, methods),
         }
+        if rcaeval_dir is not None:
+            write_rcaeval(rcaeval_dir / name, rankings)
     return results

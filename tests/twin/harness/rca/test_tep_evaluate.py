@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from plant_models.tennessee_eastman.signals import DISTURBANCES
+from rootcause.baselines import BASELINES
 from rootcause.features import EDGE_FEATURES, EvidenceSettings, evidence_from_series, link_features
 from rootcause.model import ModelConfig, save_model
 from tests.conftest import REPO
@@ -40,7 +41,7 @@ TEP = sweep_plant(PLANT)
 COATER = sweep_plant("coater")
 IDVS = tuple(d.idv for d in DISTURBANCES if d.name in TEP.settings.targets)  # the swept disturbances
 HELDOUT_IDVS = tuple(d.idv for d in DISTURBANCES if d.name in TEP.settings.heldout_targets)
-METHODS = {"gnn", "earliest_onset", "correlation", "random_walk"}
+METHODS = {"gnn", *BASELINES}
 TINY = ModelConfig(hidden=16, layers=2, epochs=10, batch_size=4, seed=3)
 runner = CliRunner()
 

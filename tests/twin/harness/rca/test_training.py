@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from rootcause.baselines import BASELINES
 from rootcause.model import ModelConfig, load_model, save_model, score_candidates
 from twin.harness.rca.bench import cases_from, evaluate_dataset, train_on
 from twin.harness.rca.dataset import Dataset, generate, load_dataset, sample_specs
@@ -81,7 +82,7 @@ def test_the_harness_scores_every_method_on_the_same_cases(tiny: Dataset, tmp_pa
     results = evaluate_dataset(tiny, path)
     assert set(results) == {"heldout_seeds", "knowledge_drop_20"}
     for result in results.values():
-        assert set(result["methods"]) == {"gnn", "earliest_onset", "correlation", "random_walk"}
+        assert set(result["methods"]) == {"gnn", *BASELINES}
         for scores in result["methods"].values():
             o = scores["overall"]
             assert o["n"] == result["detected"] == len(tiny.split("heldout_seeds"))
