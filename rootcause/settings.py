@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rootcause.features import EvidenceSettings
 
-Method = Literal["gnn", "earliest_onset", "correlation", "random_walk"]
+Method = Literal["gnn", "earliest_onset", "correlation", "random_walk", "baro", "pc_pagerank", "kg_earliest_onset"]
 
 
 class RootCauseSettings(BaseModel):
