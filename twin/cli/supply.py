@@ -16,7 +16,7 @@ from twin.harness.supply.scenario import load_supply_scenario
 def run_supply_file(path: Path, seed: Optional[int], out: Optional[Path]) -> SupplyReport:
     """Load, run and summarise one supply scenario (raises ``ConfigError`` on an invalid file)."""
     spec = load_supply_scenario(path)
-    report = run_supply(spec, seed=seed, out_dir=out)
+    report = run_supply(spec, seed=seed, out_dir=out, source=path)
     print_summary(report)
     return report
 

@@ -325,3 +325,23 @@ def test_twin_rootcause_dataset_train_and_evaluate_emit_their_lineage(tmp_path: 
         ("rootcause.train.coater", "COMPLETE", ["ds.pkl"], ["m.pt"]),
         ("rootcause.evaluate.coater", "COMPLETE", ["m.pt", "ds.pkl"], ["ev.json"])]
     assert [e["eventType"] for e in found] == ["START", "COMPLETE"] * 3
+
+
+def test_a_supply_run_leaves_its_events_beside_it(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tests.conftest import REPO
+    from twin.cli import app
+
+    scenario = REPO / "scenarios" / "supply_clean.yaml"
+    done = CliRunner().invoke(app, ["run", str(scenario), "--out", str(tmp_path / "supply")], env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    start, complete = found = events(tmp_path / "supply" / RUN_FILE)
+    for event in found:
+        check_event(event)
+    assert (start["eventType"], complete["eventType"], complete["job"]["name"]) == ("START", "COMPLETE",
+                                                                                   "supply.supply_clean")
+    assert [d["facets"][ASSET_FACET]["kind"] for d in complete["inputs"]] == ["scenario"]
+    kinds = {d["facets"][ASSET_FACET]["kind"]: d["name"] for d in complete["outputs"]}
+    assert set(kinds) == {"ledger", "report", "lots", "returns"}
+    assert all(Path(name).is_file() for name in kinds.values())

@@ -56,6 +56,7 @@ NAMESPACES = {
     "scenario": "quality-twin://scenarios", "sweep": "quality-twin://scenarios",
     "knowledge": "quality-twin://knowledge", "model": "quality-twin://models",
     "dataset": "quality-twin://datasets", "evaluation": "quality-twin://evaluations",
+    "lots": "quality-twin://runs", "returns": "quality-twin://runs", "design": "quality-twin://runs",
 }
 DESCRIPTIONS = {
     "historian": "a run's historian (DuckDB): every sample with its quality flag",
@@ -66,6 +67,9 @@ DESCRIPTIONS = {
     "model": "a trained root-cause model (its card beside it)",
     "dataset": "a labelled root-cause dataset (alarm-window evidence of fault episodes)",
     "evaluation": "root-cause evaluation results (AC@1, AC@3, Avg@5 per split and method)",
+    "lots": "a supply run's lots: supplier, inspection outcome and the serials each shipped",
+    "returns": "field failures as service recorded them: unit, part, failure mode, hours in service",
+    "design": "the design parameters (drawing tolerances) of the lots a line's parts are built from",
 }
 HTTP_TIMEOUT_S = 3.0
 HTTP_RETRY = {"total": 2, "connect": 2, "read": 2, "backoff_factor": 0.1}  # the client's default: 5, 0.3 (9 s)
@@ -132,10 +136,14 @@ def historian(run_dir: str | Path) -> LineageDataset:
 
 
 def run_datasets(run_dir: str | Path) -> list[LineageDataset]:
-    """What a run wrote, of its historian, ledger and report, as far as it is there."""
+    """What a run wrote, of its historian, ledger, report, lots, field returns and design parameters, as far as it
+    is there (a supply run has no historian; a line with a field has returns)."""
     run_dir = Path(run_dir)
     found = [historian(run_dir)] if (run_dir / RunFiles.HISTORIAN).is_file() else []
-    return found + existing("ledger", [run_dir / RunFiles.LEDGER]) + existing("report", [run_dir / RunFiles.REPORT])
+    for kind, name in (("ledger", RunFiles.LEDGER), ("report", RunFiles.REPORT), ("lots", RunFiles.LOTS),
+                       ("returns", RunFiles.RETURNS), ("design", RunFiles.DESIGN)):
+        found += existing(kind, [run_dir / name])
+    return found
 
 
 def existing(kind: str, paths: Iterable[str | Path | None]) -> list[LineageDataset]:

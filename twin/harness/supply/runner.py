@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from supply_chain_sim.flow import SupplyChain
 from twin.contracts import RunFiles
+from twin.edge.assets.openlineage import RUN_FILE, emit_job, existing, run_datasets
 from twin.edge.ledger import Ledger
 from twin.edge.supply.oem import Oem, PartInfo
 from twin.edge.supply.portal import PortalReceiver
@@ -165,8 +166,10 @@ def _screen(chain: SupplyChain, oem: Oem, lot_id: str, keep: np.ndarray, lsl: fl
 
 
 def run_supply(spec: SupplyScenario, seed: int | None = None, out_dir: Path | None = None,
-               write: bool = True, *, broker: Accounts | None = None, transport: str | None = None) -> SupplyReport:
-    """Run the adaptive stack and the fixed baseline, score them, and write the run directory.
+               write: bool = True, *, broker: Accounts | None = None, transport: str | None = None,
+               source: Path | None = None) -> SupplyReport:
+    """Run the adaptive stack and the fixed baseline, score them, and write the run directory (with its
+    OpenLineage events: the scenario file ``source`` in; report, ledger, lots and returns out).
 
     ``transport`` overrides the scenario's ``portal.transport`` (``mqtt`` or ``inprocess``); over
     MQTT both runs share ``broker``, or one broker started for the run."""
@@ -192,4 +195,7 @@ def run_supply(spec: SupplyScenario, seed: int | None = None, out_dir: Path | No
         (out / "report.json").write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
         pq.write_table(pa.Table.from_pylist(adaptive.lots), out / RunFiles.LOTS)
         pq.write_table(pa.Table.from_pylist(adaptive.returns, schema=RETURNS_SCHEMA), out / RunFiles.RETURNS)
+        emit_job(f"supply.{spec.name}", existing("scenario", [source]), run_datasets(out),
+                 wall_s=time.perf_counter() - started, target=out / RUN_FILE,
+                 description=f"one run of the supply scenario {spec.name}")
     return report
