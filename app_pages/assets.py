@@ -71,6 +71,7 @@ with health_tab:
                 st.subheader(f"{report.run}: {report.healthy_share:.0%} of steps healthy")
                 rows = [{"step": s.step, "score": round(s.score, 3), "completeness": round(s.completeness, 3),
                          "timeliness": round(s.timeliness, 3), "sensors": round(s.sensors, 3), "clock": s.clock,
+                         "timestamps": s.timestamps,
                          "healthy": s.score >= healthy_at, "problems": ", ".join(s.problems)}
                         for s in sorted(report.steps, key=lambda s: s.score)]
                 st.bar_chart({r["step"]: r["score"] for r in rows}, horizontal=True, x_label="score (weakest measure)")

@@ -211,12 +211,13 @@ def print_health(report: RunHealth) -> None:
     from rich.table import Table
 
     table = Table(title=f"data health: {report.run} ({report.healthy_share:.0%} of steps healthy)")
-    for col in ("step", "elements", "completeness", "timeliness", "sensors", "clock", "score", "problems"):
+    for col in ("step", "elements", "completeness", "timeliness", "sensors", "clock", "timestamps", "score",
+                "problems"):
         table.add_column(col, justify="left" if col in ("step", "problems") else "right", overflow="fold")
     for s in report.steps:
         mark = "" if s.score >= report.healthy_at else " ✗"
         table.add_row(s.step, str(s.elements), f"{s.completeness:.3f}", f"{s.timeliness:.3f}", f"{s.sensors:.3f}",
-                      _cell(s.clock), f"{s.score:.3f}{mark}", ", ".join(s.problems))
+                      _cell(s.clock), _cell(s.timestamps), f"{s.score:.3f}{mark}", ", ".join(s.problems))
     Console().print(table)
 
 

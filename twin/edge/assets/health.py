@@ -14,7 +14,9 @@ measures, each a share in [0, 1]:
   :class:`~twin.edge.detection.dispersion.DispersionCheck`,
   :class:`~twin.edge.detection.dataloss.DataLossCheck`) with the detection defaults; the first
   ``warmup_share`` of the run teaches them what in control looks like and is not judged;
-* **clock** — clock agreement (wall against plant time), where the run can say (else ``None``).
+* **clock** — clock agreement (wall against plant time), where the run can say (else ``None``);
+* **timestamps** — for a station that logs part ids, the share of its parts on which its inspection
+  records changed with the equipment log (:mod:`twin.edge.assets.timestamps`; else ``None``).
 
 A step's **score** is its weakest measure (a step is as fit to learn from as its worst trait), and it is
 **healthy** when the score reaches ``healthy_at`` (default 0.95).
@@ -32,6 +34,7 @@ import numpy as np
 
 from twin.contracts import RunFiles
 from twin.edge.assets.quality import ElementQuality, element_quality, span_of
+from twin.edge.assets.timestamps import timestamp_agreement
 from twin.edge.detection.dataloss import DataLossCheck
 from twin.edge.detection.dispersion import DispersionCheck
 from twin.edge.detection.flatline import FlatlineCheck
@@ -55,17 +58,21 @@ class StepHealth:
     sensors: float
     clock: float | None
     problems: list[str] = field(default_factory=list)
+    timestamps: float | None = None
+
+    def measures(self) -> dict[str, float | None]:
+        """Every measure by name (None: the run cannot say)."""
+        return {"completeness": self.completeness, "timeliness": self.timeliness, "sensors": self.sensors,
+                "clock": self.clock, "timestamps": self.timestamps}
 
     @property
     def score(self) -> float:
         """The weakest measure."""
-        return min(m for m in (self.completeness, self.timeliness, self.sensors, self.clock) if m is not None)
+        return min(m for m in self.measures().values() if m is not None)
 
     def weakest(self) -> str:
         """The name of the weakest measure (what to fix first)."""
-        measures = {"completeness": self.completeness, "timeliness": self.timeliness, "sensors": self.sensors,
-                    "clock": self.clock}
-        return min((v, k) for k, v in measures.items() if v is not None)[1]
+        return min((v, k) for k, v in self.measures().items() if v is not None)[1]
 
 
 @dataclass
@@ -132,6 +139,7 @@ def historian_health(reader: HistorianReader, run: str, *, plant_s: float | None
     span = span_of(reader, plant_s)
     quality = element_quality(reader, span, clock=clock)
     timely, sensor, problems = _replay(reader, quality, span, subgroup_ms, warmup_share)
+    agreement = timestamp_agreement(reader, quality, span, warmup_share)
     steps: dict[str, list[int]] = {}
     for i, q in enumerate(quality):
         steps.setdefault(q.step, []).append(i)
@@ -143,7 +151,9 @@ def historian_health(reader: HistorianReader, run: str, *, plant_s: float | None
             completeness=float(np.mean([quality[i].good_share for i in members])),
             timeliness=float(np.mean(timely[members])), sensors=float(np.min(sensor[members])),
             clock=float(np.mean(clocks)) if clocks else None,
-            problems=sorted({p for i in members for p in problems[i]})))
+            problems=sorted({p for i in members for p in problems[i]} | (
+                {"records out of step with the part log"} if agreement.get(step, 1.0) < healthy_at else set())),
+            timestamps=agreement.get(step)))
     return RunHealth(run, span, out, healthy_at)
 
 
