@@ -2,9 +2,11 @@
 
 :class:`Diagnoser` is what runs at the edge. It knows the tag map, the knowledge file and a
 ranker (the trained GNN, or a baseline), reads the alarm window from the historian, ranks the
-candidates and explains the top one with a path through the graph, from the candidate down to
-the alarmed signal that matters most (a quality characteristic when one alarmed), choosing
-links whose two signals moved together and nodes that deviated.
+candidates (on a plant of more than 200 tags, only the alarms' neighbourhood in the graph: the
+candidates upstream of the alarmed signals, whose tags alone are read) and explains the top one
+with a path through the graph, from the candidate down to the alarmed signal that matters most
+(a quality characteristic when one alarmed), choosing links whose two signals moved together
+and nodes that deviated.
 
 :class:`DiagnosisSchedule` decides when: a first answer ``first_s`` after the first alarm of a
 burst (5 s: the evidence that suffices on the coater's faults) — published once it is at least
@@ -38,6 +40,12 @@ from twin.edge.historian import HistorianReader
 from virtual_plc.tagmap import TagMap
 
 TOP_CANDIDATES = 10
+#: a plant graph of more tags than this is diagnosed over the alarms' neighbourhood (:meth:`Diagnoser.graph_for`);
+#: every shipped plant and line template (15 to 65 tags) is well below it
+NEIGHBOURHOOD_ABOVE_TAGS = 200
+#: how far upstream of an alarmed signal a neighbourhood reaches, in links of the graph; no candidate of a
+#: shipped plant is more than 13 links upstream of a tag
+NEIGHBOURHOOD_DEPTH = 16
 
 
 @dataclass(frozen=True)
@@ -93,12 +101,19 @@ class Diagnoser:
     """Ranks candidate root causes of alarms and explains the best one."""
 
     def __init__(self, graph: PlantGraph, ranker: Ranker, *, method: str, model_version: str,
-                 settings: EvidenceSettings | None = None) -> None:
+                 settings: EvidenceSettings | None = None,
+                 neighbourhood_above: int | None = NEIGHBOURHOOD_ABOVE_TAGS,
+                 neighbourhood_depth: int | None = NEIGHBOURHOOD_DEPTH) -> None:
+        """``neighbourhood_above``: diagnose a graph of more tags than this over the alarms' neighbourhood only
+        (None: never), reaching ``neighbourhood_depth`` links upstream (None: all the way); see :meth:`graph_for`."""
         self.graph = graph
         self.ranker = ranker
         self.method = method
         self.model_version = model_version
         self.settings = settings or EvidenceSettings()
+        self.neighbourhood_above = neighbourhood_above
+        self.neighbourhood_depth = neighbourhood_depth
+        self._n_tags = len(graph.tags())
         self._count = 0
 
     @classmethod
@@ -114,34 +129,55 @@ class Diagnoser:
             raise ValueError(f"unknown diagnosis method {method!r}; choose gnn or one of {sorted(BASELINES)}")
         return cls(graph, BASELINES[method], method=method, model_version=f"baseline:{method}", settings=settings)
 
+    def graph_for(self, alarmed: Sequence[str]) -> PlantGraph:
+        """The graph a diagnosis of alarms on the ``alarmed`` tags reads from the historian and ranks.
+
+        Up to ``neighbourhood_above`` tags (every shipped plant), the whole plant graph: every candidate is
+        ranked, exactly as the model was trained. Above, the alarms' neighbourhood
+        (:meth:`PlantGraph.around`): the candidates within ``neighbourhood_depth`` links upstream of an
+        alarmed tag, which are all that can explain it, with their direct neighbours for the evidence. Only
+        those tags are read, so a diagnosis costs what the neighbourhood holds, not the plant; a candidate
+        outside it is not ranked (it scores ``-inf``: :meth:`PlantGraph.whole_scores`), however far its own
+        signals moved. It is not exact: the onset rank compares the neighbourhood's tags only, and the
+        model sees no node beyond its edge. Alarms on no tag of the graph get the whole graph.
+        """
+        if self.neighbourhood_above is None or self._n_tags <= self.neighbourhood_above:
+            return self.graph
+        core = self.graph.upstream(alarmed, self.neighbourhood_depth)
+        return self.graph.around(core) if core else self.graph
+
     def diagnose(self, reader: HistorianReader, alarms: Sequence[AlarmRef], t_ms: int,
                  answers: Sequence[str] | None = None) -> Diagnosis:
-        """Read the window of ``alarms``, rank, explain; ``answers``: the alarm ids it answers (default all)."""
+        """Read the window of ``alarms``, rank, explain; ``answers``: the alarm ids it answers (default all).
+
+        Only the tags of :meth:`graph_for` (the alarms' neighbourhood on a large plant) are read."""
         started = time.perf_counter()
-        evidence = read_evidence(reader, self.graph.tags(), [(a.tag, a.t_ms) for a in alarms], t_ms, self.settings)
+        graph = self.graph_for([a.tag for a in alarms])
+        evidence = read_evidence(reader, graph.tags(), [(a.tag, a.t_ms) for a in alarms], t_ms, self.settings)
         ids = [a.id for a in alarms] if answers is None else list(answers)
-        diagnosis = self.diagnose_evidence(evidence, ids, t_ms)
+        diagnosis = self.diagnose_evidence(evidence, ids, t_ms, graph)
         diagnosis.wall_ms = round((time.perf_counter() - started) * 1000, 3)
         return diagnosis
 
-    def diagnose_evidence(self, evidence: Evidence, alarm_ids: Sequence[str], t_ms: int) -> Diagnosis:
-        """Rank and explain from already-read evidence."""
-        scores = np.asarray(self.ranker(self.graph, evidence), dtype=float)
+    def diagnose_evidence(self, evidence: Evidence, alarm_ids: Sequence[str], t_ms: int,
+                          graph: PlantGraph | None = None) -> Diagnosis:
+        """Rank and explain from already-read evidence, over ``graph`` (default: the whole plant graph)."""
+        graph = self.graph if graph is None else graph
+        scores = np.asarray(self.ranker(graph, evidence), dtype=float)
         order = np.argsort(-scores, kind="stable")[:TOP_CANDIDATES]
         candidates = [
-            Candidate(asset=self.graph.candidates[i].node, score=round(float(scores[i]), 6),
-                      kind=self.graph.candidates[i].kind, signal=self._strongest_signal(self.graph.candidates[i].node,
-                                                                                        evidence))
+            Candidate(asset=graph.candidates[i].node, score=round(float(scores[i]), 6), kind=graph.candidates[i].kind,
+                      signal=self._strongest_signal(graph, graph.candidates[i].node, evidence))
             for i in order
         ]
         self._count += 1
-        path = evidence_path(self.graph, evidence, candidates[0].asset) if candidates else []
-        candidates, uncertain = self._lone_signal(candidates, evidence, scores)
+        path = evidence_path(graph, evidence, candidates[0].asset) if candidates else []
+        candidates, uncertain = self._lone_signal(graph, candidates, evidence, scores)
         return Diagnosis(id=f"D{self._count:04d}", t_ms=t_ms, alarm_ids=list(alarm_ids), candidates=candidates,
                          evidence_path=path, method=self.method, model_version=self.model_version,
                          uncertain=uncertain)
 
-    def _lone_signal(self, candidates: list[Candidate], evidence: Evidence,
+    def _lone_signal(self, graph: PlantGraph, candidates: list[Candidate], evidence: Evidence,
                      scores: np.ndarray) -> tuple[list[Candidate], str | None]:
         """When a process candidate leads but only one measured signal deviates clearly (it alarmed, or went
         twice the deviation threshold: a chance crossing of a quiet tag does not count), its sensor is as
@@ -151,7 +187,7 @@ class Diagnoser:
         signal moves; the ranker may still prefer the process. The diagnosis keeps its order, marks
         itself uncertain, and lists that signal's sensor second if it was lower or absent.
         """
-        nodes = self.graph.graph.nodes
+        nodes = graph.graph.nodes
         strong = float(np.log1p(2 * self.settings.deviation_z))  # z_max is log1p(max |z|)
         deviated = [tag for tag, ev in evidence.tags.items()
                     if ev.onset_s is not None and tag in nodes and nodes[tag]["measured"]
@@ -159,7 +195,7 @@ class Diagnoser:
         if not candidates or candidates[0].kind != "process" or len(deviated) != 1:
             return candidates, None
         signal = deviated[0]
-        sensor = next((i for i, c in enumerate(self.graph.candidates) if c.node == signal and c.kind == "sensor"), None)
+        sensor = next((i for i, c in enumerate(graph.candidates) if c.node == signal and c.kind == "sensor"), None)
         if sensor is None:
             return candidates, None
         rest = [c for c in candidates[1:] if c.asset != signal]
@@ -168,10 +204,11 @@ class Diagnoser:
                   "until another signal moves")
         return [candidates[0], second, *rest][:TOP_CANDIDATES], reason
 
-    def _strongest_signal(self, node: str, evidence: Evidence) -> str | None:
+    @staticmethod
+    def _strongest_signal(graph: PlantGraph, node: str, evidence: Evidence) -> str | None:
         if node in evidence.tags:
             return node
-        tags = [t for t in self.graph.signals_of(node) if t in evidence.tags]
+        tags = [t for t in graph.signals_of(node) if t in evidence.tags]
         return max(tags, key=lambda t: evidence.feature(t, "z_max"), default=None)
 
 

@@ -40,6 +40,8 @@ TAG_FEATURES = (
     "z_max", "z_final", "deviated", "onset_rel", "onset_rank", "earliest", "alarmed", "alarm_rel",
     "flat", "zero_steps", "noise_ratio", "jump", "bad_share", "stale_share", "sign",
 )
+#: how many statistics of a tag's own series :func:`tag_statistics` gives (z_max, z_final, flat ... sign)
+N_STATISTICS = 9
 EDGE_FEATURES = ("xcorr", "xcorr_lag", "onset_lead", "both_deviated", "observed")
 MAX_LAG_S = 10
 
@@ -116,6 +118,9 @@ def evidence_from_series(
     ``series`` are on the ``settings.grid_ms`` grid from ``window[0]``, to be averaged into means
     of ``settings.mean_s`` (default settings: 100 ms and 1 s); array tags have been reduced to one
     series (the element mean) by the caller. ``alarms`` are ``(tag, t_ms)`` pairs.
+
+    The statistics are computed for all tags at once (:func:`tag_statistics`, one 2-D array per
+    series length: normally one), then the features that compare tags (onset rank, earliest).
     """
     settings = settings or EvidenceSettings()
     grid_ms, mean_s = settings.grid_ms, settings.mean_s
@@ -123,75 +128,103 @@ def evidence_from_series(
     first_alarm_ms = min((t for _, t in alarms), default=t_ms)
     n_base = max(2, (base_end - start) // grid_ms)
     per_mean = max(1, int(round(mean_s * 1000 / grid_ms)))
-    alarmed = {}
+    alarmed: dict[str, int] = {}
     for tag, t in alarms:
         alarmed[tag] = min(t, alarmed.get(tag, t))
-    raw: dict[str, tuple[np.ndarray, np.ndarray, float | None]] = {}
-    for tag, (values, quality) in series.items():
-        z, partial, onset_idx = _tag_statistics(values, quality, n_base, per_mean, settings.deviation_z)
-        onset_s = None if onset_idx is None else (base_end + (onset_idx + 1) * mean_s * 1000 - first_alarm_ms) / 1000
-        raw[tag] = (z, partial, onset_s)
-    onsets = sorted(o for _, _, o in raw.values() if o is not None)
-    first_index = {}
-    for i, o in enumerate(onsets):
-        first_index.setdefault(o, i)
+    names = list(series)
     evidence = Evidence(t_ms, first_alarm_ms, step_s=mean_s)
-    for tag, (z, partial, onset_s) in raw.items():
-        deviated = onset_s is not None
-        rank = first_index[onset_s] / max(1, len(onsets) - 1) if deviated else 1.0
-        # times in units of 60 steps (a minute of 1 s means on the coater), clipped to +-2
-        alarm_rel = (alarmed[tag] - first_alarm_ms) / (60_000 * mean_s) if tag in alarmed else 2.0
-        features = np.array([
-            *partial[:2],
-            float(deviated),
-            np.clip(onset_s / (60 * mean_s) if deviated else 2.0, -2.0, 2.0),
-            rank,
-            float(deviated and onset_s == onsets[0]),
-            float(tag in alarmed),
-            np.clip(alarm_rel, -2.0, 2.0),
-            *partial[2:],
-        ], dtype=np.float32)
-        evidence.tags[tag] = TagEvidence(z.astype(np.float32), features, onset_s)
+    if not names:
+        return evidence
+    # one block of tags per (values, quality) length; z-series and statistics per block, onsets per tag
+    by_length: dict[tuple[int, int], list[int]] = {}
+    for i, tag in enumerate(names):
+        values, quality = series[tag]
+        by_length.setdefault((len(values), len(quality)), []).append(i)
+    z_of: list[np.ndarray] = [np.empty(0, np.float32)] * len(names)
+    stats = np.zeros((len(names), N_STATISTICS))
+    onset_idx = np.full(len(names), -1, dtype=np.int64)
+    for rows in by_length.values():
+        values = np.stack([np.asarray(series[names[i]][0], dtype=float) for i in rows])
+        quality = np.stack([np.asarray(series[names[i]][1]) for i in rows])
+        z, block_stats, block_onset = tag_statistics(values, quality, n_base, per_mean, settings.deviation_z)
+        z32 = z.astype(np.float32)
+        for k, i in enumerate(rows):
+            z_of[i] = z32[k]
+        stats[rows], onset_idx[rows] = block_stats, block_onset
+    deviated = onset_idx >= 0
+    # onset in seconds after the first alarm (the end of the onset's mean), per deviating tag
+    onset_s = (base_end + (onset_idx + 1) * mean_s * 1000 - first_alarm_ms) / 1000
+    onsets = np.sort(onset_s[deviated])
+    # rank: how many deviating tags moved strictly earlier, over the number of deviating tags less one
+    rank = np.where(deviated, np.searchsorted(onsets, onset_s, "left") / max(1, len(onsets) - 1), 1.0)
+    earliest = deviated & (onset_s == (onsets[0] if len(onsets) else np.nan))
+    is_alarmed = np.array([tag in alarmed for tag in names])
+    alarm_ms = np.array([alarmed.get(tag, first_alarm_ms) for tag in names], dtype=np.int64)
+    # times in units of 60 steps (a minute of 1 s means on the coater), clipped to +-2
+    alarm_rel = np.where(is_alarmed, (alarm_ms - first_alarm_ms) / (60_000 * mean_s), 2.0)
+    features = np.column_stack([
+        stats[:, :2],
+        deviated,
+        np.clip(np.where(deviated, onset_s / (60 * mean_s), 2.0), -2.0, 2.0),
+        rank,
+        earliest,
+        is_alarmed,
+        np.clip(alarm_rel, -2.0, 2.0),
+        stats[:, 2:],
+    ]).astype(np.float32)
+    for i, tag in enumerate(names):
+        evidence.tags[tag] = TagEvidence(z_of[i], features[i], float(onset_s[i]) if deviated[i] else None)
     return evidence
 
 
-def _tag_statistics(
+def tag_statistics(
     values: np.ndarray, quality: np.ndarray, n_base: int, per_mean: int, deviation_z: float = DEVIATION_Z
-) -> tuple[np.ndarray, list[float], int | None]:
-    """z-series after the baseline, scalar statistics, and the onset index (1 s means)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per tag (a row of ``values`` and ``quality``, tags x grid points): the z-series of the means after the
+    baseline, the statistics that need no other tag, and the onset (index of the first mean more than
+    ``deviation_z`` off; -1 for none).
+
+    The baseline is the first ``n_base`` grid points; means are of ``per_mean`` points. Missing values
+    (NaN) are carried forward first. The statistics (columns) are: ``z_max``, ``z_final``, ``flat``,
+    ``zero_steps``, ``noise_ratio``, ``jump``, ``bad_share``, ``stale_share``, ``sign`` (the order of
+    :data:`TAG_FEATURES`). Every row gets exactly the numbers a one-tag computation gives: the same numpy
+    reductions, along the rows.
+    """
     x = np.asarray(values, dtype=float)
+    if x.ndim != 2:
+        raise ValueError(f"values must be tags x grid points, got shape {x.shape}")
+    n_tags = len(x)
     good = np.isfinite(x)
-    filled = _forward_fill(x)
-    base, post = filled[:n_base], filled[n_base:]
-    post_quality = np.asarray(quality[n_base:])
-    base_means = _means(base, per_mean)
-    post_means = _means(post, per_mean)
-    mu = float(np.nanmean(base_means)) if np.isfinite(base_means).any() else 0.0
-    scale = max(float(np.nanstd(base_means)) if np.isfinite(base_means).sum() > 1 else 0.0,
-                1e-6 * (abs(mu) + 1.0))
-    z = np.nan_to_num((post_means - mu) / scale, nan=0.0)
+    filled = _forward_fill(x)  # finite everywhere: the plain reductions below equal the NaN-aware ones
+    base, post = filled[:, :n_base], filled[:, n_base:]
+    post_quality = np.asarray(quality)[:, n_base:]
+    base_means, post_means = _means(base, per_mean), _means(post, per_mean)  # a NaN column when too short
+    has_mean = base.shape[1] >= per_mean  # the baseline holds at least one whole mean
+    mu = base_means.mean(axis=1) if has_mean else np.zeros(n_tags)
+    spread = base_means.std(axis=1) if has_mean and base_means.shape[1] > 1 else np.zeros(n_tags)
+    scale = np.maximum(spread, 1e-6 * (np.abs(mu) + 1.0))
+    z = np.nan_to_num((post_means - mu[:, None]) / scale[:, None], nan=0.0)
     absz = np.abs(z)
-    above = np.flatnonzero(absz > deviation_z)
-    onset = int(above[0]) if len(above) else None
-    tail = post[-int(20 * per_mean):] if len(post) else post
-    base_sd = float(np.nanstd(base)) if np.isfinite(base).sum() > 1 else 0.0
-    tail_sd = float(np.nanstd(tail)) if np.isfinite(tail).sum() > 1 else 0.0
-    base_step = float(np.nanstd(np.diff(base))) if len(base) > 2 else 0.0
-    tail_step = float(np.nanstd(np.diff(tail))) if len(tail) > 2 else 0.0
-    tail_diffs = np.diff(tail[np.isfinite(tail)])
-    jumps = np.abs(np.diff(post_means)) / scale if len(post_means) > 1 else np.zeros(1)
-    n_post = max(1, len(post_quality))
-    stats = [
-        float(np.log1p(absz.max(initial=0.0))),
-        float(np.log1p(absz[-5:].mean() if len(absz) else 0.0)),
-        float(np.clip(np.log10((tail_sd + 1e-9) / (base_sd + 1e-9)), -6.0, 3.0)),
-        float((tail_diffs == 0).mean()) if len(tail_diffs) else 1.0,
-        float(np.clip(np.log10((tail_step + 1e-9) / (base_step + 1e-9)), -6.0, 3.0)),
-        float(np.log1p(np.nanmax(jumps, initial=0.0))),
-        float((post_quality >= 2).sum() / n_post + (~good[n_base:]).sum() / n_post) / 2,
-        float((post_quality == 1).sum() / n_post),
-        float(np.sign(z[-5:].mean())) if len(z) else 0.0,
-    ]
+    above = absz > deviation_z
+    onset = np.where(above.any(axis=1), np.argmax(above, axis=1), -1)
+    tail = post[:, -int(20 * per_mean):]
+    base_sd, tail_sd = _row_std(base), _row_std(tail)
+    tail_diffs = np.diff(tail, axis=1)
+    base_step, tail_step = _row_std(np.diff(base, axis=1)), _row_std(tail_diffs)
+    zero_steps = (tail_diffs == 0).mean(axis=1) if tail_diffs.shape[1] else np.ones(n_tags)
+    jumps = np.abs(np.diff(post_means, axis=1)) / scale[:, None]  # no column when there is one mean
+    n_post = max(1, post_quality.shape[1])
+    stats = np.column_stack([
+        np.log1p(absz.max(axis=1)),
+        np.log1p(absz[:, -5:].mean(axis=1)),
+        np.clip(np.log10((tail_sd + 1e-9) / (base_sd + 1e-9)), -6.0, 3.0),
+        zero_steps,
+        np.clip(np.log10((tail_step + 1e-9) / (base_step + 1e-9)), -6.0, 3.0),
+        np.log1p(jumps.max(axis=1, initial=0.0)),
+        ((post_quality >= 2).sum(axis=1) / n_post + (~good[:, n_base:]).sum(axis=1) / n_post) / 2,
+        (post_quality == 1).sum(axis=1) / n_post,
+        np.sign(z[:, -5:].mean(axis=1)),
+    ])
     return z, stats, onset
 
 
@@ -242,26 +275,31 @@ def lagged_correlation(cause: np.ndarray, effect: np.ndarray, max_lag: int) -> t
     return float(r[lag]), lag
 
 
+def _row_std(x: np.ndarray) -> np.ndarray:
+    """Standard deviation of each row (of finite values); 0 for rows of one value or none."""
+    return x.std(axis=1) if x.shape[1] > 1 else np.zeros(len(x))
+
+
 def _means(x: np.ndarray, per: int) -> np.ndarray:
-    """Means of consecutive blocks of ``per`` samples (a ragged last block is dropped)."""
-    n = len(x) // per
+    """Means of consecutive blocks of ``per`` finite samples along each row (a ragged last block is dropped;
+    rows too short for one block get one NaN)."""
+    n = x.shape[1] // per
     if n == 0:
-        return np.full(1, np.nan)
-    with np.errstate(invalid="ignore"):
-        blocks = x[: n * per].reshape(n, per)
-        counts = np.isfinite(blocks).sum(axis=1)
-        sums = np.nansum(blocks, axis=1)
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        return np.full((len(x), 1), np.nan)
+    return x[:, : n * per].reshape(len(x), n, per).sum(axis=2) / per
 
 
 def _forward_fill(x: np.ndarray) -> np.ndarray:
-    """Carry the last finite value forward (leading gaps take the first finite value)."""
+    """Carry each row's last finite value forward (leading gaps take its first finite value; a row without one
+    becomes zeros)."""
     ok = np.isfinite(x)
-    if not ok.any():
-        return np.zeros_like(x)
-    idx = np.where(ok, np.arange(len(x)), 0)
-    np.maximum.accumulate(idx, out=idx)
-    out = x[idx]
-    first = int(np.argmax(ok))
-    out[:first] = x[first]
+    if ok.all():
+        return x
+    columns = np.arange(x.shape[1])
+    idx = np.where(ok, columns, 0)
+    np.maximum.accumulate(idx, axis=1, out=idx)
+    out = np.take_along_axis(x, idx, axis=1)
+    first = np.argmax(ok, axis=1)
+    out = np.where(columns < first[:, None], x[np.arange(len(x)), first][:, None], out)
+    out[~ok.any(axis=1)] = 0.0
     return out

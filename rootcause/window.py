@@ -20,17 +20,22 @@ def read_evidence(
 ) -> Evidence:
     """The :class:`Evidence` for a diagnosis at plant time ``t_ms`` of the alarms ``(tag, t_ms)``.
 
-    Tags the historian does not hold are skipped (a graph node without data keeps zero
-    features). An array tag is reduced to the mean of its elements, its quality to the worst.
+    Only ``tags`` are read from the historian (a diagnosis passes the tags of the graph it ranks over:
+    on a large plant, the alarms' neighbourhood). Tags the historian does not hold are skipped (a
+    graph node without data keeps zero features). An array tag is reduced to the mean of its
+    elements, its quality to the worst.
     The window starts no earlier than the reader's first data (:meth:`HistorianReader.first_ms`:
     the run's start, or before it when a detection baseline lends its in-control reference).
     """
     first = min((t for _, t in alarms), default=t_ms)
     earliest = reader.first_ms() if hasattr(reader, "first_ms") else 0
     window = settings.window_ms(first, t_ms, 0 if earliest is None else earliest)
-    by_tag: dict[str, list[str]] = {}
+    wanted = set(tags)
+    by_tag: dict[str, list[str]] = {}  # the stored elements of each wanted tag (an array tag's: several)
     for name in reader.tags():
-        by_tag.setdefault(name.split("[", 1)[0], []).append(name)
+        base = name.split("[", 1)[0]
+        if base in wanted:
+            by_tag.setdefault(base, []).append(name)
     elements = {tag: sorted(by_tag[tag], key=_element_order) for tag in tags if tag in by_tag}
     flat = [n for names in elements.values() for n in names]
     grid = reader.resample(settings.grid_ms, window[0], window[2] + settings.grid_ms, flat) if flat else {}
