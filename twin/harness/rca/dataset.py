@@ -14,6 +14,13 @@ enters.
 
 Every episode's seed comes from (split, sweep seed, index), so the same arguments give the same
 dataset on any backend and with any number of processes.
+
+A **family of lines** (:func:`family_specs`, ``twin rootcause dataset --family FILE``) draws a line
+per episode (or per ``episode.per_line`` episodes) from :func:`plant_models.line.family.family_template`
+and a fault on it; each episode carries its line's files, its ``variant`` is the line's index and
+:attr:`Dataset.tagmaps` holds every line's tag map under it, so a sample has all it needs to be
+diagnosed later. Such a dataset is labelled the same way; training and evaluating across lines
+is not supported yet (:attr:`Dataset.plant_options` refuses it by name).
 """
 
 from __future__ import annotations
@@ -34,13 +41,16 @@ import networkx as nx
 import numpy as np
 
 from plant_models.base import PlantShutdown
+from plant_models.line.compile import compile_template
+from plant_models.line.family import LineFamily, draw_fault, dump_template, family_template
+from plant_models.spec import SWEEP_FILE
 from rootcause.features import EvidenceSettings, TagEvidence
 from rootcause.window import read_evidence
 from twin.contracts import Backend, RunFiles
 from twin.edge.historian import HistorianReader
 from twin.harness.episode import EpisodeConfig, build_episode_plant, run_episode, scenario_tagmap
 from twin.harness.parallel import Progress, run_parallel
-from twin.harness.rca.sweep import EpisodeSpec, SweepPlant, frozen_options, sweep_plant
+from twin.harness.rca.sweep import LINE_FILE, EpisodeSpec, SweepPlant, family_sweep_text, frozen_options, sweep_plant
 from twin.harness.scenario import FaultEntry, Scenario, load_scenario
 from twin.harness.scores import expected_answer
 from virtual_plc.tagmap import TagMap, load_tagmap
@@ -63,7 +73,7 @@ def truth_label(spec: EpisodeSpec) -> str:
     for IDV 4 — the same answer a run's ``report.json`` is scored against."""
     if spec.label_kind == "sensor":
         return spec.target
-    plant, graph = _truth(spec.plant, spec.plant_options, spec.variant)
+    plant, graph = _truth(spec.plant, frozen_options(spec.options), spec.variant)
     return expected_answer(plant, spec.fault(), graph)
 
 
@@ -105,8 +115,17 @@ class Dataset:
         return plants.pop()
 
     @property
+    def is_family(self) -> bool:
+        """True when the samples come from a family of lines (every episode carries its own line)."""
+        return bool(self.meta.get("family")) or any(s.spec.line_files for s in self.samples)
+
+    @property
     def plant_options(self) -> dict[str, Any]:
-        """The plant options of the sweep the samples come from (a line: its template; ``ValueError`` if they mix)."""
+        """The plant options of the sweep the samples come from (a line: its template; ``ValueError`` if they mix,
+        or for a family of lines, whose every line is its own plant instance)."""
+        if self.is_family:
+            raise ValueError(f"the dataset holds episodes of a family of lines ({len(self.tagmaps)} lines, each "
+                             "episode its own line): training and evaluating across lines is not supported yet")
         found = {s.spec.plant_options for s in self.samples} or {frozen_options(self.meta.get("plant_options"))}
         if len(found) > 1:
             raise ValueError(f"the dataset mixes plant instances: {' | '.join(sorted(map(str, found)))}")
@@ -176,6 +195,36 @@ def sample_specs(split: str, n: int, sweep_seed: int, base: Scenario | None = No
     return specs
 
 
+def family_specs(family: LineFamily, split: str, n: int, sweep_seed: int, *,
+                 progress: Progress | None = None) -> list[EpisodeSpec]:
+    """``n`` episode specs of ``split`` from a family of lines. Episode ``i`` runs on line ``i // per_line``
+    (:func:`~plant_models.line.family.family_template` of the family for ``sweep_seed``: the same seed, the
+    same lines in every split) with a fault and onset drawn from the episode's seed (split, sweep seed, ``i``);
+    its ``variant`` is the line's index and it carries the line's files. Nothing runs; ``progress(done, n)``
+    is called per episode."""
+    if n < 0:
+        raise ValueError(f"number of episodes must be >= 0, got {n}")
+    sweep_file = family_sweep_text(family, split)
+    specs: list[EpisodeSpec] = []
+    line: tuple[int, Any, tuple[tuple[str, str], ...]] | None = None
+    for i in range(n):
+        index = i // family.episode.per_line
+        if line is None or line[0] != index:
+            template = family_template(family, index, sweep_seed)
+            line = (index, compile_template(template), ((LINE_FILE, dump_template(template)),
+                                                        (SWEEP_FILE, sweep_file)))
+        _, compiled, files = line
+        seed = episode_seed(split, sweep_seed, i)
+        rng = np.random.default_rng(seed)
+        fault = draw_fault(family, compiled, rng)
+        onset = float(np.round(rng.uniform(*family.episode.onset_s), 1))
+        specs.append(EpisodeSpec(split, i, seed % 1_000_000, index, fault.kind, fault.target, fault.magnitude,
+                                 fault.quantile, onset, "line", (), files))
+        if progress:
+            progress(i + 1, n)
+    return specs
+
+
 def run_spec(spec: EpisodeSpec, base_path: str | None = None, settings: EvidenceSettings | None = None) -> Sample:
     """Run one episode offline and keep the evidence at its first diagnosis (or a miss).
 
@@ -224,7 +273,13 @@ def generate(
     specs: Sequence[EpisodeSpec], *, processes: int | None = None, backend: Backend = "pool",
     progress: Progress | None = None,
 ) -> Dataset:
-    """Run every spec (in parallel) and collect the samples, in spec order (all specs of one plant)."""
+    """Run every spec (in parallel) and collect the samples, in spec order (all specs of one plant, or all of one
+    family of lines: then every line's tag map is kept under its index)."""
+    families = {bool(s.line_files) for s in specs}
+    if len(families) > 1:
+        raise ValueError("one dataset per plant; the specs mix a family of lines with a plant")
+    if families == {True}:
+        return _generate_family(specs, processes, backend, progress)
     plants = {(s.plant, s.plant_options) for s in specs} or {("coater", ())}
     if len(plants) > 1:
         raise ValueError(f"one dataset per plant; the specs mix {', '.join(sorted({p for p, _ in plants}))}"
@@ -237,6 +292,24 @@ def generate(
     return Dataset(samples, tagmaps, {
         "episodes": len(samples), "detected": detected, "plant": sweep.name, "plant_options": dict(sweep.options),
         "sweep": str(sweep.settings.source), "scan_ms": sweep.scan_ms, "evidence": sweep.evidence().model_dump()})
+
+
+def _generate_family(specs: Sequence[EpisodeSpec], processes: int | None, backend: Backend,
+                     progress: Progress | None) -> Dataset:
+    """:func:`generate` for the episodes of a family of lines: one tag map per line, under the line's index."""
+    lines: dict[int, EpisodeSpec] = {}
+    for s in specs:
+        first = lines.setdefault(s.variant, s)
+        if first.line_files != s.line_files:
+            raise ValueError(f"episodes {first.index} and {s.index} of split {s.split} have line {s.variant} "
+                             "but different lines: one dataset per family and seed")
+    samples = run_parallel(run_spec, list(specs), processes=processes, backend=backend, progress=progress)
+    tagmaps = {v: variant_tagmap(sweep_of(lines[v]), v) for v in sorted(lines)}
+    sweep = sweep_of(specs[0])
+    return Dataset(samples, tagmaps, {
+        "episodes": len(samples), "detected": sum(s.detected for s in samples), "plant": "line",
+        "plant_options": {}, "lines": len(tagmaps), "sweep": sweep.settings.description, "scan_ms": sweep.scan_ms,
+        "evidence": sweep.evidence().model_dump()})
 
 
 def variant_tagmap(sweep: SweepPlant, variant: int, base: Scenario | None = None) -> TagMap:

@@ -6,11 +6,22 @@ template, else the generic one of ``plant_models/line/``). :func:`sweep_plant` t
 :class:`SweepPlant`: the settings, the base run as a :class:`~twin.harness.scenario.Scenario`, and
 the draw, the same code for every plant, from the plant's fault catalogue. An :class:`EpisodeSpec`
 is one drawn episode; :mod:`twin.harness.rca.dataset` runs them.
+
+A **family of lines** (:class:`plant_models.line.family.LineFamily`, ``twin rootcause dataset --family``)
+has no plant folder: every episode runs on a line of its own. Such an episode carries its line's
+files (:attr:`EpisodeSpec.line_files`: the template and a sweep file made from the family's
+``episode`` settings, :func:`family_sweep_text`), written once into a folder named by their
+content (:func:`line_folder`) wherever the episode runs, so the usual sweep machinery reads them
+as a line template with a ``sweep.yaml`` beside it.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
+import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,8 +29,10 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
+from ruamel.yaml import YAML
 
 from plant_models.base import FaultSpec
+from plant_models.line.family import LineFamily, load_family
 from plant_models.registry import known_plants, plant_spec
 from plant_models.spec import FaultRange, SweepSettings, SweepSplit
 from qtconfig import ConfigError, describe_validation_error, read_yaml, resolve_path
@@ -28,6 +41,8 @@ from twin.harness.scenario import Scenario, load_scenario
 from virtual_plc.tagmap import TagMap
 
 Draw = tuple[str, str, float, float]  # kind, target, magnitude, magnitude quantile
+LINE_FILE = "line.yaml"  # a family line's template, in its folder
+LineFiles = tuple[tuple[str, str], ...]  # (file name, text) of a family line's folder
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,8 @@ class EpisodeSpec:
     plant: str = "coater"
     # the plant options that pick the sweep's plant instance (a line: its template), as sorted pairs
     plant_options: tuple[tuple[str, Any], ...] = ()
+    # a family's episode: its own line's files, (name, text) of line.yaml and sweep.yaml (see the module docstring)
+    line_files: LineFiles = ()
 
     @property
     def label_kind(self) -> str:
@@ -54,7 +71,10 @@ class EpisodeSpec:
 
     @property
     def options(self) -> dict[str, Any]:
-        """The plant options of the sweep (without the variant's)."""
+        """The plant options of the sweep (without the variant's); a family's episode: its line's template,
+        written into its folder first (:func:`line_folder`)."""
+        if self.line_files:
+            return {"template": str(line_folder(self.line_files) / LINE_FILE)}
         return dict(self.plant_options)
 
     def fault(self) -> FaultSpec:
@@ -64,10 +84,11 @@ class EpisodeSpec:
     def digest_record(self) -> dict[str, Any]:
         """The spec as :meth:`Dataset.digest` hashes it: a coater spec keeps the field names of the
         first dataset format (``blades``, no plant), so digests published in model cards stay valid;
-        plant options count only when there are some."""
+        plant options and a family line's files count only when there are some."""
         record = {("blades" if k == "variant" else k): v for k, v in asdict(self).items()}
-        if not record["plant_options"]:
-            del record["plant_options"]
+        for optional in ("plant_options", "line_files"):
+            if not record[optional]:
+                del record[optional]
         if record["plant"] == "coater":
             del record["plant"]
         return record
@@ -241,3 +262,71 @@ def base_run(plant: str, options: dict[str, Any], settings: SweepSettings) -> Sc
     return scenario.model_copy(update={"plant_options": {**scenario.plant_options, **options}, "faults": [],
                                        "scan_ms": settings.scan_ms or scenario.scan_ms,
                                        "source": scenario.source or settings.source})
+
+
+# --------------------------------------------------------------------------- a family of lines
+
+
+def lines_root() -> Path:
+    """Where family lines are written (one folder per line, named by its content), in the temporary folder."""
+    user = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(tempfile.gettempdir()) / f"quality-twin-lines-{user}"
+
+
+def line_folder(files: LineFiles) -> Path:
+    """The folder holding a family line's ``files``, written on first use (atomically: parallel episodes may
+    ask at once); its name is a digest of the files, so the same line always gets the same folder."""
+    digest = hashlib.sha256(repr(files).encode()).hexdigest()[:20]
+    folder = lines_root() / digest
+    for name, text in files:
+        path = folder / name
+        if not path.is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            scratch = path.with_name(f".{name}.{os.getpid()}.tmp")
+            scratch.write_text(text, encoding="utf-8")
+            os.replace(scratch, path)
+    return folder
+
+
+def family_sweep_text(family: LineFamily, split: str) -> str:
+    """The ``sweep.yaml`` of every line of ``family`` in ``split``: the family's scan, detection window, onsets
+    and base run; the family draws the faults itself (:func:`plant_models.line.family.draw_fault`)."""
+    e = family.episode
+    document = {
+        "description": f"a line of the family {family.line_prefix} ({family.description or 'random lines'})",
+        "scan_ms": e.scan_ms, "detect_within_s": e.detect_within_s,
+        "splits": {split: {"quantiles": [[0.0, 1.0]], "onset_s": list(e.onset_s)}},
+        "evaluations": {split: {"split": split}}, "base": e.base}
+    stream = io.StringIO()
+    YAML(typ="safe", pure=True).dump(document, stream)
+    return stream.getvalue()
+
+
+class _FamilyEpisodeBase(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    base: Scenario
+
+
+class _FamilyBase(BaseModel):
+    """A family file seen as its base run (what a bad ``episode.base`` is reported against)."""
+
+    model_config = ConfigDict(extra="ignore")
+    episode: _FamilyEpisodeBase
+
+
+def load_family_file(path: str | Path) -> LineFamily:
+    """A family file, its ``episode.base`` checked as scenario fields too; a :class:`~qtconfig.ConfigError`
+    names the file, the field and its line."""
+    family = load_family(path)
+    base = {"name": "family", "plant": "line", "seed": 0, "duration_s": 1.0, **family.episode.base}
+    try:
+        _FamilyBase.model_validate({"episode": {"base": base}})
+    except ValidationError as err:
+        raise ConfigError(path, describe_validation_error(err, read_yaml(path), _FamilyBase)) from None
+    return family
+
+
+def family_runs_dir(path: str | Path) -> Path:
+    """Where ``twin rootcause dataset --family FILE`` writes by default: ``runs/rootcause/family/<file stem>``."""
+    return Path("runs/rootcause/family") / Path(path).stem
+
