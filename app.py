@@ -37,5 +37,6 @@ page = st.navigation([
     st.Page(ROOT / "app_pages" / "view.py", title="Open a run"),
     st.Page(ROOT / "app_pages" / "compare.py", title="Compare runs"),
     st.Page(ROOT / "app_pages" / "assets.py", title="Data assets"),
+    st.Page(ROOT / "app_pages" / "knowledge.py", title="Edit the knowledge"),
 ])
 page.run()

@@ -30,6 +30,7 @@ import networkx as nx
 import numpy as np
 
 from rootcause.baselines import BASELINES, Ranker
+from rootcause.calibration import top_share, with_temperature
 from rootcause.features import Evidence, EvidenceSettings, link_features
 from rootcause.graph import PlantGraph
 from rootcause.knowledge import Knowledge, load_knowledge, perturb_links
@@ -86,13 +87,18 @@ def graph_with_knowledge(tagmap: TagMap, knowledge: Knowledge, *, drop: float = 
 
 
 def gnn_ranker(model_path: str | Path) -> tuple[Ranker, str]:
-    """A ranker scoring with the trained GNN at ``model_path``, and the model's version string."""
+    """A ranker scoring with the trained GNN at ``model_path``, and the model's version string; the candidates'
+    probabilities are calibrated with the temperature in the model's card, where it has one
+    (:mod:`rootcause.calibration`, ``twin rootcause calibrate``)."""
     from rootcause.model import load_model, score_candidates
 
     model, card = load_model(model_path)
+    calibration = card.get("calibration")
+    temperature = float(calibration.get("temperature", 1.0)) if isinstance(calibration, dict) else 1.0
 
     def rank(graph: PlantGraph, evidence: Evidence) -> np.ndarray:
-        return score_candidates(model, [graph.arrays(evidence)])[0]
+        probs = score_candidates(model, [graph.arrays(evidence)])[0]
+        return probs if temperature == 1.0 else with_temperature(probs, temperature)
 
     return rank, str(card.get("version", Path(model_path).name))
 
@@ -175,7 +181,7 @@ class Diagnoser:
         candidates, uncertain = self._lone_signal(graph, candidates, evidence, scores)
         return Diagnosis(id=f"D{self._count:04d}", t_ms=t_ms, alarm_ids=list(alarm_ids), candidates=candidates,
                          evidence_path=path, method=self.method, model_version=self.model_version,
-                         uncertain=uncertain)
+                         uncertain=uncertain, confidence=top_share(scores))
 
     def _lone_signal(self, graph: PlantGraph, candidates: list[Candidate], evidence: Evidence,
                      scores: np.ndarray) -> tuple[list[Candidate], str | None]:
@@ -328,7 +334,8 @@ class DiagnosisLoop:
             return None
         batch, revision = due
         diagnosis = self.diagnoser.diagnose(reader(), self.alarms, t_ms, answers=[a.id for a in batch])
-        update: dict[str, Any] = {"confidence": confidence(diagnosis.candidates)}
+        update = rated(diagnosis, self.alarms, self.risk,
+                       float(getattr(getattr(self.diagnoser, "settings", None), "uncertain_below", 0.0)))
         settle_ms, first_ms = self.schedule.settle_ms, self.schedule.first_ms or 0
         if not revision and settle_ms is not None and update["confidence"] < self.min_confidence:
             # not sure yet: look again with more evidence, or leave it to the revision
@@ -337,24 +344,49 @@ class DiagnosisLoop:
         if revision and self._burst_first is not None:
             update["revises"] = self._burst_first.id
         update["id"] = f"D{len(self.diagnoses) + 1:04d}"  # the run's published diagnoses, numbered in order
-        if self.risk:
-            answered = set(diagnosis.alarm_ids)
-            threat = self.risk.highest(a.tag for a in self.alarms if a.id in answered)
-            if threat is not None:
-                update.update({"severity": threat.severity, "effect": threat.effect})
         diagnosis = diagnosis.model_copy(update=update)
         self._burst_first = None if revision else diagnosis
         self.diagnoses.append(diagnosis)
         return diagnosis
 
 
+def rated(diagnosis: Diagnosis, alarms: Sequence[AlarmRef], risk: RiskMap | None,
+          uncertain_below: float) -> dict[str, Any]:
+    """What a diagnosis says when it is published, besides its ranking: its ``confidence`` (what the diagnoser
+    stated, else :func:`confidence` of its candidates), ``uncertain`` with the leading candidates when that is
+    below ``uncertain_below`` (:func:`leading`; a reason the diagnoser gave stands), and the ``severity`` and
+    ``effect`` of the worst customer-facing effect its alarms (among ``alarms``) threaten (``risk``)."""
+    update: dict[str, Any] = {"confidence": diagnosis.confidence or confidence(diagnosis.candidates)}
+    if update["confidence"] < uncertain_below and diagnosis.uncertain is None:
+        update["uncertain"] = leading(diagnosis.candidates, update["confidence"], uncertain_below)
+    if risk:
+        answered = set(diagnosis.alarm_ids)
+        threat = risk.highest(a.tag for a in alarms if a.id in answered)
+        if threat is not None:
+            update.update({"severity": threat.severity, "effect": threat.effect})
+    return update
+
+
 def confidence(candidates: Sequence[Candidate]) -> float:
-    """The top candidate's share of the (non-negative) scores of all candidates: 1 when it stands alone.
+    """The top candidate's share of the (non-negative) scores of these candidates: 1 when it stands alone
+    (:func:`rootcause.calibration.top_share`; a diagnoser of ours states it over every candidate it ranked).
 
     >>> from twin.contracts import Candidate
     >>> confidence([Candidate(asset="a.b", score=0.9), Candidate(asset="a.c", score=0.1)])
     0.9
     """
-    scores = [max(0.0, c.score) for c in candidates]
-    total = sum(scores)
-    return round(scores[0] / total, 4) if candidates and total > 0 else 0.0
+    return top_share([c.score for c in candidates]) if candidates else 0.0
+
+
+def leading(candidates: Sequence[Candidate], stated: float, below: float, count: int = 3) -> str:
+    """What an uncertain diagnosis says instead of one answer: its confidence, the threshold, and the ``count``
+    leading candidates with their shares of the listed candidates' scores and whether each is a process or an
+    instrument.
+
+    >>> from twin.contracts import Candidate
+    >>> leading([Candidate(asset="a.b", score=0.4), Candidate(asset="a.c", score=0.35, kind="sensor")], 0.4, 0.5)
+    'confidence 0.40 is below 0.50: the leading candidates are a.b (process, 0.53), a.c (sensor, 0.47)'
+    """
+    total = sum(max(0.0, c.score) for c in candidates) or 1.0
+    named = ", ".join(f"{c.asset} ({c.kind}, {max(0.0, c.score) / total:.2f})" for c in candidates[:count])
+    return f"confidence {stated:.2f} is below {below:.2f}: the leading candidates are {named}"

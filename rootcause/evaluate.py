@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rootcause.baselines import Ranker
+from rootcause.calibration import reliability, top_share
 from rootcause.features import Evidence
 from rootcause.graph import PlantGraph
 from rootcause.metrics import rank_of, summarise
@@ -46,6 +47,7 @@ class Ranking:
     label: str
     ranked: tuple[str, ...]  # candidate names, best first; among equal scores the truth comes last
     rank: int  # 1-based rank of the truth (:func:`rootcause.metrics.rank_of`): its position in ``ranked``
+    confidence: float = 0.0  # the confidence the method states in its top candidate (:func:`top_share`)
 
 
 def ranking_of(case: Case, scores: np.ndarray, method: str, index: int) -> Ranking:
@@ -59,7 +61,7 @@ def ranking_of(case: Case, scores: np.ndarray, method: str, index: int) -> Ranki
     order = np.lexsort((np.arange(len(scores)), np.arange(len(scores)) == truth, -scores))
     names = case.graph.candidate_names()
     return Ranking(method, index, case.fault_kind, case.label, tuple(names[i] for i in order),
-                   rank_of(scores, truth))
+                   rank_of(scores, truth), top_share(scores))
 
 
 def rank_cases(
@@ -78,15 +80,19 @@ def rank_cases(
 
 
 def summarise_rankings(rankings: Iterable[Ranking], methods: Iterable[str]) -> dict[str, dict[str, object]]:
-    """For each method: overall and per-fault-kind AC@1, AC@3, Avg@5."""
+    """For each method: overall and per-fault-kind AC@1, AC@3, Avg@5, and the calibration of its stated
+    confidence (:func:`rootcause.calibration.reliability`: bins and ECE)."""
     ranks: dict[str, list[int]] = {m: [] for m in methods}
     by_kind: dict[str, dict[str, list[int]]] = {m: defaultdict(list) for m in ranks}
+    stated: dict[str, list[float]] = {m: [] for m in ranks}
     for r in rankings:
         ranks[r.method].append(r.rank)
         by_kind[r.method][r.fault_kind].append(r.rank)
+        stated[r.method].append(r.confidence)
     return {
         name: {"overall": summarise(ranks[name]),
-               "per_kind": {k: summarise(v) for k, v in sorted(by_kind[name].items())}}
+               "per_kind": {k: summarise(v) for k, v in sorted(by_kind[name].items())},
+               "calibration": reliability(stated[name], [rank == 1 for rank in ranks[name]]).to_dict()}
         for name in ranks
     }
 

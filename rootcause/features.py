@@ -58,6 +58,8 @@ class EvidenceSettings(BaseModel):
                                                           "revised at evidence_s; at or above evidence_s: only one")
     min_confidence: float = Field(default=0.9, ge=0, le=1, description="an early diagnosis less sure than this "
                                   "is not published but tried again every first_s, until evidence_s")
+    uncertain_below: float = Field(default=0.5, ge=0, le=1, description="a published diagnosis less sure than "
+                                   "this says it is uncertain and names its leading candidates, not one")
     grid_ms: int = Field(default=GRID_MS, gt=0, description="read the historian on this grid (as-of values)")
     mean_s: float = Field(default=MEAN_S, gt=0, description="average the grid into means of this length: the step")
     deviation_z: float = Field(default=DEVIATION_Z, gt=0, description="a tag deviates when a mean is this many "

@@ -160,6 +160,17 @@ def load_model(path: str | Path) -> tuple[RootCauseGNN, dict[str, object]]:
     return model, blob["card"]
 
 
+def update_card(path: str | Path, **entries: object) -> dict[str, object]:
+    """Set ``entries`` in the card of the model at ``path`` (in the model file and the ``.json`` beside it);
+    returns the card."""
+    path = Path(path)
+    model, card = load_model(path)
+    card.update(json.loads(json.dumps(entries)))
+    save_model(model, path, card)
+    path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    return card
+
+
 def _target_positions(batch: Batch, labels: Sequence[int]) -> torch.Tensor:
     """Position in the batch's candidate vector of each graph's true candidate."""
     starts = torch.zeros(batch.n_graphs, dtype=torch.long)

@@ -20,7 +20,8 @@ from twin.harness.runview.whatif import FINISHED_NOTE
 
 pytestmark = pytest.mark.slow  # AppTest pages and what-if runs, about 85 s (a live recommend run is 60 s)
 
-PAGES = ("app_pages/run.py", "app_pages/view.py", "app_pages/assets.py", "app_pages/compare.py")
+PAGES = ("app_pages/run.py", "app_pages/view.py", "app_pages/assets.py", "app_pages/knowledge.py",
+         "app_pages/compare.py")  # compare last: the checks after the loop read its widgets
 
 
 def app(runs_root: Path, *, role: str = "test", run_dir: Path | None = None) -> AppTest:

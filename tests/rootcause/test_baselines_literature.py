@@ -140,7 +140,7 @@ def test_the_harness_scores_the_new_baselines_with_the_same_metrics() -> None:
     results = evaluate(cases, {name: BASELINES[name] for name in NEW})
     assert results["baro"]["overall"] == {"ac1": 1.0, "ac3": 1.0, "avg5": 1.0, "n": 3}
     assert results["kg_earliest_onset"]["per_kind"]["step"]["ac1"] == 1.0
-    assert set(results["pc_pagerank"]) == {"overall", "per_kind"}
+    assert set(results["pc_pagerank"]) == {"overall", "per_kind", "calibration"}
 
 
 def test_a_scenario_may_choose_every_baseline() -> None:

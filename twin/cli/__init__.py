@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Optional, cast
 import typer
 from rich.console import Console
 
+from twin.cli import rediagnose as _rediagnose  # noqa: F401 - registers `twin rootcause rediagnose`
 from twin.cli.assets import assets_app
 from twin.cli.certs import certs_app
 from twin.cli.check import check

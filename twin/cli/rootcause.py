@@ -8,7 +8,9 @@
 ``--plant coater`` (the default), ``--plant tennessee_eastman`` or ``--template LINE.yaml`` (a
 declarative line) chooses the plant's sweep: the ``sweep.yaml`` of its folder (a line's beside its
 template, else the generic one; :func:`twin.harness.rca.sweep.sweep_plant`); ``train`` takes the
-plant from its dataset.
+plant from its dataset. ``dataset --family FILE`` draws a line of its own for every episode from a
+family of lines (:mod:`plant_models.line.family`); ``train`` and ``evaluate`` refuse such a
+dataset by name for now.
 """
 
 from __future__ import annotations
@@ -126,6 +128,8 @@ FORCE_HELP = "go on when the data-health gate is closed, and record that"
 PLANT_HELP = "which plant: coater (the default) | tennessee_eastman | line (with --template)"
 TEMPLATE_HELP = ("a line template (plant line): its sweep.yaml beside it, else the generic sweep of its fault "
                  "catalogue")
+FAMILY_HELP = ("a family of lines (YAML of ranges, e.g. scenarios/families/small_lines.yaml): every episode runs on "
+               "a random line of the family (--seed draws the lines and the faults); not with --plant or --template")
 
 
 @rootcause_app.command("dataset")
@@ -140,6 +144,7 @@ def dataset_cmd(
     backend: str = typer.Option("pool", help="serial | pool | ray"),
     plant: Optional[str] = typer.Option(None, help=PLANT_HELP),
     template: Optional[Path] = typer.Option(None, help=TEMPLATE_HELP),
+    family: Optional[Path] = typer.Option(None, help=FAMILY_HELP),
     health_run: list[Path] = typer.Option([], help=HEALTH_RUN_HELP),
     required_share: float = typer.Option(0.87, min=0.0, max=1.0, help=REQUIRED_SHARE_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
@@ -147,6 +152,12 @@ def dataset_cmd(
     """Run labelled fault episodes offline and save their alarm-window evidence."""
 
     _check_backend(backend)
+    if family is not None:
+        if plant is not None or template is not None:
+            raise typer.BadParameter("--family draws its own lines: not with --plant or --template")
+        _family_dataset(family, out, split, episodes, seed, jobs, backend,
+                        _health_gate(health_run, None, required_share, force), health_run)
+        return
     sweep = _sweep(plant, template)
     if split not in sweep.splits:
         raise typer.BadParameter(f"unknown split {split!r} for {sweep.name}; splits: {', '.join(sweep.splits)}")
@@ -161,6 +172,38 @@ def dataset_cmd(
     wall = time.perf_counter() - started
     console.print(f"{ds.meta['detected']}/{ds.meta['episodes']} episodes detected; {wall:.0f} s "
                   f"({ds.meta['episodes'] / wall:.2f} episodes/s); wrote {out}; digest {ds.digest()[:16]}")
+
+
+def _family_dataset(path: Path, out: Path | None, split: str, episodes: int, seed: int, jobs: int, backend: str,
+                    health: dict[str, Any] | None, health_run: list[Path]) -> None:
+    """``twin rootcause dataset --family``: draw the lines and faults, run the episodes, save the dataset."""
+    from qtconfig import ConfigError
+    from twin.harness.progress import progress_bar
+    from twin.harness.rca.dataset import family_specs, generate
+    from twin.harness.rca.sweep import family_runs_dir, load_family_file
+
+    try:
+        family = load_family_file(path)
+    except ConfigError as err:  # names the file, the field and its line
+        raise typer.BadParameter(str(err)) from None
+    out = out or family_runs_dir(path) / f"{split}.pkl"
+    started = time.perf_counter()
+    with lineage_job("rootcause.dataset.family", existing("sweep", [path]) + [historian(r) for r in health_run],
+                     [file_dataset("dataset", out)], description=f"fault episodes of a family of lines: {split}"):
+        with progress_bar(console) as bar:
+            lines = bar.add_task("lines and faults drawn", total=episodes)
+            specs = family_specs(family, split, episodes, seed,
+                                 progress=lambda done, total: bar.update(lines, completed=done))
+            task = bar.add_task("fault episodes", total=len(specs))
+            ds = generate(specs, processes=jobs, backend=backend,  # type: ignore[arg-type]
+                          progress=lambda done, total: bar.update(task, completed=done))
+        ds.meta.update(health=health, family={"file": str(path), "line_prefix": family.line_prefix, "seed": seed,
+                                              "lines": len(ds.tagmaps), "family": family.model_dump(mode="json")})
+        ds.save(out)
+    wall = time.perf_counter() - started
+    console.print(f"{ds.meta['detected']}/{ds.meta['episodes']} episodes detected on {len(ds.tagmaps)} lines; "
+                  f"{wall:.0f} s ({ds.meta['episodes'] / wall:.2f} episodes/s); wrote {out}; "
+                  f"digest {ds.digest()[:16]}")
 
 
 @rootcause_app.command("train")
@@ -295,24 +338,72 @@ def evaluate_cmd(
     print_results(results)
     if per_kind:
         print_per_kind(results)
+    pictures = draw_calibration(results, out)
     console.print(f"wrote {out}" + (f" and RCAEval's layout under {rcaeval}" if rcaeval else ""))
+    console.print(f"reliability diagrams: {', '.join(str(p) for p in pictures)}", soft_wrap=True, markup=False)
     if card and model_path is not None:
         _write_card_metrics(model_path, results)
 
 
+@rootcause_app.command("calibrate")
+def calibrate_cmd(
+    dataset: Path = typer.Argument(..., help="a dataset the model neither trained on nor is evaluated on (twin "
+                                             "rootcause dataset with a --seed of its own)"),
+    split: Optional[str] = typer.Option(None, help="fit on this split of it only [default: all its episodes]"),
+    model: Optional[Path] = typer.Option(None, help="GNN model file [default: rootcause.pt in the plant's folder]"),
+    plant: Optional[str] = typer.Option(None, help=PLANT_HELP),
+    template: Optional[Path] = typer.Option(None, help=TEMPLATE_HELP),
+) -> None:
+    """Fit the GNN's confidence to the truth (temperature scaling) and keep it in the model card, so a
+    diagnosis stated at 0.8 is right about 80 % of the time; prints the calibration error before and after."""
+    from twin.harness.rca.bench import calibrate, default_model
+
+    sweep = _sweep(plant, template)
+    model_path = model or default_model(sweep.name, dict(sweep.options))
+    if not model_path.is_file():
+        raise typer.BadParameter(f"no model at {model_path}; train one with `twin rootcause train`")
+    ds = _load(dataset, sweep.name, dict(sweep.options))
+    try:
+        record = calibrate(ds, model_path, split)
+    except ValueError as err:
+        splits = sorted({s.spec.split for s in ds.samples})
+        raise typer.BadParameter(f"{dataset}: {err}; splits in it: {splits}") from None
+    console.print(f"temperature {record['temperature']:g} fitted on {record['cases']} cases of {dataset}: "
+                  f"calibration error (ECE) {record['ece_before']:.3f} -> {record['ece_after']:.3f}; "
+                  f"written into {model_path}'s card", soft_wrap=True, markup=False)
+
+
 def print_results(results: dict[str, Any]) -> None:
-    """One table: rows are evaluations x methods, columns the metrics."""
+    """One table: rows are evaluations x methods, columns the metrics and the calibration error of the
+    confidence each method states (ECE: 0 when stated confidence matches the share right)."""
     from rich.table import Table
 
-    table = Table(title="root cause: AC@1 / AC@3 / Avg@5")
-    for col in ("evaluation", "method", "AC@1", "AC@3", "Avg@5", "cases"):
+    table = Table(title="root cause: AC@1 / AC@3 / Avg@5, calibration")
+    for col in ("evaluation", "method", "AC@1", "AC@3", "Avg@5", "ECE", "cases"):
         table.add_column(col, justify="left" if col in ("evaluation", "method") else "right", overflow="fold")
     for name, result in results.items():
         for method, scores in result["methods"].items():
             o = scores["overall"]
+            ece = scores.get("calibration", {}).get("ece")
             table.add_row(name, method, f"{o['ac1']:.3f}", f"{o['ac3']:.3f}", f"{o['avg5']:.3f}",
-                          f"{o['n']}/{result['episodes']}")
+                          "-" if ece is None else f"{ece:.3f}", f"{o['n']}/{result['episodes']}")
     Console().print(table)
+
+
+def draw_calibration(results: dict[str, Any], out: Path) -> list[Path]:
+    """A reliability diagram per evaluation beside the results file (``<out>.<evaluation>.reliability.png``):
+    each method's stated confidence against its share right at rank 1."""
+    from rootcause.calibration import Reliability, ReliabilityBin, draw_reliability
+
+    pictures = []
+    for name, result in results.items():
+        by_method = {method: Reliability([ReliabilityBin(**b) for b in s["calibration"]["bins"]],
+                                         s["calibration"]["ece"], s["calibration"]["n"])
+                     for method, s in result["methods"].items() if "calibration" in s}
+        if by_method:
+            pictures.append(draw_reliability(by_method, out.with_name(f"{out.stem}.{name}.reliability.png"),
+                                             title=f"{name}: stated confidence against right at rank 1"))
+    return pictures
 
 
 def print_per_kind(results: dict[str, Any]) -> None:
@@ -335,9 +426,7 @@ def print_per_kind(results: dict[str, Any]) -> None:
 
 
 def _write_card_metrics(model_path: Path, results: dict[str, Any]) -> None:
-    from rootcause.model import load_model, save_model
+    from rootcause.model import update_card
 
-    model, card = load_model(model_path)
-    card["metrics"] = {name: {m: r["overall"] for m, r in res["methods"].items()} for name, res in results.items()}
-    save_model(model, model_path, card)
-    model_path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    update_card(model_path, metrics={name: {m: r["overall"] for m, r in res["methods"].items()}
+                                     for name, res in results.items()})

@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from plant_models.registry import plant_spec
 from plant_models.spec import KNOWLEDGE_FILE, MODEL_FILE
 from rootcause.baselines import BASELINES, Ranker
@@ -65,6 +67,34 @@ def train_on(
     arrays = [c.graph.arrays(c.evidence) for c in cases]
     labels = [c.label_index() for c in cases]
     return train_model(arrays, labels, config, progress)
+
+
+def calibrate(dataset: Dataset, model_path: Path, split: str | None = None) -> dict[str, Any]:
+    """Fit the GNN's temperature (:func:`rootcause.calibration.fit_temperature`) on the dataset's episodes (its
+    ``split`` only, if given) and write it into the model's card (``calibration``: temperature, split, cases, ECE
+    before and after); returns that record. The episodes must be ones the model neither trained on nor is
+    evaluated on, or the evaluation's calibration figures stop being held out."""
+    from rootcause.calibration import fit_temperature, reliability, top_share, with_temperature
+    from rootcause.model import load_model, score_candidates, update_card
+
+    cases = cases_from(dataset.split(split) if split else [s for s in dataset.samples if s.detected],
+                       dataset.tagmaps)
+    if not cases:
+        raise ValueError(f"the dataset has no detected episodes{f' in its {split!r} split' if split else ''} "
+                         "to calibrate on")
+    model, _ = load_model(model_path)
+    probs = score_candidates(model, [c.graph.arrays(c.evidence) for c in cases])
+    truths = [c.label_index() for c in cases]
+    temperature = fit_temperature(probs, truths)
+    right = [int(np.argmax(p)) == t for p, t in zip(probs, truths)]
+
+    def ece(t: float) -> float:
+        return reliability([top_share(with_temperature(p, t)) for p in probs], right).ece
+
+    record = {"temperature": temperature, "split": split, "cases": len(cases), "ece_before": ece(1.0),
+              "ece_after": ece(temperature)}
+    update_card(model_path, calibration=record)
+    return record
 
 
 def methods_for(model_path: Path | None) -> dict[str, Ranker]:

@@ -100,3 +100,31 @@ def test_ray_gives_the_same_dataset_as_the_local_pool(tiny: Dataset) -> None:
     specs = [s.spec for s in tiny.samples[:2]]
     on_ray = generate(specs, processes=2, backend="ray")
     assert on_ray.digest() == Dataset(tiny.samples[:2], tiny.tagmaps, {}).digest()
+
+
+def test_calibrate_fits_a_temperature_into_the_card_and_the_gnn_states_it(tiny: Dataset, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from rootcause.calibration import top_share, with_temperature
+    from twin.cli import app
+
+    model, _ = train_on(tiny, TINY)
+    path = save_model(model, tmp_path / "m.pt", {"version": "tiny"})
+    data = tiny.save(tmp_path / "calibration.pkl")
+    done = CliRunner().invoke(app, ["rootcause", "calibrate", str(data), "--model", str(path), "--split",
+                                    "heldout_seeds"], env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    record = load_model(path)[1]["calibration"]
+    assert record["cases"] == len(tiny.split("heldout_seeds")) and record["split"] == "heldout_seeds"
+    assert 0.05 <= record["temperature"] <= 20 and 0 <= record["ece_after"] <= 1
+    case = cases_from(tiny.split("heldout_seeds"), tiny.tagmaps)[0]
+    raw = score_candidates(model, [case.graph.arrays(case.evidence)])[0]
+    stated = evaluate_dataset(tiny, path)["heldout_seeds"]["methods"]["gnn"]["calibration"]
+    assert stated["n"] == record["cases"]
+    from rootcause.diagnoser import gnn_ranker
+
+    assert top_share(gnn_ranker(path)[0](case.graph, case.evidence)) == top_share(
+        with_temperature(raw, record["temperature"]))
+    refused = CliRunner().invoke(app, ["rootcause", "calibrate", str(data), "--model", str(path), "--split", "none"],
+                                 env={"COLUMNS": "200"})
+    assert refused.exit_code == 2 and "splits in it" in refused.output
