@@ -13,20 +13,26 @@ from twin.harness.runview.html import render_html
 from twin.harness.runview.metrics import METRIC_LABELS, run_metrics
 from twin.harness.runview.roles import PANEL_TITLES, ROLES, panels_for
 from twin.harness.runview.run import NO_ALARMS, NO_GUIDANCE, NO_LEDGER, NO_SCORES, plant_clock
-from twin.harness.runview.timeline import default_signal, timeline_chart
+from twin.harness.runview.timeline import default_signal, jump_to, timeline_chart
 from twin.harness.runview.whatif import FINISHED_NOTE
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _chart_png(run_dir: str, element: str, mtime: float) -> bytes:
+def _chart_png(run_dir: str, element: str, mtime: float, focus: tuple[float, float, float] | None = None) -> bytes:
     run = load_run(run_dir)
     series = chart_series(run, element)
-    return figure_png(control_chart_figure(series, [float(f["onset_s"]) for f in run.faults]))
+    return figure_png(control_chart_figure(series, [float(f["onset_s"]) for f in run.faults], focus))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _timeline_spec(run_dir: str, signal: str, truth: bool, mtime: float) -> dict:
-    return timeline_chart(load_run(run_dir), signal, truth=truth).to_dict()
+def _timeline_spec(run_dir: str, signal: str, truth: bool, mtime: float,
+                   window: tuple[float, float] | None = None) -> dict:
+    return timeline_chart(load_run(run_dir), signal, truth=truth, window_s=window).to_dict()
+
+
+def _jump_key(run: RunData) -> str:
+    """Where the run's last jump from the timeline is kept (a :class:`~twin.harness.runview.timeline.Jump`)."""
+    return f"timeline-jump-{run.run_dir}"
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -86,10 +92,14 @@ def trends(run: RunData) -> None:
 def control_charts(run: RunData) -> None:
     """An individuals chart of one element: limits from the warm-up, rule violations marked."""
     choices = run.chart_elements() + [e for e in run.elements if e not in run.chart_elements()]
+    jump = st.session_state.get(_jump_key(run))
+    if jump is not None and st.session_state.pop(f"chart-jump-{run.run_dir}", False) and jump.element in choices:
+        st.session_state[f"chart-element-{run.run_dir}"] = jump.element  # a click on the timeline chose it
     element = st.selectbox("element", choices, key=f"chart-element-{run.run_dir}")
+    focus = (jump.window_s[0], jump.event.t_s, jump.window_s[1]) if jump is not None else None
     with st.container(key="control-chart"):
         try:
-            st.image(_chart_png(str(run.run_dir), element, _mtime(run)))
+            st.image(_chart_png(str(run.run_dir), element, _mtime(run), focus))
         except ValueError as err:
             st.info(str(err))
 
@@ -102,9 +112,27 @@ def timeline(run: RunData) -> None:
                                index=run.elements.index(default) if default in run.elements else 0,
                                key=f"timeline-signal-{run.name}")
     truth = cols[1].checkbox("show the fault onset (truth)", value=True, key=f"timeline-truth-{run.name}")
-    st.vega_lite_chart(_timeline_spec(str(run.run_dir), signal, truth, _mtime(run)), use_container_width=True)
-    st.caption("Hover an event for its details; scroll or drag to zoom and pan both charts; the grey rule follows "
-               "the cursor across both.")
+    jump = st.session_state.get(_jump_key(run))
+    window = jump.window_s if jump is not None else None
+    chosen = st.vega_lite_chart(_timeline_spec(str(run.run_dir), signal, truth, _mtime(run), window),
+                                use_container_width=True, on_select="rerun", selection_mode="pick",
+                                key=f"timeline-chart-{run.run_dir}")
+    selection = (chosen or {}).get("selection", {}).get("pick") or []
+    if selection and selection != st.session_state.get(f"timeline-picked-{run.run_dir}"):  # a new click
+        st.session_state[f"timeline-picked-{run.run_dir}"] = selection
+        picked = jump_to(run, selection, truth=truth)
+        if picked is not None:
+            st.session_state[_jump_key(run)] = picked
+            st.session_state[f"chart-jump-{run.run_dir}"] = True  # the control chart takes the event's tag once
+            st.rerun()
+    if jump is not None:
+        st.info(jump.caption())
+        if st.button("Show the whole run", key=f"timeline-whole-{run.run_dir}"):
+            del st.session_state[_jump_key(run)]
+            st.rerun()
+    st.caption("Hover an event for its details; click one to jump there (the charts open on its window, the "
+               "control chart on its tag); scroll or drag to zoom and pan both charts; the grey rule follows the "
+               "cursor across both.")
 
 
 def alarms(run: RunData) -> None:

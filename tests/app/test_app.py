@@ -254,3 +254,28 @@ def test_a_run_is_a_job_that_survives_a_role_switch_and_keeps_its_knobs_fixed(tm
     at.run()  # a role switch reruns the page
     run_dir = wait_for_run(at)
     assert run_dir == job and json.loads((run_dir / "report.json").read_text())["stopped_early"] is None
+
+
+def test_a_jump_from_the_timeline_sets_the_control_chart_and_can_be_undone() -> None:
+    from twin.harness.runview.run import load_run
+    from twin.harness.runview.timeline import jump_to, timeline_events
+
+    run_dir = full_run()
+    run = load_run(run_dir)
+    alarm = next(e for e in timeline_events(run) if e.lane == "alarms")
+    jump = jump_to(run, [{"time": alarm.t_s * 1000, "lane": "alarms"}])
+    assert jump is not None and jump.element is not None
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.session_state["runs_root"] = str(run_dir.parent)
+    at.session_state["scenarios_dir"] = str(scenarios_dir())
+    at.session_state["role"] = "test"
+    at.session_state["run_dir"] = str(run_dir)
+    at.session_state[f"timeline-jump-{run.run_dir}"] = jump  # what a click on the alarm leaves (the pick)
+    at.run().switch_page("app_pages/view.py").run()
+    at.session_state[f"chart-jump-{run.run_dir}"] = True  # the page now shows the run's charts: take the tag
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Jumped to alarm" in i.value for i in at.info)
+    assert at.selectbox(key=f"chart-element-{run.run_dir}").value == jump.element
+    at.button(key=f"timeline-whole-{run.run_dir}").click().run()
+    assert not any("Jumped to" in i.value for i in at.info)

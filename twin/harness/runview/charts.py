@@ -156,8 +156,10 @@ def chart_series(run: RunData, element: str, *, subgroup_s: float = 1.0, phase1_
                        spec.low if spec else None, spec.high if spec else None)
 
 
-def control_chart_figure(series: ChartSeries, onsets_s: Sequence[float] = ()) -> Figure:
-    """Centre line, limits, Phase I/II boundary, rule violations marked, fault onsets dashed."""
+def control_chart_figure(series: ChartSeries, onsets_s: Sequence[float] = (),
+                         focus_s: tuple[float, float, float] | None = None) -> Figure:
+    """Centre line, limits, Phase I/II boundary, rule violations marked, fault onsets dashed; ``focus_s``
+    ``(start, event, end)`` shows only that window with the event marked (a jump from the timeline)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(9, 3.0))
@@ -179,6 +181,8 @@ def control_chart_figure(series: ChartSeries, onsets_s: Sequence[float] = ()) ->
             ax.axhline(limit, color="#000000", lw=1.3, ls="-.", label=f"{name} {limit:.4g} (spec)")
     for onset in onsets_s:
         ax.axvline(onset, color="#9467bd", lw=1.2, ls=":", label="fault onset (truth)")
+    if focus_s is not None:
+        ax.axvline(focus_s[1], color="#000000", lw=1.0, alpha=0.6, label="the event jumped to")
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
     ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
@@ -188,6 +192,8 @@ def control_chart_figure(series: ChartSeries, onsets_s: Sequence[float] = ()) ->
                  f"{len(series.flagged)} points flagged ({series.rule_set})"
                  + (f"\n{capability.text()}" if capability else ""), fontsize=9)
     ax.set_ylabel(f"{series.element.rsplit('.', 1)[-1]}" + (f" ({series.unit})" if series.unit else ""), fontsize=8)
+    if focus_s is not None:
+        ax.set_xlim(focus_s[0], focus_s[2])
     _plant_time_axis(ax, float(t[-1]) if len(t) else 0.0)
     ax.tick_params(labelsize=8)
     ax.grid(alpha=0.3)

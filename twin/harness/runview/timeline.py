@@ -4,7 +4,8 @@ Lanes, top to bottom: the fault onset (the injected truth; hideable), alarms, di
 and confidence) and commands (their value, outcome and verified effect). Below them, the trend of one signal on
 the same axis — by default the quality characteristic the first alarm threatened, else the first alarmed tag.
 The chart is interactive (Vega-Lite through Altair, which Streamlit draws): hover an event for its details,
-drag on the trend to zoom both, a rule follows the cursor across both (a shared cursor). Times read h:mm:ss.
+drag on the trend to zoom both, a rule follows the cursor across both (a shared cursor), click an event to jump
+there (:func:`jump_to`: the charts open on its window, the control chart on its tag). Times read h:mm:ss.
 
 >>> rows = [TimelineEvent(12.0, "alarms", "A00001 coater.coolant.flow", "shewhart 1").row()]
 >>> rows[0]["lane"], rows[0]["clock"]
@@ -13,6 +14,7 @@ drag on the trend to zoom both, a rule follows the cursor across both (a shared 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ from twin.edge.historian import HistorianReader
 from twin.harness.runview.run import RunData, plant_clock
 
 LANES = ("fault (truth)", "alarms", "diagnoses", "commands")
+JUMP_HALF_WINDOW_S = 60.0  # a click on an event shows this long either side of it
+ONE_OF = {"fault (truth)": "the fault onset", "alarms": "alarm", "diagnoses": "diagnosis", "commands": "command"}
 EPOCH = "1970-01-01T00:00:00Z"  # plant time 0 on Vega-Lite's time axis (formatted h:mm:ss, never as a date)
 
 
@@ -98,30 +102,79 @@ def signal_rows(run: RunData, element: str, every_ms: int = 1000) -> list[dict[s
     return [{"time": int(t), "value": float(v), "clock": plant_clock(t)} for t, v in rows]
 
 
-def timeline_chart(run: RunData, element: str | None = None, *, truth: bool = True) -> Any:
+@dataclass(frozen=True)
+class Jump:
+    """Where a click on an event takes the charts: the event, the element to chart (its tag, when it has one)
+    and the plant-time window around it."""
+
+    event: TimelineEvent
+    element: str | None
+    window_s: tuple[float, float]
+
+    def caption(self) -> str:
+        """What the page says after the jump."""
+        return (f"Jumped to {ONE_OF[self.event.lane]} {self.event.label} at {plant_clock(self.event.t_s * 1000)}: "
+                f"the charts show {plant_clock(self.window_s[0] * 1000)} to {plant_clock(self.window_s[1] * 1000)}"
+                + (f", the control chart {self.element}" if self.element else ""))
+
+
+def jump_to(run: RunData, picked: Sequence[dict[str, Any]], *, truth: bool = True,
+            half_window_s: float = JUMP_HALF_WINDOW_S) -> Jump | None:
+    """The :class:`Jump` for a click on the timeline (``picked``: the chart's ``pick`` selection, rows with the
+    event's ``time`` in ms and its ``lane``): the event of that lane nearest that time, its tag if the run charts
+    it (an alarm's tag, a command's, a diagnosis's strongest signal) and ``half_window_s`` either side. None when
+    nothing was picked."""
+    rows = [row for row in picked if isinstance(row, dict) and row.get("time") is not None]
+    events = timeline_events(run, truth=truth)
+    if not rows or not events:
+        return None
+    time, lane = float(rows[0]["time"]), rows[0].get("lane")
+    event = min(events, key=lambda e: (e.lane != lane, abs(e.t_s * 1000 - time)))
+    element = next((e for e in run.elements if e in event.label.split() or e.split("[", 1)[0] in event.label.split()),
+                   None) or _diagnosed_signal(run, event)
+    end = event.t_s + half_window_s
+    return Jump(event, element, (max(0.0, event.t_s - half_window_s), min(run.plant_s, end) if run.plant_s else end))
+
+
+def _diagnosed_signal(run: RunData, event: TimelineEvent) -> str | None:
+    """A diagnosis event's strongest signal of its top candidate, where the run charts it."""
+    if event.lane != LANES[2]:
+        return None
+    for d in run.diagnoses:
+        if event.label.startswith(f"{d.id}:") and d.top is not None and d.top.signal in run.elements:
+            return d.top.signal
+    return None
+
+
+def timeline_chart(run: RunData, element: str | None = None, *, truth: bool = True,
+                   window_s: tuple[float, float] | None = None) -> Any:
     """The interactive chart: event lanes above the trend of ``element`` (default :func:`default_signal`) on one
-    shared time axis; wheel or drag zooms and pans both, a rule follows the cursor across both."""
+    shared time axis; wheel or drag zooms and pans both, a rule follows the cursor across both, a click on an
+    event selects it (the ``pick`` selection: :func:`jump_to`); ``window_s`` opens both on that plant-time
+    window."""
     import altair as alt
 
     events = [e.row() for e in timeline_events(run, truth=truth)]
     element = element or default_signal(run)
     lanes = [lane for lane in LANES if any(e["lane"] == lane for e in events)]
     axis = alt.Axis(format="%H:%M:%S", title="plant time (h:mm:ss)")
+    scale = alt.Scale(domain=[window_s[0] * 1000, window_s[1] * 1000]) if window_s else alt.Undefined
     zoom = alt.selection_interval(bind="scales", encodings=["x"], name="zoom")
+    pick = alt.selection_point(on="click", fields=["time", "lane"], empty=False, name="pick")
     strip = (alt.Chart(alt.Data(values=events)).mark_point(filled=True, size=90)
-             .encode(x=alt.X("time:T", axis=axis),
+             .encode(x=alt.X("time:T", axis=axis, scale=scale),
                      y=alt.Y("lane:N", sort=lanes, title=None),
                      color=alt.Color("lane:N", sort=list(LANES), legend=None),
                      shape=alt.Shape("lane:N", sort=list(LANES), legend=None),
                      tooltip=[alt.Tooltip("clock:N", title="plant time"), "lane:N", "label:N", "detail:N"])
-             .properties(height=max(60, 28 * len(lanes)), width="container"))
+             .properties(height=max(60, 28 * len(lanes)), width="container")).add_params(pick)
     if element is None:
         return strip.add_params(zoom)
     unit = run.units.get(element, "")
     trend = alt.Chart(alt.Data(values=signal_rows(run, element)))
     cursor = alt.selection_point(nearest=True, on="pointerover", fields=["time"], empty=False, name="cursor")
     line = (trend.mark_line(color="#1f5aa6", point=alt.OverlayMarkDef(size=8, opacity=0))
-            .encode(x=alt.X("time:T", axis=axis),
+            .encode(x=alt.X("time:T", axis=axis, scale=scale),
                     y=alt.Y("value:Q", title=element + (f" ({unit})" if unit else ""), scale=alt.Scale(zero=False)),
                     tooltip=[alt.Tooltip("clock:N", title="plant time"), alt.Tooltip("value:Q", format=".4g")])
             .add_params(zoom, cursor).properties(height=220, width="container"))

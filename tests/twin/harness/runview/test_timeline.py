@@ -63,3 +63,41 @@ def _inline_values(spec: object) -> list[list[dict]]:
         for item in spec:
             found += _inline_values(item)
     return found
+
+
+def test_a_click_on_an_event_jumps_the_charts_to_its_window_and_tag() -> None:
+    from twin.harness.runview.charts import chart_series, control_chart_figure
+    from twin.harness.runview.timeline import jump_to
+
+    run = load_run(full_run())
+    alarm = next(e for e in timeline_events(run) if e.lane == "alarms")
+    jump = jump_to(run, [{"time": alarm.t_s * 1000 + 400, "lane": "alarms"}], half_window_s=30)  # near the mark
+    assert jump is not None and jump.event == alarm
+    assert jump.element is not None and jump.element in alarm.label  # the alarm's own tag
+    assert jump.window_s == (max(0.0, alarm.t_s - 30), min(run.plant_s, alarm.t_s + 30))
+    assert "Jumped to alarm" in jump.caption() and jump.element in jump.caption()
+    spec = timeline_chart(run, window_s=jump.window_s).to_dict()
+    assert [jump.window_s[0] * 1000, jump.window_s[1] * 1000] in _domains(spec)  # both charts open on it
+    assert any(p.get("name") == "pick" and p.get("select", {}).get("on") == "click"
+               and "lane" in p["select"]["fields"] for p in spec.get("params", []))  # Vega-Lite lifts params up
+    figure = control_chart_figure(chart_series(run, jump.element), focus_s=(*jump.window_s[:1], alarm.t_s,
+                                                                               jump.window_s[1]))
+    assert tuple(figure.axes[0].get_xlim()) == jump.window_s
+    assert jump_to(run, []) is None
+
+
+def _domains(spec: dict) -> list:
+    found = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("scale"), dict) and "domain" in node["scale"]:
+                found.append(node["scale"]["domain"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec)
+    return found
