@@ -6,7 +6,8 @@ virtual PLC and read by its own edge stack (collect, align, store, detect: the s
 no closed loop), run by ``twin.harness.hall`` exactly as ``twin run HALL.yaml`` runs it. For each hall size, in
 lockstep over sockets (Modbus TCP and OPC UA on 127.0.0.1) and offline (the PLC image read in-process):
 
-* plant seconds per wall second (the target: 20,000 tags at 100 ms at least 1x real time in lockstep);
+* plant seconds per wall second (the target: 20,000 tags at 100 ms at least 1x real time in lockstep), in one
+  process on one clock, and for more than one line also with the lines as a pool of worker processes;
 * where the time goes, from a cProfile of the scans of a second, shorter run: own time by part of the stack (the plant
   model, the PLC's scan, the PLC's servers answering reads, the edge's clients reading, alignment, the
   historian, detection and alarms, asyncio and sockets); time in C functions (numpy, DuckDB, sockets) goes to
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import sys
 import tempfile
@@ -89,13 +91,15 @@ def write_hall(folder: Path, lines: int, seconds: float) -> Path:
     return folder / "hall.yaml"
 
 
-def run(lines: int, mode: str, seconds: float, profile: bool) -> tuple[float, int, dict[str, float]]:
+def run(lines: int, mode: str, seconds: float, profile: bool,
+        backend: str = "together") -> tuple[float, int, dict[str, float]]:
     """Run a hall of ``lines`` lines for ``seconds`` plant seconds: plant s per wall s, tags, and (with
     ``profile``) the shares of a profiled run."""
     with tempfile.TemporaryDirectory(prefix="qt-hall-") as tmp:
         hall, scenarios = load_hall(write_hall(Path(tmp), lines, seconds))
         started = time.perf_counter()
-        report = run_hall(hall, scenarios, out_dir=Path(tmp) / "out", mode=mode)  # type: ignore[arg-type]
+        report = run_hall(hall, scenarios, out_dir=Path(tmp) / "out", mode=mode,  # type: ignore[arg-type]
+                          backend=backend)  # type: ignore[arg-type]
         speed = seconds / (time.perf_counter() - started)
         parts: dict[str, float] = {}
         if profile:  # the scans only: from the first tick's end to the last's (not wiring, not the reports)
@@ -127,6 +131,10 @@ def main() -> None:
             speed, tags, parts = run(lines, mode, args.seconds, not args.quick)
             where = ", ".join(f"{part} {share:.0%}" for part, share in parts.items() if share >= 0.01)
             print(f"{lines:>5} {tags:>7,} {mode:>9} {speed:>17.2f}   {where}", flush=True)
+        if lines > 1:  # the same lines as worker processes, one per core: what the second core adds
+            speed, tags, _ = run(lines, "lockstep", args.seconds, False, backend="pool")
+            print(f"{lines:>5} {tags:>7,} {'lockstep':>9} {speed:>17.2f}   (pool of {min(lines, os.cpu_count() or 1)}"
+                  " worker processes, a line each at a time; not profiled)", flush=True)
 
 
 if __name__ == "__main__":

@@ -104,6 +104,16 @@ def read_yaml(path: str | Path) -> Any:
         raise ConfigError(path, [f"YAML error: {' '.join(str(err).split())}"]) from None
 
 
+def yaml_kind(path: str | Path) -> str | None:
+    """The ``kind`` a YAML file declares at its top (``supply``, ``hall``), None when it declares none or cannot
+    be read (its loader then names the problem)."""
+    try:
+        document: Any = read_yaml(path)
+    except ValueError:
+        return None
+    return str(document["kind"]) if isinstance(document, dict) and "kind" in document else None
+
+
 # contexts that begin where the mistake is (a key missing its colon, a quote or bracket never closed):
 # the parser only notices later, so the line to show is the context's, not the problem's
 _STARTS_AT_CONTEXT = ("while scanning a simple key", "while scanning a quoted scalar", "while parsing a flow")

@@ -78,18 +78,20 @@ def check_binding(plant: PlantModel, tagmap: TagMap, origin: str = "tag map") ->
 
 
 def virtual_endpoints(
-    tagmap: TagMap, tag_map_file: str, *, modbus_port: int, opcua_port: int, scan_ms: int
+    tagmap: TagMap, tag_map_file: str, *, modbus_port: int, opcua_port: int, scan_ms: int,
+    timeout_s: float | None = None,
 ) -> EndpointFile:
     """Endpoints of a virtual line: fast tags (refreshed every scan) and setpoints over Modbus
     TCP, the slower and array-valued ones over OPC UA, as a coating head PLC and a line PLC
-    would split them."""
+    would split them. ``timeout_s``: how long a read waits for an answer (default: the endpoint's own)."""
     fast = [
         t.name
         for t in tagmap.tags
         if t.name != tagmap.clock_tag and (t.access == "rw" or (t.period_ms == scan_ms and t.length is None))
     ]
     plcs = []
+    extra = {} if timeout_s is None else {"timeout_s": timeout_s}
     if fast:
-        plcs.append(Endpoint(name=f"{tagmap.plant}-fast", protocol="modbus", port=modbus_port, tags=fast))
-    plcs.append(Endpoint(name=f"{tagmap.plant}-line", protocol="opcua", port=opcua_port, tags=["*"]))
+        plcs.append(Endpoint(name=f"{tagmap.plant}-fast", protocol="modbus", port=modbus_port, tags=fast, **extra))
+    plcs.append(Endpoint(name=f"{tagmap.plant}-line", protocol="opcua", port=opcua_port, tags=["*"], **extra))
     return EndpointFile(tag_map=tag_map_file, plcs=plcs)

@@ -115,11 +115,12 @@ def build_episode_plant(scenario: Scenario, seed: int) -> PlantModel:
 
 async def wire(scenario: Scenario, seed: int, out_dir: Path, mode: Mode, *, policy: Policy | None = None,
                closed_loop: bool = False, run_id: str | None = None,
-               partitions: tuple[Path, str] | None = None) -> Wiring:
+               partitions: tuple[Path, str] | None = None, timeout_s: float | None = None) -> Wiring:
     """Build plant and virtual PLC, write the endpoint file, and open the edge stack on it.
 
     ``closed_loop`` True also starts the closed loop with ``policy`` (default: the scenario's); ``partitions``
-    (folder, line name) makes the historian also write hive-partitioned Parquet there.
+    (folder, line name) makes the historian also write hive-partitioned Parquet there; ``timeout_s`` is how long
+    the edge waits for a virtual PLC's answer (default: the endpoint's own, 1 s).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     plant = build_episode_plant(scenario, seed)
@@ -131,8 +132,8 @@ async def wire(scenario: Scenario, seed: int, out_dir: Path, mode: Mode, *, poli
     if scenario.endpoints == "virtual":
         endpoints_path = out_dir / RunFiles.ENDPOINTS
         virtual_endpoints(
-            tagmap, RunFiles.TAGS, modbus_port=modbus_port, opcua_port=opcua_port, scan_ms=scenario.scan_ms
-        ).save(endpoints_path)
+            tagmap, RunFiles.TAGS, modbus_port=modbus_port, opcua_port=opcua_port, scan_ms=scenario.scan_ms,
+            timeout_s=timeout_s).save(endpoints_path)
     else:
         endpoints_path = scenario.resolve(scenario.endpoints)
     # the edge from here on knows only the endpoint file and the tag map it names

@@ -21,8 +21,8 @@ its edge stack (alarms, diagnoses, commands and ledger stay per line) and its ru
 * ``together`` (default): one process, one clock; every line is scanned in turn at each tick (the ticks are
   the greatest common divisor of the lines' scan periods, and a line scans at its own period);
 * ``pool`` or ``ray``: each line runs as its own episode in its own worker process (a process pool, or a Ray
-  task on the local or ``RAY_ADDRESS`` cluster): lines share no clock, which they do not need, since they
-  do not interact.
+  actor of its own on the local or ``RAY_ADDRESS`` cluster), with its own PLC, edge and historian partition:
+  lines share no clock, which they do not need, since they do not interact.
 
 The hall's report (``hall.json``, :class:`HallReport`) aggregates: per line its counts, alarms, diagnoses,
 commands, the cause it named most often and its scores; over the hall the totals and plant time per wall
@@ -44,7 +44,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from qtconfig import ConfigError, load_yaml_model, read_yaml, resolve_path
+from qtconfig import ConfigError, load_yaml_model, resolve_path, yaml_kind
 from twin.contracts import Mode, RunFiles, RunReport
 from twin.edge.assets.openlineage import emit_edge_run
 from twin.harness.episode import EpisodeConfig, Wiring, finish_episode, run_episode, run_scan, wire
@@ -52,6 +52,9 @@ from twin.harness.parallel import run_parallel
 from twin.harness.scenario import Scenario, load_scenario
 
 HALL_REPORT = "hall.json"
+#: together, the lines share one event loop: a virtual PLC answers once the loop has served the other lines, so a
+#: read waits up to this long per line of the hall before it counts as lost (one line alone: the endpoint's 1 s)
+TIMEOUT_PER_LINE_S = 1.0
 Backend = Literal["together", "pool", "ray"]
 Progress = Callable[[int, int], None]
 
@@ -143,11 +146,7 @@ class HallReport(BaseModel):
 
 def is_hall_file(path: str | Path) -> bool:
     """Whether a YAML file declares ``kind: hall`` (unreadable files are not)."""
-    try:
-        document: Any = read_yaml(path)
-    except ValueError:
-        return False
-    return isinstance(document, dict) and document.get("kind") == "hall"
+    return yaml_kind(path) == "hall"
 
 
 def load_hall(path: str | Path) -> tuple[Hall, list[tuple[str, Scenario]]]:
@@ -188,7 +187,7 @@ def run_hall(hall: Hall, lines: list[tuple[str, Scenario]], *, out_dir: Path | N
         reports = asyncio.run(_run_together(jobs, progress))
     else:
         reports = run_parallel(run_line, jobs, backend=backend, processes=min(len(jobs), os.cpu_count() or 1),
-                               progress=progress)
+                               progress=progress, actors=True)
     wall_s = time.perf_counter() - started
     report = hall_report(hall.name, seed, mode, backend, jobs, reports, wall_s, partitions)
     report.write(out_dir / HALL_REPORT)
@@ -230,7 +229,8 @@ async def _run_together(jobs: list[LineJob], progress: Progress | None) -> list[
         for job in jobs:
             config = job.config()
             wirings.append(await wire(job.scenario, job.seed, job.out_dir, job.mode, closed_loop=True,
-                                      run_id=f"{job.name}-{job.seed}", partitions=config.partitions))
+                                      run_id=f"{job.name}-{job.seed}", partitions=config.partitions,
+                                      timeout_s=TIMEOUT_PER_LINE_S * len(jobs)))
         for t_ms in range(0, end_ms, tick):
             for i, (job, wiring) in enumerate(zip(jobs, wirings)):
                 if t_ms % job.scenario.scan_ms == 0:

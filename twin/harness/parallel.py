@@ -23,13 +23,14 @@ def run_parallel(
     processes: int | None = None,
     backend: Backend = "pool",
     progress: Progress | None = None,
+    actors: bool = False,
 ) -> list[Any]:
     """``[fn(job) for job in jobs]`` on the chosen backend, in job order.
 
     ``fn`` must be importable by name (a module-level function) for ``pool`` and ``ray``.
     ``progress(done, total)`` is called as results arrive. Ray (the ``ray`` extra) joins the cluster
     ``RAY_ADDRESS`` names, else starts locally on 127.0.0.1 with ``processes`` CPUs, unless a Ray runtime is
-    already up.
+    already up. ``actors`` runs each job on Ray in an actor of its own rather than as a task.
     """
     processes = processes or os.cpu_count() or 1
     total = len(jobs)
@@ -49,11 +50,23 @@ def run_parallel(
                     progress(i, total)
         return results
     if backend == "ray":
-        return _run_ray(fn, jobs, processes, progress)
+        return _run_ray(fn, jobs, processes, progress, actors)
     raise ValueError(f"unknown backend {backend!r}; choose serial, pool or ray")
 
 
-def _run_ray(fn: Callable[[Any], Any], jobs: Sequence[Any], processes: int, progress: Progress | None) -> list[Any]:
+class JobActor:
+    """A Ray actor that runs one kind of job (``fn``): a worker of its own for as long as it lives."""
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
+
+    def run(self, job: Any) -> Any:
+        """``fn(job)`` in this actor's process."""
+        return self.fn(job)
+
+
+def _run_ray(fn: Callable[[Any], Any], jobs: Sequence[Any], processes: int, progress: Progress | None,
+             actors: bool = False) -> list[Any]:
     try:
         import ray
     except ImportError:
@@ -65,8 +78,12 @@ def _run_ray(fn: Callable[[Any], Any], jobs: Sequence[Any], processes: int, prog
         ray.init(num_cpus=processes, include_dashboard=False, _node_ip_address="127.0.0.1",
                  log_to_driver=False, configure_logging=False)
     try:
-        remote = ray.remote(num_cpus=1)(fn)
-        refs = [remote.remote(job) for job in jobs]
+        if actors:  # one actor per job, each its own worker process (a hall's line: its PLC, edge and historian)
+            actor = ray.remote(num_cpus=1)(JobActor)
+            refs = [actor.remote(fn).run.remote(job) for job in jobs]
+        else:
+            remote = ray.remote(num_cpus=1)(fn)
+            refs = [remote.remote(job) for job in jobs]
         position = {ref: i for i, ref in enumerate(refs)}
         results: list[Any] = [None] * len(refs)
         pending = list(refs)

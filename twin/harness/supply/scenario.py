@@ -8,11 +8,11 @@ person writes (``qtconfig``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from qtconfig import load_yaml_model, read_yaml
+from qtconfig import load_yaml_model, yaml_kind
 from supply_chain_sim.spec import Chain
 from twin.edge.supply.field import QualificationBand
 from twin.edge.supply.oem import OemSettings
@@ -96,8 +96,4 @@ def load_supply_scenario(path: str | Path) -> SupplyScenario:
 
 def is_supply_file(path: str | Path) -> bool:
     """Whether a YAML file declares ``kind: supply`` (unreadable files are not)."""
-    try:
-        document: Any = read_yaml(path)
-    except ValueError:
-        return False
-    return isinstance(document, dict) and document.get("kind") == "supply"
+    return yaml_kind(path) == "supply"
