@@ -117,12 +117,16 @@ def test_a_pool_and_lockstep_over_sockets_store_the_same(together, tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_lines_as_ray_workers_store_the_same(together, tmp_path: Path) -> None:
+def test_lines_as_ray_actors_store_the_same_and_write_their_partitions(together, tmp_path: Path) -> None:
     pytest.importorskip("ray")
     _, report = together
-    hall, lines = load_hall(hall_file(tmp_path, backend="ray"))
-    on_ray = run_hall(hall, lines, out_dir=tmp_path / "out", mode="offline")
+    hall, lines = load_hall(hall_file(tmp_path, backend="ray", extra="partitions: parquet\n"))
+    on_ray = run_hall(hall, lines, out_dir=tmp_path / "out", mode="offline")  # a Ray actor per line
     assert [content(Path(x.run_dir)) for x in on_ray.lines] == [content(Path(x.run_dir)) for x in report.lines]
+    with HistorianSet(tmp_path / "parquet") as partitions:  # each actor wrote its own line's partition
+        assert partitions.lines() == sorted(x.name for x in on_ray.lines)
+        rows = partitions.window().to_pydict()["line"]
+    assert [rows.count(x.name) for x in on_ray.lines] == [x.samples for x in on_ray.lines]
 
 
 @pytest.mark.parametrize(("edit", "said"), [
