@@ -279,3 +279,21 @@ def test_a_jump_from_the_timeline_sets_the_control_chart_and_can_be_undone() -> 
     assert at.selectbox(key=f"chart-element-{run.run_dir}").value == jump.element
     at.button(key=f"timeline-whole-{run.run_dir}").click().run()
     assert not any("Jumped to" in i.value for i in at.info)
+
+
+def test_a_run_is_renamed_and_annotated_without_moving_its_folder(tmp_path: Path) -> None:
+    import shutil
+
+    from twin.harness.runview.notes import load_notes
+
+    run_dir = tmp_path / "runs" / "the_run"
+    shutil.copytree(full_run(), run_dir)
+    at = app(tmp_path / "runs", role="test", run_dir=run_dir)
+    at.switch_page("app_pages/view.py").run()
+    next(t for t in at.text_input if t.label == "title").input("Blade 3 drift, auto, first try")
+    next(t for t in at.text_area if t.label == "note").input("the wrinkles came back once at 0:04:10")
+    at.button[[b.label for b in at.button].index("Save")].click().run()
+    assert not at.exception, at.exception
+    assert load_notes(run_dir).title == "Blade 3 drift, auto, first try" and run_dir.is_dir()
+    assert any("first try" in o for o in at.selectbox(key="open_run").options)
+    assert any("0:04:10" in i.value for i in at.info)

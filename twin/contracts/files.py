@@ -18,4 +18,5 @@ class RunFiles:
     PARTS = "parts.parquet"  # truth side: every part a line made, with its lots and hidden attributes
     RETURNS = "returns.parquet"  # field failures as service records them: serial, part, mode, when (no truth)
     LOTS = "lots.parquet"  # a supply run's lots: genealogy and outcome, one row each
+    NOTES = "notes.json"  # what a person calls the run and noticed about it (the app's Open a run)
     DESIGN = "design.json"  # the design parameters (drawing tolerances) of the lots a line's parts are built from
