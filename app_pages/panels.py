@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -11,6 +12,8 @@ from twin.harness.runview import RunData, load_run
 from twin.harness.runview.charts import chart_series, control_chart_figure, figure_png, rootcause_figure, trends_png
 from twin.harness.runview.html import render_html
 from twin.harness.runview.metrics import METRIC_LABELS, run_metrics
+from twin.harness.runview.rcgraph import diagnosis_sentence, graph_chart
+from twin.harness.runview.rediagnose import run_graph
 from twin.harness.runview.roles import PANEL_TITLES, ROLES, panels_for
 from twin.harness.runview.run import NO_ALARMS, NO_GUIDANCE, NO_LEDGER, NO_SCORES, plant_clock
 from twin.harness.runview.timeline import default_signal, jump_to, timeline_chart
@@ -28,6 +31,12 @@ def _chart_png(run_dir: str, element: str, mtime: float, focus: tuple[float, flo
 def _timeline_spec(run_dir: str, signal: str, truth: bool, mtime: float,
                    window: tuple[float, float] | None = None) -> dict:
     return timeline_chart(load_run(run_dir), signal, truth=truth, window_s=window).to_dict()
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _plant_graph(run_dir: str, mtime: float) -> Any:
+    """The knowledge graph the run's diagnoses ranked on (:func:`twin.harness.runview.rediagnose.run_graph`)."""
+    return run_graph(load_run(run_dir)).graph
 
 
 def _jump_key(run: RunData) -> str:
@@ -173,7 +182,17 @@ def rootcause(run: RunData) -> None:
     risk = f"; severity {d.severity}, threatens {d.effect}" if d.severity is not None else ""
     st.markdown(f"**{d.id}** at {plant_clock(d.t_ms)} for alarms {', '.join(d.alarm_ids)} "
                 f"({d.method}, model {d.model_version}{risk})")
-    st.image(figure_png(rootcause_figure(d)))
+    st.markdown(diagnosis_sentence(d))
+    try:
+        graph = _plant_graph(str(run.run_dir), _mtime(run))
+    except (ValueError, FileNotFoundError) as err:  # the knowledge file is gone: the plain picture
+        st.caption(f"The plant graph is not available ({err}); the evidence path alone:")
+        st.image(figure_png(rootcause_figure(d)))
+    else:
+        st.altair_chart(graph_chart(graph, d), use_container_width=True)
+        st.caption("A column per unit, causes left of effects; red: the evidence path with each link's evidence "
+                   "score; node colour: its role, size: its candidate score; squares are instruments. Hover for "
+                   "details, scroll or drag to zoom and pan.")
     st.dataframe([c.model_dump() for c in d.candidates], hide_index=True)
     st.dataframe([s.model_dump() for s in d.evidence_path], hide_index=True)
 

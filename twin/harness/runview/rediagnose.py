@@ -33,6 +33,7 @@ import networkx as nx
 
 from qtconfig import ConfigError, load_yaml_model, resolve_path, validate_document
 from rootcause.diagnoser import AlarmRef, Diagnoser, graph_with_knowledge, plant_names, rated
+from rootcause.graph import PlantGraph
 from rootcause.knowledge import NODE_KINDS, Knowledge, KnowledgeFile, resolve_knowledge
 from rootcause.risk import RiskMap
 from rootcause.settings import RootCauseSettings
@@ -404,6 +405,18 @@ def _resolve(knowledge: str | Path | KnowledgeFile | Knowledge, tagmap: TagMap) 
     if isinstance(knowledge, KnowledgeFile):
         return resolve_knowledge(knowledge, plant_names(tagmap), path="<edited knowledge>"), "the edited knowledge"
     return load_knowledge(knowledge, plant_names(tagmap)), str(knowledge)
+
+
+def run_graph(run: RunData) -> PlantGraph:
+    """The plant graph the run's diagnoses ranked on: its tag map and the knowledge file it used (else the
+    plant's own), without the run's knowledge perturbation."""
+    used = (run.rootcause_info or {}).get("knowledge")
+    path = Path(used) if used and Path(used).is_file() else _plant_knowledge(run)
+    if path is None or not path.is_file():
+        raise ValueError(f"{run.run_dir}: the knowledge file the run used is not there ({used})")
+    tagmap = _run_tagmap(run.run_dir)
+    knowledge, _ = _resolve(path, tagmap)
+    return graph_with_knowledge(tagmap, knowledge)
 
 
 def _run_tagmap(run_dir: Path) -> TagMap:
