@@ -9,22 +9,23 @@ import streamlit as st
 
 from twin.contracts import by_risk
 from twin.harness.runview import RunData, load_run
-from twin.harness.runview.charts import chart_series, control_chart_figure, figure_png, rootcause_figure, trends_png
+from twin.harness.runview.charts import chart_series, figure_png, rootcause_figure, trends_png
 from twin.harness.runview.html import render_html
 from twin.harness.runview.metrics import METRIC_LABELS, run_metrics
 from twin.harness.runview.rcgraph import diagnosis_sentence, graph_chart
 from twin.harness.runview.rediagnose import run_graph
 from twin.harness.runview.roles import PANEL_TITLES, ROLES, panels_for
 from twin.harness.runview.run import NO_ALARMS, NO_GUIDANCE, NO_LEDGER, NO_SCORES, plant_clock
+from twin.harness.runview.spcchart import control_chart_spec
 from twin.harness.runview.timeline import default_signal, jump_to, timeline_chart
 from twin.harness.runview.whatif import FINISHED_NOTE
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _chart_png(run_dir: str, element: str, mtime: float, focus: tuple[float, float, float] | None = None) -> bytes:
+def _chart_spec(run_dir: str, element: str, mtime: float, focus: tuple[float, float, float] | None = None) -> dict:
     run = load_run(run_dir)
     series = chart_series(run, element)
-    return figure_png(control_chart_figure(series, [float(f["onset_s"]) for f in run.faults], focus))
+    return control_chart_spec(series, [float(f["onset_s"]) for f in run.faults], focus).to_dict()
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -108,9 +109,12 @@ def control_charts(run: RunData) -> None:
     focus = (jump.window_s[0], jump.event.t_s, jump.window_s[1]) if jump is not None else None
     with st.container(key="control-chart"):
         try:
-            st.image(_chart_png(str(run.run_dir), element, _mtime(run), focus))
+            st.vega_lite_chart(_chart_spec(str(run.run_dir), element, _mtime(run), focus), use_container_width=True)
         except ValueError as err:
             st.info(str(err))
+        else:
+            st.caption("Hover a point for its time, value and the rules it breaks; scroll or drag to zoom and pan. "
+                       "The picture for a report: the HTML export.")
 
 
 def timeline(run: RunData) -> None:

@@ -75,9 +75,9 @@ def test_run_a_scenario_in_the_browser_and_see_its_control_chart(served_app: str
             page.goto(served_app)
             expect(page.get_by_text("Run a what-if scenario")).to_be_visible(timeout=30_000)
             page.get_by_role("button", name="Run", exact=True).click()
-            chart = page.locator(".st-key-control-chart img")
+            chart = page.locator(".st-key-control-chart [data-testid='stVegaLiteChart']")
             expect(chart).to_be_visible(timeout=90_000)
-            page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=chart.element_handle())
+            expect(chart.locator("canvas, svg").first).to_be_visible(timeout=30_000)  # Vega drew the control chart
             expect(page.get_by_text("A run is going")).to_have_count(0)  # the job ended; its knobs are editable
             page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=60_000)
             assert page.locator("[data-testid='stException']").count() == 0
