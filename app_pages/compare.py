@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from twin.harness.runview import list_runs, load_run
-from twin.harness.runview.charts import chart_series, control_chart_figure, figure_png
+from twin.harness.runview.charts import chart_series
 from twin.harness.runview.metrics import compare, run_metrics
+from twin.harness.runview.spcchart import control_chart_spec
 from twin.harness.runview.timeline import overlay_chart
 
 st.title("Compare runs")
@@ -35,6 +36,7 @@ if common:
         with col:
             try:
                 series = chart_series(run, element)
-                st.image(figure_png(control_chart_figure(series, [float(f["onset_s"]) for f in run.faults])))
+                st.altair_chart(control_chart_spec(series, [float(f["onset_s"]) for f in run.faults]),
+                                use_container_width=True)
             except ValueError as err:
                 st.info(str(err))
