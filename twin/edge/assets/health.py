@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from twin.contracts import RunFiles
 from twin.edge.assets.quality import ElementQuality, element_quality, span_of
@@ -138,8 +139,9 @@ def historian_health(reader: HistorianReader, run: str, *, plant_s: float | None
         raise ValueError(f"warmup_share must be in [0, 1), got {warmup_share}")
     span = span_of(reader, plant_s)
     quality = element_quality(reader, span, clock=clock)
-    timely, sensor, problems = _replay(reader, quality, span, subgroup_ms, warmup_share)
-    agreement = timestamp_agreement(reader, quality, span, warmup_share)
+    table = reader.window(*span)  # read once: the replay and the timestamp agreement both go through it
+    timely, sensor, problems = _replay(table, quality, span, subgroup_ms, warmup_share)
+    agreement = timestamp_agreement(table, quality, span, warmup_share)
     steps: dict[str, list[int]] = {}
     for i, q in enumerate(quality):
         steps.setdefault(q.step, []).append(i)
@@ -157,14 +159,13 @@ def historian_health(reader: HistorianReader, run: str, *, plant_s: float | None
     return RunHealth(run, span, out, healthy_at)
 
 
-def _replay(reader: HistorianReader, quality: Sequence[ElementQuality], span: tuple[int, int], subgroup_ms: int,
+def _replay(table: pa.Table, quality: Sequence[ElementQuality], span: tuple[int, int], subgroup_ms: int,
             warmup_share: float) -> tuple[np.ndarray, np.ndarray, list[set[str]]]:
     """Per element: timeliness, sensor health and the problems seen, from replaying the samples subgroup by
     subgroup through the edge's flatline, noise and data-loss checks."""
     n = len(quality)
     start, end = span
     position = {q.element: i for i, q in enumerate(quality)}
-    table = reader.window(start, end)
     ts = table.column("ts_ms").to_numpy()
     pos = np.array([position.get(t, -1) for t in table.column("tag").to_pylist()], dtype=np.int64)
     values = table.column("value").to_numpy(zero_copy_only=False).astype(float)

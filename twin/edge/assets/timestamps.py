@@ -26,9 +26,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pyarrow as pa
 
 from twin.edge.assets.quality import ElementQuality
-from twin.edge.historian import HistorianReader
 
 PART_ID = ".part_id"
 PER_PART = 0.9  # share of warm-up part changes a record must follow to count as a per-part record
@@ -52,20 +52,25 @@ def followed(parts: np.ndarray, changes: np.ndarray, tolerance_ms: int) -> np.nd
     return np.minimum(before, after) <= tolerance_ms
 
 
-def timestamp_agreement(reader: HistorianReader, quality: Sequence[ElementQuality], span: tuple[int, int],
+def timestamp_agreement(table: pa.Table, quality: Sequence[ElementQuality], span: tuple[int, int],
                         warmup_share: float) -> dict[str, float]:
     """Per station (``<line>.<station>``) that publishes a part id: the share of its parts, after the warm-up,
-    on which every per-part record agreed with the equipment log (module docstring). Stations with too few
-    parts, or no per-part record, are left out."""
+    on which every per-part record agreed with the equipment log (module docstring), from ``table``: the
+    historian's samples over ``span`` (:meth:`~twin.edge.historian.HistorianReader.window`). Stations with too
+    few parts, or no per-part record, are left out."""
     period = {q.element: q.period_ms for q in quality}
+    part_tags = sorted(e for e in period if e.endswith(PART_ID))
+    if not part_tags:
+        return {}  # a line that logs no part ids (a continuous process): nothing to hold records against
     start, end = span
+    samples = _good_samples(table)
     warm_end = start + int((end - start) * warmup_share)
     out: dict[str, float] = {}
-    for part_tag in sorted(e for e in period if e.endswith(PART_ID)):
+    for part_tag in part_tags:
         station = part_tag.removesuffix(PART_ID)
         records = [e for e in period if e.startswith(station + ".") and e != part_tag and "[" not in e
                    and len(e) > len(station) + 1 and "." not in e[len(station) + 1:]]
-        series = _good_series(reader, [part_tag, *records], start, end)
+        series = _good_series(samples, [part_tag, *records])
         ts, ids = series.get(part_tag, (np.empty(0, dtype=np.int64), np.empty(0)))
         parts = change_times(ts[ids > 0], ids[ids > 0])
         warm, judged = parts[parts < warm_end], parts[parts >= warm_end]
@@ -86,17 +91,23 @@ def timestamp_agreement(reader: HistorianReader, quality: Sequence[ElementQualit
     return out
 
 
-def _good_series(reader: HistorianReader, tags: list[str], start: int, end: int) -> dict[str, tuple[np.ndarray,
-                                                                                                    np.ndarray]]:
-    """Each tag's good, finite samples in ``[start, end)``: (times, values), in time order."""
-    table = reader.window(start, end, tags)
-    ts = table.column("ts_ms").to_numpy()
-    names = np.array(table.column("tag").to_pylist(), dtype=object)
+Columns = tuple[np.ndarray, np.ndarray, np.ndarray]  # times, element names, values of the good, finite samples
+
+
+def _good_samples(table: pa.Table) -> Columns:
+    """The good, finite samples of a historian window as arrays, read out of the table once."""
     values = table.column("value").to_numpy(zero_copy_only=False).astype(float)
     good = np.array([q == "good" for q in table.column("quality").to_pylist()], dtype=bool) & np.isfinite(values)
+    names = np.array(table.column("tag").to_pylist(), dtype=object)
+    return table.column("ts_ms").to_numpy()[good], names[good], values[good]
+
+
+def _good_series(samples: Columns, tags: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each of ``tags``' samples (:func:`_good_samples`): (times, values), in time order."""
+    ts, names, values = samples
     out = {}
     for tag in tags:
-        keep = good & (names == tag)
+        keep = names == tag
         if keep.any():
             order = np.argsort(ts[keep], kind="stable")
             out[tag] = (ts[keep][order], values[keep][order])
