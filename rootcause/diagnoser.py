@@ -317,7 +317,9 @@ class DiagnosisLoop:
             evidence_ms = int(diagnoser.settings.evidence_s * 1000)
             first_ms = int(diagnoser.settings.first_s * 1000) if first_ms is None else first_ms
         self.schedule = DiagnosisSchedule(evidence_ms, first_ms)
-        self.min_confidence = float(getattr(getattr(diagnoser, "settings", None), "min_confidence", 0.0))
+        settings = getattr(diagnoser, "settings", None)  # a plug-in diagnoser may have none
+        self.min_confidence = float(getattr(settings, "min_confidence", 0.0))
+        self.uncertain_below = float(getattr(settings, "uncertain_below", 0.0))
         self._burst_first: Diagnosis | None = None  # the burst's first diagnosis, which a revision names
         self.alarms: list[AlarmRef] = []
         self.diagnoses: list[Diagnosis] = []
@@ -334,8 +336,7 @@ class DiagnosisLoop:
             return None
         batch, revision = due
         diagnosis = self.diagnoser.diagnose(reader(), self.alarms, t_ms, answers=[a.id for a in batch])
-        update = rated(diagnosis, self.alarms, self.risk,
-                       float(getattr(getattr(self.diagnoser, "settings", None), "uncertain_below", 0.0)))
+        update = rated(diagnosis, self.alarms, self.risk, self.uncertain_below)
         settle_ms, first_ms = self.schedule.settle_ms, self.schedule.first_ms or 0
         if not revision and settle_ms is not None and update["confidence"] < self.min_confidence:
             # not sure yet: look again with more evidence, or leave it to the revision

@@ -37,7 +37,6 @@ import math
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -48,7 +47,7 @@ from qtconfig import ConfigError, load_yaml_model, resolve_path, yaml_kind
 from twin.contracts import Mode, RunFiles, RunReport
 from twin.edge.assets.openlineage import emit_edge_run
 from twin.harness.episode import EpisodeConfig, Wiring, finish_episode, run_episode, run_scan, wire
-from twin.harness.parallel import run_parallel
+from twin.harness.parallel import Progress, run_parallel
 from twin.harness.scenario import Scenario, load_scenario
 
 HALL_REPORT = "hall.json"
@@ -56,7 +55,6 @@ HALL_REPORT = "hall.json"
 #: read waits up to this long per line of the hall before it counts as lost (one line alone: the endpoint's 1 s)
 TIMEOUT_PER_LINE_S = 1.0
 Backend = Literal["together", "pool", "ray"]
-Progress = Callable[[int, int], None]
 
 
 class HallLine(BaseModel):
@@ -206,10 +204,10 @@ class LineJob:
     duration_s: float
     partitions: Path | None = None
 
-    def config(self, progress: Progress | None = None) -> EpisodeConfig:
+    def config(self) -> EpisodeConfig:
         """The episode configuration of this line."""
         return EpisodeConfig(seed=self.seed, out_dir=self.out_dir, mode=self.mode, duration_s=self.duration_s,
-                             progress=progress, partitions=(self.partitions, self.name) if self.partitions else None)
+                             partitions=(self.partitions, self.name) if self.partitions else None)
 
 
 def run_line(job: LineJob) -> RunReport:
@@ -221,13 +219,13 @@ async def _run_together(jobs: list[LineJob], progress: Progress | None) -> list[
     """Every line in this process on one clock: at each tick, each line whose scan period has come is scanned."""
     tick = math.gcd(*(job.scenario.scan_ms for job in jobs))
     end_ms = int(round(max(job.duration_s for job in jobs) * 1000))
+    configs = [job.config() for job in jobs]
     wirings: list[Wiring] = []
     scans = [0 for _ in jobs]
     stopped: str | None = None
     started = time.perf_counter()
     try:
-        for job in jobs:
-            config = job.config()
+        for job, config in zip(jobs, configs):
             wirings.append(await wire(job.scenario, job.seed, job.out_dir, job.mode, closed_loop=True,
                                       run_id=f"{job.name}-{job.seed}", partitions=config.partitions,
                                       timeout_s=TIMEOUT_PER_LINE_S * len(jobs)))
@@ -244,10 +242,9 @@ async def _run_together(jobs: list[LineJob], progress: Progress | None) -> list[
     finally:
         wall_s = time.perf_counter() - started
         reports = []
-        for job, wiring, done in zip(jobs, wirings, scans):
+        for job, config, wiring, done in zip(jobs, configs, wirings, scans):
             await wiring.close()
-            reports.append(finish_episode(job.scenario, job.config(), job.seed, job.out_dir, wiring, done, wall_s,
-                                          stopped))
+            reports.append(finish_episode(job.scenario, config, job.seed, job.out_dir, wiring, done, wall_s, stopped))
             emit_edge_run(wiring.edge, f"run.{job.scenario.name}", wall_s, stopped)
     return reports
 
