@@ -97,6 +97,11 @@ class Reliability:
         """A JSON-ready record."""
         return {"bins": [asdict(b) for b in self.bins], "ece": self.ece, "n": self.n}
 
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Reliability:
+        """The reliability a :meth:`to_dict` record holds (an evaluation's JSON)."""
+        return cls([ReliabilityBin(**b) for b in record["bins"]], record["ece"], record["n"])
+
 
 def reliability(confidence: Sequence[float], correct: Sequence[bool], bins: int = BINS) -> Reliability:
     """Bin stated confidences in ``bins`` equal widths; per bin the mean confidence and the share correct; the

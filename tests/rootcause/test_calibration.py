@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rootcause.calibration import fit_temperature, reliability, top_share, with_temperature
+from rootcause.calibration import Reliability, fit_temperature, reliability, top_share, with_temperature
 from rootcause.evaluate import Ranking, summarise_rankings
 
 
@@ -73,6 +73,7 @@ def test_the_evaluation_reports_each_methods_calibration() -> None:
     assert summary["overall"]["ac1"] == 0.5
     assert summary["calibration"]["n"] == 10 and summary["calibration"]["ece"] == pytest.approx(0.4)
     assert summary["calibration"]["bins"] == [{"low": 0.9, "high": 1.0, "n": 10, "confidence": 0.9, "accuracy": 0.5}]
+    assert Reliability.from_dict(summary["calibration"]).to_dict() == summary["calibration"]  # what the picture reads
 
 
 def test_bad_calibration_input_is_refused() -> None:

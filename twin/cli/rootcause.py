@@ -393,12 +393,11 @@ def print_results(results: dict[str, Any]) -> None:
 def draw_calibration(results: dict[str, Any], out: Path) -> list[Path]:
     """A reliability diagram per evaluation beside the results file (``<out>.<evaluation>.reliability.png``):
     each method's stated confidence against its share right at rank 1."""
-    from rootcause.calibration import Reliability, ReliabilityBin, draw_reliability
+    from rootcause.calibration import Reliability, draw_reliability
 
     pictures = []
     for name, result in results.items():
-        by_method = {method: Reliability([ReliabilityBin(**b) for b in s["calibration"]["bins"]],
-                                         s["calibration"]["ece"], s["calibration"]["n"])
+        by_method = {method: Reliability.from_dict(s["calibration"])
                      for method, s in result["methods"].items() if "calibration" in s}
         if by_method:
             pictures.append(draw_reliability(by_method, out.with_name(f"{out.stem}.{name}.reliability.png"),
