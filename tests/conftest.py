@@ -11,6 +11,8 @@ from hypothesis import settings
 from tests.support import ServedPlc, every_kind_tagmap
 
 REPO = Path(__file__).resolve().parents[1]
+#: why a Ray test skips: the Ray backend is an optional extra (.ci/setup installs it, so CI runs them)
+RAY_MISSING = "the Ray backend is the optional ray extra: pip install 'quality-twin[ray]'"
 
 # No test's verdict depends on how busy the machine is: hypothesis's 200 ms per-example deadline is off
 # for every test that does not set its own (a loaded 2-core machine stretches even pure functions).

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from qtconfig import ConfigError
-from tests.conftest import REPO
+from tests.conftest import RAY_MISSING, REPO
 from twin.cli import app
 from twin.contracts import RunFiles
 from twin.edge.historian import HistorianReader
@@ -118,7 +118,7 @@ def test_a_pool_and_lockstep_over_sockets_store_the_same(together, tmp_path: Pat
 
 @pytest.mark.slow
 def test_lines_as_ray_actors_store_the_same_and_write_their_partitions(together, tmp_path: Path) -> None:
-    pytest.importorskip("ray")
+    pytest.importorskip("ray", reason=RAY_MISSING)
     _, report = together
     hall, lines = load_hall(hall_file(tmp_path, backend="ray", extra="partitions: parquet\n"))
     on_ray = run_hall(hall, lines, out_dir=tmp_path / "out", mode="offline")  # a Ray actor per line

@@ -15,6 +15,7 @@ from plant_models.line.compile import compile_template
 from plant_models.line.family import FamilyFault, LineFamily, draw_fault, dump_template, family_template
 from plant_models.line.template import load_template
 from qtconfig import ConfigError
+from tests.conftest import RAY_MISSING
 from twin.cli import app
 from twin.harness.episode import build_episode_plant
 from twin.harness.rca.dataset import (
@@ -170,5 +171,5 @@ def test_a_process_pool_and_ray_give_the_same_family_dataset(tiny: Path) -> None
     specs = family_specs(load_family_file(tiny), "train", 4, 1)
     serial = generate(specs, backend="serial")
     assert generate(specs, processes=2, backend="pool").digest() == serial.digest()
-    pytest.importorskip("ray")
+    pytest.importorskip("ray", reason=RAY_MISSING)
     assert generate(specs, processes=2, backend="ray").digest() == serial.digest()

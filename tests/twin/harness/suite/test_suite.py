@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from qtconfig import ConfigError
-from tests.conftest import REPO
+from tests.conftest import RAY_MISSING, REPO
 from twin.cli import app
 from twin.harness.suite import load_suite, parse_gate
 
@@ -211,7 +211,7 @@ def test_a_sentinel_score_is_gateable() -> None:
 @pytest.mark.slow
 def test_ray_gives_the_same_suite_results_as_the_local_pool(tmp_path: Path) -> None:
     """`twin check --backend ray` on a local Ray of two CPUs: the same episodes, metrics and gates as the pool."""
-    pytest.importorskip("ray")
+    pytest.importorskip("ray", reason=RAY_MISSING)
     entries = [{"scenario": str(DRIFT), "seeds": [1, 2], "duration_s": 20, "label": "drift"}]
     path = write_suite(tmp_path / "s.yaml", entries, ["false_alarms_per_hour.mean >= 0"])
     summaries = {}
