@@ -159,6 +159,9 @@ class PlaybookPolicy:
         current = view.value(tag)
         target: float | None
         reference: float | None = None
+        if action.kind != "set" and not math.isfinite(current):  # a step or restore moves from the reading
+            return Proposal(tag=tag, value=None, reason=reason, rule=rule.name, origin=origin,
+                            refusal=("quality", f"no good reading of {tag} to move it from (value {current})"))
         if action.kind == "set":
             target = action.value
         elif action.kind == "step":

@@ -87,3 +87,22 @@ def test_the_rate_is_read_over_the_last_ten_seconds_only() -> None:
     assert slope is not None and -1.0 < slope < -0.1
     assert history.slope_between(55_000, 60_001) == pytest.approx(-1.0)
     assert history.slope_between(59_950, 60_001) is None  # fewer than three samples
+
+
+class LostLink(View):
+    """The same flow, but the valve's own reading is gone (the PLC link dropped): NaN, as a bad frame gives."""
+
+    def value(self, tag: str) -> float:
+        return float("nan")
+
+
+def test_without_a_reading_of_the_setpoint_a_restore_is_refused_not_proposed_as_nan() -> None:
+    """A restore moves the valve from where it reads; with no reading (a lost link at the end of a run) it is
+    refused with a reason, which the loop ledgers, instead of a NaN the plug-in guard rejects as malformed."""
+    policy = PlaybookPolicy(toy_playbook())
+    made = policy.propose(diagnosis("t.coolant.valve", NOW_MS), LostLink(-0.05, drop=2.0))
+    restores = [p for p in made if p.tag == VALVE]
+    assert restores and all(p.value is None and p.refusal is not None and p.refusal[0] == "quality"
+                            for p in restores)
+    healthy = policy.propose(diagnosis("t.coolant.valve", NOW_MS), View(-0.05, drop=2.0))
+    assert [p.value is not None for p in healthy if p.tag == VALVE] == [True]  # with a reading it is proposed
