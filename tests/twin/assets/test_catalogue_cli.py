@@ -9,14 +9,12 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from tests.support import flat
 from twin.cli import app
 from twin.edge.assets.catalogue import Catalogue
 
 runner = CliRunner()
 
-
-def _flat(text: str) -> str:
-    return " ".join(text.replace("│", " ").split())
 
 
 @pytest.fixture
@@ -58,7 +56,7 @@ def test_labels_owner_and_compliance_survive_a_rescan(catalogue: Path, degraded_
         ["coolant-dropout -> thickness"], "maintenance", True, 365)
     listed = runner.invoke(app, ["assets", "list", "--label", "coolant-dropout -> thickness", "--catalogue",
                                  str(catalogue)])
-    assert listed.exit_code == 0 and ": 1 assets" in _flat(listed.output)
+    assert listed.exit_code == 0 and ": 1 assets" in flat(listed.output)
     removed = runner.invoke(app, ["assets", "label", asset, "coolant-dropout -> thickness", "--remove",
                                   "--catalogue", str(catalogue)])
     assert removed.exit_code == 0

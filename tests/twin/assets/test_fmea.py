@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from qtconfig import read_yaml, validate_document
 from rootcause.knowledge import KnowledgeFile, load_knowledge
+from tests.support import flat
 from twin.cli.fmea import fmea_app, knowledge_app
 from twin.edge.assets.catalogue import KINDS, Catalogue
 from twin.edge.assets.credibility import SOURCE_PRIOR
@@ -93,9 +94,6 @@ def _write_xlsx(path: Path, grid: Grid, *, title: bool = False, merge_steps: boo
     book.save(path)
     return path
 
-
-def _flat(text: str) -> str:
-    return " ".join(text.replace("│", " ").split())
 
 
 # --------------------------------------------------------------------------- reading
@@ -403,7 +401,7 @@ def test_a_mapping_that_is_no_pattern_is_refused(text: str) -> None:
 def test_fmea_import_prints_what_it_imported(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["fmea", "import", str(SHEET), "--catalogue", str(tmp_path / "a.duckdb")])
     assert result.exit_code == 0, result.output
-    out = _flat(result.stdout)
+    out = flat(result.stdout)
     for line in ("lines imported 14", "action priority H 2", "action priority M 3", "action priority L 9",
                  "priority from the AIAG-VDA table 3"):
         assert line in out

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.support import flat
 from twin.cli import app
 from twin.edge.assets.gate import GateResult, check_gate
 from twin.edge.assets.health import RunHealth, StepHealth, run_health
@@ -15,9 +16,6 @@ from twin.edge.assets.health import RunHealth, StepHealth, run_health
 runner = CliRunner()
 FAILING = ("coater.blade3", "coater.coolant", "coater.oven.zone1")
 
-
-def _flat(text: str) -> str:
-    return " ".join(text.replace("│", " ").split())
 
 
 def test_the_gate_closes_on_data_problems_and_opens_on_clean_data(clean_run: Path, degraded_run: Path) -> None:
@@ -55,18 +53,18 @@ def test_twin_rootcause_dataset_refuses_unhealthy_data_before_running_anything(d
     result = runner.invoke(app, ["rootcause", "dataset", "--health-run", str(degraded_run), "--episodes", "1",
                                  "--backend", "serial", "--out", str(out)])
     assert result.exit_code == 1, result.output
-    text = _flat(result.output)
+    text = flat(result.output)
     assert "data-health gate closed" in text and "87% required" in text and "--force" in text
     assert all(step in text for step in FAILING) and not out.exists()
     missing = runner.invoke(app, ["rootcause", "dataset", "--health-run", str(tmp_path / "nowhere")])
-    assert missing.exit_code == 2 and "no historian at" in _flat(missing.output)
+    assert missing.exit_code == 2 and "no historian at" in flat(missing.output)
 
 
 def test_twin_assets_health_shows_the_gate_open_on_a_clean_run(clean_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "health.json"
     result = runner.invoke(app, ["assets", "health", str(clean_run), "--json", str(out)])
     assert result.exit_code == 0, result.output
-    assert "data-health gate open: 100% of 16 steps healthy" in _flat(result.output)
+    assert "data-health gate open: 100% of 16 steps healthy" in flat(result.output)
     record = json.loads(out.read_text())
     assert record["gate"]["open"] and len(record["runs"][0]["steps"]) == 16
 
@@ -77,11 +75,11 @@ def test_force_goes_on_past_a_closed_gate_and_the_model_card_says_so(degraded_ru
     made = runner.invoke(app, ["rootcause", "dataset", "--health-run", str(degraded_run), "--force", "--episodes",
                                "1", "--backend", "serial", "--out", str(data)])
     assert made.exit_code == 0, made.output
-    assert "going on (--force), recorded" in _flat(made.output)
+    assert "going on (--force), recorded" in flat(made.output)
     model = tmp_path / "m.pt"
     train = ["rootcause", "train", "--dataset", str(data), "--out", str(model), "--epochs", "1", "--hidden", "4"]
     refused = runner.invoke(app, train)  # the dataset's own health record closes the gate again
-    assert refused.exit_code == 1 and "data-health gate closed" in _flat(refused.output) and not model.exists()
+    assert refused.exit_code == 1 and "data-health gate closed" in flat(refused.output) and not model.exists()
     forced = runner.invoke(app, [*train, "--force"])
     assert forced.exit_code == 0, forced.output
     health = json.loads(model.with_suffix(".json").read_text())["data"]["health"]

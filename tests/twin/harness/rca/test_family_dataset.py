@@ -16,6 +16,7 @@ from plant_models.line.family import FamilyFault, LineFamily, draw_fault, dump_t
 from plant_models.line.template import load_template
 from qtconfig import ConfigError
 from tests.conftest import RAY_MISSING
+from tests.support import flat
 from twin.cli import app
 from twin.harness.episode import build_episode_plant
 from twin.harness.rca.dataset import (
@@ -54,9 +55,6 @@ def tiny(tmp_path: Path) -> Path:
     path.write_text(TINY)
     return path
 
-
-def flat(output: str) -> str:
-    return " ".join(output.replace("│", " ").split())
 
 
 def test_family_specs_draw_a_line_per_episode_group_and_carry_its_files(tiny: Path) -> None:

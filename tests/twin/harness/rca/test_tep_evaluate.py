@@ -19,6 +19,7 @@ from rootcause.baselines import BASELINES
 from rootcause.features import EDGE_FEATURES, EvidenceSettings, evidence_from_series, link_features
 from rootcause.model import ModelConfig, save_model
 from tests.conftest import REPO
+from tests.support import flat
 from twin.cli import app
 from twin.harness.rca.bench import cases_from, evaluate_dataset, train_on
 from twin.harness.rca.dataset import (
@@ -45,10 +46,6 @@ METHODS = {"gnn", *BASELINES}
 TINY = ModelConfig(hidden=16, layers=2, epochs=10, batch_size=4, seed=3)
 runner = CliRunner()
 
-
-def plain(output: str) -> str:
-    """CLI output without the error panel's frame and line breaks."""
-    return " ".join(output.translate({ord(c): " " for c in "│╭╮╰╯─"}).split())
 
 
 def spec(idv: int, split: str = "heldout_seeds", index: int = 0, magnitude: float = 0.8) -> EpisodeSpec:
@@ -207,6 +204,6 @@ def test_twin_rootcause_evaluate_plant_tennessee_eastman(small: Dataset, tmp_pat
     # a coater dataset is not a TEP dataset
     wrong = runner.invoke(app, ["rootcause", "evaluate", "--dataset", str(data), "--model", "none",
                                 "--out", str(tmp_path / "x.json")])
-    assert wrong.exit_code != 0 and "holds tennessee_eastman episodes, not coater" in plain(wrong.output)
+    assert wrong.exit_code != 0 and "holds tennessee_eastman episodes, not coater" in flat(wrong.output)
     unknown = runner.invoke(app, ["rootcause", "dataset", "--plant", "tep", "--episodes", "1"])
-    assert unknown.exit_code != 0 and "plants: coater, line, tennessee_eastman" in plain(unknown.output)
+    assert unknown.exit_code != 0 and "plants: coater, line, tennessee_eastman" in flat(unknown.output)
