@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -88,16 +88,25 @@ def train_model(
     labels: Sequence[int],
     config: ModelConfig,
     progress: object | None = None,
+    initial: RootCauseGNN | None = None,
 ) -> tuple[RootCauseGNN, list[float]]:
     """Train from graph arrays and the index of the true candidate in each; deterministic for ``config.seed``.
 
-    ``progress`` may be a callable ``(epoch, epochs, loss)``. Returns the model and the loss per epoch.
+    ``progress`` may be a callable ``(epoch, epochs, loss)``. ``initial``: fine-tune a copy of this trained
+    model (its architecture; ``config`` gives the epochs, learning rate and seed) instead of starting from
+    random weights. Returns the model and the loss per epoch.
     """
     if len(samples) != len(labels) or not samples:
         raise ValueError(f"need matching, non-empty samples and labels, got {len(samples)} and {len(labels)}")
     torch.manual_seed(config.seed)
     torch.use_deterministic_algorithms(True)
-    model = RootCauseGNN(config)
+    if initial is not None:
+        architecture = {k: getattr(initial.config, k) for k in ("hidden", "layers", "heads", "dropout")}
+        config = replace(config, **architecture)
+        model = RootCauseGNN(config)
+        model.load_state_dict(initial.state_dict())
+    else:
+        model = RootCauseGNN(config)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     rng = np.random.default_rng(config.seed)
     losses: list[float] = []

@@ -9,8 +9,10 @@
 declarative line) chooses the plant's sweep: the ``sweep.yaml`` of its folder (a line's beside its
 template, else the generic one; :func:`twin.harness.rca.sweep.sweep_plant`); ``train`` takes the
 plant from its dataset. ``dataset --family FILE`` draws a line of its own for every episode from a
-family of lines (:mod:`plant_models.line.family`); ``train`` and ``evaluate`` refuse such a
-dataset by name for now.
+family of lines (:mod:`plant_models.line.family`); ``train`` on such a dataset (alone or with
+others) writes the general model (:data:`twin.harness.rca.bench.GENERAL_MODEL`), which ``evaluate
+--zero-shot`` scores on a plant or line it never saw and ``evaluate --fine-tune N`` after training
+it on N episodes of the target.
 """
 
 from __future__ import annotations
@@ -78,11 +80,13 @@ def _line_options(template: Path | None) -> dict[str, Any] | None:
 
 def _load(path: Path, plant: str | None, options: dict[str, Any] | None = None) -> Dataset:
     """A dataset file, refused by name if missing, unreadable or of another plant than ``plant`` (or, given
-    ``options``, of another line template)."""
+    ``options``, of another line template); a family of lines is of no one plant and passes."""
     from twin.harness.rca.dataset import load_dataset
 
     try:
         ds = load_dataset(path)
+        if ds.is_family:
+            return ds
         found, found_options = ds.plant, ds.plant_options
     except (FileNotFoundError, ValueError) as err:
         raise typer.BadParameter(str(err)) from None
@@ -143,7 +147,7 @@ def dataset_cmd(
     jobs: int = typer.Option(2, min=1, help="parallel processes"),
     backend: str = typer.Option("pool", help="serial | pool | ray"),
     plant: Optional[str] = typer.Option(None, help=PLANT_HELP),
-    template: Optional[Path] = typer.Option(None, help=TEMPLATE_HELP),
+    template: Optional[Path] = typer.Option(None, "--template", "--line", help=TEMPLATE_HELP),
     family: Optional[Path] = typer.Option(None, help=FAMILY_HELP),
     health_run: list[Path] = typer.Option([], help=HEALTH_RUN_HELP),
     required_share: float = typer.Option(0.87, min=0.0, max=1.0, help=REQUIRED_SHARE_HELP),
@@ -208,17 +212,20 @@ def _family_dataset(path: Path, out: Path | None, split: str, episodes: int, see
 
 @rootcause_app.command("train")
 def train_cmd(
-    dataset: Optional[Path] = typer.Option(None, help="dataset with a train split "
-                                                      "[default: train.pkl in the sweep's runs_dir]"),
+    dataset: list[Path] = typer.Option([], help="dataset with a train split; repeat to train on several (a family "
+                                                "of lines and the coater, say) [default: train.pkl in the sweep's "
+                                                "runs_dir]"),
     out: Optional[Path] = typer.Option(None, help="model file to write (a .json model card goes beside it) "
                                                   "[default: rootcause.pt in the plant's folder; a line's beside "
-                                                  "its template]"),
+                                                  "its template; a family's: the general model, "
+                                                  "plant_models/line/rootcause.pt]"),
     epochs: int = typer.Option(60, min=1),
     seed: int = typer.Option(0, help="training seed"),
     hidden: int = typer.Option(48, min=4),
     plant: Optional[str] = typer.Option(None, help="which plant: coater | tennessee_eastman | line "
                                                    "[default: the dataset's]"),
-    template: Optional[Path] = typer.Option(None, help="a line template (plant line): where its default dataset is"),
+    template: Optional[Path] = typer.Option(None, "--template", "--line",
+                                            help="a line template (plant line): where its default dataset is"),
     health_run: list[Path] = typer.Option([], help=HEALTH_RUN_HELP + " [default: the health the dataset recorded]"),
     required_share: float = typer.Option(0.87, min=0.0, max=1.0, help=REQUIRED_SHARE_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
@@ -226,16 +233,23 @@ def train_cmd(
     """Train the root-cause GNN; deterministic for a seed."""
     from rootcause.model import ModelConfig, save_model
     from twin.harness.progress import progress_bar
-    from twin.harness.rca.bench import default_model, train_on
+    from twin.harness.rca.bench import GENERAL_MODEL, default_model, train_on
 
-    if dataset is None:
-        dataset = _sweep(plant, template).runs_dir / "train.pkl"
-    ds = _load(dataset, plant, _line_options(template))
-    health = _health_gate(health_run, ds.meta.get("health"), required_share, force)
-    out = out or default_model(ds.plant, ds.plant_options)
+    paths = dataset or [_sweep(plant, template).runs_dir / "train.pkl"]
+    loaded = [_load(p, plant, _line_options(template)) for p in paths]
+    recorded = next((d.meta["health"] for d in loaded if d.meta.get("health")), None)
+    health = _health_gate(health_run, recorded, required_share, force)
+    if out is None:
+        if any(d.is_family for d in loaded):
+            out = GENERAL_MODEL
+        elif len(loaded) == 1:
+            out = default_model(loaded[0].plant, loaded[0].plant_options)
+        else:
+            raise typer.BadParameter("several datasets: say where the model goes with --out")
     config = ModelConfig(epochs=epochs, seed=seed, hidden=hidden)
     started = time.perf_counter()
-    with lineage_job(f"rootcause.train.{ds.plant}", [file_dataset("dataset", dataset), *map(historian, health_run)],
+    with lineage_job(f"rootcause.train.{'+'.join(line for d in loaded for line in d.lines())}",
+                     [*(file_dataset("dataset", p) for p in paths), *map(historian, health_run)],
                      [file_dataset("model", out)], description="the root-cause GNN, trained"):
         with progress_bar(console) as bar:
             task = bar.add_task("epochs", total=epochs)
@@ -243,41 +257,48 @@ def train_cmd(
             def tick(epoch: int, total: int, loss: float) -> None:
                 bar.update(task, completed=epoch, description=f"epochs (loss {loss:.3f})")
 
-            model, losses = train_on(ds, config, tick)
-        card = model_card(ds, config, losses, time.perf_counter() - started, dataset, health)
+            model, losses = train_on(loaded, config, tick)
+        card = model_card(loaded, config, losses, time.perf_counter() - started, paths, health)
         save_model(model, out, card)
         out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     console.print(f"trained on {card['data']['train_samples']} samples, loss {losses[0]:.3f} -> {losses[-1]:.3f}; "
                   f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
 
 
-def model_card(ds: Dataset, config: Any, losses: list[float], wall_s: float, path: Path,
-               health: dict[str, Any] | None = None) -> dict[str, Any]:
+def model_card(datasets: Dataset | list[Dataset], config: Any, losses: list[float], wall_s: float,
+               paths: Path | list[Path], health: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
     """What a model was trained on, how, and how it did (metrics are added by ``evaluate --card``); ``health`` is
-    the data-health gate's record (``forced`` when ``--force`` trained past a closed gate), None when not judged."""
+    the data-health gate's record (``forced`` when ``--force`` trained past a closed gate), None when not judged;
+    ``data.lines`` names every plant or line it learnt from (:func:`~twin.harness.rca.dataset.line_identity`), what
+    ``evaluate --zero-shot`` checks; ``extra`` goes into the card as given (a fine-tuned model's ``fine_tune``)."""
     from dataclasses import asdict
 
     from twin.harness.rca.dataset import fault_kind
-    from twin.harness.rca.sweep import sweep_plant
 
-    train = ds.split("train")
+    datasets = [datasets] if not isinstance(datasets, list) else datasets
+    paths = [paths] if not isinstance(paths, list) else paths
+    train = [s for d in datasets for s in d.split("train")]
     kinds: dict[str, int] = {}
     for s in train:
         kinds[fault_kind(s.spec)] = kinds.get(fault_kind(s.spec), 0) + 1
-    sweep = sweep_plant(ds.plant, ds.plant_options)
+    first = datasets[0]
+    lines = list(dict.fromkeys(line for d in datasets for line in d.lines()))
     return {
         "version": f"rootcause-gnn-{time.strftime('%Y%m%d')}-s{config.seed}",
-        "plant": ds.plant,
+        "plant": first.plant if len(lines) == 1 and not first.is_family else "+".join(lines),
         "architecture": "typed graph attention (3 TransformerConv layers, jumping knowledge), node scores "
                         "for process and sensor faults, softmax over candidates",
         "config": asdict(config),
-        "data": {"dataset": str(path), "digest": ds.digest(), "train_samples": len(train),
-                 "episodes": sum(1 for s in ds.samples if s.spec.split == "train"), "by_fault_kind": kinds,
-                 "sweep": sweep.settings.description, "health": health},
+        "data": {"dataset": str(paths[0]) if len(paths) == 1 else [str(p) for p in paths],
+                 "digest": first.digest() if len(datasets) == 1 else [d.digest() for d in datasets],
+                 "train_samples": len(train), "lines": lines,
+                 "episodes": sum(1 for d in datasets for s in d.samples if s.spec.split == "train"),
+                 "by_fault_kind": kinds, "sweep": first.sweep().settings.description, "health": health},
         "training": {"loss_first": losses[0], "loss_last": losses[-1], "wall_s": round(wall_s, 1)},
         "metrics": {},
         # the evidence settings a run must use with this model (its sweep's base run's rootcause.evidence)
-        "evidence": sweep.evidence().model_dump(),
+        "evidence": first.sweep().evidence().model_dump(),
+        **extra,
     }
 
 
@@ -288,38 +309,62 @@ def evaluate_cmd(
                                                              "42 tennessee_eastman]"),
     seed: int = typer.Option(1, help="sweep seed of the evaluation episodes"),
     model: Optional[Path] = typer.Option(None, help="GNN model file ('none': baselines only) "
-                                                    "[default: rootcause.pt in the plant's folder]"),
+                                                    "[default: rootcause.pt in the plant's folder; with --zero-shot "
+                                                    "or --fine-tune: the general model]"),
     dataset: list[Path] = typer.Option([], help="evaluate on these dataset files instead of new episodes"),
-    out: Optional[Path] = typer.Option(None, help="JSON results [default: evaluation.json in the sweep's runs_dir]"),
+    out: Optional[Path] = typer.Option(None, help="JSON results [default: evaluation.json in the sweep's runs_dir; "
+                                                  "zero_shot.json, fine_tune_N.json]"),
     jobs: int = typer.Option(2, min=1),
     backend: str = typer.Option("pool", help="serial | pool | ray"),
     card: bool = typer.Option(False, "--card", help="also write the metrics into the model's card"),
     plant: Optional[str] = typer.Option(None, help=PLANT_HELP),
-    template: Optional[Path] = typer.Option(None, help=TEMPLATE_HELP),
+    template: Optional[Path] = typer.Option(None, "--template", "--line", help=TEMPLATE_HELP),
+    zero_shot: bool = typer.Option(False, "--zero-shot", help="a model that never saw this plant or line (the "
+                                                              "general model by default); refused if its card "
+                                                              "says it trained on it"),
+    fine_tune: Optional[int] = typer.Option(None, "--fine-tune", min=1, metavar="N",
+                                            help="first fine-tune the model (the general one by default) on N "
+                                                 "labelled episodes of the target's train split (seed 0), then "
+                                                 "evaluate; the tuned model goes beside the results"),
+    fine_tune_epochs: int = typer.Option(30, min=1, help="epochs of --fine-tune"),
     per_kind: bool = typer.Option(False, "--per-kind", help="also print AC@1 / AC@3 per fault kind (TEP: per "
                                                             "disturbance)"),
     rcaeval: Optional[Path] = typer.Option(
         None, metavar="DIR", help="also write every method's rankings and scores in RCAEval's layout: "
                                   "DIR/EVALUATION/METHOD/results/*.json, report.csv|xlsx; DIR/EVALUATION/table.csv"),
 ) -> None:
-    """Score the GNN and the baselines: AC@1, AC@3, Avg@5 per split and per fault kind."""
+    """Score the GNN and the baselines: AC@1, AC@3, Avg@5 per split and per fault kind (of a model that never
+    saw the line with --zero-shot, or after fine-tuning it on a few episodes with --fine-tune N)."""
     from twin.harness.progress import progress_bar
-    from twin.harness.rca.bench import default_model, evaluate_dataset
-    from twin.harness.rca.dataset import Dataset
+    from twin.harness.rca.bench import GENERAL_MODEL, default_model, evaluate_dataset
+    from twin.harness.rca.dataset import Dataset, line_identity
 
     _check_backend(backend)
     sweep = _sweep(plant, template)
     plant = sweep.name
-    model = model or default_model(plant, dict(sweep.options))
+    transfer = zero_shot or fine_tune is not None
+    model = model or (GENERAL_MODEL if transfer else default_model(plant, dict(sweep.options)))
     model_path = None if str(model) == "none" else model
     if model_path is not None and not model_path.is_file():
         raise typer.BadParameter(f"no model at {model_path}; train one with `twin rootcause train`")
-    out = out or sweep.runs_dir / "evaluation.json"
+    if transfer and model_path is None:
+        raise typer.BadParameter("--zero-shot and --fine-tune need a model, not 'none'")
+    target = line_identity(plant, dict(sweep.options))
+    mode = {"target": target, "zero_shot": zero_shot, "fine_tune_episodes": fine_tune,
+            "base_model": str(model_path) if transfer else None}
+    if zero_shot and model_path is not None:
+        _refuse_seen(model_path, target)
+    out = out or sweep.runs_dir / ("zero_shot.json" if zero_shot and fine_tune is None else
+                                   f"fine_tune_{fine_tune}.json" if fine_tune is not None else "evaluation.json")
     if seed == TRAIN_SEED:
         console.print("note: seed 0 is the training sweep's seed; held-out-seed figures would not be held out")
-    with lineage_job(f"rootcause.evaluate.{plant}", existing("model", [model_path]) + (existing("dataset", dataset)
-                     if dataset else existing("sweep", [sweep.base.source])), [file_dataset("evaluation", out)],
+    inputs = existing("model", [model_path]) + (existing("dataset", dataset) if dataset else
+                                                existing("sweep", [sweep.base.source]))
+    with lineage_job(f"rootcause.evaluate.{plant}", inputs, [file_dataset("evaluation", out)],
                      description="the root-cause GNN and the baselines, scored"):
+        if fine_tune is not None and model_path is not None:
+            model_path = _fine_tuned(model_path, sweep, fine_tune, fine_tune_epochs, jobs, backend, out)
+            mode["fine_tuned_model"] = str(model_path)
         if dataset:
             loaded = [_load(p, plant, dict(sweep.options)) for p in dataset]
             ds = Dataset([s for d in loaded for s in d.samples], {k: v for d in loaded for k, v in d.tagmaps.items()},
@@ -332,7 +377,7 @@ def evaluate_cmd(
             results = evaluate_dataset(ds, model_path, rcaeval_dir=rcaeval, progress=lambda name, d, t: bar.update(
                 task, completed=d, total=t, description=f"diagnoses: {name}"))
         payload = {"plant": plant, "seed": seed, "model": str(model_path) if model_path else None,
-                   "evaluations": results}
+                   "transfer": mode, "evaluations": results}
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(payload, indent=2) + "\n")
     print_results(results)
@@ -345,6 +390,59 @@ def evaluate_cmd(
         _write_card_metrics(model_path, results)
 
 
+def _refuse_seen(model_path: Path, target: str) -> None:
+    """``--zero-shot``: refuse a model whose card says it trained on ``target`` (or says nothing of its data)."""
+    from rootcause.model import load_model
+
+    _, card = load_model(model_path)
+    data = card.get("data") if isinstance(card.get("data"), dict) else {}
+    seen = data.get("lines") if isinstance(data, dict) else None  # type: ignore[union-attr]
+    if seen is None:
+        seen = [str(card.get("plant"))] if card.get("plant") else None
+    if seen is None:
+        raise typer.BadParameter(f"{model_path}: its card does not say what it trained on, so it cannot be "
+                                 "evaluated zero-shot")
+    if target in seen:
+        raise typer.BadParameter(f"{model_path} was trained on {target} (its card: {', '.join(seen)}): that is "
+                                 "not zero-shot; use the general model (twin rootcause train --dataset FAMILY.pkl)")
+
+
+def _fine_tuned(base: Path, sweep: SweepPlant, episodes: int, epochs: int, jobs: int, backend: str,
+                out: Path) -> Path:
+    """``--fine-tune N``: N labelled episodes of the target's train split (seed 0), the base model trained on
+    them for ``epochs`` more; written beside ``out`` with a card naming the base; returns its path."""
+    from dataclasses import replace
+
+    from rootcause.model import load_model, save_model
+    from twin.harness.progress import progress_bar
+    from twin.harness.rca.bench import train_on
+
+    if "train" not in sweep.splits:
+        raise typer.BadParameter(f"{sweep.name}'s sweep has no train split to fine-tune on")
+    if episodes > 50:
+        console.print(f"note: {episodes} episodes; the few-shot target is at most 50")
+    ds = _generate([("train", episodes)], TRAIN_SEED, jobs, backend, sweep)
+    base_model, base_card = load_model(base)
+    config = replace(base_model.config, epochs=epochs, lr=1e-3, seed=0)
+    started = time.perf_counter()
+    with progress_bar(console) as bar:
+        task = bar.add_task("fine-tuning", total=epochs)
+        tuned, losses = train_on(ds, config, lambda e, t, loss: bar.update(task, completed=e), initial=base_model)
+    path = out.with_name(out.stem + ".tuned.pt")  # its card: .tuned.json, not the results' file
+    episodes_file = out.with_name(out.stem + ".tuned-episodes.pkl")
+    card = model_card(ds, config, losses, time.perf_counter() - started, episodes_file, None,
+                      fine_tune={"base_model": str(base), "base_version": base_card.get("version"),
+                                 "base_lines": (base_card.get("data") or {}).get("lines"),  # type: ignore[union-attr]
+                                 "episodes": episodes, "detected": ds.meta["detected"]})
+    card["data"]["lines"] = [*(card["fine_tune"]["base_lines"] or []), *card["data"]["lines"]]
+    ds.save(episodes_file)
+    save_model(tuned, path, card)
+    path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    console.print(f"fine-tuned {base} on {ds.meta['detected']}/{episodes} detected episodes of {sweep.name}, "
+                  f"loss {losses[0]:.3f} -> {losses[-1]:.3f}; wrote {path}")
+    return path
+
+
 @rootcause_app.command("calibrate")
 def calibrate_cmd(
     dataset: Path = typer.Argument(..., help="a dataset the model neither trained on nor is evaluated on (twin "
@@ -352,7 +450,7 @@ def calibrate_cmd(
     split: Optional[str] = typer.Option(None, help="fit on this split of it only [default: all its episodes]"),
     model: Optional[Path] = typer.Option(None, help="GNN model file [default: rootcause.pt in the plant's folder]"),
     plant: Optional[str] = typer.Option(None, help=PLANT_HELP),
-    template: Optional[Path] = typer.Option(None, help=TEMPLATE_HELP),
+    template: Optional[Path] = typer.Option(None, "--template", "--line", help=TEMPLATE_HELP),
 ) -> None:
     """Fit the GNN's confidence to the truth (temperature scaling) and keep it in the model card, so a
     diagnosis stated at 0.8 is right about 80 % of the time; prints the calibration error before and after."""

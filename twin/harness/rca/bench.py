@@ -2,6 +2,13 @@
 
 ``twin rootcause train`` and ``twin rootcause evaluate`` call these, for any plant with a sweep
 (:func:`twin.harness.rca.sweep.sweep_plant`): the plant (and a line's template) comes from the dataset.
+
+One model across lines: :data:`GENERAL_MODEL` is trained on a family of generated lines (``twin
+rootcause train --dataset FAMILY.pkl``) and used on lines it never saw (``evaluate --zero-shot``), or
+fine-tuned first on a few labelled episodes of the target line (``evaluate --fine-tune N``:
+:func:`train_on` with ``initial``). Its features are the same per node and per link on every line (relative onsets,
+z-scored deviations, data-quality evidence, graph position through message passing, the knowledge
+links as edges), so nothing in it is tied to a line's size or names.
 """
 
 from __future__ import annotations
@@ -22,8 +29,10 @@ from rootcause.graph import PlantGraph
 from rootcause.knowledge import load_knowledge
 from rootcause.rcaeval import write_rcaeval
 from twin.harness.rca.dataset import Dataset, Sample, fault_kind, truth_label
-from twin.harness.rca.sweep import sweep_plant
 from virtual_plc.tagmap import TagMap
+
+#: the model trained across lines: a family of generated lines (the declarative line's own folder)
+GENERAL_MODEL = plant_spec("line").folder() / MODEL_FILE
 
 
 def default_model(plant: str = "coater", options: dict[str, Any] | None = None) -> Path:
@@ -56,17 +65,24 @@ def cases_from(samples: Sequence[Sample], tagmaps: dict[int, TagMap], *, drop: f
 
 
 def train_on(
-    dataset: Dataset, config: Any, progress: Callable[[int, int, float], None] | None = None
+    datasets: Dataset | Sequence[Dataset], config: Any, progress: Callable[[int, int, float], None] | None = None,
+    *, initial: Any = None, limit: int | None = None,
 ) -> tuple[Any, list[float]]:
-    """Train the GNN on the dataset's ``train`` split."""
+    """Train the GNN on the ``train`` split of one or more datasets (several: e.g. a family of lines and the
+    coater); ``initial``: fine-tune that trained model instead of starting afresh; ``limit``: only the first
+    ``limit`` train episodes (by index; missed ones count)."""
     from rootcause.model import train_model
 
-    cases = cases_from(dataset.split("train"), dataset.tagmaps)
+    cases: list[Case] = []
+    for dataset in [datasets] if isinstance(datasets, Dataset) else datasets:
+        train = sorted((s for s in dataset.samples if s.spec.split == "train"), key=lambda s: s.spec.index)
+        chosen = [s for s in train[:limit] if s.detected]
+        cases += cases_from(chosen, dataset.tagmaps)
     if not cases:
         raise ValueError("the dataset has no detected episodes in its train split")
     arrays = [c.graph.arrays(c.evidence) for c in cases]
     labels = [c.label_index() for c in cases]
-    return train_model(arrays, labels, config, progress)
+    return train_model(arrays, labels, config, progress, initial=initial)
 
 
 def calibrate(dataset: Dataset, model_path: Path, split: str | None = None) -> dict[str, Any]:
@@ -116,7 +132,7 @@ def evaluate_dataset(dataset: Dataset, model_path: Path | None, *, knowledge_see
     ``rcaeval_dir/<evaluation>/`` in RCAEval's layout (:func:`rootcause.rcaeval.write_rcaeval`)."""
     methods = methods_for(model_path)
     results: dict[str, Any] = {}
-    for name, (split, drop) in sweep_plant(dataset.plant, dataset.plant_options).evaluations.items():
+    for name, (split, drop) in dataset.sweep().evaluations.items():
         samples = dataset.split(split)
         if not samples:
             continue

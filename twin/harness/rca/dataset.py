@@ -43,7 +43,8 @@ import numpy as np
 from plant_models.base import PlantShutdown
 from plant_models.line.compile import compile_template
 from plant_models.line.family import LineFamily, draw_fault, dump_template, family_template
-from plant_models.spec import SWEEP_FILE
+from plant_models.line.knowledge import knowledge_text
+from plant_models.spec import KNOWLEDGE_FILE, SWEEP_FILE
 from rootcause.features import EvidenceSettings, TagEvidence
 from rootcause.window import read_evidence
 from twin.contracts import Backend, RunFiles
@@ -131,6 +132,19 @@ class Dataset:
             raise ValueError(f"the dataset mixes plant instances: {' | '.join(sorted(map(str, found)))}")
         return dict(found.pop())
 
+    def sweep(self) -> SweepPlant:
+        """The sweep the samples were drawn from (a family's: its first line's, which every line of the family
+        shares but for the template: base run, evidence settings, evaluations)."""
+        if not self.samples:
+            return sweep_plant(self.plant, self.meta.get("plant_options"))
+        return sweep_of(self.samples[0].spec)
+
+    def lines(self) -> list[str]:
+        """What the samples are of, as :func:`line_identity` names it (a family: ``family:<line prefix>``)."""
+        if self.is_family:
+            return [f"family:{self.meta.get('family', {}).get('line_prefix', 'lines')}"]
+        return [line_identity(self.plant, self.plant_options)]
+
     def split(self, name: str) -> list[Sample]:
         """The detected samples of one split."""
         return [s for s in self.samples if s.spec.split == name and s.detected]
@@ -153,6 +167,17 @@ class Dataset:
                 ev = s.tags[tag]
                 h.update(tag.encode() + ev.z.tobytes() + ev.features.tobytes() + repr(ev.onset_s).encode())
         return h.hexdigest()
+
+
+def line_identity(plant: str, options: dict[str, Any] | None = None) -> str:
+    """A plant, or a declarative line by its line name (``line:pack`` for the leak-test template, wherever its
+    file lives): what a model card lists as trained on and ``evaluate --zero-shot`` checks against."""
+    template = (options or {}).get("template")
+    if plant != "line" or not template:
+        return plant
+    from plant_models.line.template import load_template
+
+    return f"line:{load_template(template).line}"
 
 
 def load_dataset(path: str | Path) -> Dataset:
@@ -211,8 +236,9 @@ def family_specs(family: LineFamily, split: str, n: int, sweep_seed: int, *,
         index = i // family.episode.per_line
         if line is None or line[0] != index:
             template = family_template(family, index, sweep_seed)
-            line = (index, compile_template(template), ((LINE_FILE, dump_template(template)),
-                                                        (SWEEP_FILE, sweep_file)))
+            compiled = compile_template(template)
+            line = (index, compiled, ((LINE_FILE, dump_template(template)), (SWEEP_FILE, sweep_file),
+                                      (KNOWLEDGE_FILE, knowledge_text(compiled))))
         _, compiled, files = line
         seed = episode_seed(split, sweep_seed, i)
         rng = np.random.default_rng(seed)
