@@ -5,7 +5,9 @@ show what they return; no analytics live here. Start it with::
 
     .venv/bin/streamlit run app.py
 
-``QUALITY_TWIN_RUNS`` and ``QUALITY_TWIN_SCENARIOS`` set the default runs and scenarios folders.
+``QUALITY_TWIN_RUNS`` and ``QUALITY_TWIN_SCENARIOS`` set the default runs and scenarios folders;
+``QUALITY_TWIN_CLASSROOM_ONLY=1`` (a class's deployment) routes everyone to the Classroom page until the trainer
+logs in there.
 """
 
 from __future__ import annotations
@@ -32,11 +34,18 @@ with st.sidebar:
     st.text_input("Runs folder", key="runs_root")
     st.text_input("Scenarios folder", key="scenarios_dir")
 
-page = st.navigation([
+classroom = st.Page(ROOT / "app_pages" / "classroom.py", title="Classroom")
+# a logged-in trainee is routed to the classroom only (no other page shows the truth); with
+# QUALITY_TWIN_CLASSROOM_ONLY=1 (a class's deployment) so is everyone until the trainer logs in
+account_role = getattr(st.session_state.get("classroom_user"), "role", None)
+class_only = os.environ.get("QUALITY_TWIN_CLASSROOM_ONLY") == "1"
+locked = account_role != "trainer" and (account_role is not None or class_only)
+page = st.navigation([classroom] if locked else [
     st.Page(ROOT / "app_pages" / "run.py", title="Run a scenario", default=True),
     st.Page(ROOT / "app_pages" / "view.py", title="Open a run"),
     st.Page(ROOT / "app_pages" / "compare.py", title="Compare runs"),
     st.Page(ROOT / "app_pages" / "assets.py", title="Data assets"),
     st.Page(ROOT / "app_pages" / "knowledge.py", title="Edit the knowledge"),
+    classroom,
 ])
 page.run()

@@ -20,6 +20,8 @@ Commands
 * ``twin fmea import FILE`` and ``twin knowledge from-fmea FILE`` — FMEA sheets in, a knowledge draft out
   (:mod:`twin.cli.fmea`).
 * ``twin check SUITE`` — a scenario suite with score gates, JUnit XML, baseline comparison (:mod:`twin.cli.check`).
+* ``twin classroom user|check|build|submit|results`` — trainer mode: roster, exercise packs, scored answers
+  (:mod:`twin.cli.classroom`).
 * ``twin plugins`` — the detectors, diagnosers and control policies a run can choose (:mod:`twin.edge.plugins`).
 """
 
@@ -37,6 +39,7 @@ from twin.cli import rediagnose as _rediagnose  # noqa: F401 - registers `twin r
 from twin.cli.assets import assets_app
 from twin.cli.certs import certs_app
 from twin.cli.check import check
+from twin.cli.classroom import classroom_app
 from twin.cli.common import check_duration, check_number, check_port, command_group, console, fail, quiet_libraries
 from twin.cli.detect import detect_app
 from twin.cli.edge import edge_app
@@ -72,6 +75,7 @@ app.add_typer(assets_app, name="assets")
 app.add_typer(sparkplug_app, name="sparkplug")
 app.add_typer(fmea_app, name="fmea")
 app.add_typer(knowledge_app, name="knowledge")
+app.add_typer(classroom_app, name="classroom")
 app.command("check")(check)
 
 def _load(path: Path) -> Scenario:
