@@ -91,4 +91,4 @@ def knowledge_text(compiled: CompiledLine) -> str:
     yaml.dump(template_knowledge(compiled), stream)
     return (f"# Knowledge drafted from line {compiled.template.line}'s template: every declared cause -> effect,\n"
             "# hidden signals walked through, conditions named by their asset. Edit it into what the line's\n"
-            "# engineers actually know (twin knowledge check validates it).\n" + stream.getvalue())
+            "# engineers actually know; a run of the line reads knowledge.yaml beside its template.\n" + stream.getvalue())

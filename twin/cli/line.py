@@ -1,4 +1,4 @@
-"""``twin line check|graph|new``: line templates (:mod:`plant_models.line`), a line as a file."""
+"""``twin line check|graph|new|knowledge``: line templates (:mod:`plant_models.line`), a line as a file."""
 
 from __future__ import annotations
 
@@ -81,3 +81,31 @@ def line_new(
     except (ValueError, FileExistsError) as err:
         raise fail(str(err)) from None
     Console().print(f"wrote {written}\nnext: twin line check {written}   then   twin line graph {written}")
+
+
+@line_app.command("knowledge")
+def line_knowledge(
+    template: Path = typer.Argument(..., help="the line template (YAML)"),
+    out: Path = typer.Option(None, "--out", "-o", help="the knowledge file to write [default: knowledge.yaml beside "
+                                                        "the template; never overwritten]"),
+) -> None:
+    """Draft a knowledge file from the template's declared causes and effects, to edit into what you know."""
+    from plant_models.line.compile import TemplateError, compile_template
+    from plant_models.line.knowledge import knowledge_text
+    from plant_models.line.template import load_template
+    from plant_models.spec import KNOWLEDGE_FILE
+    from qtconfig import ConfigError
+
+    out = out or template.parent / KNOWLEDGE_FILE
+    if out.exists():
+        raise fail(f"{out} exists: not overwritten (give another --out)")
+    try:
+        text = knowledge_text(compile_template(load_template(template)))
+    except ConfigError as err:
+        raise fail(f"invalid template: {err}") from None
+    except TemplateError as err:
+        raise fail(f"invalid template: {template}:\n  " + "\n  ".join(err.problems)) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    Console().print(f"wrote {out} ({text.count('- {cause:')} links)\nnext: edit it into what the line's engineers "
+                    "know; a run of the line reads knowledge.yaml beside its template", highlight=False, soft_wrap=True)

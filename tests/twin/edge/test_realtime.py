@@ -47,7 +47,8 @@ from virtual_plc.tagmap import Tag, TagMap
 pytestmark = pytest.mark.slow
 
 TWIN = [str(Path(sys.executable).with_name("twin"))]
-SPEED = 2.0
+SPEED = 1.0  # real time: at 2x a loaded 2-core machine let the edge fall behind the plant (comm alarms, no
+# diagnosis before the plant ended; seen in CI)
 VALVE = "coater.coolant.valve.command"
 
 FLAGSHIP = REPO / "scenarios" / "coater_coil_ageing.yaml"
@@ -60,7 +61,7 @@ LATEST_EDGE_START_S = WARMUP_S - MIN_BASELINE_S
 END_S = 150  # the served plant stops here, and then the edge is stopped
 # Wall-clock bounds, each for one thing that could hang (none paces the test).
 SERVE_READY_TIMEOUT_S = 60  # twin plc serve: files written and both servers listening
-PLANT_END_TIMEOUT_S = 300  # the served plant reaching END_S (75 s of wall time when it keeps pace)
+PLANT_END_TIMEOUT_S = 300  # the served plant reaching END_S (150 s of wall time when it keeps pace)
 EDGE_STOP_TIMEOUT_S = 60  # twin edge run writing edge.json and exiting after SIGINT
 EDGE_BACKSTOP_S = PLANT_END_TIMEOUT_S + SERVE_READY_TIMEOUT_S  # --wall-seconds: the edge never outlives the test
 

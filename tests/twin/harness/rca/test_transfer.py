@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from plant_models.line.compile import compile_template
+from plant_models.line.compile import CompiledLine, compile_template
 from plant_models.line.family import family_template, load_family
 from plant_models.line.knowledge import template_knowledge
 from plant_models.line.template import load_template
@@ -22,6 +23,7 @@ from rootcause.diagnoser import plant_names
 from rootcause.knowledge import KnowledgeFile, load_knowledge, resolve_knowledge
 from rootcause.model import ModelConfig, RootCauseGNN, load_model, save_model
 from tests.support import flat
+from tests.twin.harness.rca.test_family_dataset import TINY as TINY_FAMILY_TWO_PER_LINE
 from twin.cli import app
 from twin.harness.rca.bench import cases_from, train_on
 from twin.harness.rca.dataset import Dataset, generate, line_identity, load_dataset, variant_tagmap
@@ -34,23 +36,10 @@ LEAK = REPO / "scenarios" / "lines" / "leak_test" / "line.yaml"
 TINY = ModelConfig(hidden=8, layers=1, heads=1, epochs=3, batch_size=4, seed=1)
 runner = CliRunner()
 
-TINY_FAMILY = """\
-description: tiny lines for tests
-line_prefix: tiny
-units: [2, 3]
-motifs:
-  quality: {count: [1, 1], steps: [1, 1]}
-episode:
-  per_line: 1
-  onset_s: [40, 50]
-  detect_within_s: 40
-  base:
-    detection: {warmup_s: 30}
-    control: {policy: "off"}
-"""
+TINY_FAMILY = TINY_FAMILY_TWO_PER_LINE.replace("per_line: 2", "per_line: 1")  # a line per episode
 
 
-def _visible_paths(compiled, knowledge: dict) -> None:
+def _visible_paths(compiled: CompiledLine, knowledge: dict[str, Any]) -> None:
     """Every drafted link is a real path of the declared structure through hidden nodes only, and every edge
     between two tags (and from a condition to a tag) of the structure is a link."""
     graph = compiled.graph
@@ -80,6 +69,25 @@ def test_a_drafted_knowledge_file_resolves_on_its_line_and_follows_the_declared_
     # every quality characteristic is an effect: the model can walk from a defect back to its causes
     quality = [n.name for n in compiled.nodes.values() if n.signal is not None and n.signal.kind == "quality"]
     assert set(quality) <= {link["effect"] for link in knowledge["links"]} | {n["name"] for n in knowledge["nodes"]}
+
+
+def test_twin_line_knowledge_drafts_a_file_that_loads_and_never_overwrites(tmp_path: Path) -> None:
+    template = tmp_path / "line.yaml"
+    template.write_text(LEAK.read_text())
+    done = runner.invoke(app, ["line", "knowledge", str(template)], env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    written = tmp_path / KNOWLEDGE_FILE
+    tagmap = variant_tagmap(sweep_plant("line", {"template": str(template)}), 0, None)
+    expected = template_knowledge(compile_template(load_template(template)))
+    assert len(load_knowledge(written, plant_names(tagmap)).links) == len(expected["links"])
+    assert f"({len(expected['links'])} links)" in flat(done.output)
+    again = runner.invoke(app, ["line", "knowledge", str(template)], env={"COLUMNS": "200"})
+    assert again.exit_code != 0 and "not overwritten" in flat(again.output)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(LEAK.read_text().replace("line: pack", "line: 9pack", 1))
+    bad = runner.invoke(app, ["line", "knowledge", str(broken), "--out", str(tmp_path / "k2.yaml")],
+                        env={"COLUMNS": "200"})
+    assert bad.exit_code != 0 and "invalid template" in flat(bad.output) and not (tmp_path / "k2.yaml").exists()
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
