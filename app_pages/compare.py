@@ -1,14 +1,13 @@
-"""Compare two runs side by side: defect rate, detection delay, time to correction, and their charts."""
+"""Compare two runs: defect rate, detection delay, time to correction, and A vs B on one plant-time axis (the raw
+signal and the control chart, one cursor and one zoom for both)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from twin.harness.runview import list_runs, load_run
-from twin.harness.runview.charts import chart_series
 from twin.harness.runview.metrics import compare, run_metrics
-from twin.harness.runview.spcchart import control_chart_spec
-from twin.harness.runview.timeline import overlay_chart
+from twin.harness.runview.timeline import linked_overlays
 
 st.title("Compare runs")
 runs = [str(p) for p in list_runs(st.session_state.runs_root)]
@@ -28,15 +27,23 @@ if st.session_state.role == "after_sales":
     st.stop()
 st.dataframe(compare(run_metrics(a), run_metrics(b)), hide_index=True)
 common = [e for e in a.chart_elements() + a.elements if e in set(b.elements)]
-if common:
-    element = st.selectbox("signal", list(dict.fromkeys(common)))
-    st.altair_chart(overlay_chart({f"A: {a.name}": a, f"B: {b.name}": b}, element), use_container_width=True)
-    st.caption("A and B on one plant-time axis (dashed: each run's fault onsets); scroll or drag to zoom.")
-    for col, run in zip(st.columns(2), (a, b)):
-        with col:
-            try:
-                series = chart_series(run, element)
-                st.altair_chart(control_chart_spec(series, [float(f["onset_s"]) for f in run.faults]),
-                                use_container_width=True)
-            except ValueError as err:
-                st.info(str(err))
+if not common:
+    st.info(f"{a.name} and {b.name} store no element in common: there is no signal to overlay.")
+    st.stop()
+cols = st.columns([3, 1])
+element = cols[0].selectbox("signal", list(dict.fromkeys(common)))
+truth = cols[1].checkbox("show the fault onsets (truth)", value=True, key="compare-truth")
+chart, notes = linked_overlays({f"A: {a.name}": a, f"B: {b.name}": b}, element, truth=truth)
+with st.container(key="compare-overlay"):
+    st.altair_chart(chart, use_container_width=True)
+for note in notes:
+    st.info(note)
+charted = len(notes) < 2  # a control chart of at least one run
+st.caption("A and B on one plant-time axis, each run its own colour: "
+           + ("above, the raw signal (1 s means); below, each run's control chart of it (subgroup means, its centre "
+              "line and control limits dashed in its colour, the specification limits in black when both runs "
+              "share them, else in each run's colour, points breaking a rule ringed: red beyond the limits, orange "
+              "run rules 2–8)" if charted else "the raw signal (1 s means)")
+           + (", each run's fault onsets as dashed rules" if truth else "")
+           + ". Hover: a grey rule and each run's value at that time" + (" in both charts" if charted else "")
+           + "; scroll or drag to zoom and pan.")

@@ -17,7 +17,7 @@ from twin.harness.runview.rediagnose import run_graph
 from twin.harness.runview.roles import PANEL_TITLES, ROLES, panels_for
 from twin.harness.runview.run import NO_ALARMS, NO_GUIDANCE, NO_LEDGER, NO_SCORES, plant_clock
 from twin.harness.runview.spcchart import control_chart_spec
-from twin.harness.runview.timeline import default_signal, jump_to, timeline_chart
+from twin.harness.runview.timeline import default_signal, jump_to, linked_timeline_and_chart, timeline_chart
 from twin.harness.runview.whatif import FINISHED_NOTE
 
 
@@ -34,6 +34,13 @@ def _timeline_spec(run_dir: str, signal: str, truth: bool, mtime: float,
     return timeline_chart(load_run(run_dir), signal, truth=truth, window_s=window).to_dict()
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _linked_spec(run_dir: str, signal: str, element: str, truth: bool, mtime: float,
+                 focus: tuple[float, float, float] | None = None) -> dict:
+    """The timeline above the trend and the control chart, one cursor and one zoom for the three."""
+    return linked_timeline_and_chart(load_run(run_dir), element, truth=truth, signal=signal, focus_s=focus).to_dict()
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _plant_graph(run_dir: str, mtime: float) -> Any:
     """The knowledge graph the run's diagnoses ranked on (:func:`twin.harness.runview.rediagnose.run_graph`)."""
@@ -43,6 +50,24 @@ def _plant_graph(run_dir: str, mtime: float) -> Any:
 def _jump_key(run: RunData) -> str:
     """Where the run's last jump from the timeline is kept (a :class:`~twin.harness.runview.timeline.Jump`)."""
     return f"timeline-jump-{run.run_dir}"
+
+
+def _linked_key(run: RunData) -> str:
+    """Set by the timeline when it offers the control chart linked under it (the Control charts panel then does
+    not draw a second one); the Control charts panel takes it down."""
+    return f"chart-linked-{run.run_dir}"
+
+
+def _chart_choices(run: RunData) -> list[str]:
+    """The elements offered for a control chart: those worth one first (:meth:`RunData.chart_elements`)."""
+    return run.chart_elements() + [e for e in run.elements if e not in run.chart_elements()]
+
+
+def _take_jump_element(run: RunData, choices: list[str]) -> None:
+    """After a click on the timeline, the control chart takes the event's tag (once)."""
+    jump = st.session_state.get(_jump_key(run))
+    if jump is not None and st.session_state.pop(f"chart-jump-{run.run_dir}", False) and jump.element in choices:
+        st.session_state[f"chart-element-{run.run_dir}"] = jump.element
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -100,11 +125,16 @@ def trends(run: RunData) -> None:
 
 
 def control_charts(run: RunData) -> None:
-    """An individuals chart of one element: limits from the warm-up, rule violations marked."""
-    choices = run.chart_elements() + [e for e in run.elements if e not in run.chart_elements()]
+    """An individuals chart of one element: limits from the warm-up, rule violations marked. Where the timeline
+    above drew it, linked to the events, a note says so instead of a second copy."""
+    if st.session_state.pop(_linked_key(run), False):
+        st.caption("The control chart is drawn under the timeline above, on its plant-time axis: one cursor and "
+                   "one zoom for the events, the trend and the chart; choose its element there (*control chart "
+                   "of*). The picture for a report: the HTML export.")
+        return
+    choices = _chart_choices(run)
+    _take_jump_element(run, choices)
     jump = st.session_state.get(_jump_key(run))
-    if jump is not None and st.session_state.pop(f"chart-jump-{run.run_dir}", False) and jump.element in choices:
-        st.session_state[f"chart-element-{run.run_dir}"] = jump.element  # a click on the timeline chose it
     element = st.selectbox("element", choices, key=f"chart-element-{run.run_dir}")
     focus = (jump.window_s[0], jump.event.t_s, jump.window_s[1]) if jump is not None else None
     with st.container(key="control-chart"):
@@ -118,18 +148,31 @@ def control_charts(run: RunData) -> None:
 
 
 def timeline(run: RunData) -> None:
-    """Fault onset, alarms, diagnoses and commands on one zoomable plant-time axis, above a signal's trend."""
-    cols = st.columns([3, 1])
+    """Fault onset, alarms, diagnoses and commands on one zoomable plant-time axis, above a signal's trend and
+    the control chart of an element, the three linked: one cursor, one zoom; a click on an event jumps there."""
+    cols = st.columns([2, 2, 1])
     default = default_signal(run)
     signal = cols[0].selectbox("signal under the events", run.elements,
                                index=run.elements.index(default) if default in run.elements else 0,
                                key=f"timeline-signal-{run.name}")
-    truth = cols[1].checkbox("show the fault onset (truth)", value=True, key=f"timeline-truth-{run.name}")
+    choices = _chart_choices(run)
+    _take_jump_element(run, choices)  # before the selectbox: a click on an event chose the control chart's tag
+    element = cols[1].selectbox("control chart of", choices, key=f"chart-element-{run.run_dir}")
+    st.session_state[_linked_key(run)] = True  # the element is chosen here: the Control charts panel says so
+    truth = cols[2].checkbox("show the fault onset (truth)", value=True, key=f"timeline-truth-{run.name}")
     jump = st.session_state.get(_jump_key(run))
     window = jump.window_s if jump is not None else None
-    chosen = st.vega_lite_chart(_timeline_spec(str(run.run_dir), signal, truth, _mtime(run), window),
-                                use_container_width=True, on_select="rerun", selection_mode="pick",
-                                key=f"timeline-chart-{run.run_dir}")
+    focus = (jump.window_s[0], jump.event.t_s, jump.window_s[1]) if jump is not None else None
+    try:
+        if element is None or signal is None:
+            raise ValueError("the run stores no element to chart")
+        spec = _linked_spec(str(run.run_dir), signal, element, truth, _mtime(run), focus)
+    except ValueError as err:
+        st.info(f"No control chart under the timeline: {err}")
+        spec = _timeline_spec(str(run.run_dir), signal, truth, _mtime(run), window)
+    with st.container(key="control-chart"):
+        chosen = st.vega_lite_chart(spec, use_container_width=True, on_select="rerun", selection_mode="pick",
+                                    key=f"timeline-chart-{run.run_dir}")
     selection = (chosen or {}).get("selection", {}).get("pick") or []
     if selection and selection != st.session_state.get(f"timeline-picked-{run.run_dir}"):  # a new click
         st.session_state[f"timeline-picked-{run.run_dir}"] = selection
@@ -144,8 +187,9 @@ def timeline(run: RunData) -> None:
             del st.session_state[_jump_key(run)]
             st.rerun()
     st.caption("Hover an event for its details; click one to jump there (the charts open on its window, the "
-               "control chart on its tag); scroll or drag to zoom and pan both charts; the grey rule follows the "
-               "cursor across both.")
+               "control chart on its tag). The three charts share one plant-time axis: scroll or drag on the trend "
+               "or the control chart to zoom and pan all three, and a grey rule with the values at that time "
+               "follows the cursor through all three (a shared cursor).")
 
 
 def alarms(run: RunData) -> None:

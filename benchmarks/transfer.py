@@ -112,7 +112,7 @@ def table(name: str, runs: dict[str, dict]) -> str:
             cells = []
             for evaluation in evaluations:
                 scored = payload["evaluations"].get(evaluation, {}).get("methods", {}).get(method)
-                cells.append(f"{scored['AC@1']:.2f}" if scored else "–")
+                cells.append(f"{scored['overall']['ac1']:.2f}" if scored else "–")
             label = f"GNN, {run_name.replace('_', ' ')}" if method == "gnn" else method
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     cases = {e: payload["evaluations"][e]["detected"] for e in evaluations

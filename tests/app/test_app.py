@@ -297,3 +297,95 @@ def test_a_run_is_renamed_and_annotated_without_moving_its_folder(tmp_path: Path
     assert load_notes(run_dir).title == "Blade 3 drift, auto, first try" and run_dir.is_dir()
     assert any("first try" in o for o in at.selectbox(key="open_run").options)
     assert any("0:04:10" in i.value for i in at.info)
+
+
+def _chart_rows(spec: object) -> list[dict]:
+    """Every row of the inline data tables of a Vega-Lite spec (a table several layers draw counts once)."""
+    tables: dict[str, list] = {}
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "values" and isinstance(value, list):
+                    tables[json.dumps(value, sort_keys=True)] = value
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(spec)
+    return [row for table in tables.values() for row in table if isinstance(row, dict)]
+
+
+def _two_runs(root: Path) -> tuple[Path, Path]:
+    """Two small runs under ``root``: the full fixture run and the bare one."""
+    import shutil
+
+    one, two = root / "one", root / "two"
+    shutil.copytree(full_run(), one)
+    shutil.copytree(bare_run(), two)
+    return one, two
+
+
+def test_compare_draws_a_vs_b_on_one_axis_with_one_cursor_and_the_truth_hideable(tmp_path: Path) -> None:
+    from twin.harness.runview.run import load_run
+    from twin.harness.runview.spcchart import LINES
+
+    one, two = _two_runs(tmp_path / "runs")
+    at = app(tmp_path / "runs").switch_page("app_pages/compare.py").run()
+    [a_box, b_box] = [s for s in at.selectbox if s.label in ("run A", "run B")]
+    a_box.set_value(str(one))
+    b_box.set_value(str(two))
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    [chart] = at.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    raw, control = spec["vconcat"]  # the raw-signal overlay above the control-chart overlay
+    names = {f"A: {load_run(one).name}", f"B: {load_run(two).name}"}
+    assert {r["run"] for r in _chart_rows(raw) if "value" in r} == names
+    assert {r["run"] for r in _chart_rows(control) if "state" in r} == names
+    [cursor] = [p for p in spec["params"] if p["name"] == "cursor"]
+    assert len(cursor["views"]) == 2 and spec["resolve"]["scale"]["x"] == "shared"
+    assert [r for r in _chart_rows(spec) if r.get("what") == LINES[3]]  # each run's fault onsets ...
+    assert any("A and B on one plant-time axis" in c.value for c in at.caption)
+    at.checkbox(key="compare-truth").uncheck().run()
+    assert not at.exception
+    hidden = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert not [r for r in _chart_rows(hidden) if r.get("what") == LINES[3] or "fault" in r]  # ... hideable
+
+
+def test_compare_says_so_when_two_runs_store_no_element_in_common(tmp_path: Path) -> None:
+    import duckdb
+
+    from twin.contracts import RunFiles
+
+    one, two = _two_runs(tmp_path / "runs")
+    with duckdb.connect(str(two / RunFiles.HISTORIAN)) as con:  # the same run, every element under another name
+        con.execute("UPDATE samples SET tag = 'elsewhere.' || tag")
+        con.execute("CREATE TABLE renamed AS SELECT 'elsewhere.' || name AS name, tag, unit, period_ms FROM elements")
+        con.execute("DROP TABLE elements")
+        con.execute("ALTER TABLE renamed RENAME TO elements")
+    at = app(tmp_path / "runs").switch_page("app_pages/compare.py").run()
+    [a_box, b_box] = [s for s in at.selectbox if s.label in ("run A", "run B")]
+    a_box.set_value(str(one))
+    b_box.set_value(str(two))
+    at.run()
+    assert not at.exception, at.exception
+    assert any("no element in common" in i.value for i in at.info)
+    assert not at.get("vega_lite_chart")
+
+
+def test_the_run_view_links_the_timeline_to_the_trend_and_control_chart_below_it() -> None:
+    at = app(full_run().parent, role="process", run_dir=full_run()).switch_page("app_pages/view.py").run()
+    assert not at.exception, at.exception
+    [timeline] = [c for c in at.get("vega_lite_chart") if c.key == f"timeline-chart-{full_run()}"]
+    spec = json.loads(timeline.proto.spec)
+    assert len(spec["vconcat"]) == 3  # the events, the trend, the control chart
+    params = {p["name"]: p for p in spec["params"]}
+    assert params["pick"]["select"]["on"] == "click"  # a click on an event still jumps
+    assert len(params["cursor"]["views"]) == 2 and len(params["zoom"]["views"]) == 2
+    chosen = at.selectbox(key=f"chart-element-{full_run()}").value
+    assert chosen in json.dumps(spec["vconcat"][2])
+    assert any("drawn under the timeline above" in c.value for c in at.caption)  # not drawn twice

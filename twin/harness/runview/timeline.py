@@ -6,6 +6,8 @@ the same axis — by default the quality characteristic the first alarm threaten
 The chart is interactive (Vega-Lite through Altair, which Streamlit draws): hover an event for its details,
 drag on the trend to zoom both, a rule follows the cursor across both (a shared cursor), click an event to jump
 there (:func:`jump_to`: the charts open on its window, the control chart on its tag). Times read h:mm:ss.
+:func:`linked_timeline_and_chart` adds the control chart of an element below, in the same cursor and zoom;
+:func:`linked_overlays` is Compare's A vs B view (raw signal and control chart, one cursor and zoom for both).
 
 >>> rows = [TimelineEvent(12.0, "alarms", "A00001 coater.coolant.flow", "shewhart 1").row()]
 >>> rows[0]["lane"], rows[0]["clock"]
@@ -22,6 +24,7 @@ from typing import Any
 from twin.contracts import RunFiles
 from twin.edge.historian import HistorianReader
 from twin.harness.runview.run import RunData, plant_clock
+from twin.harness.runview.spcchart import cursor_layers, run_colours, shared_vconcat, time_cursor, time_x
 
 LANES = ("fault (truth)", "alarms", "diagnoses", "commands")
 JUMP_HALF_WINDOW_S = 60.0  # a click on an event shows this long either side of it
@@ -146,6 +149,43 @@ def _diagnosed_signal(run: RunData, event: TimelineEvent) -> str | None:
     return None
 
 
+def event_strip(run: RunData, *, truth: bool = True, window_s: tuple[float, float] | None = None) -> Any:
+    """The event lanes of the run (:func:`timeline_events`) on the plant-time axis; a click on an event selects
+    it (the ``pick`` selection: :func:`jump_to`); ``window_s`` opens it on that plant-time window."""
+    import altair as alt
+
+    events = [e.row() for e in timeline_events(run, truth=truth)]
+    lanes = [lane for lane in LANES if any(e["lane"] == lane for e in events)]
+    pick = alt.selection_point(on="click", fields=["time", "lane"], empty=False, name="pick")
+    return (alt.Chart(alt.Data(values=events)).mark_point(filled=True, size=90)
+            .encode(x=_x(window_s), y=alt.Y("lane:N", sort=lanes, title=None),
+                    color=alt.Color("lane:N", sort=list(LANES), legend=None),
+                    shape=alt.Shape("lane:N", sort=list(LANES), legend=None),
+                    tooltip=[alt.Tooltip("clock:N", title="plant time"), "lane:N", "label:N", "detail:N"])
+            .properties(height=max(60, 28 * len(lanes)), width="container")).add_params(pick)
+
+
+def signal_trend(run: RunData, element: str, rows: list[dict[str, Any]], *, zoom: Any, cursor: Any,
+                 window_s: tuple[float, float] | None = None) -> Any:
+    """The trend of ``element`` (``rows``: :func:`signal_rows`) with the view's ``zoom`` and ``cursor`` on it
+    and the cursor's rule and value drawn."""
+    import altair as alt
+
+    unit = run.units.get(element, "")
+    y = alt.Y("value:Q", title=element + (f" ({unit})" if unit else ""), scale=alt.Scale(zero=False))
+    line = (alt.Chart().mark_line(color="#1f5aa6", point=alt.OverlayMarkDef(size=8, opacity=0))
+            .encode(x=_x(window_s), y=y,
+                    tooltip=[alt.Tooltip("clock:N", title="plant time"), alt.Tooltip("value:Q", format=".4g")])
+            .add_params(zoom, cursor))
+    return (alt.layer(line, *cursor_layers(None, cursor, y), data=alt.Data(values=rows))
+            .properties(height=220, width="container"))
+
+
+def _x(window_s: tuple[float, float] | None) -> Any:
+    """The h:mm:ss plant-time x encoding, opened on ``window_s`` when given."""
+    return time_x([window_s[0] * 1000, window_s[1] * 1000] if window_s else None)
+
+
 def timeline_chart(run: RunData, element: str | None = None, *, truth: bool = True,
                    window_s: tuple[float, float] | None = None) -> Any:
     """The interactive chart: event lanes above the trend of ``element`` (default :func:`default_signal`) on one
@@ -154,53 +194,102 @@ def timeline_chart(run: RunData, element: str | None = None, *, truth: bool = Tr
     window."""
     import altair as alt
 
-    events = [e.row() for e in timeline_events(run, truth=truth)]
     element = element or default_signal(run)
-    lanes = [lane for lane in LANES if any(e["lane"] == lane for e in events)]
-    axis = alt.Axis(format="%H:%M:%S", title="plant time (h:mm:ss)")
-    scale = alt.Scale(domain=[window_s[0] * 1000, window_s[1] * 1000]) if window_s else alt.Undefined
+    strip = event_strip(run, truth=truth, window_s=window_s)
     zoom = alt.selection_interval(bind="scales", encodings=["x"], name="zoom")
-    pick = alt.selection_point(on="click", fields=["time", "lane"], empty=False, name="pick")
-    strip = (alt.Chart(alt.Data(values=events)).mark_point(filled=True, size=90)
-             .encode(x=alt.X("time:T", axis=axis, scale=scale),
-                     y=alt.Y("lane:N", sort=lanes, title=None),
-                     color=alt.Color("lane:N", sort=list(LANES), legend=None),
-                     shape=alt.Shape("lane:N", sort=list(LANES), legend=None),
-                     tooltip=[alt.Tooltip("clock:N", title="plant time"), "lane:N", "label:N", "detail:N"])
-             .properties(height=max(60, 28 * len(lanes)), width="container")).add_params(pick)
     if element is None:
         return strip.add_params(zoom)
-    unit = run.units.get(element, "")
-    trend = alt.Chart(alt.Data(values=signal_rows(run, element)))
-    cursor = alt.selection_point(nearest=True, on="pointerover", fields=["time"], empty=False, name="cursor")
-    line = (trend.mark_line(color="#1f5aa6", point=alt.OverlayMarkDef(size=8, opacity=0))
-            .encode(x=alt.X("time:T", axis=axis, scale=scale),
-                    y=alt.Y("value:Q", title=element + (f" ({unit})" if unit else ""), scale=alt.Scale(zero=False)),
-                    tooltip=[alt.Tooltip("clock:N", title="plant time"), alt.Tooltip("value:Q", format=".4g")])
-            .add_params(zoom, cursor).properties(height=220, width="container"))
-    rule = trend.mark_rule(color="#888888").encode(x="time:T").transform_filter(cursor)
-    return alt.vconcat(strip + rule, line + rule).resolve_scale(x="shared")
+    rows = signal_rows(run, element)
+    cursor = time_cursor()
+    return shared_vconcat(alt.layer(strip, *cursor_layers(rows, cursor)),
+                          signal_trend(run, element, rows, zoom=zoom, cursor=cursor, window_s=window_s), x="shared")
 
 
-def overlay_chart(runs: dict[str, RunData], element: str) -> Any:
+def linked_timeline_and_chart(run: RunData, element: str, *, truth: bool = True, signal: str | None = None,
+                              focus_s: tuple[float, float, float] | None = None) -> Any:
+    """The run's timeline linked to the charts below it, as one chart (Vega-Lite ``vconcat``): the event lanes,
+    the trend of ``signal`` (default :func:`default_signal`; none when the run has no signal) and the control
+    chart of ``element`` (:func:`~twin.harness.runview.spcchart.control_chart_spec`, its fault onsets only with
+    ``truth``). They share one x scale and zoom (wheel or drag on a chart zooms and pans all) and one cursor
+    (the ``cursor`` selection: a rule and the values at the plant time under the pointer in every chart); a click
+    on an event selects it (``pick``: :func:`jump_to`). ``focus_s`` ``(start, event, end)`` (a :class:`Jump`'s
+    window and event) opens all on that window, the event marked on the control chart. Raises ValueError when
+    ``element`` cannot be charted (:func:`~twin.harness.runview.charts.chart_series`)."""
+    import altair as alt
+
+    from twin.harness.runview.charts import chart_series
+    from twin.harness.runview.spcchart import control_chart_spec, point_rows
+
+    series = chart_series(run, element)
+    signal = signal or default_signal(run)
+    window = (focus_s[0], focus_s[2]) if focus_s else None
+    zoom = alt.selection_interval(bind="scales", encodings=["x"], name="zoom")
+    cursor = time_cursor()
+    chart = control_chart_spec(series, [float(f["onset_s"]) for f in run.faults] if truth else [], focus_s,
+                               cursor=cursor, zoom=zoom, height=260)
+    views = [chart]
+    grid = point_rows(series)
+    if signal is not None:
+        rows = signal_rows(run, signal)
+        views.insert(0, signal_trend(run, signal, rows, zoom=zoom, cursor=cursor, window_s=window))
+        grid = rows
+    strip = alt.layer(event_strip(run, truth=truth, window_s=window), *cursor_layers(grid, cursor))
+    independent = {channel: "independent" for channel in ("color", "shape", "size", "stroke", "strokeDash")}
+    return shared_vconcat(strip, *views, x="shared", **independent)
+
+
+def overlay_chart(runs: dict[str, RunData], element: str, *, truth: bool = True, cursor: Any = None,
+                  zoom: Any = None) -> Any:
     """Several runs' trend of ``element`` on one plant-time axis (A vs B), each its own colour, with its fault
-    onsets as dashed rules; wheel or drag zooms, hover reads every run at that time."""
+    onsets as dashed rules (only with ``truth``); wheel or drag zooms, hover reads every run at that time.
+    ``cursor`` (:func:`~twin.harness.runview.spcchart.time_cursor`) and ``zoom`` are shared with other charts of
+    a view (:func:`linked_overlays`)."""
     import altair as alt
 
     rows, onsets = [], []
     for name, run in runs.items():
         rows += [{**r, "run": name} for r in signal_rows(run, element)]
         onsets += [{"time": float(f["onset_s"]) * 1000, "run": name, "clock": plant_clock(float(f["onset_s"]) * 1000),
-                    "fault": f"{f['kind']} on {f['target']}"} for f in run.faults]
+                    "fault": f"{f['kind']} on {f['target']}"} for f in run.faults] if truth else []
     unit = next((r.units.get(element, "") for r in runs.values() if r.units.get(element)), "")
-    axis = alt.Axis(format="%H:%M:%S", title="plant time (h:mm:ss)")
-    cursor = alt.selection_point(nearest=True, on="pointerover", fields=["time"], empty=False, name="overlay_cursor")
-    base = alt.Chart(alt.Data(values=rows)).encode(x=alt.X("time:T", axis=axis), color=alt.Color("run:N"))
-    lines = base.mark_line().encode(
-        y=alt.Y("value:Q", title=element + (f" ({unit})" if unit else ""), scale=alt.Scale(zero=False)),
+    cursor = cursor if cursor is not None else time_cursor("overlay_cursor")
+    zoom = zoom if zoom is not None else alt.selection_interval(bind="scales", encodings=["x"], name="overlay_zoom")
+    colour = alt.Color("run:N", scale=run_colours(list(runs)), title="run")
+    y = alt.Y("value:Q", title=element + (f" ({unit})" if unit else ""), scale=alt.Scale(zero=False))
+    lines = alt.Chart().mark_line(point=alt.OverlayMarkDef(size=8, opacity=0)).encode(
+        x=_x(None), y=y, color=colour,
         tooltip=["run:N", alt.Tooltip("clock:N", title="plant time"), alt.Tooltip("value:Q", format=".4g")],
-    ).add_params(alt.selection_interval(bind="scales", encodings=["x"], name="overlay_zoom"), cursor)
-    rule = base.mark_rule(color="#888888").encode(color=alt.value("#888888")).transform_filter(cursor)
-    faults = (alt.Chart(alt.Data(values=onsets)).mark_rule(strokeDash=[4, 3])
-              .encode(x="time:T", color=alt.Color("run:N"), tooltip=["run:N", "fault:N", "clock:N"]))
-    return (lines + rule + faults).properties(height=260, width="container")
+    ).add_params(zoom, cursor)
+    layers = [lines, *cursor_layers(None, cursor, y, label="run")]
+    if onsets:
+        layers.append(alt.Chart(alt.Data(values=onsets)).mark_rule(strokeDash=[4, 3])
+                      .encode(x="time:T", color=colour, tooltip=["run:N", "fault:N", "clock:N"]))
+    return alt.layer(*layers, data=alt.Data(values=rows)).properties(height=260, width="container")
+
+
+def linked_overlays(runs: dict[str, RunData], element: str, *, truth: bool = True) -> tuple[Any, list[str]]:
+    """Compare's A vs B view as one chart (Vega-Lite ``vconcat``): the runs' raw trend of ``element``
+    (:func:`overlay_chart`) above their control charts of it on one axis
+    (:func:`~twin.harness.runview.spcchart.overlay_control_chart`), sharing one x zoom and one cursor (the
+    ``cursor`` selection: a rule and each run's value at the plant time under the pointer, in both), each run the
+    same colour in both; fault onsets only with ``truth``. Also returns why a run has no control chart (then the
+    control chart overlays the others, or is left out when none can be charted)."""
+    import altair as alt
+
+    from twin.harness.runview.charts import chart_series
+    from twin.harness.runview.spcchart import overlay_control_chart
+
+    zoom = alt.selection_interval(bind="scales", encodings=["x"], name="zoom")
+    cursor = time_cursor()
+    series, notes, onsets = {}, [], {}
+    for name, run in runs.items():
+        try:
+            series[name] = chart_series(run, element)
+        except ValueError as err:
+            notes.append(f"{name}: no control chart ({err})")
+        onsets[name] = [float(f["onset_s"]) for f in run.faults]
+    views = [overlay_chart(runs, element, truth=truth, cursor=cursor, zoom=zoom)]
+    if series:
+        views.append(overlay_control_chart(series, onsets if truth else None, cursor=cursor, zoom=zoom))
+    independent = {channel: "independent" for channel in ("stroke", "strokeDash")}
+    return shared_vconcat(*views, x="shared", color="shared", **independent), notes
