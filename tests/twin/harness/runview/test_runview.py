@@ -163,6 +163,17 @@ def test_a_live_run_refuses_operator_actions_once_finished(tmp_path: Path) -> No
     assert "Tick “live run”" in FINISHED_NOTE
 
 
+@pytest.mark.slow
+def test_a_live_lockstep_run_scans_over_sockets_to_its_end(tmp_path: Path) -> None:
+    """The app's default mode, live: the run on the page's background thread serves its PLC and reads it over
+    Modbus and OPC UA on 127.0.0.1 every scan (it once sat at 0 scans for minutes, then crawled)."""
+    live = LiveRun(scenario(), Knobs(duration_s=5.0, mode="lockstep", clean=True), tmp_path / "live").start()
+    assert live.join(240), f"the live lockstep run stalled at {live.done}/{live.total} scans"
+    assert live.error is None and live.report is not None
+    assert live.total > 0 and live.done == live.total and live.t_ms == 5000 - 5000 // live.total  # the last scan
+    assert live.report.stopped_early is None
+
+
 def test_roles_hide_what_they_must() -> None:
     raw = {"trends", "control_charts", "alarms", "exports"}
     internals = {"detector", "rootcause", "scores"}
