@@ -328,17 +328,23 @@ def _two_runs(root: Path) -> tuple[Path, Path]:
     return one, two
 
 
-def test_compare_draws_a_vs_b_on_one_axis_with_one_cursor_and_the_truth_hideable(tmp_path: Path) -> None:
-    from twin.harness.runview.run import load_run
-    from twin.harness.runview.spcchart import LINES
-
-    one, two = _two_runs(tmp_path / "runs")
-    at = app(tmp_path / "runs").switch_page("app_pages/compare.py").run()
+def _compare(root: Path, one: Path, two: Path) -> AppTest:
+    """The Compare page with run A ``one`` and run B ``two`` picked (and no exception)."""
+    at = app(root).switch_page("app_pages/compare.py").run()
     [a_box, b_box] = [s for s in at.selectbox if s.label in ("run A", "run B")]
     a_box.set_value(str(one))
     b_box.set_value(str(two))
     at.run()
     assert not at.exception, at.exception
+    return at
+
+
+def test_compare_draws_a_vs_b_on_one_axis_with_one_cursor_and_the_truth_hideable(tmp_path: Path) -> None:
+    from twin.harness.runview.run import load_run
+    from twin.harness.runview.spcchart import LINES
+
+    one, two = _two_runs(tmp_path / "runs")
+    at = _compare(tmp_path / "runs", one, two)
     assert not at.error, [e.value for e in at.error]
     [chart] = at.get("vega_lite_chart")
     spec = json.loads(chart.proto.spec)
@@ -367,12 +373,7 @@ def test_compare_says_so_when_two_runs_store_no_element_in_common(tmp_path: Path
         con.execute("CREATE TABLE renamed AS SELECT 'elsewhere.' || name AS name, tag, unit, period_ms FROM elements")
         con.execute("DROP TABLE elements")
         con.execute("ALTER TABLE renamed RENAME TO elements")
-    at = app(tmp_path / "runs").switch_page("app_pages/compare.py").run()
-    [a_box, b_box] = [s for s in at.selectbox if s.label in ("run A", "run B")]
-    a_box.set_value(str(one))
-    b_box.set_value(str(two))
-    at.run()
-    assert not at.exception, at.exception
+    at = _compare(tmp_path / "runs", one, two)
     assert any("no element in common" in i.value for i in at.info)
     assert not at.get("vega_lite_chart")
 
