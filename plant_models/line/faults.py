@@ -53,15 +53,16 @@ def fault_targets(compiled: CompiledLine) -> dict[str, list[str]]:
 
 def fault_catalogue(compiled: CompiledLine) -> tuple[FaultRange, ...]:
     """What a sweep of this line draws: a drift and a step on every condition, within its fault
-    range (from a tenth of its larger side; both signs when the range spans zero), and the
-    sensor faults on every measured tag."""
+    range (from a tenth of its larger side; both signs, up to its smaller side, when the range spans
+    zero: a drawn magnitude of either sign stays inside the range), and the sensor faults on every
+    measured tag."""
     out = []
     for name, node in compiled.nodes.items():
         if node.role != "condition":
             continue
         low, high = magnitude_range(name, compiled)
         if low < 0 < high:
-            top = max(-low, high)
+            top = min(-low, high)
             entry = (0.1 * top, top, True)
         elif high <= 0:
             entry = (min(high, 0.1 * low), low, False)

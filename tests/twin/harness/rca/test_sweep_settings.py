@@ -10,6 +10,8 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from plant_models.registry import build_plant, plant_spec
@@ -21,7 +23,8 @@ from twin.harness.rca.dataset import EpisodeSpec, load_dataset, sample_specs, tr
 from twin.harness.rca.sweep import sweep_plant
 from twin.harness.scenario import load_scenario
 
-SPOT_WELDING = REPO / "scenarios" / "lines" / "spot_welding"
+REPO_LINES = REPO / "scenarios" / "lines"
+SPOT_WELDING = REPO_LINES / "spot_welding"
 SWEPT = ("coater", "tennessee_eastman")
 
 
@@ -168,6 +171,22 @@ def test_a_template_line_gets_the_generic_sweep_of_its_fault_catalogue() -> None
         assert s.target.startswith(truth_label(s))  # a sensor: the tag; a condition: its asset
     assert {s.label_kind for s in specs} == {"sensor", "process"}
     assert "plant_options" in specs[0].digest_record()
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), template=st.sampled_from(sorted(REPO_LINES.glob("*/line.yaml"))))
+def test_every_magnitude_a_line_sweep_draws_is_one_the_line_accepts(seed: int, template: Path) -> None:
+    """Both signs of a range that spans zero unevenly (the motor's bench offset, -3..6) stay inside it."""
+    from plant_models.line.compile import compile_template
+    from plant_models.line.faults import condition_of, magnitude_range
+    from plant_models.line.template import load_template
+
+    options = {"template": str(template)}
+    compiled = compile_template(load_template(template))
+    for s in sample_specs("heldout_magnitude", 12, seed, plant="line", options=options):
+        if s.label_kind == "process":
+            low, high = magnitude_range(condition_of(s.target, compiled), compiled)
+            assert low <= s.magnitude <= high, (s.target, s.magnitude)
 
 
 def test_a_sweep_file_beside_a_template_replaces_the_generic_one(tmp_path: Path) -> None:
