@@ -12,8 +12,9 @@ command a user would type (every command is printed before it runs):
    * ``twin rootcause evaluate --fine-tune N`` (the general model after N labelled episodes of the target),
    * for the coater and TEP also their own shipped model (in-domain: trained on the plant itself);
    every method (the GNN and every baseline) is scored on the same cases;
-3. a Markdown table per target (AC@1 per evaluation and method) printed and written to
-   ``OUT/transfer.md``, with the JSON of every evaluation under ``OUT/<target>/``.
+3. a summary (AC@1 on held-out seeds per target: zero-shot, fine-tuned, own model, best baseline) and a
+   Markdown table per target (AC@1 per evaluation and method), printed and written to ``OUT/transfer.md``,
+   with the JSON of every evaluation under ``OUT/<target>/``.
 
     .venv/bin/python benchmarks/transfer.py                        # about 90 min on 2 cores
     .venv/bin/python benchmarks/transfer.py --targets leak_test coater --episodes 10 --family-episodes 100
@@ -105,19 +106,38 @@ def table(name: str, runs: dict[str, dict]) -> str:
     evaluations = list(next(iter(runs.values()))["evaluations"])
     lines = [f"### {name}", "", "| model / method | " + " | ".join(evaluations) + " |",
              "|---|" + "---:|" * len(evaluations)]
-    for run_name, payload in runs.items():
-        for method in METHOD_ORDER:
-            if method != "gnn" and run_name != "zero_shot":
-                continue  # the baselines do not depend on the model: once is enough
-            cells = []
-            for evaluation in evaluations:
-                scored = payload["evaluations"].get(evaluation, {}).get("methods", {}).get(method)
-                cells.append(f"{scored['overall']['ac1']:.2f}" if scored else "–")
-            label = f"GNN, {run_name.replace('_', ' ')}" if method == "gnn" else method
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    baselines = runs["zero_shot"]  # the baselines do not depend on the model: one run is enough
+    rows = [(f"GNN, {run_name.replace('_', ' ')}", payload, "gnn") for run_name, payload in runs.items()]
+    rows += [(method, baselines, method) for method in METHOD_ORDER if method != "gnn"]
+    for label, payload, method in rows:
+        cells = []
+        for evaluation in evaluations:
+            scored = payload["evaluations"].get(evaluation, {}).get("methods", {}).get(method)
+            cells.append(f"{scored['overall']['ac1']:.2f}" if scored else "–")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     cases = {e: payload["evaluations"][e]["detected"] for e in evaluations
              for payload in [next(iter(runs.values()))]}
     lines += ["", "cases (detected episodes): " + ", ".join(f"{e} {n}" for e, n in cases.items()), ""]
+    return "\n".join(lines)
+
+
+def _heldout_ac1(runs: dict[str, dict], run: str, method: str = "gnn") -> str:
+    """AC@1 of ``method`` on held-out seeds in evaluation ``run`` of a target, or a dash."""
+    scored = runs.get(run, {}).get("evaluations", {}).get("heldout_seeds", {}).get("methods", {}).get(method)
+    return f"{scored['overall']['ac1']:.2f}" if scored else "–"
+
+
+def summary(results: dict[str, dict[str, dict]], fine_tune: int) -> str:
+    """One row per target: the GNN's AC@1 on held-out seeds zero-shot, fine-tuned and in-domain, beside the
+    best baseline there (its name), and the cases."""
+    lines = [f"| target | GNN zero-shot | GNN fine-tuned ({fine_tune} episodes) | own model | best baseline | cases |",
+             "|---|---:|---:|---:|---|---:|"]
+    for name, runs in results.items():
+        seeds = runs["zero_shot"]["evaluations"]["heldout_seeds"]
+        best = max((m for m in seeds["methods"] if m != "gnn"), key=lambda m: seeds["methods"][m]["overall"]["ac1"])
+        cells = [_heldout_ac1(runs, run) for run in ("zero_shot", f"fine_tune_{fine_tune}", "in_domain")]
+        lines.append(f"| {name} | {' | '.join(cells)} | {best} {_heldout_ac1(runs, 'zero_shot', best)} | "
+                     f"{seeds['detected']} |")
     return "\n".join(lines)
 
 
@@ -140,7 +160,8 @@ def main() -> None:
     started = time.perf_counter()
     results = study(args.out, args.targets, args.episodes, args.family_episodes, args.fine_tune, args.model,
                     args.jobs, args.fresh)
-    text = "\n".join(table(name, runs) for name, runs in results.items())
+    text = ("AC@1 on held-out seeds\n\n" + summary(results, args.fine_tune) + "\n\n"
+            + "\n".join(table(name, runs) for name, runs in results.items()))
     (args.out / "transfer.md").write_text(text + "\n")
     print(text)
     print(f"# the whole study: {(time.perf_counter() - started) / 60:.0f} min; tables in {args.out / 'transfer.md'}")
