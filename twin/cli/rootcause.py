@@ -448,19 +448,20 @@ def calibrate_cmd(
     dataset: Path = typer.Argument(..., help="a dataset the model neither trained on nor is evaluated on (twin "
                                              "rootcause dataset with a --seed of its own)"),
     split: Optional[str] = typer.Option(None, help="fit on this split of it only [default: all its episodes]"),
-    model: Optional[Path] = typer.Option(None, help="GNN model file [default: rootcause.pt in the plant's folder]"),
+    model: Optional[Path] = typer.Option(None, help="GNN model file [default: rootcause.pt in the plant's folder; "
+                                                    "for a family's dataset, the general model]"),
     plant: Optional[str] = typer.Option(None, help=PLANT_HELP),
     template: Optional[Path] = typer.Option(None, "--template", "--line", help=TEMPLATE_HELP),
 ) -> None:
     """Fit the GNN's confidence to the truth (temperature scaling) and keep it in the model card, so a
     diagnosis stated at 0.8 is right about 80 % of the time; prints the calibration error before and after."""
-    from twin.harness.rca.bench import calibrate, default_model
+    from twin.harness.rca.bench import GENERAL_MODEL, calibrate, default_model
 
     sweep = _sweep(plant, template)
-    model_path = model or default_model(sweep.name, dict(sweep.options))
+    ds = _load(dataset, sweep.name, dict(sweep.options))
+    model_path = model or (GENERAL_MODEL if ds.is_family else default_model(sweep.name, dict(sweep.options)))
     if not model_path.is_file():
         raise typer.BadParameter(f"no model at {model_path}; train one with `twin rootcause train`")
-    ds = _load(dataset, sweep.name, dict(sweep.options))
     try:
         record = calibrate(ds, model_path, split)
     except ValueError as err:

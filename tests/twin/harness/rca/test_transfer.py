@@ -179,6 +179,21 @@ def test_fine_tuning_starts_from_the_given_model(family_dataset: tuple[Dataset, 
             assert torch.equal(value, same.state_dict()[key]), key
 
 
+def test_the_general_model_is_calibrated_on_a_family_dataset(family_dataset: tuple[Dataset, Path],
+                                                             tmp_path: Path) -> None:
+    ds, path = family_dataset
+    if not any(s.detected for s in ds.samples):
+        pytest.skip("no family episode alarmed")
+    general, _ = train_on(ds, TINY)
+    model = save_model(general, tmp_path / "general.pt", {"version": "g", "data": {"lines": ["family:tiny"]}})
+    done = runner.invoke(app, ["rootcause", "calibrate", str(path), "--model", str(model)], env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    _, card = load_model(model)
+    record = card["calibration"]  # type: ignore[index]
+    assert record["cases"] == sum(s.detected for s in ds.samples) and record["temperature"] > 0  # type: ignore[index]
+    assert f"fitted on {record['cases']} cases" in flat(done.output)  # type: ignore[index]
+
+
 @pytest.mark.slow
 def test_evaluate_zero_shot_and_fine_tune_on_a_line_it_never_saw(family_dataset: tuple[Dataset, Path],
                                                                   tmp_path: Path) -> None:
