@@ -209,4 +209,4 @@ def classroom_results(
             table_df.to_csv(csv, index=False)
         except OSError as err:
             raise fail(f"--csv {csv}: {err}", 1) from None
-        console.print(f"wrote {csv}", markup=False)
+        console.print(f"wrote {csv}", markup=False, soft_wrap=True)  # a path is never wrapped

@@ -82,7 +82,9 @@ def test_build_submit_and_results_round_trip(tmp_path: Path) -> None:
     assert code == 2 and "exercise drill is not for a process engineer" in out
     results = tmp_path / "results.csv"
     code, out = twin("results", "--folder", folder, "--csv", str(results))
-    assert code == 0 and "tom test drill 1 100% yes yes" in out and f"wrote {results}" in out
+    assert code == 0 and f"wrote {results}" in out
+    # the table's cells (a narrow console folds them across lines; the CSV below holds the row exactly)
+    assert all(cell in out for cell in ("tom", "drill", "100%", "yes"))
     rows = list(csv.DictReader(results.open()))
     assert [(r["user"], r["exercise"], r["attempts"], float(r["best score"])) for r in rows] == [("tom", "drill", "1",
                                                                                                   1.0)]
