@@ -89,6 +89,7 @@ def knowledge_text(compiled: CompiledLine) -> str:
     yaml.width = 200
     yaml.sort_base_mapping_type_on_output = False  # plant, source, nodes, links: in the order a reader wants
     yaml.dump(template_knowledge(compiled), stream)
-    return (f"# Knowledge drafted from line {compiled.template.line}'s template: every declared cause -> effect,\n"
-            "# hidden signals walked through, conditions named by their asset. Edit it into what the line's\n"
-            "# engineers actually know; a run of the line reads knowledge.yaml beside its template.\n" + stream.getvalue())
+    header = (f"# Knowledge drafted from line {compiled.template.line}'s template: every declared cause -> effect,\n"
+              "# hidden signals walked through, conditions named by their asset. Edit it into what the line's\n"
+              "# engineers actually know; a run of the line reads knowledge.yaml beside its template.\n")
+    return header + stream.getvalue()
