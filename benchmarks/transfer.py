@@ -110,20 +110,15 @@ def table(name: str, runs: dict[str, dict]) -> str:
     rows = [(f"GNN, {run_name.replace('_', ' ')}", payload, "gnn") for run_name, payload in runs.items()]
     rows += [(method, baselines, method) for method in METHOD_ORDER if method != "gnn"]
     for label, payload, method in rows:
-        cells = []
-        for evaluation in evaluations:
-            scored = payload["evaluations"].get(evaluation, {}).get("methods", {}).get(method)
-            cells.append(f"{scored['overall']['ac1']:.2f}" if scored else "–")
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    cases = {e: payload["evaluations"][e]["detected"] for e in evaluations
-             for payload in [next(iter(runs.values()))]}
-    lines += ["", "cases (detected episodes): " + ", ".join(f"{e} {n}" for e, n in cases.items()), ""]
+        lines.append(f"| {label} | " + " | ".join(_ac1(payload, e, method) for e in evaluations) + " |")
+    cases = ", ".join(f"{e} {baselines['evaluations'][e]['detected']}" for e in evaluations)
+    lines += ["", f"cases (detected episodes): {cases}", ""]
     return "\n".join(lines)
 
 
-def _heldout_ac1(runs: dict[str, dict], run: str, method: str = "gnn") -> str:
-    """AC@1 of ``method`` on held-out seeds in evaluation ``run`` of a target, or a dash."""
-    scored = runs.get(run, {}).get("evaluations", {}).get("heldout_seeds", {}).get("methods", {}).get(method)
+def _ac1(payload: dict | None, evaluation: str, method: str = "gnn") -> str:
+    """AC@1 of ``method`` in ``evaluation`` of an evaluation's JSON (None: not run), or a dash."""
+    scored = (payload or {}).get("evaluations", {}).get(evaluation, {}).get("methods", {}).get(method)
     return f"{scored['overall']['ac1']:.2f}" if scored else "–"
 
 
@@ -135,8 +130,8 @@ def summary(results: dict[str, dict[str, dict]], fine_tune: int) -> str:
     for name, runs in results.items():
         seeds = runs["zero_shot"]["evaluations"]["heldout_seeds"]
         best = max((m for m in seeds["methods"] if m != "gnn"), key=lambda m: seeds["methods"][m]["overall"]["ac1"])
-        cells = [_heldout_ac1(runs, run) for run in ("zero_shot", f"fine_tune_{fine_tune}", "in_domain")]
-        lines.append(f"| {name} | {' | '.join(cells)} | {best} {_heldout_ac1(runs, 'zero_shot', best)} | "
+        cells = [_ac1(runs.get(run), "heldout_seeds") for run in ("zero_shot", f"fine_tune_{fine_tune}", "in_domain")]
+        lines.append(f"| {name} | {' | '.join(cells)} | {best} {_ac1(runs['zero_shot'], 'heldout_seeds', best)} | "
                      f"{seeds['detected']} |")
     return "\n".join(lines)
 

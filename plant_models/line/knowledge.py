@@ -23,9 +23,6 @@ from ruamel.yaml import YAML
 
 from plant_models.line.compile import CompiledLine
 
-#: the knowledge node kind a template role declares (tags of other roles are process variables)
-KIND_OF_ROLE = {"environment": "environment", "condition": "equipment"}
-
 
 def _visible_effects(graph: nx.DiGraph, start: str, observed: set[str]) -> list[str]:
     """The observed nodes reached from ``start`` through hidden nodes only (not past an observed one)."""

@@ -282,6 +282,7 @@ def model_card(datasets: Dataset | list[Dataset], config: Any, losses: list[floa
     for s in train:
         kinds[fault_kind(s.spec)] = kinds.get(fault_kind(s.spec), 0) + 1
     first = datasets[0]
+    sweep = first.sweep()
     lines = list(dict.fromkeys(line for d in datasets for line in d.lines()))
     return {
         "version": f"rootcause-gnn-{time.strftime('%Y%m%d')}-s{config.seed}",
@@ -293,11 +294,11 @@ def model_card(datasets: Dataset | list[Dataset], config: Any, losses: list[floa
                  "digest": first.digest() if len(datasets) == 1 else [d.digest() for d in datasets],
                  "train_samples": len(train), "lines": lines,
                  "episodes": sum(1 for d in datasets for s in d.samples if s.spec.split == "train"),
-                 "by_fault_kind": kinds, "sweep": first.sweep().settings.description, "health": health},
+                 "by_fault_kind": kinds, "sweep": sweep.settings.description, "health": health},
         "training": {"loss_first": losses[0], "loss_last": losses[-1], "wall_s": round(wall_s, 1)},
         "metrics": {},
         # the evidence settings a run must use with this model (its sweep's base run's rootcause.evidence)
-        "evidence": first.sweep().evidence().model_dump(),
+        "evidence": sweep.evidence().model_dump(),
         **extra,
     }
 
@@ -395,8 +396,8 @@ def _refuse_seen(model_path: Path, target: str) -> None:
     from rootcause.model import load_model
 
     _, card = load_model(model_path)
-    data = card.get("data") if isinstance(card.get("data"), dict) else {}
-    seen = data.get("lines") if isinstance(data, dict) else None  # type: ignore[union-attr]
+    data = card.get("data")
+    seen = data.get("lines") if isinstance(data, dict) else None
     if seen is None:
         seen = [str(card.get("plant"))] if card.get("plant") else None
     if seen is None:
