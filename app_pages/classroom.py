@@ -218,12 +218,16 @@ def _control_charts(view: TraineeView) -> None:
         st.info(str(err))
 
 
-def _alarms(view: TraineeView) -> None:
-    rows = view.alarms()
+def _table(rows: list[dict[str, Any]], empty: str) -> None:
+    """``rows`` as a table, or ``empty`` as a note when there are none."""
     if rows:
         st.dataframe(rows, hide_index=True)
     else:
-        st.info("No alarms in this run.")
+        st.info(empty)
+
+
+def _alarms(view: TraineeView) -> None:
+    _table(view.alarms(), "No alarms in this run.")
 
 
 def _detector(view: TraineeView) -> None:
@@ -246,11 +250,7 @@ def _rootcause(view: TraineeView) -> None:
 
 
 def _commands(view: TraineeView) -> None:
-    rows = view.commands()
-    if rows:
-        st.dataframe(rows, hide_index=True)
-    else:
-        st.info("No command or work order in this run.")
+    _table(view.commands(), "No command or work order in this run.")
 
 
 def _ledger(view: TraineeView) -> None:
