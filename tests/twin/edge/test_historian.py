@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime
+import tempfile
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow.parquet as pq
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from twin.edge.frames import Aligner, ElementIndex, Quality
-from twin.edge.historian import Historian, HistorianReader
+from twin.edge.historian import TAG_TYPE, Historian, HistorianReader
 from virtual_plc.tagmap import Tag
 
 FAST = Tag(name="l.a.fast", unit="N", low=0, high=10, period_ms=10)
@@ -115,3 +118,58 @@ def test_a_frames_wall_clock_time_is_stored_to_the_millisecond(tmp_path) -> None
         historian.append(aligner.frame(40, wall_ms=at))
         rows = historian.reader().window().to_pylist()
     assert rows[0]["ts_ms"] == 40 and round(rows[0]["wall_utc"].timestamp() * 1000) == at
+
+
+def _as_text_copy(source: Path, copy: Path) -> None:
+    """The same rows in a file laid out as historians wrote them before the ENUM tag column: tag VARCHAR."""
+    con = duckdb.connect(str(copy))
+    con.execute(f"ATTACH '{source}' AS src (READ_ONLY)")
+    con.execute("CREATE TYPE quality_t AS ENUM ('good', 'stale', 'bad', 'missing')")
+    con.execute("CREATE TABLE samples (ts_ms BIGINT NOT NULL, tag VARCHAR NOT NULL, value DOUBLE, "
+                "quality quality_t NOT NULL, wall_utc TIMESTAMPTZ)")
+    con.execute("INSERT INTO samples SELECT ts_ms, tag::VARCHAR, value, quality::VARCHAR, wall_utc "
+                "FROM src.samples ORDER BY rowid DESC")  # another physical order: only the queries' order counts
+    for table in ("elements", "text_samples", "text_tags"):
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM src.{table} ORDER BY rowid")
+    con.close()
+
+
+names = st.lists(st.from_regex(r"l\.[A-Za-z_][A-Za-z_0-9é]{0,4}", fullmatch=True), min_size=1, max_size=6,
+                 unique=True)  # index order is seldom name order; an array tag's elements sort inside their name
+
+
+@settings(max_examples=25, deadline=None)
+@given(names=names, frames=st.integers(1, 40), seed=st.integers(0, 2**16))
+def test_the_enum_tag_column_answers_as_the_text_one_did(names: list[str], frames: int, seed: int) -> None:
+    """A file with the ENUM tag column and a copy of its rows with a VARCHAR one (as files were written before)
+    give the same windows, resamples, hash and export: same rows, same order (by time, then name), tags as text."""
+    rng = np.random.default_rng(seed)
+    index = ElementIndex([Tag(name=name, period_ms=10 * int(rng.integers(1, 4)), length=int(rng.integers(1, 3)))
+                          for name in names])
+    aligner = Aligner(index)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        with Historian(root / "enum.duckdb", index) as historian:
+            for k in range(frames):
+                fresh = np.flatnonzero(rng.random(len(index)) < 0.7)
+                values = np.where(rng.random(len(fresh)) < 0.1, np.nan, rng.normal(size=len(fresh)))
+                aligner.update(fresh, values, k * 10)
+                historian.append(aligner.frame(k * 10))
+        _as_text_copy(root / "enum.duckdb", root / "text.duckdb")
+        wanted = [names[i] for i in rng.permutation(len(names))[: max(1, len(names) // 2)]]
+        with HistorianReader(root / "enum.duckdb") as enum, HistorianReader(root / "text.duckdb") as text:
+            assert (enum.tag_type(), text.tag_type()) == (TAG_TYPE, "VARCHAR")
+            for reader in (enum, text):
+                reader.export_parquet(root / f"{reader.path.stem}.parquet")
+            assert enum.window().to_pylist() == text.window().to_pylist()
+            assert enum.window(0, frames * 5, wanted).to_pylist() == text.window(0, frames * 5, wanted).to_pylist()
+            assert enum.window().schema == text.window().schema
+            assert enum.content_hash() == text.content_hash()
+            assert enum.counts_by_quality() == text.counts_by_quality()
+            a, b = enum.resample(10, 0, frames * 10, wanted), text.resample(10, 0, frames * 10, wanted)
+            assert a.keys() == b.keys()
+            for key in a:
+                np.testing.assert_array_equal(a[key][0], b[key][0])
+                np.testing.assert_array_equal(a[key][1], b[key][1])
+            assert (pq.read_table(root / "enum.parquet").to_pylist()
+                    == pq.read_table(root / "text.parquet").to_pylist() == enum.window().to_pylist())

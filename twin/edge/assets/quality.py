@@ -52,7 +52,7 @@ def span_of(reader: HistorianReader, plant_s: float | None = None) -> tuple[int,
     """The run's span ``(start_ms, end_ms)``: from its first sample for ``plant_s`` seconds, else to the last
     sample plus the shortest period (the scan that sampled it)."""
     first, last, period = reader.con.execute(
-        "SELECT min(ts_ms), max(ts_ms), (SELECT min(period_ms) FROM elements) FROM samples").fetchone()
+        "SELECT min(ts_ms), max(ts_ms), (SELECT min(period_ms) FROM elements) FROM samples").fetchall()[0]
     if first is None:
         return 0, 0
     start = int(first)
