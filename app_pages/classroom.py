@@ -200,7 +200,7 @@ def _timeline(view: TraineeView) -> None:
     signals = view.signals()
     signal = st.selectbox("signal under the events", [None, *signals], key=f"cl-timeline-{view.exercise.name}",
                           format_func=lambda s: "the default" if s is None else s)
-    st.vega_lite_chart(view.timeline(signal), use_container_width=True)
+    st.vega_lite_chart(view.timeline(signal), width="stretch")
 
 
 def _trends(view: TraineeView) -> None:
@@ -213,7 +213,7 @@ def _trends(view: TraineeView) -> None:
 def _control_charts(view: TraineeView) -> None:
     element = st.selectbox("element", view.signals(), key=f"cl-chart-{view.exercise.name}")
     try:
-        st.vega_lite_chart(view.control_chart(element), use_container_width=True)
+        st.vega_lite_chart(view.control_chart(element), width="stretch")
     except ValueError as err:
         st.info(str(err))
 

@@ -35,7 +35,7 @@ element = cols[0].selectbox("signal", list(dict.fromkeys(common)))
 truth = cols[1].checkbox("show the fault onsets (truth)", value=True, key="compare-truth")
 chart, notes = linked_overlays({f"A: {a.name}": a, f"B: {b.name}": b}, element, truth=truth)
 with st.container(key="compare-overlay"):
-    st.altair_chart(chart, use_container_width=True)
+    st.altair_chart(chart, width="stretch")
 for note in notes:
     st.info(note)
 charted = len(notes) < 2  # a control chart of at least one run

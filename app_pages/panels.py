@@ -139,7 +139,7 @@ def control_charts(run: RunData) -> None:
     focus = (jump.window_s[0], jump.event.t_s, jump.window_s[1]) if jump is not None else None
     with st.container(key="control-chart"):
         try:
-            st.vega_lite_chart(_chart_spec(str(run.run_dir), element, _mtime(run), focus), use_container_width=True)
+            st.vega_lite_chart(_chart_spec(str(run.run_dir), element, _mtime(run), focus), width="stretch")
         except ValueError as err:
             st.info(str(err))
         else:
@@ -171,7 +171,7 @@ def timeline(run: RunData) -> None:
         st.info(f"No control chart under the timeline: {err}")
         spec = _timeline_spec(str(run.run_dir), signal, truth, _mtime(run), window)
     with st.container(key="control-chart"):
-        chosen = st.vega_lite_chart(spec, use_container_width=True, on_select="rerun", selection_mode="pick",
+        chosen = st.vega_lite_chart(spec, width="stretch", on_select="rerun", selection_mode="pick",
                                     key=f"timeline-chart-{run.run_dir}")
     selection = (chosen or {}).get("selection", {}).get("pick") or []
     if selection and selection != st.session_state.get(f"timeline-picked-{run.run_dir}"):  # a new click
@@ -237,7 +237,7 @@ def rootcause(run: RunData) -> None:
         st.caption(f"The plant graph is not available ({err}); the evidence path alone:")
         st.image(figure_png(rootcause_figure(d)))
     else:
-        st.altair_chart(graph_chart(graph, d), use_container_width=True)
+        st.altair_chart(graph_chart(graph, d), width="stretch")
         st.caption("A column per unit, causes left of effects; red: the evidence path with each link's evidence "
                    "score; node colour: its role, size: its candidate score; squares are instruments. Hover for "
                    "details, scroll or drag to zoom and pan.")

@@ -7,7 +7,9 @@ The roster is one JSON file, ``accounts.json`` in the classroom folder::
 
 A password is never stored nor logged: only its ``hashlib.scrypt`` digest with a random salt of the user's own
 (16 bytes from :func:`secrets.token_bytes`) and the cost parameters it was hashed with, so a roster written with
-other costs still verifies. :func:`authenticate` compares digests in constant time
+other costs still verifies. Changes to the roster hold a lock file beside it (``accounts.json.lock``, by
+:mod:`filelock`) from reading it to writing it back, so two trainers adding accounts at the same moment both
+keep theirs. :func:`authenticate` compares digests in constant time
 (:func:`hmac.compare_digest`) and answers an unknown name and a wrong password with the same error, after the
 same work, so neither the message nor the time tells which it was.
 
@@ -23,9 +25,13 @@ import json
 import os
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 from twin.harness.runview.roles import ROLES
 
@@ -140,6 +146,21 @@ def _load(folder: str | Path) -> dict[str, dict[str, Any]]:
     return users
 
 
+LOCK_TIMEOUT_S = 30.0  # how long a change waits for another to finish before it gives up
+
+
+@contextmanager
+def _changing(folder: str | Path) -> Iterator[dict[str, dict[str, Any]]]:
+    """The roster's users, to change in place: read under the roster's lock and written back when the block ends
+    without an error (a Timeout from :mod:`filelock` when another change holds the lock for too long)."""
+    path = accounts_file(folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
+        users = _load(folder)
+        yield users
+        _save(folder, users)
+
+
 def _save(folder: str | Path, users: dict[str, dict[str, Any]]) -> None:
     """Write the roster atomically, readable by its owner only."""
     path = accounts_file(folder)
@@ -157,24 +178,22 @@ def add_user(folder: str | Path, name: str, role: str, password: str, *, replace
     check_name(name)
     check_role(role)
     check_password(password)
-    users = _load(folder)
-    if name in users and not replace:
-        raise ValueError(f"user {name!r} already exists in {accounts_file(folder)}")
     salt = secrets.token_bytes(SALT_BYTES)
-    digest = hash_password(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-    users[name] = {"role": role, "salt": salt.hex(), "hash": digest.hex(),
-                   "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P}
-    _save(folder, users)
+    digest = hash_password(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)  # before the lock: it takes a while
+    with _changing(folder) as users:
+        if name in users and not replace:
+            raise ValueError(f"user {name!r} already exists in {accounts_file(folder)}")
+        users[name] = {"role": role, "salt": salt.hex(), "hash": digest.hex(),
+                       "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P}
     return User(name, role)
 
 
 def remove_user(folder: str | Path, name: str) -> None:
     """Remove an account (its submissions stay in the results); KeyError naming it when there is none."""
-    users = _load(folder)
-    if name not in users:
-        raise KeyError(f"no user {name!r} in {accounts_file(folder)}")
-    del users[name]
-    _save(folder, users)
+    with _changing(folder) as users:
+        if name not in users:
+            raise KeyError(f"no user {name!r} in {accounts_file(folder)}")
+        del users[name]
 
 
 def list_users(folder: str | Path) -> list[User]:

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -91,3 +95,36 @@ def test_users_are_listed_and_removed(tmp_path: Path) -> None:
     with pytest.raises(KeyError, match="no user 'user1'"):
         remove_user(tmp_path, "user1")
     assert list_users(tmp_path / "empty") == []
+
+
+
+_ADDER = """
+import sys
+from pathlib import Path
+from twin.harness.classroom.accounts import add_user
+Path(sys.argv[2]).touch()  # imported, about to change the roster
+add_user(sys.argv[1], "ben", "test", "a long enough password")
+"""
+
+
+def test_a_change_to_the_roster_waits_for_one_in_progress(tmp_path: Path) -> None:
+    """While one change holds the roster (its lock, here held by the test), another trainer's process waits and
+    does not write; it adds its account once the first is done, and the first one's account stays (without the
+    lock, the second process wrote the roster at once, and the first then wrote over it)."""
+    add_user(tmp_path, "ana", "trainer", "a long enough password")
+    ready = tmp_path / "ready"
+    with FileLock(str(accounts_file(tmp_path)) + ".lock"):
+        before = accounts_file(tmp_path).read_bytes()
+        adder = subprocess.Popen([sys.executable, "-c", _ADDER, str(tmp_path), str(ready)])
+        try:
+            deadline = time.monotonic() + 120
+            while not ready.exists() and adder.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.5)  # time enough to hash and write, had it not waited
+            assert adder.poll() is None, "the other process did not wait for the lock"
+            assert accounts_file(tmp_path).read_bytes() == before
+        except BaseException:
+            adder.kill()
+            raise
+    assert adder.wait(timeout=120) == 0
+    assert [user.name for user in list_users(tmp_path)] == ["ana", "ben"]
