@@ -10,7 +10,6 @@ see and never returns the truth. The classroom folder is ``QUALITY_TWIN_CLASSROO
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,12 +33,13 @@ from twin.harness.classroom.exercise import (
     Exercise,
     ExerciseSpec,
     TraineeView,
-    build_exercise,
     list_exercises,
 )
-from twin.harness.classroom.packs import build_pack, load_pack
+from twin.harness.classroom.packs import list_builds, start_build
 from twin.harness.classroom.scoring import attempts_of, class_results, submit
 from twin.harness.runview.roles import PANEL_TITLES, ROLES
+
+RECENT_BUILDS = 5  # ended builds the panel still shows
 
 st.title("Classroom")
 folder = Path(st.session_state.setdefault("classroom_dir", os.environ.get("QUALITY_TWIN_CLASSROOM", "classroom")))
@@ -74,22 +74,9 @@ if cols[1].button("Log out", key="logout"):
 
 
 # ------------------------------------------------------------------ the trainer
-def _progress_bar(label: str) -> Callable[[int, int], None]:
-    """A Streamlit progress bar as a runner's ``progress(done, total)``, redrawn at most ten times a second."""
-    bar = st.progress(0.0, text=label)
-    last = [0.0]
-
-    def update(done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - last[0] >= 0.1 or done == total:
-            last[0] = now
-            bar.progress(done / total if total else 0.0, text=f"{label}: {done:,} of {total:,} scans")
-
-    return update
-
-
 def build_tab() -> None:
-    """Build an exercise from a scenario, or every exercise of a pack."""
+    """Build an exercise from a scenario, or every exercise of a pack, as a job of its own (it goes on when the
+    trainer leaves the page); the builds panel follows them."""
     scenarios = Path(st.session_state.get("scenarios_dir", "scenarios"))
     packs = sorted((scenarios / "exercises").glob("*.yaml"))
     st.markdown("**From a pack**")
@@ -98,17 +85,9 @@ def build_tab() -> None:
         replace = st.checkbox("rebuild exercises that exist", key="build_pack_replace")
         if st.form_submit_button("Build the pack", key="build_pack_submit") and pack is not None:
             try:
-                spec = load_pack(pack)
-                bars: dict[str, Callable[[int, int], None]] = {}
-
-                def progress(name: str, done: int, total: int) -> None:
-                    bars.setdefault(name, _progress_bar(name))(done, total)
-
-                built = build_pack(pack, folder, progress=progress, replace=replace)
+                start_build(folder, pack_file=pack, replace=replace)
             except ValueError as err:
                 st.error(f"not built: {err}")
-            else:
-                st.success(f"built {len(built)} exercises of {spec.name}: {', '.join(e.name for e in built)}")
     st.markdown("**From a scenario**")
     files = sorted(scenarios.glob("*.yaml"))
     with st.form("build-one"):
@@ -126,11 +105,25 @@ def build_tab() -> None:
                 spec = ExerciseSpec(name=name, scenario=str(scenario), seed=int(seed) or None,
                                     duration_s=float(duration) or None, question=question, roles=roles,
                                     max_attempts=int(attempts))
-                exercise = build_exercise(folder, spec, progress=_progress_bar(name))
+                start_build(folder, spec=spec)
             except ValueError as err:
                 st.error(f"not built: {err}")
-            else:
-                st.success(f"built {exercise.name}")
+    builds_panel()
+
+
+@st.fragment(run_every=1.0)
+def builds_panel() -> None:
+    """The classroom's builds: those going on with their progress, and how the last few ended."""
+    builds = list_builds(folder)
+    for build in [b for b in builds if b.state == "running"]:
+        step = f"{build.label}: {build.done:,} of {build.total:,} scans" if build.total else "starting"
+        st.progress(build.fraction, text=f"building {build.scenario} ({step}; started {build.started_utc} UTC, "
+                                         "goes on if you leave the page)")
+    for build in [b for b in builds if b.state != "running"][:RECENT_BUILDS]:
+        if build.state == "finished":
+            st.success(f"{build.scenario}: {build.result} ({build.started_utc} UTC)")
+        else:
+            st.error(f"{build.scenario} {build.state}: {build.error or 'its process ended without a word'}")
 
 
 def exercises_tab() -> None:

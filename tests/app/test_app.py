@@ -369,6 +369,7 @@ def test_compare_says_so_when_two_runs_store_no_element_in_common(tmp_path: Path
 
     one, two = _two_runs(tmp_path / "runs")
     with duckdb.connect(str(two / RunFiles.HISTORIAN)) as con:  # the same run, every element under another name
+        con.execute("ALTER TABLE samples ALTER tag TYPE VARCHAR")  # as files were before the ENUM: any name goes
         con.execute("UPDATE samples SET tag = 'elsewhere.' || tag")
         con.execute("CREATE TABLE renamed AS SELECT 'elsewhere.' || name AS name, tag, unit, period_ms FROM elements")
         con.execute("DROP TABLE elements")

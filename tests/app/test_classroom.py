@@ -3,6 +3,7 @@ panels of an exercise (and no truth) and submits an answer, the trainer sees it 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from tests.conftest import REPO
 from tests.twin.harness.classroom.support import EXERCISE, PEOPLE, classroom
 from twin.harness.classroom.accounts import User
 from twin.harness.classroom.exercise import load_exercise, read_truth
+from twin.harness.classroom.packs import list_builds
 from twin.harness.runview.roles import PANEL_TITLES
 
 pytestmark = pytest.mark.slow  # AppTest pages over one short offline run, about 20 s
@@ -117,7 +119,16 @@ def test_the_trainer_adds_an_account_and_builds_an_exercise_from_a_scenario(fold
     at.multiselect(key="build_roles").set_value(["process"])
     at.button(key="build_submit").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert any(s.value == "built from-the-app" for s in at.success)
+    # the build is a job of its own: the panel follows it (reruns, as the browser's timer does) until it ends
+    deadline = time.monotonic() + 180
+    while not [s for s in at.success if "built from-the-app" in s.value] and time.monotonic() < deadline:
+        assert not at.error, [e.value for e in at.error]
+        time.sleep(0.5)
+        at.run()
+    assert any("exercise from-the-app: built from-the-app" in s.value for s in at.success), "the build did not end"
+    assert [b.state for b in list_builds(folder)] == ["finished"]
+    at.button(key="build_submit").click().run()  # the same again: refused at once, naming the exercise
+    assert any("from-the-app already exist" in e.value for e in at.error), [e.value for e in at.error]
     built = load_exercise(folder, "from-the-app")
     assert built.roles == ("process",) and built.plant_s == 30.0
     assert read_truth(built).seed == 3

@@ -138,7 +138,7 @@ names = st.lists(st.from_regex(r"l\.[A-Za-z_][A-Za-z_0-9é]{0,4}", fullmatch=Tru
                  unique=True)  # index order is seldom name order; an array tag's elements sort inside their name
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(names=names, frames=st.integers(1, 40), seed=st.integers(0, 2**16))
 def test_the_enum_tag_column_answers_as_the_text_one_did(names: list[str], frames: int, seed: int) -> None:
     """A file with the ENUM tag column and a copy of its rows with a VARCHAR one (as files were written before)

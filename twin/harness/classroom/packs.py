@@ -15,21 +15,27 @@
 without running anything: every scenario file must exist and be a valid plant scenario, the names must be
 unique, the run must last past the first fault's onset, and ``accept_actions`` must be actions of the scenario's
 playbook. A problem is a :class:`qtconfig.ConfigError` naming the file, the field and its line.
-:func:`build_pack` then builds every exercise into a classroom folder.
+:func:`build_pack` then builds every exercise into a classroom folder; :func:`start_build` does it (or builds one
+exercise) in a process of its own, a job under the classroom's ``builds/`` folder that outlives the page that
+started it (:mod:`twin.harness.runview.jobs`), and :func:`list_builds` says where each stands.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from qtconfig import ConfigError, line_of, read_yaml, resolve_path, validate_document
-from twin.harness.classroom.exercise import NO_ACTION, Exercise, ExerciseSpec, build_exercise
+from twin.harness.classroom.exercise import NO_ACTION, Exercise, ExerciseSpec, build_exercise, exercises_dir
+from twin.harness.runview.jobs import JobStatus, TaskProgress, list_jobs, start_task
 
 PACKS_DIR = Path("scenarios") / "exercises"
 PackProgress = Callable[[str, int, int], None]
+BUILDS = "builds"  # a classroom's build jobs, one folder each
 
 
 class Pack(BaseModel):
@@ -118,6 +124,48 @@ def build_pack(pack_file: str | Path, classroom: str | Path, *, progress: PackPr
 
         built.append(build_exercise(classroom, spec, base=pack_file.parent, progress=step, replace=replace))
     return built
+
+
+def start_build(classroom: str | Path, *, pack_file: str | Path | None = None, spec: ExerciseSpec | None = None,
+                replace: bool = False) -> Path:
+    """Build every exercise of ``pack_file``, or the one exercise ``spec``, in a process of its own; returns the
+    job's folder (under ``<classroom>/builds/``; :func:`list_builds`). A pack is checked here first, so a bad one
+    is a :class:`qtconfig.ConfigError` before anything starts; what the build itself refuses (an exercise that
+    exists, a run whose graph lacks the answer) fails the job, with its message."""
+    if (pack_file is None) == (spec is None):
+        raise ValueError("start_build takes a pack file or an exercise spec, not both nor neither")
+    pack = load_pack(pack_file) if pack_file is not None else None
+    specs = pack.exercises if pack is not None else [spec]
+    taken = [s.name for s in specs if s is not None and (exercises_dir(classroom) / s.name).exists()]
+    if taken and not replace:  # said now, not by a failed job a moment later
+        raise ValueError(f"{', '.join(taken)} already exist in {Path(classroom)}; remove them or replace them")
+    name = pack.name if pack is not None else spec.name  # type: ignore[union-attr]
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    root = Path(classroom) / BUILDS
+    folder, k = root / f"{stamp}-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}", 1
+    while folder.exists():  # two builds of one name in one second
+        folder, k = folder.with_name(f"{folder.name.rsplit('~', 1)[0]}~{k}"), k + 1
+    what = f"pack {name}" if pack_file is not None else f"exercise {name}"
+    return start_task(folder, what, _build, str(classroom), None if pack_file is None else str(pack_file), spec,
+                      replace)
+
+
+def list_builds(classroom: str | Path) -> list[JobStatus]:
+    """The classroom's build jobs, newest first: running, or how each ended and what it built."""
+    return list_jobs(Path(classroom) / BUILDS)
+
+
+def _build(classroom: str, pack_file: str | None, spec: ExerciseSpec | None, replace: bool, *,
+           progress: TaskProgress) -> str:
+    """A build job's work (:func:`start_build`): what it built, in a sentence."""
+    if pack_file is not None:
+        built = build_pack(pack_file, classroom, replace=replace,
+                           progress=lambda exercise, done, total: progress(done, total, exercise))
+        return f"built {len(built)} exercises: {', '.join(e.name for e in built)}"
+    assert spec is not None
+    exercise = build_exercise(classroom, spec, replace=replace,
+                              progress=lambda done, total: progress(done, total, spec.name))
+    return f"built {exercise.name}"
 
 
 def shipped_packs(root: str | Path = ".") -> list[Path]:

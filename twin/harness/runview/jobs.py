@@ -15,6 +15,10 @@ run directory and keeps three small files there:
 
 :func:`job_status` reads them from any process (the page, a later session, the command line); a job whose
 process is gone without a final state is reported ``lost``.
+
+The same files serve any long task the app starts (:func:`start_task`: building a classroom's exercises, for
+one): ``job.json`` names the task and, at the end, what it made (``result``); ``progress`` adds the ``label``
+of the step going on.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import json
 import multiprocessing
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +55,8 @@ class JobStatus:
     scenario: str
     started_utc: str
     error: str | None = None
+    label: str = ""  # the step going on (a task's), from its progress
+    result: str | None = None  # what a finished task made, in a sentence
 
     @property
     def fraction(self) -> float:
@@ -61,15 +68,33 @@ def start_job(scenario: Scenario, knobs: Knobs, out_dir: str | Path) -> Path:
     """Start the run in its own process and return its run directory (ValueError for knobs the scenario
     refuses, before anything starts)."""
     apply_knobs(scenario, knobs)  # refuse bad knobs here, where the page can show the message
-    out = Path(out_dir)
+    return _spawn(Path(out_dir), {"scenario": scenario.name, "knobs": asdict(knobs)}, _main,
+                  (scenario, knobs, str(out_dir)))
+
+
+TaskProgress = Callable[..., None]  # progress(done, total, label="")
+
+
+def start_task(out_dir: str | Path, name: str, task: Callable[..., str], *args: Any) -> Path:
+    """Start ``task(*args, progress=...)`` in its own process, with ``out_dir`` for its job files, and return
+    ``out_dir``. ``task`` must be a module-level function (the process is spawned: it is imported there, as are
+    its arguments); it calls ``progress(done, total, label)`` as it goes and returns what it made, in a sentence.
+    Its state, progress and result are read back with :func:`job_status`; an exception fails it, with its
+    message."""
+    return _spawn(Path(out_dir), {"scenario": name, "task": f"{task.__module__}.{task.__qualname__}"},
+                  _task_main, (task, args, str(out_dir)))
+
+
+def _spawn(out: Path, record: dict[str, Any], target: Callable[..., None], args: tuple[Any, ...]) -> Path:
+    """Write the job's record and start ``target(*args)`` in a spawned process of its own."""
     out.mkdir(parents=True, exist_ok=True)
     for stale in (STOP_FILE, PROGRESS_FILE):
         (out / stale).unlink(missing_ok=True)
-    record = {"scenario": scenario.name, "knobs": asdict(knobs), "pid": os.getpid(),  # ours until it starts
+    record = {**record, "pid": os.getpid(),  # ours until it starts
               "started_utc": datetime.now(UTC).isoformat(timespec="seconds"), "state": "running"}
     _write(out / JOB_FILE, record)
-    process = multiprocessing.get_context("spawn").Process(target=_main, args=(scenario, knobs, str(out)),
-                                                            name=f"qt-job-{out.name}", daemon=False)
+    process = multiprocessing.get_context("spawn").Process(target=target, args=args, name=f"qt-job-{out.name}",
+                                                            daemon=False)
     process.start()
     _write(out / JOB_FILE, {**(_read(out / JOB_FILE) or record), "pid": process.pid})
     return out
@@ -89,7 +114,8 @@ def job_status(run_dir: str | Path) -> JobStatus:
     if state == "running" and not _alive(int(job.get("pid", 0))):
         state = "lost"
     return JobStatus(run_dir, state, int(progress.get("done", 0)), int(progress.get("total", 0)),
-                     str(job.get("scenario", "")), str(job.get("started_utc", "")), job.get("error"))
+                     str(job.get("scenario", "")), str(job.get("started_utc", "")), job.get("error"),
+                     str(progress.get("label", "")), job.get("result"))
 
 
 def list_jobs(root: str | Path) -> list[JobStatus]:
@@ -105,15 +131,41 @@ def list_jobs(root: str | Path) -> list[JobStatus]:
 
 
 # ------------------------------------------------------------------ the job's own process
-def _main(scenario: Scenario, knobs: Knobs, out_dir: str) -> None:
-    out = Path(out_dir)
-    stop, last = out / STOP_FILE, [0.0]
+def _progress_writer(out: Path) -> TaskProgress:
+    """A ``progress(done, total, label)`` that writes the job's progress file, at most every PROGRESS_EVERY_S
+    (and at each step's end)."""
+    last = [0.0]
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int, label: str = "") -> None:
         now = time.monotonic()
         if now - last[0] >= PROGRESS_EVERY_S or done == total:
             last[0] = now
-            _write(out / PROGRESS_FILE, {"done": done, "total": total})
+            _write(out / PROGRESS_FILE, {"done": done, "total": total, "label": label})
+
+    return progress
+
+
+def _finish(out: Path, state: str, error: str | None, result: str | None = None) -> None:
+    """Write the job's final state (and a task's result) into its record."""
+    job = _read(out / JOB_FILE) or {}
+    _write(out / JOB_FILE, {**job, "state": state, "error": error, "result": result,
+                            "ended_utc": datetime.now(UTC).isoformat(timespec="seconds")})
+
+
+def _task_main(task: Callable[..., str], args: tuple[Any, ...], out_dir: str) -> None:
+    out = Path(out_dir)
+    try:
+        result = task(*args, progress=_progress_writer(out))
+    except BaseException as err:  # noqa: BLE001 - the job's record says why; the page shows it
+        _finish(out, "failed", f"{type(err).__name__}: {err}")
+    else:
+        _finish(out, "finished", None, str(result))
+
+
+def _main(scenario: Scenario, knobs: Knobs, out_dir: str) -> None:
+    out = Path(out_dir)
+    stop = out / STOP_FILE
+    progress = _progress_writer(out)
 
     async def stop_hook(_frame: Any) -> None:
         if stop.exists():
@@ -128,9 +180,7 @@ def _main(scenario: Scenario, knobs: Knobs, out_dir: str) -> None:
         state = "stopped"
     except BaseException as err:  # noqa: BLE001 - the job's record says why; the page shows it
         state, error = "failed", f"{type(err).__name__}: {err}"
-    job = _read(out / JOB_FILE) or {}
-    _write(out / JOB_FILE, {**job, "state": state, "error": error,
-                            "ended_utc": datetime.now(UTC).isoformat(timespec="seconds")})
+    _finish(out, state, error)
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:

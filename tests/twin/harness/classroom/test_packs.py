@@ -9,7 +9,8 @@ import pytest
 
 from qtconfig import ConfigError
 from tests.conftest import REPO
-from twin.harness.classroom.packs import load_pack, shipped_packs
+from twin.harness.classroom.exercise import exercises_dir
+from twin.harness.classroom.packs import list_builds, load_pack, shipped_packs, start_build
 from twin.harness.scenario import load_scenario
 
 SCENARIOS = REPO / "scenarios"
@@ -85,3 +86,14 @@ def test_two_exercises_of_one_name_and_a_supply_scenario_are_refused(tmp_path: P
     supply = GOOD.replace("coater_blade_drift.yaml", "supply_clean.yaml")
     assert "field exercises[0].scenario (line 4)" in refusal(tmp_path, supply)
     assert "is a supply scenario or a hall" in refusal(tmp_path, supply)
+
+
+def test_a_build_that_would_overwrite_is_refused_before_any_job_starts(tmp_path: Path) -> None:
+    pack_file = shipped_packs(REPO)[0]
+    taken = load_pack(pack_file).exercises[1].name
+    (exercises_dir(tmp_path) / taken).mkdir(parents=True)
+    with pytest.raises(ValueError, match=f"{taken} already exist"):
+        start_build(tmp_path, pack_file=pack_file)
+    with pytest.raises(ValueError, match="a pack file or an exercise spec"):
+        start_build(tmp_path)
+    assert list_builds(tmp_path) == [] and not (tmp_path / "builds").exists()
