@@ -129,9 +129,9 @@ def build_pack(pack_file: str | Path, classroom: str | Path, *, progress: PackPr
 def start_build(classroom: str | Path, *, pack_file: str | Path | None = None, spec: ExerciseSpec | None = None,
                 replace: bool = False) -> Path:
     """Build every exercise of ``pack_file``, or the one exercise ``spec``, in a process of its own; returns the
-    job's folder (under ``<classroom>/builds/``; :func:`list_builds`). A pack is checked here first, so a bad one
-    is a :class:`qtconfig.ConfigError` before anything starts; what the build itself refuses (an exercise that
-    exists, a run whose graph lacks the answer) fails the job, with its message."""
+    job's folder (under ``<classroom>/builds/``; :func:`list_builds`). Checked here, before anything starts: a bad
+    pack is a :class:`qtconfig.ConfigError`, an exercise that exists (without ``replace``) a ValueError naming it.
+    What the build itself refuses (a run whose graph lacks the answer) fails the job, with its message."""
     if (pack_file is None) == (spec is None):
         raise ValueError("start_build takes a pack file or an exercise spec, not both nor neither")
     pack = load_pack(pack_file) if pack_file is not None else None
