@@ -39,7 +39,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-@pytest.mark.parametrize("sharpness", [0.5, 3.0])
+@pytest.mark.parametrize("sharpness", [0.5, pytest.param(3.0, marks=pytest.mark.slow)])  # each about 5 s
 def test_the_fitted_temperature_undoes_a_known_sharpening(sharpness: float) -> None:
     """Truths drawn from softmax(z); the model states softmax(sharpness * z): T should come out near sharpness."""
     rng = np.random.default_rng(11)

@@ -547,7 +547,7 @@ class HistorianReader:
         self.path = Path(path)
         self._owns = connection is None
         self._tag_type: str | None = None  # found on first use (tag_type)
-        self._element_cache: tuple[ElementNames, dict[str, int]] | None = None  # read on first use (_elements)
+        self._element_cache: tuple[int, ElementNames, dict[str, int]] | None = None  # (count, ...): _elements
         if connection is not None:
             self.con = connection
             return
@@ -651,13 +651,14 @@ class HistorianReader:
         return self._elements()[0].expand(tags)
 
     def _elements(self) -> tuple[ElementNames, dict[str, int]]:
-        """The file's elements and each one's sample period, read once (a historian writes them when it makes
-        the file, never after)."""
-        if self._element_cache is None:
+        """The file's elements and each one's sample period, read again only when their number changed (a
+        historian writes them when it makes the file; a Sparkplug store adds them as births declare them)."""
+        count = self.con.execute("SELECT count(*) FROM elements").fetchall()[0][0]
+        if self._element_cache is None or self._element_cache[0] != count:
             rows = self.con.execute("SELECT name, tag, period_ms FROM elements ORDER BY rowid").fetchall()
-            self._element_cache = (ElementNames([(name, tag) for name, tag, _ in rows]),
+            self._element_cache = (count, ElementNames([(name, tag) for name, tag, _ in rows]),
                                    {name: period for name, _, period in rows})
-        return self._element_cache
+        return self._element_cache[1], self._element_cache[2]
 
     def tag_type(self) -> str:
         """The type of the samples' ``tag`` column: :data:`TAG_TYPE` (an ENUM of the element names), or VARCHAR

@@ -16,7 +16,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX"),
+              pytest.mark.slow]  # child processes filling a disk quota: about 9 s, kept out of the inner loop
 
 SCRIPT = r"""
 import json, sys

@@ -11,6 +11,7 @@ from tests.mqtt_support import SCAN_MS, run
 from tests.twin.edge.sparkplug.support import GROUP, HOST_ID, HOST_USER, Line, node_for, sparkplug_brokers
 from twin.edge.historian import HistorianReader
 from twin.edge.sparkplug.host import SparkplugHost, SparkplugStore
+from twin.edge.sparkplug.schema import DataType
 
 broker = pytest.fixture(scope="module", params=["amqtt", "mosquitto"])(sparkplug_brokers)
 FRAMES = 60
@@ -74,3 +75,21 @@ def test_seq_gap_asks_a_rebirth_and_a_death_is_stored_bad(broker, tmp_path):
         last = reader.window().to_pylist()
         assert reader.counts_by_quality()["bad"] == 6  # each metric marked bad at the death
     assert {r["quality"] for r in last if r["ts_ms"] == max(x["ts_ms"] for x in last)} == {"bad"}
+
+
+def test_a_reader_over_the_store_sees_metrics_declared_after_it_was_made(tmp_path) -> None:  # noqa: ANN001
+    """The store's tag column is text (births declare names as they come) and a reader of it, which indexes the
+    element names once, reads them again when a later birth declared more."""
+    store = SparkplugStore(tmp_path / "host.duckdb")
+    first = store.declare("line.a", "n/d", DataType.DOUBLE, "bar")
+    store.add(0, first, 1.0, "good")
+    store.flush()
+    reader = store.historian.reader()
+    assert reader.tags() == ["line.a"] and reader.tag_type() == "VARCHAR"
+    later = store.declare("line.b", "n/d", DataType.DOUBLE, "bar")
+    store.add(1000, later, 2.0, "good")
+    store.flush()
+    assert reader.tags() == ["line.a", "line.b"]
+    assert reader.window(tags=["line.b"]).to_pylist()[0]["value"] == 2.0
+    assert reader.resample(1000, 0, 2000, ["line.b"])["line.b"][0][1] == 2.0
+    store.close()
