@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,16 @@ RAY_MISSING = "the Ray backend is the optional ray extra: pip install 'quality-t
 # for every test that does not set its own (a loaded 2-core machine stretches even pure functions).
 settings.register_profile("load_independent", deadline=None)
 settings.load_profile("load_independent")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _app_runs_shared_between_workers(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Under xdist, the app tests' scenarios and CLI run live beside the workers' own temporary folders (pytest
+    keeps and prunes them), so the workers make that run once between them."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        from tests.app.fixtures import share_between_workers
+
+        share_between_workers(tmp_path_factory.getbasetemp().parent)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -11,6 +11,7 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
+from filelock import FileLock
 from typer.testing import CliRunner
 
 from twin.cli import app
@@ -63,25 +64,45 @@ endpoints: virtual
 
 _ROOT = Path(tempfile.mkdtemp(prefix="qt-app-tests-"))
 atexit.register(shutil.rmtree, _ROOT, True)
+_SHARED: list[Path] = []  # a folder every xdist worker of this test run shares (tests/conftest.py sets it)
+
+
+def share_between_workers(folder: Path) -> None:
+    """Keep the scenarios and the CLI run in ``folder``, which the other workers of this run share: the run is
+    made once (about 10 s of lockstep) instead of once per worker."""
+    _SHARED[:] = [folder]
+
+
+def _shared_root() -> Path:
+    return _SHARED[0] if _SHARED else _ROOT
 
 
 def scenarios_dir() -> Path:
     """A scenarios folder holding the short scenario (first) and the short coil-ageing one."""
-    folder = _ROOT / "scenarios"
-    if not folder.exists():
-        folder.mkdir()
-        (folder / "short_blade_drift.yaml").write_text(SCENARIO)
-        (folder / "short_coil_ageing.yaml").write_text(COIL_SCENARIO)
+    root = _shared_root()
+    folder = root / "scenarios"
+    with FileLock(str(root / "scenarios.lock")):
+        if not folder.exists():
+            folder.mkdir()
+            (folder / "short_blade_drift.yaml").write_text(SCENARIO)
+            (folder / "short_coil_ageing.yaml").write_text(COIL_SCENARIO)
     return folder
 
 
 @cache
 def cli_run() -> Path:
-    """``twin run`` of the short scenario (lockstep, real sockets), once per test session."""
-    out = _ROOT / "runs" / "cli"
-    result = CliRunner().invoke(app, ["run", str(scenarios_dir() / "short_blade_drift.yaml"), "--seed", str(SEED),
-                                      "--duration", f"{DURATION_S:g}", "--out", str(out)])
-    assert result.exit_code == 0, result.output
+    """``twin run`` of the short scenario (lockstep, real sockets), made once per test run (the first worker to
+    ask makes it, under a lock; the others wait for it) and copied into this process's own runs folder."""
+    root = _shared_root()
+    made, out = root / "cli-run", _ROOT / "runs" / "cli"
+    with FileLock(str(root / "cli-run.lock")):
+        if not (made / "report.json").is_file():
+            shutil.rmtree(made, ignore_errors=True)  # a worker that died half way
+            result = CliRunner().invoke(app, ["run", str(scenarios_dir() / "short_blade_drift.yaml"), "--seed",
+                                              str(SEED), "--duration", f"{DURATION_S:g}", "--out", str(made)])
+            assert result.exit_code == 0, result.output
+    if made != out:
+        shutil.copytree(made, out)
     return out
 
 
