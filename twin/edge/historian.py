@@ -568,8 +568,8 @@ class HistorianReader:
 
     def first_ms(self) -> int | None:
         """Plant time of the first stored sample (None: nothing stored yet)."""
-        row = self.con.execute("SELECT min(ts_ms) FROM samples").fetchall()[0]  # all: no result left open
-        return None if row is None or row[0] is None else int(row[0])
+        first = self.con.execute("SELECT min(ts_ms) FROM samples").fetchall()[0][0]  # all: no result left open
+        return None if first is None else int(first)
 
     def tags(self) -> list[str]:
         """Element names stored in the file."""
@@ -593,8 +593,8 @@ class HistorianReader:
         if period_ms <= 0:
             raise ValueError(f"period_ms must be positive, got {period_ms}")
         grid = np.arange(start_ms, end_ms, period_ms, dtype=np.int64)
-        names = self._expand(tags)
-        periods = self._elements()[1]
+        elements, periods = self._elements()
+        names = elements.expand(tags)
         lookback = int(max((periods[n] for n in names), default=0) * staleness_periods)
         where, params = where_sql(start_ms - lookback, end_ms, names, self.tag_type())
         table = self.con.sql(rows_sql("samples", where), params=params).to_arrow_table()  # tag: ENUM or text

@@ -22,7 +22,6 @@ started it (:mod:`twin.harness.runview.jobs`), and :func:`list_builds` says wher
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from qtconfig import ConfigError, line_of, read_yaml, resolve_path, validate_document
+from twin.edge.partitions import safe_name
 from twin.harness.classroom.exercise import NO_ACTION, Exercise, ExerciseSpec, build_exercise, exercises_dir
 from twin.harness.runview.jobs import JobStatus, TaskProgress, list_jobs, start_task
 
@@ -142,9 +142,10 @@ def start_build(classroom: str | Path, *, pack_file: str | Path | None = None, s
     name = pack.name if pack is not None else spec.name  # type: ignore[union-attr]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     root = Path(classroom) / BUILDS
-    folder, k = root / f"{stamp}-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}", 1
+    base = folder = root / f"{stamp}-{safe_name(name)}"
+    k = 1
     while folder.exists():  # two builds of one name in one second
-        folder, k = folder.with_name(f"{folder.name.rsplit('~', 1)[0]}~{k}"), k + 1
+        folder, k = base.with_name(f"{base.name}~{k}"), k + 1
     what = f"pack {name}" if pack_file is not None else f"exercise {name}"
     return start_task(folder, what, _build, str(classroom), None if pack_file is None else str(pack_file), spec,
                       replace)
